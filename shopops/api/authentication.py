@@ -1,0 +1,14 @@
+from django.contrib.auth.models import AnonymousUser
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+
+
+class PartnerTokenAuthentication(OAuth2Authentication):
+    """Bearer tokens from /o/token/. A client-credentials token has no user:
+    ``request.user`` is then anonymous and ``request.auth`` carries the token."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user, token = result
+        return (user or AnonymousUser(), token)

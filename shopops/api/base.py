@@ -1,0 +1,73 @@
+"""Base classes every ShopOps API view derives from.
+
+They resolve the caller's merchant, enforce scopes and roles, and scope every
+queryset to the merchant. Subclasses may not override ``get_queryset``: they
+set ``queryset`` or implement ``get_base_queryset``, and the merchant filter
+is applied on top, so a new endpoint cannot forget it.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework import generics, mixins, viewsets
+from rest_framework.views import APIView
+
+from shopops.api.context import ApiClient
+from shopops.api.idempotency import IdempotentMixin
+
+
+class MerchantContextMixin(IdempotentMixin):
+    #: The scope family of this view: "orders" needs orders:read to read and orders:write to write.
+    scope_object: str | None = None
+
+    @property
+    def api_client(self) -> ApiClient:
+        return self.request.api_client
+
+    @property
+    def merchant(self):
+        return self.request.api_client.merchant
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if hasattr(self.request, "api_client"):
+            context["merchant"] = self.merchant
+        return context
+
+
+class MerchantAPIView(MerchantContextMixin, APIView):
+    """An endpoint that is not a model resource (quotes, wrappers), still merchant-bound."""
+
+
+class MerchantScopedViewSetMixin(MerchantContextMixin):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise ImproperlyConfigured(
+                f"{cls.__qualname__} overrides get_queryset; implement get_base_queryset instead so the "
+                "merchant scoping cannot be bypassed."
+            )
+
+    def get_base_queryset(self):
+        """The unscoped queryset with its select_related/prefetch decided; override freely."""
+        return generics.GenericAPIView.get_queryset(self)
+
+    def get_queryset(self):
+        return self.get_base_queryset().filter(merchant=self.merchant)
+
+
+class MerchantScopedGenericViewSet(MerchantScopedViewSetMixin, viewsets.GenericViewSet):
+    pass
+
+
+class MerchantScopedReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+    pass
+
+
+class MerchantScopedModelViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    MerchantScopedGenericViewSet,
+):
+    pass

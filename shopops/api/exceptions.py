@@ -1,0 +1,159 @@
+"""One error format for every API error: ``{"code", "message", "details"}``."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger("shopops.api")
+
+
+class ApiError(exceptions.APIException):
+    """An error with an explicit status, snake_case code, sentence and details.
+
+    Services raise it (or a subclass) for state conflicts and domain refusals;
+    the handler renders it as is.
+    """
+
+    def __init__(self, status_code: int, code: str, message: str, details: dict[str, Any] | None = None):
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        super().__init__(detail=message, code=code)
+
+
+class Conflict(ApiError):
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None):
+        super().__init__(status.HTTP_409_CONFLICT, code, message, details)
+
+
+class PayloadTooLarge(ApiError):
+    def __init__(self, limit: int):
+        super().__init__(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            "payload_too_large",
+            f"The request body is larger than the limit of {limit} bytes.",
+            {"max_bytes": limit},
+        )
+
+
+DEFAULT_CODES = {
+    400: ("invalid", "The request is invalid."),
+    401: ("not_authenticated", "Authentication credentials were not provided or are not valid."),
+    403: ("permission_denied", "You do not have permission to perform this action."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "This method is not allowed on this resource."),
+    406: ("not_acceptable", "The requested response format is not available."),
+    409: ("conflict", "The request conflicts with the current state of the resource."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "Unsupported media type."),
+    422: ("unprocessable", "The request cannot be processed."),
+    429: ("throttled", "Too many requests."),
+    500: ("server_error", "An unexpected error occurred; it has been logged."),
+}
+
+
+def error_body(status_code: int, code: str | None = None, message: str | None = None, details=None) -> dict:
+    default_code, default_message = DEFAULT_CODES.get(status_code, ("error", "Error."))
+    return {"code": code or default_code, "message": message or default_message, "details": details or {}}
+
+
+def _field_errors(detail) -> dict[str, list[str]]:
+    """Flatten DRF's nested validation detail into ``{field: [messages]}``.
+
+    Nested fields use dotted paths (``lines.0.quantity``).
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list):
+            if all(not isinstance(item, (dict, list)) for item in value):
+                flat.setdefault(path or "non_field_errors", []).extend(str(item) for item in value)
+            else:
+                for index, inner in enumerate(value):
+                    if inner:
+                        walk(inner, f"{path}.{index}" if path else str(index))
+        else:
+            flat.setdefault(path or "non_field_errors", []).append(str(value))
+
+    walk(detail, "")
+    return flat
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF exception handler rendering every error in the ShopOps format."""
+    from rest_framework.views import set_rollback  # imported here: rest_framework.views imports settings
+
+    headers: dict[str, str] = {}
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        from django.conf import settings
+
+        exc = PayloadTooLarge(settings.API_MAX_BODY_BYTES)
+
+    if isinstance(exc, exceptions.APIException):
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        body = _body_for(exc)
+        set_rollback()
+        return Response(body, status=exc.status_code, headers=headers)
+
+    logger.exception("Unhandled API error", exc_info=exc)
+    set_rollback()
+    return Response(error_body(500), status=500)
+
+
+def _body_for(exc: exceptions.APIException) -> dict:
+    status_code = exc.status_code
+    if isinstance(exc, ApiError):
+        return error_body(status_code, exc.code, exc.message, exc.details)
+    if isinstance(exc, exceptions.ValidationError):
+        return error_body(400, "invalid", "The request has invalid fields; see details.", _field_errors(exc.detail))
+    if isinstance(exc, exceptions.Throttled):
+        return error_body(
+            429,
+            "throttled",
+            f"Too many requests; retry in {int(exc.wait or 1)} seconds.",
+            {"retry_after": int(exc.wait or 1)},
+        )
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return error_body(405, "method_not_allowed", str(exc.detail))
+    if isinstance(exc, exceptions.ParseError):
+        return error_body(400, "parse_error", str(exc.detail))
+    code = DEFAULT_CODES.get(status_code, ("error", ""))[0]
+    detail = exc.detail
+    message = str(detail) if not isinstance(detail, (dict, list)) else None
+    details = _field_errors(detail) if isinstance(detail, (dict, list)) else {}
+    return error_body(status_code, code, message, details)
+
+
+# Django-level handlers, so that URLs outside DRF views (an unknown path under
+# /api/, a crash in middleware) still answer in the same format.
+
+
+def json_error_response(status_code: int, code: str | None = None, message: str | None = None, details=None):
+    return JsonResponse(error_body(status_code, code, message, details), status=status_code)
+
+
+def api_aware_handler(status_code: int, html_handler):
+    def handler(request, exception=None, **kwargs):
+        if request.path.startswith("/api/") or request.path.startswith("/o/"):
+            return json_error_response(status_code)
+        if exception is not None and status_code != 500:
+            return html_handler(request, exception, **kwargs)
+        return html_handler(request, **kwargs)
+
+    return handler

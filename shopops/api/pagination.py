@@ -1,0 +1,230 @@
+"""Keyset (cursor) pagination over any ordering, with ``id`` as the tie-breaker.
+
+The cursor holds the ordering values of the last (or first) row of the page,
+so the next page is a range condition on an index, not an OFFSET: page 10,000
+costs what page 1 costs. Nullable ordering fields sort nulls last (in either
+direction), and the cursor handles a null position.
+"""
+
+import base64
+import binascii
+import json
+from collections import OrderedDict
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import F, Q, QuerySet
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from shopops.api.exceptions import ApiError
+
+MAX_PAGE_SIZE = 200
+
+
+def _encode_value(value):
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"dec": str(value)}
+    return value
+
+
+def _decode_value(value):
+    if isinstance(value, dict):
+        if "dt" in value:
+            return parse_datetime(value["dt"])
+        if "d" in value:
+            return parse_date(value["d"])
+        if "dec" in value:
+            return Decimal(value["dec"])
+    return value
+
+
+class KeysetPagination(BasePagination):
+    page_size = 50
+    max_page_size = MAX_PAGE_SIZE
+    page_size_query_param = "page_size"
+    cursor_query_param = "cursor"
+
+    def paginate_queryset(self, queryset: QuerySet, request, view=None):
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self._page_size(request)
+        self.fields = self._ordering(queryset, view)
+        self.model = queryset.model
+        cursor = self._decode_cursor(request)
+        reverse = cursor is not None and cursor["r"]
+
+        queryset = queryset.order_by(*self._order_expressions(reverse))
+        if cursor is not None:
+            queryset = queryset.filter(self._after(cursor["p"], reverse))
+        rows = list(queryset[: self.page_size + 1])
+        has_more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if reverse:
+            rows.reverse()
+        self.has_next = has_more if not reverse else True
+        self.has_previous = (cursor is not None) if not reverse else has_more
+        self.rows = rows
+        return rows
+
+    def get_paginated_response(self, data):
+        return Response(
+            OrderedDict(
+                [("next", self._link(forward=True)), ("previous", self._link(forward=False)), ("results", data)]
+            )
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Opaque cursor from a `next` or `previous` link.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page (default {self.page_size}, at most {self.max_page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]
+
+    # -- internals -------------------------------------------------------------
+
+    def _page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            raise ApiError(
+                400,
+                "invalid",
+                f"page_size must be an integer from 1 to {self.max_page_size}.",
+                {"page_size": [f"Must be an integer from 1 to {self.max_page_size}."]},
+            )
+        return size
+
+    def _ordering(self, queryset: QuerySet, view) -> list[str]:
+        ordering = [o for o in queryset.query.order_by if isinstance(o, str)]
+        if not ordering:
+            ordering = list(getattr(view, "ordering", None) or ["-id"])
+            if isinstance(ordering, str):
+                ordering = [ordering]
+        names = [o.lstrip("-") for o in ordering]
+        if "id" not in names and "pk" not in names:
+            ordering.append("-id" if ordering[0].startswith("-") else "id")
+        return ["-id" if o == "-pk" else "id" if o == "pk" else o for o in ordering]
+
+    def _nullable(self, name: str) -> bool:
+        model = self.model
+        field = None
+        for part in name.split("__"):
+            field = model._meta.get_field(part)
+            model = field.related_model or model
+        return bool(field and field.null)
+
+    def _order_expressions(self, reverse: bool):
+        expressions = []
+        for spec in self.fields:
+            name, descending = spec.lstrip("-"), spec.startswith("-")
+            if reverse:
+                descending = not descending
+            nulls_last = self._nullable(name) and not reverse
+            nulls_first = self._nullable(name) and reverse
+            expr = F(name).desc if descending else F(name).asc
+            expressions.append(
+                expr(nulls_last=True) if nulls_last else expr(nulls_first=True) if nulls_first else expr()
+            )
+        return expressions
+
+    def _after(self, position: list, reverse: bool) -> Q:
+        """Rows strictly after ``position`` in the (possibly reversed) ordering.
+
+        For (a, b, id) this is a > va OR (a = va AND (b > vb OR (b = vb AND id > vid))),
+        plus a leading ``a >= va`` bound so the database can range-scan the index.
+        """
+        condition = Q(pk__in=[])
+        for spec, value in reversed(list(zip(self.fields, position, strict=True))):
+            name, descending = spec.lstrip("-"), spec.startswith("-")
+            if reverse:
+                descending = not descending
+            nullable = self._nullable(name)
+            nulls_after = nullable and not reverse  # nulls come last in forward order, first in reverse
+            if value is None:
+                # Only nulls share the position; non-nulls come after it when nulls sort first.
+                same = Q(**{f"{name}__isnull": True})
+                later = Q(**{f"{name}__isnull": False}) if not nulls_after else Q(pk__in=[])
+            else:
+                lookup = "lt" if descending else "gt"
+                same = Q(**{name: value})
+                later = Q(**{f"{name}__{lookup}": value})
+                if nulls_after:
+                    later |= Q(**{f"{name}__isnull": True})
+            condition = later | (same & condition)
+        lead_spec, lead_value = self.fields[0], position[0]
+        lead_name, lead_desc = lead_spec.lstrip("-"), lead_spec.startswith("-")
+        if reverse:
+            lead_desc = not lead_desc
+        if lead_value is not None and not self._nullable(lead_name):
+            condition &= Q(**{f"{lead_name}__{'lte' if lead_desc else 'gte'}": lead_value})
+        return condition
+
+    def _position(self, row) -> list:
+        values = []
+        for spec in self.fields:
+            value = row
+            *path, last = spec.lstrip("-").split("__")
+            for part in path:
+                value = getattr(value, part) if value is not None else None
+            if value is not None:
+                value = getattr(value, value._meta.get_field(last).attname)
+            values.append(_encode_value(value))
+        return values
+
+    def _link(self, forward: bool) -> str | None:
+        if forward and (not self.has_next or not self.rows):
+            return None
+        if not forward and (not self.has_previous or not self.rows):
+            return None
+        row = self.rows[-1] if forward else self.rows[0]
+        token = json.dumps({"p": self._position(row), "r": not forward, "o": self.fields}, separators=(",", ":"))
+        encoded = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+        return replace_query_param(self.base_url, self.cursor_query_param, encoded)
+
+    def _decode_cursor(self, request):
+        raw = request.query_params.get(self.cursor_query_param)
+        if not raw:
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            position = [_decode_value(v) for v in data["p"]]
+            ok = isinstance(data.get("r"), bool) and data.get("o") == self.fields and len(position) == len(self.fields)
+        except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
+            ok = False
+        if not ok:
+            raise ApiError(400, "invalid_cursor", "The cursor is invalid or belongs to another ordering.")
+        return {"p": position, "r": data["r"]}

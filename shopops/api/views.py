@@ -1,0 +1,41 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from shopops.api.base import MerchantAPIView
+
+
+class MerchantOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    time_zone = serializers.CharField()
+    default_currency = serializers.CharField()
+    tax_id = serializers.CharField()
+    country = serializers.CharField()
+
+
+class MeOutput(serializers.Serializer):
+    merchant = MerchantOutput()
+    client = serializers.CharField(help_text="`app:<client_id>` for a partner token, `user:<id>` for a session.")
+    application = serializers.CharField(allow_null=True, help_text="The partner application's name.")
+    user = serializers.CharField(allow_null=True, help_text="The user behind the token or session, if any.")
+    role = serializers.CharField(allow_null=True)
+    scopes = serializers.ListField(child=serializers.CharField())
+
+
+class MeView(MerchantAPIView):
+    """Who the caller is: merchant, client, role and granted scopes. Useful to check a token."""
+
+    @extend_schema(responses=MeOutput, operation_id="me_retrieve", tags=["account"])
+    def get(self, request):
+        client = self.api_client
+        data = {
+            "merchant": client.merchant,
+            "client": client.client_key,
+            "application": client.application.name if client.application else None,
+            "user": client.user.get_username() if client.user else None,
+            "role": client.role,
+            "scopes": sorted(client.scopes),
+        }
+        return Response(MeOutput(data).data)

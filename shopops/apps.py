@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ShopOpsConfig(AppConfig):
+    name = "shopops"
+    verbose_name = "ShopOps"

@@ -1,0 +1,156 @@
+"""Cross-cutting core: merchants, their members, partner applications, idempotency keys."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from oauth2_provider.models import AbstractApplication
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone.")
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Merchant(TimeStampedModel):
+    """A business using ShopOps. Every business row belongs to exactly one merchant."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    time_zone = models.CharField(max_length=64, default="Asia/Kolkata", validators=[validate_time_zone])
+    default_currency = models.CharField(max_length=3, default="INR", help_text="ISO 4217 code.")
+    tax_id = models.CharField("GSTIN / tax id", max_length=32, blank=True)
+    legal_name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +919812345678.")
+    line1 = models.CharField("address line 1", max_length=200, blank=True)
+    line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, default="IN", help_text="ISO 3166-1 alpha-2 code.")
+    logo = models.ImageField(upload_to="merchants/logos/", blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(default_currency__regex=r"^[A-Z]{3}$"), name="merchant_currency_iso4217"
+            ),
+            models.CheckConstraint(condition=models.Q(country__regex=r"^[A-Z]{2}$"), name="merchant_country_iso3166"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MANAGER = "manager", "Manager"
+    STAFF = "staff", "Staff"
+    VIEWER = "viewer", "Viewer"
+
+
+# Roles allowed to change business data; a viewer only reads.
+WRITE_ROLES = frozenset({Role.OWNER, Role.MANAGER, Role.STAFF})
+# Roles allowed to manage the merchant itself, its members and partner applications.
+ADMIN_ROLES = frozenset({Role.OWNER, Role.MANAGER})
+
+
+class Membership(TimeStampedModel):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "user"], name="membership_unique_user_per_merchant"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class PartnerApplication(AbstractApplication):
+    """An OAuth2 client (storefront, ERP, app) acting for one merchant.
+
+    ``allowed_scopes`` bounds what any token of this application may carry.
+    """
+
+    GRANT_TYPES_ALLOWED = (AbstractApplication.GRANT_CLIENT_CREDENTIALS, AbstractApplication.GRANT_AUTHORIZATION_CODE)
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="partner_applications")
+    allowed_scopes = models.TextField(
+        blank=True,
+        help_text="Space-separated scopes this application may request; empty means all scopes.",
+    )
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(authorization_grant_type__in=["client-credentials", "authorization-code"]),
+                name="partnerapplication_grant_type_allowed",
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.authorization_grant_type not in self.GRANT_TYPES_ALLOWED:
+            raise ValidationError(
+                {"authorization_grant_type": "Only client credentials and authorization code are allowed."}
+            )
+        unknown = set(self.allowed_scopes.split()) - set(settings.API_SCOPES)
+        if unknown:
+            raise ValidationError({"allowed_scopes": f"Unknown scopes: {', '.join(sorted(unknown))}."})
+
+    def is_usable(self, request) -> bool:
+        return super().is_usable(request) and self.merchant.is_active
+
+    def scope_list(self) -> list[str]:
+        return self.allowed_scopes.split() or list(settings.API_SCOPES)
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key and, once the request finished, its stored response."""
+
+    class Status(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        COMPLETED = "completed", "Completed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    client = models.CharField(max_length=100, help_text="app:<client_id> or user:<id>")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    locked_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "client", "key"], name="idempotencykey_unique_per_client"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["in_flight", "completed"]), name="idempotencykey_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client}:{self.key}"

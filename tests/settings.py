@@ -1,0 +1,15 @@
+"""Settings for the test suite: the real settings with test-only defaults."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "shopops-tests-only")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+
+from shopops.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = BASE_DIR / ".pytest-media"  # noqa: F405
+# Tasks run in the test process unless a test starts a real worker (see tests/shopops/test_celery.py).
+CELERY_TASK_ALWAYS_EAGER = True
+OAUTH2_PROVIDER["ALWAYS_RELOAD_OAUTHLIB_CORE"] = True  # noqa: F405
