@@ -7,14 +7,14 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.sessions.models import Session
 from django.urls import include, path
 from django.utils import timezone
-from rest_framework import serializers, status
+from rest_framework import mixins, serializers, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from shopops.api.base import MerchantAPIView, MerchantScopedModelViewSet
+from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.exceptions import Conflict
 from shopops.models import Membership
 from shopops.urls import urlpatterns as shopops_urlpatterns
@@ -75,7 +75,13 @@ class MembershipProbeOutput(serializers.ModelSerializer):
         fields = ["id", "role"]
 
 
-class ProbeMembershipViewSet(MerchantScopedModelViewSet):
+class ProbeMembershipViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    MerchantScopedGenericViewSet,
+):
     """A merchant-scoped model resource for the tenancy matrix self-test."""
 
     scope_object = "catalog"

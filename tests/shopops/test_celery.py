@@ -1,0 +1,107 @@
+"""Celery: the app's configuration, and a task executed by a real worker on the broker."""
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from shopops import tasks
+from shopops.celery import app
+from shopops.models import IdempotencyKey
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_app_declares_the_four_queues_and_reliable_defaults():
+    assert [queue.name for queue in app.conf.task_queues] == ["default", "imports", "documents", "notifications"]
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.task_serializer == "json"
+    assert app.conf.accept_content == ["json"]
+    assert app.conf.task_time_limit == 360
+    assert app.conf.task_soft_time_limit == 300
+
+
+def test_beat_schedule_prunes_idempotency_keys_hourly():
+    entry = settings.CELERY_BEAT_SCHEDULE["idempotency-keys-prune"]
+
+    assert entry["task"] == "shopops.tasks.idempotency_keys_prune"
+    assert entry["schedule"] == timedelta(hours=1)
+    assert entry["task"] in app.tasks
+
+
+def _old_and_fresh_keys(merchant):
+    now = timezone.now()
+    for key, age in (("old", timedelta(hours=30)), ("fresh", timedelta(minutes=5))):
+        record = IdempotencyKey.objects.create(
+            merchant=merchant, client="user:1", key=key, fingerprint="f", locked_at=now - age
+        )
+        IdempotencyKey.objects.filter(pk=record.pk).update(created_at=now - age)
+
+
+def test_prune_task_called_as_a_function(merchant):
+    _old_and_fresh_keys(merchant)
+
+    assert tasks.idempotency_keys_prune() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+
+
+@pytest.fixture
+def real_worker():
+    """A Celery worker process on the configured broker, using the test database."""
+    if not settings.CELERY_BROKER_URL:
+        pytest.skip("needs a broker: set CELERY_BROKER_URL (CI uses redis://127.0.0.1:6379/0)")
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker process must share the test database: set DATABASE_URL to PostgreSQL")
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "shopops",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            "default",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"test-{os.getpid()}@%h",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        yield worker
+    finally:
+        app.conf.task_always_eager = eager
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+@pytest.mark.broker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_prune_task_on_the_broker(real_worker, merchant):
+    _old_and_fresh_keys(merchant)
+
+    result = tasks.idempotency_keys_prune.apply_async(queue="default")
+    deleted = result.get(timeout=60)
+
+    assert deleted == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+    assert real_worker.poll() is None

@@ -1,0 +1,185 @@
+"""The tenancy matrix harness.
+
+It walks a URL conf and finds every DRF endpoint. Each one must derive from
+the merchant-bound base classes (shopops.api.base) or be listed in OPT_OUT
+with a reason. For every endpoint and method it checks:
+
+- anonymous: 401;
+- a token of the right merchant without the required scope: 403 missing_scope;
+- on object endpoints, another merchant's token with every scope: 404, and the
+  object and its table are unchanged;
+- on list endpoints, another merchant's token: the object is not listed;
+- the owner's token: 2xx (writes use the example requests in OWNER_REQUESTS).
+
+A new endpoint is covered without editing the test; an object endpoint needs
+its model in FACTORIES, and a write needs an example request in OWNER_REQUESTS.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.forms.models import model_to_dict
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.views import APIView
+
+from shopops.api.base import MerchantContextMixin
+from shopops.api.permissions import required_scopes
+from tests.conftest import client_for
+from tests.shopops.factories import MembershipFactory
+
+#: DRF views that are deliberately not merchant-bound, with the reason.
+OPT_OUT: dict[str, str] = {
+    SpectacularAPIView.__qualname__: "public OpenAPI schema",
+    SpectacularSwaggerView.__qualname__: "public Swagger UI",
+    SpectacularRedocView.__qualname__: "public ReDoc",
+    "ProbeEntryList": "test-only pagination probe without tenancy",
+}
+
+#: How to create an object of a model for a merchant.
+FACTORIES: dict[str, Callable] = {
+    "shopops.Membership": lambda merchant: MembershipFactory(merchant=merchant, role="staff"),
+}
+
+#: Example owner requests for writes: (url name, METHOD) -> obj (or None) -> request body.
+OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
+    ("probe-notes", "POST"): lambda obj: {"note": "tenancy"},
+    ("probe-member-detail", "PATCH"): lambda obj: {"role": "manager"},
+    ("probe-member-detail", "PUT"): lambda obj: {"role": "manager"},
+    ("probe-member-detail", "DELETE"): lambda obj: None,
+}
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class Case:
+    route: str
+    name: str
+    method: str
+    view_class: type
+    initkwargs: dict
+    action: str | None
+    url_kwargs: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        readable = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.route).lstrip("^").rstrip("$")
+        return f"{self.method} /{readable}"
+
+    @property
+    def is_object(self) -> bool:
+        return bool(self.url_kwargs)
+
+    def scopes(self) -> list[str]:
+        view = self.view_class(**self.initkwargs)
+        view.action = self.action
+        return required_scopes(view, SimpleNamespace(method=self.method))
+
+    def model_label(self) -> str | None:
+        queryset = getattr(self.view_class, "queryset", None)
+        return queryset.model._meta.label if queryset is not None else None
+
+
+def _walk(patterns, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str, URLPattern]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), ns)
+        else:
+            yield prefix + str(pattern.pattern), namespace + (pattern.name or ""), pattern
+
+
+def discover(urlconf: str) -> tuple[list[Case], list[str]]:
+    """All cases of merchant-bound endpoints, and the DRF views that are neither bound nor opted out."""
+    cases, unbound = [], []
+    for route, name, pattern in _walk(get_resolver(urlconf).url_patterns):
+        view_class = getattr(pattern.callback, "cls", None)
+        if view_class is None or not issubclass(view_class, APIView):
+            continue
+        if not issubclass(view_class, MerchantContextMixin):
+            if view_class.__qualname__ not in OPT_OUT:
+                unbound.append(f"{route} ({view_class.__qualname__})")
+            continue
+        if "format" in pattern.pattern.regex.groupindex:
+            continue  # the same view again with a .json suffix
+        actions = getattr(pattern.callback, "actions", None)
+        if actions:
+            methods = [(m.upper(), a) for m, a in actions.items() if m not in ("head", "options")]
+        else:
+            methods = [(m.upper(), None) for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)]
+        for method, action in methods:
+            cases.append(
+                Case(
+                    route=route,
+                    name=name,
+                    method=method,
+                    view_class=view_class,
+                    initkwargs=getattr(pattern.callback, "initkwargs", {}),
+                    action=action,
+                    url_kwargs=list(pattern.pattern.regex.groupindex),
+                )
+            )
+    return cases, unbound
+
+
+def _send(client, case: Case, url: str, body=None):
+    return getattr(client, case.method.lower())(url, body, format="json")
+
+
+def _snapshot(obj):
+    model = type(obj)
+    row = model._default_manager.filter(pk=obj.pk).first()
+    return model._default_manager.count(), model_to_dict(row) if row is not None else None
+
+
+def check_endpoint(case: Case, merchant, other_merchant, urlconf: str) -> None:
+    """Run every tenancy check on one endpoint and method; fail with a precise message."""
+    obj = None
+    if case.is_object:
+        label = case.model_label()
+        assert label in FACTORIES, f"{case.id}: add a factory for {label} to tests/tenancy.py FACTORIES"
+        obj = FACTORIES[label](merchant)
+    elif case.model_label() in FACTORIES:
+        obj = FACTORIES[case.model_label()](merchant)
+    url_kwargs = {}
+    if case.is_object:
+        lookup = case.view_class.lookup_field
+        url_kwargs = {kwarg: getattr(obj, lookup) for kwarg in case.url_kwargs}
+    url = reverse(case.name, urlconf=urlconf, kwargs=url_kwargs)
+    body = {}
+    if case.method in WRITE_METHODS:
+        key = (case.name, case.method)
+        assert key in OWNER_REQUESTS, f"{case.id}: add an example request for {key} to OWNER_REQUESTS"
+        body = OWNER_REQUESTS[key](obj)
+
+    from rest_framework.test import APIClient
+
+    response = _send(APIClient(), case, url, body)
+    assert response.status_code == 401, f"{case.id} anonymous: {response.status_code}"
+
+    needed = case.scopes()
+    if needed:
+        other_scopes = [scope for scope in settings.API_SCOPES if scope not in needed]
+        response = _send(client_for(merchant, scopes=other_scopes), case, url, body)
+        assert response.status_code == 403, f"{case.id} without scope: {response.status_code}"
+        assert response.json()["code"] == "missing_scope"
+        assert response.json()["details"]["required_scopes"] == needed
+
+    if obj is not None:
+        before = _snapshot(obj)
+        response = _send(client_for(other_merchant), case, url, body)
+        if case.is_object:
+            assert response.status_code == 404, f"{case.id} other merchant: {response.status_code}"
+            assert response.json()["code"] == "not_found"
+        elif case.method == "GET":
+            assert response.status_code == 200, f"{case.id} other merchant: {response.status_code}"
+            listed = {row.get("id") for row in response.json()["results"]}
+            assert obj.pk not in listed, f"{case.id}: another merchant's row is listed"
+        assert _snapshot(obj) == before, f"{case.id}: another merchant's request changed the object"
+
+    response = _send(client_for(merchant), case, url, body)
+    assert 200 <= response.status_code < 300, f"{case.id} owner: {response.status_code} {response.content[:300]}"
