@@ -3,6 +3,7 @@
 from django.conf import settings
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
+from oauthlib.oauth2.rfc6749 import errors
 
 from shopops.models import Membership
 
@@ -28,3 +29,23 @@ class PartnerOAuth2Validator(OAuth2Validator):
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
             return False
         return Membership.objects.filter(merchant_id=request.client.merchant_id, user=request.user).exists()
+
+    def validate_user(self, username, password, client, request, *args, **kwargs):
+        """The password grant is never allowed: refuse before any password is checked."""
+        raise errors.UnauthorizedClientError(request=request)
+
+    def validate_bearer_token(self, token, scopes, request):
+        """A token issued to a user stops working when the user is deactivated."""
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        user = request.access_token.user
+        return user is None or user.is_active
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        """Refresh only for an active user who is still a member of the application's merchant."""
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        user = request.user
+        return user is None or (
+            user.is_active and Membership.objects.filter(merchant_id=client.merchant_id, user=user).exists()
+        )
