@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AnonymousUser
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from rest_framework import exceptions
 
 
 class PartnerTokenAuthentication(OAuth2Authentication):
@@ -9,6 +10,8 @@ class PartnerTokenAuthentication(OAuth2Authentication):
     def authenticate(self, request):
         result = super().authenticate(request)
         if result is None:
+            if request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer "):
+                raise exceptions.AuthenticationFailed("The access token is invalid, expired or revoked.")
             return None
         user, token = result
         return (user or AnonymousUser(), token)

@@ -133,8 +133,8 @@ def _body_for(exc: exceptions.APIException) -> dict:
         return error_body(405, "method_not_allowed", str(exc.detail))
     if isinstance(exc, exceptions.ParseError):
         return error_body(400, "parse_error", str(exc.detail))
-    code = DEFAULT_CODES.get(status_code, ("error", ""))[0]
     detail = exc.detail
+    code = getattr(detail, "code", None) or exc.default_code or DEFAULT_CODES.get(status_code, ("error", ""))[0]
     message = str(detail) if not isinstance(detail, (dict, list)) else None
     details = _field_errors(detail) if isinstance(detail, (dict, list)) else {}
     return error_body(status_code, code, message, details)

@@ -87,7 +87,8 @@ def authorize(user, credentials, verifier: str) -> str:
     location = urlsplit(response["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
     query = parse_qs(location.query)
-    assert list(query) == ["code"]
+    assert sorted(query) == ["code", "iss"]
+    assert query["iss"] == ["http://testserver"]  # RFC 9207 issuer identification
     return query["code"][0]
 
 
@@ -449,7 +450,7 @@ def test_token_of_an_inactive_merchant_is_refused(merchant):
 
     # then
     assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
+    assert response.json()["code"] == "authentication_failed"
 
 
 def test_inactive_merchant_cannot_get_a_token(merchant):
@@ -498,7 +499,7 @@ def test_token_of_a_deactivated_user_is_refused(merchant):
 
     # then
     assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
+    assert response.json()["code"] == "authentication_failed"
 
 
 def test_refresh_token_of_a_deactivated_user_is_refused(merchant):

@@ -1,0 +1,103 @@
+"""shopops.settings read from the environment, checked in fresh processes with a minimal environment."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run the project's Python in PROJECT_ROOT with only PATH, the production settings module and ``env``."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=PROJECT_ROOT,
+        env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "shopops.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def production_env(tmp_path) -> dict[str, str]:
+    return {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(45),  # 60 random characters
+        "DJANGO_ALLOWED_HOSTS": "ops.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shopops.sqlite3'}",
+    }
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    # given DJANGO_DEBUG and DJANGO_SECRET_KEY unset
+
+    # when
+    result = run_python("-c", "import django; django.setup()")
+
+    # then
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "django.core.exceptions.ImproperlyConfigured: DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off."
+    )
+
+
+def test_production_refuses_to_start_without_allowed_hosts():
+    # given a secret key but no DJANGO_ALLOWED_HOSTS
+
+    # when
+    result = run_python("-c", "import django; django.setup()", DJANGO_SECRET_KEY="s" * 60)
+
+    # then
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "django.core.exceptions.ImproperlyConfigured: DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off."
+    )
+
+
+def test_deploy_check_is_clean_in_production(tmp_path):
+    # given a production-like environment
+    env = production_env(tmp_path)
+
+    # when
+    result = run_python("manage.py", "check", "--deploy", "--fail-level", "WARNING", **env)
+
+    # then
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "System check identified no issues (0 silenced).\n"
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("broker_env", "expected"),
+    [
+        pytest.param({}, "True", id="no-broker"),
+        pytest.param({"CELERY_BROKER_URL": "redis://redis:6379/0"}, "False", id="broker"),
+    ],
+)
+def test_tasks_run_eagerly_only_without_a_broker(tmp_path, broker_env, expected):
+    # given a production environment with or without CELERY_BROKER_URL
+    env = production_env(tmp_path) | broker_env
+
+    # when
+    result = run_python("-c", "from django.conf import settings; print(settings.CELERY_TASK_ALWAYS_EAGER)", **env)
+
+    # then
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{expected}\n", "")
+
+
+def test_postgres_database_url_selects_the_postgresql_backend(tmp_path):
+    # given a PostgreSQL DATABASE_URL
+    env = production_env(tmp_path) | {"DATABASE_URL": "postgres://u@h:5432/db"}
+    code = (
+        "from django.conf import settings; db = settings.DATABASES['default']; "
+        "print(db['ENGINE'], db['NAME'], db['USER'], db['HOST'], db['PORT'])"
+    )
+
+    # when
+    result = run_python("-c", code, **env)
+
+    # then
+    assert (result.returncode, result.stdout, result.stderr) == (0, "django.db.backends.postgresql db u h 5432\n", "")
