@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, set_token_value
 
-from shopops.models import Membership, Merchant, PartnerApplication, Role
+from shopops.models import IdempotencyKey, Membership, Merchant, PartnerApplication, Role
 
 
 class MerchantFactory(factory.django.DjangoModelFactory):
@@ -66,3 +66,13 @@ def issue_token(application: PartnerApplication, scopes=None, user=None) -> str:
     set_token_value(token, raw)
     token.save()
     return raw
+
+
+def aged_idempotency_key(merchant, key: str, age, now=None) -> IdempotencyKey:
+    """A completed Idempotency-Key record created ``age`` ago."""
+    created = (now or timezone.now()) - age
+    record = IdempotencyKey.objects.create(
+        merchant=merchant, client="user:1", key=key, fingerprint="f", status="completed", locked_at=created
+    )
+    IdempotencyKey.objects.filter(pk=record.pk).update(created_at=created)
+    return record

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
 from shopops import tasks
 from shopops.celery import app
 from shopops.models import IdempotencyKey
+from tests.shopops.factories import aged_idempotency_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,12 +37,8 @@ def test_beat_schedule_prunes_idempotency_keys_hourly():
 
 
 def _old_and_fresh_keys(merchant):
-    now = timezone.now()
-    for key, age in (("old", timedelta(hours=30)), ("fresh", timedelta(minutes=5))):
-        record = IdempotencyKey.objects.create(
-            merchant=merchant, client="user:1", key=key, fingerprint="f", locked_at=now - age
-        )
-        IdempotencyKey.objects.filter(pk=record.pk).update(created_at=now - age)
+    aged_idempotency_key(merchant, "old", timedelta(hours=30))
+    aged_idempotency_key(merchant, "fresh", timedelta(minutes=5))
 
 
 def test_prune_task_called_as_a_function(merchant):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from shopops.models import IdempotencyKey
 from shopops.services import idempotency_keys_prune
 from tests.conftest import client_for
+from tests.shopops.factories import aged_idempotency_key
 
 pytestmark = pytest.mark.urls("tests.urls")
 
@@ -160,11 +161,8 @@ def test_overlong_key_is_400(api):
 
 def test_prune_deletes_only_keys_older_than_24_hours(merchant):
     now = timezone.now()
-    for key, age in (("old", timedelta(hours=25)), ("fresh", timedelta(hours=23))):
-        record = IdempotencyKey.objects.create(
-            merchant=merchant, client="user:1", key=key, fingerprint="f", locked_at=now - age
-        )
-        IdempotencyKey.objects.filter(pk=record.pk).update(created_at=now - age)
+    aged_idempotency_key(merchant, "old", timedelta(hours=25), now)
+    aged_idempotency_key(merchant, "fresh", timedelta(hours=23), now)
 
     deleted = idempotency_keys_prune(now=now)
 
