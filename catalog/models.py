@@ -1,1 +1,223 @@
-"""Catalog models."""
+"""Catalog and inventory: categories, products, locations, stock levels and the stock ledger."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from shopops.models import Merchant
+from shopops.validation import money_field, validate_gtin
+
+
+class Category(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="categories")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=140)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["merchant", "slug"], name="category_unique_slug")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ARCHIVED = "archived", "Archived"
+
+
+class Product(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="products")
+    sku = models.CharField("SKU", max_length=64)
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    brand = models.CharField(max_length=120, blank=True)
+    category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="products")
+    specs = models.JSONField(default=dict, blank=True, help_text='Attributes as a JSON object, e.g. {"colour": "red"}.')
+    hsn_code = models.CharField("HSN code", max_length=8, blank=True)
+    tax_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="GST rate in percent.",
+    )
+    mrp = money_field(null=True, blank=True, verbose_name="MRP")
+    price = money_field()
+    currency = models.CharField(max_length=3, default="INR")
+    weight_grams = models.PositiveIntegerField(default=0)
+    length_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
+    breadth_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
+    height_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
+    barcode = models.CharField(max_length=14, blank=True, validators=[validate_gtin], help_text="GTIN/EAN/UPC.")
+    status = models.CharField(max_length=10, choices=ProductStatus.choices, default=ProductStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "sku"], name="product_unique_sku"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(condition=Q(mrp__isnull=True) | Q(mrp__gte=F("price")), name="product_price_le_mrp"),
+            models.CheckConstraint(condition=Q(tax_rate__gte=0, tax_rate__lte=100), name="product_tax_rate_range"),
+            models.CheckConstraint(condition=Q(status__in=ProductStatus.values), name="product_status_valid"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="product_currency_iso4217"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "updated_at", "id"], name="product_merchant_updated"),
+            models.Index(fields=["merchant", "created_at", "id"], name="product_merchant_created"),
+            models.Index(fields=["merchant", "price", "id"], name="product_merchant_price"),
+            models.Index(fields=["merchant", "title", "id"], name="product_merchant_title"),
+            models.Index(fields=["merchant", "barcode"], name="product_merchant_barcode"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.title}"
+
+
+class ProductImage(models.Model):
+    MAX_BYTES = 5 * 1024 * 1024
+    CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField(upload_to="products/%Y/%m/", blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    alt = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(image="") & ~Q(url="")) | (~Q(image="") & Q(url="")),
+                name="productimage_file_or_url",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.alt or self.url or self.image.name
+
+
+class Location(models.Model):
+    """A warehouse or pickup location. Exactly one per merchant is the default."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="locations")
+    nickname = models.SlugField(max_length=60, help_text="Short unique name used by the API and imports.")
+    name = models.CharField(max_length=200)
+    contact_name = models.CharField(max_length=120, blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164.")
+    email = models.EmailField(blank=True)
+    line1 = models.CharField("address line 1", max_length=200)
+    line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=20)
+    country = models.CharField(max_length=2, default="IN")
+    is_default = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["nickname"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "nickname"], name="location_unique_nickname"),
+            models.UniqueConstraint(
+                fields=["merchant"], condition=Q(is_default=True), name="location_one_default_per_merchant"
+            ),
+            models.CheckConstraint(condition=Q(is_default=False) | Q(is_active=True), name="location_default_active"),
+        ]
+
+    def __str__(self) -> str:
+        return self.nickname
+
+
+class StockLevel(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_levels")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    sku = models.CharField(
+        "SKU", max_length=64, help_text="The product's SKU, kept in step for filtering and ordering."
+    )
+    on_hand = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    available = models.GeneratedField(
+        expression=F("on_hand") - F("reserved"), output_field=models.IntegerField(), db_persist=True
+    )
+    low_stock_threshold = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "location"], name="stocklevel_unique_product_location"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stocklevel_reserved_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stocklevel_reserved_le_on_hand"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "sku", "id"], name="stocklevel_merchant_sku"),
+            models.Index(fields=["merchant", "on_hand", "id"], name="stocklevel_merchant_on_hand"),
+            models.Index(fields=["merchant", "updated_at", "id"], name="stocklevel_merchant_updated"),
+            models.Index(fields=["merchant", "available", "id"], name="stocklevel_merchant_available"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}@{self.location_id}: {self.on_hand}/{self.reserved}"
+
+
+class MovementKind(models.TextChoices):
+    RECEIPT = "receipt", "Receipt"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    RESERVATION = "reservation", "Reservation"
+    RELEASE = "release", "Release"
+    SHIPMENT = "shipment", "Shipment"
+    RETURN = "return", "Return"
+    RTO = "rto", "Return to origin"
+
+
+#: Kinds whose ``quantity`` changes on_hand; reservation and release change ``reserved`` only.
+ON_HAND_KINDS = (
+    MovementKind.RECEIPT,
+    MovementKind.ADJUSTMENT,
+    MovementKind.SHIPMENT,
+    MovementKind.RETURN,
+    MovementKind.RTO,
+)
+
+
+class StockMovement(models.Model):
+    """Append-only ledger. The on-hand kinds' quantities of a level sum to its on_hand."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=MovementKind.choices)
+    quantity = models.IntegerField(help_text="Signed: + in, - out (of on_hand; of reserved for reservations).")
+    on_hand_after = models.IntegerField()
+    reserved_after = models.IntegerField()
+    reason = models.CharField(max_length=255, blank=True)
+    reference = models.CharField(max_length=100, blank=True, help_text="e.g. order:123, import:7.")
+    actor = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=MovementKind.values), name="stockmovement_kind_valid"),
+            models.CheckConstraint(condition=~Q(quantity=0), name="stockmovement_quantity_not_zero"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "created_at", "id"], name="stockmove_merchant_created"),
+            models.Index(fields=["merchant", "product", "id"], name="stockmove_merchant_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.quantity:+d}"

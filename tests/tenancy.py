@@ -28,6 +28,8 @@ from rest_framework.views import APIView
 
 from shopops.api.base import MerchantContextMixin
 from shopops.api.permissions import required_scopes
+from catalog.models import StockMovement
+from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
 from tests.shopops.factories import MembershipFactory
 
@@ -42,6 +44,23 @@ OPT_OUT: dict[str, str] = {
 #: How to create an object of a model for a merchant.
 FACTORIES: dict[str, Callable] = {
     "shopops.Membership": lambda merchant: MembershipFactory(merchant=merchant, role="staff"),
+    "catalog.Category": lambda merchant: CategoryFactory(merchant=merchant),
+    "catalog.Product": lambda merchant: ProductFactory(merchant=merchant),
+    "catalog.Location": lambda merchant: LocationFactory(merchant=merchant),
+    "catalog.StockLevel": lambda merchant: stock(
+        ProductFactory(merchant=merchant), LocationFactory(merchant=merchant, nickname="main"), 10
+    ),
+    "catalog.StockMovement": lambda merchant: StockMovement.objects.get(
+        stock_level=stock(ProductFactory(merchant=merchant), LocationFactory(merchant=merchant, nickname="main"), 10)
+    ),
+}
+
+#: URL kwargs that are not the object's lookup field: url name -> obj -> kwargs.
+URL_KWARGS: dict[str, Callable] = {
+    "product-delete-image": lambda obj: {
+        "pk": obj.pk,
+        "image_id": obj.images.create(merchant=obj.merchant, url="https://cdn.example.com/a.jpg").pk,
+    },
 }
 
 #: Example owner requests for writes: (url name, METHOD) -> obj (or None) -> request body.
@@ -50,6 +69,27 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
     ("probe-member-detail", "PATCH"): lambda obj: {"role": "manager"},
     ("probe-member-detail", "PUT"): lambda obj: {"role": "manager"},
     ("probe-member-detail", "DELETE"): lambda obj: None,
+    ("category-list", "POST"): lambda obj: {"name": "Shirts"},
+    ("category-detail", "PATCH"): lambda obj: {"name": "Renamed"},
+    ("category-detail", "DELETE"): lambda obj: None,
+    ("product-list", "POST"): lambda obj: {"sku": "NEW-1", "title": "New", "price": "10.00"},
+    ("product-detail", "PUT"): lambda obj: {"sku": obj.sku, "title": "Renamed", "price": "10.00"},
+    ("product-detail", "PATCH"): lambda obj: {"title": "Renamed"},
+    ("product-detail", "DELETE"): lambda obj: None,
+    ("product-bulk", "POST"): lambda obj: {"products": [{"sku": obj.sku, "title": "Renamed"}]},
+    ("product-add-image", "POST"): lambda obj: {"url": "https://cdn.example.com/b.jpg"},
+    ("product-delete-image", "DELETE"): lambda obj: None,
+    ("location-list", "POST"): lambda obj: {
+        "nickname": "new",
+        "name": "New",
+        "line1": "1 Road",
+        "city": "Pune",
+        "state": "Maharashtra",
+        "postcode": "411001",
+    },
+    ("location-detail", "PATCH"): lambda obj: {"name": "Renamed"},
+    ("location-detail", "DELETE"): lambda obj: None,
+    ("inventory-adjust", "POST"): lambda obj: {"location": "main", "action": "add", "quantity": 1, "reason": "count"},
 }
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -67,7 +107,8 @@ class Case:
 
     @property
     def id(self) -> str:
-        readable = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.route).lstrip("^").rstrip("$")
+        readable = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.route)
+        readable = re.sub(r"(^|/)\^", r"\1", readable).replace("$", "")
         return f"{self.method} /{readable}"
 
     @property
@@ -80,8 +121,9 @@ class Case:
         return required_scopes(view, SimpleNamespace(method=self.method))
 
     def model_label(self) -> str | None:
-        queryset = getattr(self.view_class, "queryset", None)
-        return queryset.model._meta.label if queryset is not None else None
+        view = self.view_class(**self.initkwargs)
+        get_base_queryset = getattr(view, "get_base_queryset", None)
+        return get_base_queryset().model._meta.label if get_base_queryset else None
 
 
 def _walk(patterns, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str, URLPattern]]:
@@ -131,9 +173,11 @@ def _send(client, case: Case, url: str, body=None):
 
 
 def _snapshot(obj):
+    """The object as stored, and how many rows of its model its merchant has."""
     model = type(obj)
     row = model._default_manager.filter(pk=obj.pk).first()
-    return model._default_manager.count(), model_to_dict(row) if row is not None else None
+    count = model._default_manager.filter(merchant_id=obj.merchant_id).count()
+    return count, model_to_dict(row) if row is not None else None
 
 
 def check_endpoint(case: Case, merchant, other_merchant, urlconf: str) -> None:
@@ -146,7 +190,9 @@ def check_endpoint(case: Case, merchant, other_merchant, urlconf: str) -> None:
     elif case.model_label() in FACTORIES:
         obj = FACTORIES[case.model_label()](merchant)
     url_kwargs = {}
-    if case.is_object:
+    if case.name in URL_KWARGS:
+        url_kwargs = URL_KWARGS[case.name](obj)
+    elif case.is_object:
         lookup = case.view_class.lookup_field
         url_kwargs = {kwarg: getattr(obj, lookup) for kwarg in case.url_kwargs}
     url = reverse(case.name, urlconf=urlconf, kwargs=url_kwargs)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -63,7 +64,7 @@ def error_body(status_code: int, code: str | None = None, message: str | None = 
     return {"code": code or default_code, "message": message or default_message, "details": details or {}}
 
 
-def _field_errors(detail) -> dict[str, list[str]]:
+def field_errors(detail) -> dict[str, list[str]]:
     """Flatten DRF's nested validation detail into ``{field: [messages]}``.
 
     Nested fields use dotted paths (``lines.0.quantity``).
@@ -76,13 +77,13 @@ def _field_errors(detail) -> dict[str, list[str]]:
                 walk(inner, f"{path}.{key}" if path else str(key))
         elif isinstance(value, list):
             if all(not isinstance(item, (dict, list)) for item in value):
-                flat.setdefault(path or "non_field_errors", []).extend(str(item) for item in value)
+                flat.setdefault(path or "nonfield_errors", []).extend(str(item) for item in value)
             else:
                 for index, inner in enumerate(value):
                     if inner:
                         walk(inner, f"{path}.{index}" if path else str(index))
         else:
-            flat.setdefault(path or "non_field_errors", []).append(str(value))
+            flat.setdefault(path or "nonfield_errors", []).append(str(value))
 
     walk(detail, "")
     return flat
@@ -97,6 +98,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        # Model and service validation: the same 400 as serializer validation.
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, RequestDataTooBig):
         from django.conf import settings
 
@@ -121,7 +125,7 @@ def _body_for(exc: exceptions.APIException) -> dict:
     if isinstance(exc, ApiError):
         return error_body(status_code, exc.code, exc.message, exc.details)
     if isinstance(exc, exceptions.ValidationError):
-        return error_body(400, "invalid", "The request has invalid fields; see details.", _field_errors(exc.detail))
+        return error_body(400, "invalid", "The request has invalid fields; see details.", field_errors(exc.detail))
     if isinstance(exc, exceptions.Throttled):
         return error_body(
             429,
@@ -136,7 +140,7 @@ def _body_for(exc: exceptions.APIException) -> dict:
     detail = exc.detail
     code = getattr(detail, "code", None) or exc.default_code or DEFAULT_CODES.get(status_code, ("error", ""))[0]
     message = str(detail) if not isinstance(detail, (dict, list)) else None
-    details = _field_errors(detail) if isinstance(detail, (dict, list)) else {}
+    details = field_errors(detail) if isinstance(detail, (dict, list)) else {}
     return error_body(status_code, code, message, details)
 
 

