@@ -26,9 +26,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.views import APIView
 
+from catalog.models import StockMovement
 from shopops.api.base import MerchantContextMixin
 from shopops.api.permissions import required_scopes
-from catalog.models import StockMovement
 from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
 from tests.shopops.factories import MembershipFactory
