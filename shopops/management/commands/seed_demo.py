@@ -1,3 +1,7 @@
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -12,7 +16,10 @@ DEMO_APP_NAME = "Demo storefront"
 
 
 class Command(BaseCommand):
-    help = "Create the demo merchant, its owner login and a partner application. Running it again changes nothing."
+    help = (
+        "Create the demo merchant, its owner login, a partner application, and each app's demo data "
+        "(the seed() of <app>/demo.py). Running it again changes nothing."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -42,6 +49,10 @@ class Command(BaseCommand):
         if app is None:
             credentials = partner_application_create(merchant=merchant, name=DEMO_APP_NAME)
             app, secret = credentials.application, credentials.client_secret
+
+        for app_config in apps.get_app_configs():
+            if app_config.name != "shopops" and find_spec(f"{app_config.name}.demo") is not None:
+                import_module(f"{app_config.name}.demo").seed(merchant=merchant, stdout=self.stdout)
 
         self.stdout.write(f"Demo merchant: {merchant.name} (slug {merchant.slug})")
         self.stdout.write(f"Demo login:    {DEMO_USERNAME} / {DEMO_PASSWORD}")
