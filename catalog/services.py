@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -291,7 +291,15 @@ def location_delete(*, location: Location) -> None:
         and Location.objects.filter(merchant_id=location.merchant_id).exclude(pk=location.pk).exists()
     ):
         raise Conflict("location_is_default", "Make another location the default first.", {"location": location.pk})
-    location.delete()
+    try:
+        with transaction.atomic():
+            location.delete()
+    except ProtectedError as exc:
+        raise Conflict(
+            "location_in_use",
+            "Orders or stock records use this location; deactivate it instead.",
+            {"location": location.pk},
+        ) from exc
 
 
 def location_resolve(*, merchant: Merchant, ref: str | int) -> Location:

@@ -189,7 +189,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "shopops.api.ordering.WhitelistOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "shopops.api.pagination.KeysetPagination",
     "PAGE_SIZE": 50,

@@ -8,7 +8,7 @@ from django.contrib.sessions.models import Session
 from django.urls import include, path
 from django.utils import timezone
 from rest_framework import mixins, serializers, status
-from rest_framework.filters import OrderingFilter
+from shopops.api.ordering import WhitelistOrderingFilter as OrderingFilter
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
