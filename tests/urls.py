@@ -8,7 +8,6 @@ from django.contrib.sessions.models import Session
 from django.urls import include, path
 from django.utils import timezone
 from rest_framework import mixins, serializers, status
-from shopops.api.ordering import WhitelistOrderingFilter as OrderingFilter
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -16,6 +15,7 @@ from rest_framework.routers import SimpleRouter
 
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.exceptions import Conflict
+from shopops.api.ordering import WhitelistOrderingFilter as OrderingFilter
 from shopops.models import Membership
 from shopops.urls import urlpatterns as shopops_urlpatterns
 
