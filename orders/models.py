@@ -1,1 +1,289 @@
-"""Orders models."""
+"""Orders: channels, customers, orders and their lines, the event timeline, returns."""
+
+from django.db import models
+from django.db.models import F, Q
+
+from catalog.models import Location, Product
+from shopops.models import Merchant
+from shopops.validation import money_field
+
+
+class ChannelKind(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    API = "api", "API"
+    CUSTOM = "custom", "Custom"
+    SHOPIFY = "shopify", "Shopify"
+    WOOCOMMERCE = "woocommerce", "WooCommerce"
+    MAGENTO = "magento", "Magento"
+    OPENCART = "opencart", "OpenCart"
+    AMAZON = "amazon", "Amazon"
+
+
+class Channel(models.Model):
+    """Where orders come from. ``channel_id`` is public and unique across ShopOps."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="channels")
+    channel_id = models.CharField(max_length=32, unique=True, editable=False)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=12, choices=ChannelKind.choices, default=ChannelKind.CUSTOM)
+    is_active = models.BooleanField(default=True)
+    is_default_api = models.BooleanField(
+        default=False, help_text="Orders created through the API without a channel go here."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="channel_unique_name"),
+            models.UniqueConstraint(
+                fields=["merchant"], condition=Q(is_default_api=True), name="channel_one_default_api"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=ChannelKind.values), name="channel_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    """A buyer, matched per merchant by E.164 phone, else by email. Counters kept by the order services."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="customers")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164.")
+    orders_count = models.PositiveIntegerField(default=0)
+    total_spent = money_field(default=0)
+    first_order_at = models.DateTimeField(null=True, blank=True)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "phone"], condition=~Q(phone=""), name="customer_unique_phone"),
+            models.UniqueConstraint(fields=["merchant", "email"], condition=~Q(email=""), name="customer_unique_email"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "last_order_at", "id"], name="customer_merchant_last_order"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrderStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONFIRMED = "confirmed", "Confirmed"
+    PACKED = "packed", "Packed"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+    RTO = "rto", "Return to origin"
+    RTO_DELIVERED = "rto_delivered", "RTO delivered"
+    PARTIALLY_RETURNED = "partially_returned", "Partially returned"
+    RETURNED = "returned", "Returned"
+
+
+#: The order state machine (DESIGN.md section 6): status -> statuses it may move to.
+ORDER_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    OrderStatus.NEW: (OrderStatus.CONFIRMED, OrderStatus.CANCELLED),
+    OrderStatus.CONFIRMED: (OrderStatus.PACKED, OrderStatus.CANCELLED),
+    OrderStatus.PACKED: (OrderStatus.SHIPPED, OrderStatus.CANCELLED),
+    OrderStatus.SHIPPED: (OrderStatus.DELIVERED, OrderStatus.RTO),
+    OrderStatus.DELIVERED: (OrderStatus.PARTIALLY_RETURNED, OrderStatus.RETURNED),
+    OrderStatus.PARTIALLY_RETURNED: (OrderStatus.PARTIALLY_RETURNED, OrderStatus.RETURNED),
+    OrderStatus.RTO: (OrderStatus.RTO_DELIVERED,),
+    OrderStatus.RTO_DELIVERED: (),
+    OrderStatus.CANCELLED: (),
+    OrderStatus.RETURNED: (),
+}
+#: Statuses in which the order may still be edited (PATCH).
+EDITABLE_STATUSES = (OrderStatus.NEW, OrderStatus.CONFIRMED, OrderStatus.PACKED)
+
+
+class PaymentMethod(models.TextChoices):
+    PREPAID = "prepaid", "Prepaid"
+    COD = "cod", "Cash on delivery"
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PAID = "paid", "Paid"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+
+
+class Order(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="orders")
+    number = models.CharField(max_length=32, help_text="The merchant's order number, e.g. SO-000123.")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
+    channel_order_id = models.CharField(max_length=100, help_text="The order's id on its channel.")
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.NEW)
+    payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices)
+    payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    is_returning_customer = models.BooleanField(default=False)
+    shipping_address = models.JSONField(help_text="{name, phone, line1, line2, city, state, postcode, country}")
+    billing_address = models.JSONField(help_text="{name, phone, line1, line2, city, state, postcode, country}")
+    subtotal = money_field(default=0)
+    discount_total = money_field(default=0)
+    shipping_charge = money_field(default=0)
+    tax_total = money_field(default=0, help_text="GST included in the prices.")
+    total = money_field(default=0)
+    currency = models.CharField(max_length=3, default="INR")
+    weight_grams = models.PositiveIntegerField(default=0)
+    length_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
+    breadth_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
+    height_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
+    pickup_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="orders")
+    notes = models.TextField(blank=True)
+    ordered_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    packed_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=255, blank=True)
+    awb = models.CharField("AWB", max_length=40, blank=True, help_text="Set by shipping.")
+    courier = models.CharField(max_length=40, blank=True, help_text="Courier code, set by shipping.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-ordered_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "number"], name="order_unique_number"),
+            models.UniqueConstraint(fields=["channel", "channel_order_id"], name="order_unique_channel_order_id"),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
+            models.CheckConstraint(condition=Q(payment_method__in=PaymentMethod.values), name="order_payment_valid"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "ordered_at", "id"], name="order_merchant_ordered"),
+            # PostgreSQL also gets (merchant, x DESC NULLS LAST, id DESC) twins: migration 0002.
+            models.Index(fields=["merchant", "packed_at", "id"], name="order_merchant_packed"),
+            models.Index(fields=["merchant", "shipped_at", "id"], name="order_merchant_shipped"),
+            models.Index(fields=["merchant", "status", "ordered_at"], name="order_merchant_status"),
+            models.Index(fields=["merchant", "updated_at", "id"], name="order_merchant_updated"),
+            models.Index(fields=["merchant", "total", "id"], name="order_merchant_total"),
+            models.Index(fields=["merchant", "awb"], name="order_merchant_awb"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                help_text="Null while the SKU is not mapped to a product.")  # fmt: skip
+    sku = models.CharField("SKU", max_length=64)
+    name = models.CharField(max_length=255)
+    quantity = models.PositiveIntegerField()
+    unit_price = money_field(help_text="Selling price per unit, GST included.")
+    discount = money_field(default=0, help_text="Discount on the whole line.")
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    tax_amount = money_field(default=0, help_text="GST contained in the line total.")
+    hsn_code = models.CharField(max_length=8, blank=True)
+    total = money_field(help_text="quantity x unit_price - discount.")
+    returned_quantity = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
+            models.CheckConstraint(condition=Q(returned_quantity__lte=F("quantity")), name="orderline_returned_le_qty"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="orderline_total_not_negative"),
+        ]
+        indexes = [models.Index(fields=["merchant", "sku"], name="orderline_merchant_sku")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+
+class OrderEvent(models.Model):
+    """The order's timeline: creation, every status change, edits, mappings, notes."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    actor = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
+    message = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["order", "id"], name="orderevent_order")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_status}->{self.to_status}"
+
+
+class ReturnStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    PICKUP_SCHEDULED = "pickup_scheduled", "Pickup scheduled"
+    IN_TRANSIT = "in_transit", "In transit"
+    RECEIVED = "received", "Received"
+    REFUNDED = "refunded", "Refunded"
+    CLOSED = "closed", "Closed"
+
+
+RETURN_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    ReturnStatus.REQUESTED: (ReturnStatus.APPROVED, ReturnStatus.REJECTED),
+    ReturnStatus.APPROVED: (ReturnStatus.PICKUP_SCHEDULED, ReturnStatus.IN_TRANSIT, ReturnStatus.RECEIVED),
+    ReturnStatus.PICKUP_SCHEDULED: (ReturnStatus.IN_TRANSIT, ReturnStatus.RECEIVED),
+    ReturnStatus.IN_TRANSIT: (ReturnStatus.RECEIVED,),
+    ReturnStatus.RECEIVED: (ReturnStatus.REFUNDED, ReturnStatus.CLOSED),
+    ReturnStatus.REFUNDED: (ReturnStatus.CLOSED,),
+    ReturnStatus.REJECTED: (ReturnStatus.CLOSED,),
+    ReturnStatus.CLOSED: (),
+}
+
+
+class Return(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="returns")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
+    number = models.CharField(max_length=32)
+    status = models.CharField(max_length=20, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED)
+    reason = models.CharField(max_length=255)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+",
+                                 help_text="Where the returned goods are restocked.")  # fmt: skip
+    refund_amount = money_field(default=0)
+    received_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "number"], name="return_unique_number"),
+            models.CheckConstraint(condition=Q(status__in=ReturnStatus.values), name="return_status_valid"),
+        ]
+        indexes = [models.Index(fields=["merchant", "created_at", "id"], name="return_merchant_created")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ReturnLine(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="return_lines")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="returnline_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.order_line_id}"

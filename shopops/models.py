@@ -154,3 +154,17 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client}:{self.key}"
+
+
+class Counter(models.Model):
+    """A gap-free per-merchant sequence (order numbers, invoice numbers, return numbers)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "name"], name="counter_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_id
 
-from shopops.models import IdempotencyKey, Membership, Merchant, PartnerApplication, Role
+from shopops.models import Counter, IdempotencyKey, Membership, Merchant, PartnerApplication, Role
 
 
 def merchant_create(
@@ -64,6 +64,23 @@ def partner_application_create(
     application.full_clean()
     application.save()
     return PartnerCredentials(application=application, client_id=application.client_id, client_secret=client_secret)
+
+
+def counter_next(*, merchant: Merchant, name: str, count: int = 1) -> int:
+    """Reserve ``count`` consecutive numbers of a sequence; returns the first.
+
+    Runs inside the caller's transaction and holds the counter's row lock until
+    it commits, so numbers are gap-free: a rolled-back caller gives its numbers back.
+    """
+    if count < 1:
+        raise ValueError("count must be positive")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("counter_next must run inside the transaction that uses the numbers")
+    Counter.objects.get_or_create(merchant=merchant, name=name)
+    counter = Counter.objects.select_for_update().get(merchant=merchant, name=name)
+    first = counter.value + 1
+    Counter.objects.filter(pk=counter.pk).update(value=counter.value + count)
+    return first
 
 
 # -- idempotency -------------------------------------------------------------------

@@ -259,6 +259,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ProductStatusEnum": "catalog.models.ProductStatus",
         "BulkItemStatusEnum": ["created", "updated", "failed"],
+        "MovementKindEnum": "catalog.models.MovementKind",
+        "ChannelKindEnum": "orders.models.ChannelKind",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "ReturnStatusEnum": "orders.models.ReturnStatus",
+        "PaymentStatusEnum": "orders.models.PaymentStatus",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

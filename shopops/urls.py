@@ -25,6 +25,7 @@ urlpatterns = [
     path("o/", include(oauth2_urlpatterns)),
     path("api/v1/", include("shopops.api.urls")),
     path("api/v1/", include("catalog.api.urls")),
+    path("api/v1/", include("orders.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -18,6 +18,7 @@ its model in FACTORIES, and a write needs an example request in OWNER_REQUESTS.
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -31,6 +32,7 @@ from shopops.api.base import MerchantContextMixin
 from shopops.api.permissions import required_scopes
 from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
+from tests.orders.factories import ChannelFactory, make_order, make_return, order_data
 from tests.shopops.factories import MembershipFactory
 
 #: DRF views that are deliberately not merchant-bound, with the reason.
@@ -50,10 +52,41 @@ FACTORIES: dict[str, Callable] = {
     "catalog.StockLevel": lambda merchant: stock(
         ProductFactory(merchant=merchant), LocationFactory(merchant=merchant, nickname="main"), 10
     ),
+    "orders.Channel": lambda merchant: ChannelFactory(merchant=merchant),
+    "orders.Customer": lambda merchant: make_order(merchant).customer,
+    "orders.Order": lambda merchant: make_order(merchant, "new"),
+    "orders.Return": lambda merchant: make_return(merchant, "requested"),
     "catalog.StockMovement": lambda merchant: StockMovement.objects.get(
         stock_level=stock(ProductFactory(merchant=merchant), LocationFactory(merchant=merchant, nickname="main"), 10)
     ),
 }
+
+#: Objects for routes whose action needs a particular state: url name -> merchant -> object.
+ROUTE_FACTORIES: dict[str, Callable] = {
+    "order-confirm": lambda merchant: make_order(merchant, "new"),
+    "order-pack": lambda merchant: make_order(merchant, "confirmed"),
+    "order-cancel": lambda merchant: make_order(merchant, "confirmed"),
+    "order-create-return": lambda merchant: make_order(merchant, "delivered"),
+    "order-add-inventory": lambda merchant: make_order(merchant, "new"),
+    "order-map-lines": lambda merchant: _order_with_unmapped_line(merchant),
+    "return-approve": lambda merchant: make_return(merchant, "requested"),
+    "return-reject": lambda merchant: make_return(merchant, "requested"),
+    "return-schedule-pickup": lambda merchant: make_return(merchant, "approved"),
+    "return-in-transit": lambda merchant: make_return(merchant, "approved"),
+    "return-receive": lambda merchant: make_return(merchant, "approved"),
+    "return-refund": lambda merchant: make_return(merchant, "received"),
+    "return-close": lambda merchant: make_return(merchant, "rejected"),
+}
+
+
+def _order_with_unmapped_line(merchant):
+    from orders.services import order_create
+
+    data = order_data(merchant)
+    data["lines"].append({"sku": "LEGACY-1", "name": "Old listing", "quantity": 1, "unit_price": Decimal("10.00")})
+    ProductFactory(merchant=merchant, sku="MAPPED-1")
+    return order_create(merchant=merchant, data=data, actor="system")
+
 
 #: URL kwargs that are not the object's lookup field: url name -> obj -> kwargs.
 URL_KWARGS: dict[str, Callable] = {
@@ -89,10 +122,39 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
     },
     ("location-detail", "PATCH"): lambda obj: {"name": "Renamed"},
     ("location-detail", "DELETE"): lambda obj: None,
+    ("channel-list", "POST"): lambda obj: {"name": "Shopify store", "kind": "shopify"},
+    ("channel-detail", "PATCH"): lambda obj: {"name": "Renamed"},
+    ("channel-detail", "DELETE"): lambda obj: None,
+    ("order-list", "POST"): lambda obj: _api_order(obj.merchant),
+    ("order-bulk", "POST"): lambda obj: {"orders": [_api_order(obj.merchant)]},
+    ("order-bulk-cancel", "POST"): lambda obj: {"order_ids": [obj.pk], "reason": "duplicate"},
+    ("order-detail", "PATCH"): lambda obj: {"notes": "Leave at the gate"},
+    ("order-confirm", "POST"): lambda obj: None,
+    ("order-pack", "POST"): lambda obj: None,
+    ("order-cancel", "POST"): lambda obj: {"reason": "customer asked"},
+    ("order-create-return", "POST"): lambda obj: {
+        "lines": [{"line_id": obj.lines.first().pk, "quantity": 1}],
+        "reason": "too small",
+    },
+    ("order-add-inventory", "POST"): lambda obj: {"lines": [{"line_id": obj.lines.first().pk, "quantity": 1}]},
+    ("order-map-lines", "POST"): lambda obj: {
+        "lines": [{"line_id": obj.lines.get(sku="LEGACY-1").pk, "sku": "MAPPED-1"}]
+    },
+    **{
+        (f"return-{name}", "POST"): (lambda obj: None)
+        for name in ("approve", "reject", "schedule-pickup", "in-transit", "receive", "refund", "close")
+    },
     ("inventory-adjust", "POST"): lambda obj: {"location": "main", "action": "add", "quantity": 1, "reason": "count"},
 }
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _api_order(merchant) -> dict:
+    """An order body as a partner would send it (JSON-ready)."""
+    data = order_data(merchant)
+    data["lines"] = [{**line, "unit_price": str(line["unit_price"])} for line in data["lines"]]
+    return data
 
 
 @dataclass
@@ -183,7 +245,9 @@ def _snapshot(obj):
 def check_endpoint(case: Case, merchant, other_merchant, urlconf: str) -> None:
     """Run every tenancy check on one endpoint and method; fail with a precise message."""
     obj = None
-    if case.is_object:
+    if case.name in ROUTE_FACTORIES:
+        obj = ROUTE_FACTORIES[case.name](merchant)
+    elif case.is_object:
         label = case.model_label()
         assert label in FACTORIES, f"{case.id}: add a factory for {label} to tests/tenancy.py FACTORIES"
         obj = FACTORIES[label](merchant)
@@ -223,8 +287,12 @@ def check_endpoint(case: Case, merchant, other_merchant, urlconf: str) -> None:
             assert response.json()["code"] == "not_found"
         elif case.method == "GET":
             assert response.status_code == 200, f"{case.id} other merchant: {response.status_code}"
-            listed = {row.get("id") for row in response.json()["results"]}
-            assert obj.pk not in listed, f"{case.id}: another merchant's row is listed"
+            if response["Content-Type"].startswith("text/csv"):
+                exported = b"".join(response.streaming_content).decode()
+                assert str(obj) not in exported, f"{case.id}: another merchant's row is exported"
+            else:
+                listed = {row.get("id") for row in response.json()["results"]}
+                assert obj.pk not in listed, f"{case.id}: another merchant's row is listed"
         assert _snapshot(obj) == before, f"{case.id}: another merchant's request changed the object"
 
     response = _send(client_for(merchant), case, url, body)

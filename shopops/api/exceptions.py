@@ -161,3 +161,12 @@ def api_aware_handler(status_code: int, html_handler):
         return html_handler(request, **kwargs)
 
     return handler
+
+
+def error_of(exc: Exception) -> dict:
+    """The ``{code, message, details}`` of a refused item in a batch (per-item results, import rows)."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, exceptions.APIException):
+        return _body_for(exc)
+    raise exc

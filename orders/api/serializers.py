@@ -1,0 +1,230 @@
+from rest_framework import serializers
+
+from catalog.api.serializers import money
+from orders.models import (
+    Channel,
+    ChannelKind,
+    Customer,
+    Order,
+    OrderEvent,
+    OrderLine,
+    PaymentMethod,
+    PaymentStatus,
+    Return,
+)
+from shopops.api.serializers import StrictInputMixin
+
+BULK_MAX_ORDERS = 100
+MAX_LINES = 500
+
+
+# -- channels and customers ----------------------------------------------------------
+
+
+class ChannelOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Channel
+        fields = ["id", "channel_id", "name", "kind", "is_active", "is_default_api", "created_at", "updated_at"]
+
+
+class ChannelInput(StrictInputMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    kind = serializers.ChoiceField(choices=ChannelKind.choices, default=ChannelKind.CUSTOM)
+    is_active = serializers.BooleanField(default=True)
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "email", "phone", "orders_count", "total_spent", "first_order_at", "last_order_at",
+                  "created_at", "updated_at"]  # fmt: skip
+
+
+# -- orders --------------------------------------------------------------------------
+
+
+class AddressInput(StrictInputMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=100)
+    state = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    postcode = serializers.CharField(max_length=20)
+    country = serializers.RegexField(r"^[A-Za-z]{2}$", default="IN", help_text="ISO 3166-1 alpha-2.")
+
+
+class AddressOutput(serializers.Serializer):
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    city = serializers.CharField()
+    state = serializers.CharField()
+    postcode = serializers.CharField()
+    country = serializers.CharField()
+
+
+class CustomerInput(StrictInputMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+
+
+class OrderLineInput(StrictInputMixin, serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=255, required=False, help_text="Defaults to the product's title.")
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    unit_price = money(min_value=0, help_text="Selling price per unit, GST included.")
+    discount = money(min_value=0, required=False, help_text="Discount on the whole line.")
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False,
+                                        help_text="GST %; defaults to the product's.")  # fmt: skip
+    hsn_code = serializers.RegexField(r"^\d{4,8}$", required=False, allow_blank=True)
+
+
+class OrderInput(StrictInputMixin, serializers.Serializer):
+    channel = serializers.CharField(required=False, help_text="channel_id or id; the default API channel if omitted.")
+    channel_order_id = serializers.CharField(
+        max_length=100, required=False, help_text="Unique per channel; the order number if omitted."
+    )
+    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
+    customer = CustomerInput(required=False, help_text="Defaults to the shipping name and phone.")
+    shipping_address = AddressInput()
+    billing_address = AddressInput(required=False, help_text="Defaults to the shipping address.")
+    lines = OrderLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+    shipping_charge = money(min_value=0, required=False)
+    total = money(min_value=0, required=False, help_text="If given, must equal the computed total (else 400).")
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+    weight_grams = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    length_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
+    breadth_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
+    height_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
+    pickup_location = serializers.CharField(required=False, help_text="Location id or nickname; the default one.")
+    ordered_at = serializers.DateTimeField(required=False)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class OrderUpdateInput(StrictInputMixin, serializers.Serializer):
+    shipping_address = AddressInput(required=False)
+    billing_address = AddressInput(required=False)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    weight_grams = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    length_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
+    breadth_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
+    height_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
+    pickup_location = serializers.CharField(required=False, help_text="Only while the order is new.")
+    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices, required=False,
+                                             help_text="Only while the order is new.")  # fmt: skip
+    payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
+
+
+class OrderLineOutput(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = ["id", "sku", "product", "name", "quantity", "unit_price", "discount", "tax_rate", "tax_amount",
+                  "hsn_code", "total", "returned_quantity"]  # fmt: skip
+
+
+class OrderCustomerOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "email", "phone"]
+
+
+class OrderOutput(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.channel_id")
+    customer = OrderCustomerOutput()
+    shipping_address = AddressOutput()
+    billing_address = AddressOutput()
+    lines = OrderLineOutput(many=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "number", "channel", "channel_order_id", "status", "payment_method", "payment_status", "customer",
+            "is_returning_customer", "shipping_address", "billing_address", "lines", "subtotal", "discount_total",
+            "shipping_charge", "tax_total", "total", "currency", "weight_grams", "length_cm", "breadth_cm",
+            "height_cm", "pickup_location", "notes", "ordered_at", "confirmed_at", "packed_at", "shipped_at",
+            "delivered_at", "cancelled_at", "cancel_reason", "awb", "courier", "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class CancelInput(StrictInputMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=255)
+
+
+class LineQuantityInput(StrictInputMixin, serializers.Serializer):
+    line_id = serializers.IntegerField()
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+
+
+class ReturnCreateInput(StrictInputMixin, serializers.Serializer):
+    lines = LineQuantityInput(many=True, allow_empty=False, max_length=MAX_LINES)
+    reason = serializers.CharField(max_length=255)
+    location = serializers.CharField(required=False, help_text="Where to restock; the pickup location by default.")
+
+
+class AddInventoryLineInput(LineQuantityInput):
+    location = serializers.CharField(required=False, help_text="Location id or nickname; the pickup location.")
+
+
+class AddInventoryInput(StrictInputMixin, serializers.Serializer):
+    lines = AddInventoryLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+
+
+class MapLineInput(StrictInputMixin, serializers.Serializer):
+    line_id = serializers.IntegerField()
+    sku = serializers.CharField(max_length=64, help_text="The catalog SKU the line is for.")
+
+
+class MapLinesInput(StrictInputMixin, serializers.Serializer):
+    lines = MapLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+
+
+class OrderBulkInput(StrictInputMixin, serializers.Serializer):
+    orders = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=BULK_MAX_ORDERS)
+
+
+class BulkCancelInput(StrictInputMixin, serializers.Serializer):
+    order_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=BULK_MAX_ORDERS)
+    reason = serializers.CharField(max_length=255)
+
+
+class OrderBulkItemResult(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "cancelled", "failed"])
+    id = serializers.IntegerField(allow_null=True)
+    number = serializers.CharField(allow_null=True)
+    error = serializers.DictField(allow_null=True)
+
+
+class OrderBulkOutput(serializers.Serializer):
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = OrderBulkItemResult(many=True)
+
+
+class OrderEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["id", "kind", "from_status", "to_status", "actor", "message", "data", "created_at"]
+
+
+# -- returns -------------------------------------------------------------------------
+
+
+class ReturnLineOutput(serializers.Serializer):
+    line_id = serializers.IntegerField(source="order_line_id")
+    sku = serializers.CharField(source="order_line.sku")
+    quantity = serializers.IntegerField()
+
+
+class ReturnOutput(serializers.ModelSerializer):
+    order_number = serializers.CharField(source="order.number")
+    lines = ReturnLineOutput(many=True)
+
+    class Meta:
+        model = Return
+        fields = ["id", "number", "order", "order_number", "status", "reason", "location", "refund_amount", "lines",
+                  "received_at", "created_at", "updated_at"]  # fmt: skip

@@ -1,0 +1,285 @@
+import csv
+from collections.abc import Iterator
+
+from django.core.exceptions import ValidationError
+from django.db.models import ProtectedError
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.response import Response
+
+from catalog.services import location_resolve
+from orders import selectors, services
+from orders.api import serializers as s
+from orders.filters import ChannelFilter, CustomerFilter, OrderFilter, ReturnFilter
+from orders.models import ReturnStatus
+from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
+from shopops.api.exceptions import ApiError, Conflict, error_of
+
+
+def _input(serializer_class, view, data, **kwargs):
+    serializer = serializer_class(data=data, context=view.get_serializer_context(), **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.ChannelInput, responses={201: s.ChannelOutput}),
+    partial_update=extend_schema(request=s.ChannelInput, responses=s.ChannelOutput),
+    destroy=extend_schema(responses={204: None}),
+)
+class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+    """Sales channels. ``channel_id`` is assigned at creation and never changes."""
+
+    scope_object = "orders"
+    serializer_class = s.ChannelOutput
+    filterset_class = ChannelFilter
+    ordering_fields = ["name", "created_at"]
+    ordering = ["name"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_base_queryset(self):
+        return selectors.channel_queryset()
+
+    def create(self, request):
+        channel = services.channel_create(merchant=self.merchant, **_input(s.ChannelInput, self, request.data))
+        return Response(s.ChannelOutput(channel).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        data = _input(s.ChannelInput, self, request.data, partial=True)
+        return Response(s.ChannelOutput(services.channel_update(channel=self.get_object(), data=data)).data)
+
+    def destroy(self, request, pk=None):
+        channel = self.get_object()
+        try:
+            channel.delete()
+        except ProtectedError as exc:
+            raise Conflict("channel_in_use", "The channel has orders; deactivate it instead.") from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CustomerViewSet(MerchantScopedReadOnlyViewSet):
+    """Customers, matched by phone or email; counters kept by the order services."""
+
+    scope_object = "orders"
+    serializer_class = s.CustomerOutput
+    filterset_class = CustomerFilter
+    ordering_fields = ["name", "orders_count", "total_spent", "last_order_at"]
+    ordering = ["-id"]
+
+    def get_base_queryset(self):
+        return selectors.customer_queryset()
+
+
+ORDERING = {
+    "order_date": "ordered_at",
+    "pack_date": "packed_at",
+    "ship_date": "shipped_at",
+    "total": "total",
+    "number": "number",
+    "updated_at": "updated_at",
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List orders"),
+    create=extend_schema(request=s.OrderInput, responses={201: s.OrderOutput}),
+    partial_update=extend_schema(request=s.OrderUpdateInput, responses=s.OrderOutput),
+)
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+    """Orders and their lifecycle: new -> confirmed -> packed -> shipped -> delivered; cancel before shipping."""
+
+    scope_object = "orders"
+    serializer_class = s.OrderOutput
+    filterset_class = OrderFilter
+    ordering_fields = ORDERING
+    ordering = ["-ordered_at", "-id"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_base_queryset(self):
+        return selectors.order_queryset()
+
+    @property
+    def actor(self) -> str:
+        return self.api_client.client_key
+
+    def _out(self, order, code=status.HTTP_200_OK):
+        order = selectors.order_queryset().get(pk=order.pk)
+        return Response(s.OrderOutput(order).data, status=code)
+
+    def create(self, request):
+        data = _input(s.OrderInput, self, request.data)
+        order = services.order_create(merchant=self.merchant, data=data, actor=self.actor)
+        return self._out(order, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        data = _input(s.OrderUpdateInput, self, request.data, partial=True)
+        return self._out(services.order_update(order=self.get_object(), data=data, actor=self.actor))
+
+    @extend_schema(request=None, responses=s.OrderOutput)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        """Reserve stock for every line at the pickup location (409 insufficient_stock names short lines)."""
+        return self._out(services.order_confirm(order=self.get_object(), actor=self.actor))
+
+    @extend_schema(request=None, responses=s.OrderOutput)
+    @action(detail=True, methods=["post"])
+    def pack(self, request, pk=None):
+        return self._out(services.order_pack(order=self.get_object(), actor=self.actor))
+
+    @extend_schema(request=s.CancelInput, responses=s.OrderOutput)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        reason = _input(s.CancelInput, self, request.data)["reason"]
+        return self._out(services.order_cancel(order=self.get_object(), reason=reason, actor=self.actor))
+
+    @extend_schema(request=s.ReturnCreateInput, responses={201: s.ReturnOutput})
+    @action(detail=True, methods=["post"], url_path="return")
+    def create_return(self, request, pk=None):
+        data = _input(s.ReturnCreateInput, self, request.data)
+        location = location_resolve(merchant=self.merchant, ref=data["location"]) if data.get("location") else None
+        created = services.return_create(order=self.get_object(), lines=data["lines"], reason=data["reason"],
+                                         actor=self.actor, location=location)  # fmt: skip
+        return Response(s.ReturnOutput(selectors.return_queryset().get(pk=created.pk)).data, status=201)
+
+    @extend_schema(request=s.AddInventoryInput, responses=s.OrderOutput)
+    @action(detail=True, methods=["post"], url_path="add-inventory")
+    def add_inventory(self, request, pk=None):
+        """Receive stock for the order's short lines, then retry its confirmation."""
+        lines = _input(s.AddInventoryInput, self, request.data)["lines"]
+        return self._out(services.order_add_inventory(order=self.get_object(), lines=lines, actor=self.actor))
+
+    @extend_schema(request=s.MapLinesInput, responses=s.OrderOutput)
+    @action(detail=True, methods=["post"], url_path="map-lines")
+    def map_lines(self, request, pk=None):
+        """Map lines whose SKU was unknown at creation to catalog products."""
+        lines = _input(s.MapLinesInput, self, request.data)["lines"]
+        return self._out(services.order_map_lines(order=self.get_object(), mappings=lines, actor=self.actor))
+
+    @extend_schema(responses=s.OrderEventOutput(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        """The order's timeline, oldest first."""
+        order = self.get_object()
+        return Response(s.OrderEventOutput(order.events.order_by("id"), many=True).data)
+
+    @extend_schema(request=s.OrderBulkInput, responses=s.OrderBulkOutput)
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """Create up to 100 orders; each succeeds or fails on its own."""
+        items = _input(s.OrderBulkInput, self, request.data)["orders"]
+        results = []
+        for index, item in enumerate(items):
+            try:
+                data = _input(s.OrderInput, self, item)
+                order = services.order_create(merchant=self.merchant, data=data, actor=self.actor)
+                results.append({"index": index, "status": "created", "id": order.pk, "number": order.number,
+                                "error": None})  # fmt: skip
+            except (ApiError, ValidationError, DRFValidationError) as exc:
+                results.append({"index": index, "status": "failed", "id": None, "number": None, "error": error_of(exc)})
+        return Response(_bulk_summary(results, "created"))
+
+    @extend_schema(request=s.BulkCancelInput, responses=s.OrderBulkOutput)
+    @action(detail=False, methods=["post"], url_path="bulk-cancel")
+    def bulk_cancel(self, request):
+        """Cancel up to 100 orders; each is refused or cancelled on its own."""
+        data = _input(s.BulkCancelInput, self, request.data)
+        orders = {o.pk: o for o in self.get_queryset().filter(pk__in=data["order_ids"])}
+        results = []
+        for index, order_id in enumerate(data["order_ids"]):
+            order = orders.get(order_id)
+            if order is None:
+                results.append({"index": index, "status": "failed", "id": order_id, "number": None,
+                                "error": {"code": "not_found", "message": "Not found.", "details": {}}})  # fmt: skip
+                continue
+            try:
+                services.order_cancel(order=order, reason=data["reason"], actor=self.actor)
+                results.append({"index": index, "status": "cancelled", "id": order.pk, "number": order.number,
+                                "error": None})  # fmt: skip
+            except ApiError as exc:
+                results.append({"index": index, "status": "failed", "id": order.pk, "number": order.number,
+                                "error": error_of(exc)})  # fmt: skip
+        return Response(_bulk_summary(results, "cancelled"))
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per line.")})
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """The filtered orders as CSV, one row per line, streamed (constant memory)."""
+        queryset = self.filter_queryset(self.get_queryset())
+        response = StreamingHttpResponse(_csv_rows(selectors.order_export_rows(queryset)), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="orders.csv"'
+        return response
+
+
+def _bulk_summary(results: list[dict], ok: str) -> dict:
+    succeeded = sum(1 for r in results if r["status"] == ok)
+    return {"succeeded": succeeded, "failed": len(results) - succeeded, "results": results}
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_rows(rows: Iterator[list]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow(row)
+
+
+class ReturnViewSet(MerchantScopedReadOnlyViewSet):
+    """Returns: requested -> approved -> (pickup_scheduled -> in_transit ->) received (restocks) -> refunded
+    -> closed; rejected -> closed."""
+
+    scope_object = "orders"
+    serializer_class = s.ReturnOutput
+    filterset_class = ReturnFilter
+    ordering_fields = ["created_at"]
+    ordering = ["-id"]
+
+    def get_base_queryset(self):
+        return selectors.return_queryset()
+
+    def _move(self, to_status: str) -> Response:
+        moved = services.return_transition(return_request=self.get_object(), to_status=to_status,
+                                           actor=self.api_client.client_key)  # fmt: skip
+        return Response(s.ReturnOutput(selectors.return_queryset().get(pk=moved.pk)).data)
+
+    @extend_schema(request=None, responses=s.ReturnOutput)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._move(ReturnStatus.APPROVED)
+
+    @extend_schema(request=None, responses=s.ReturnOutput)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._move(ReturnStatus.REJECTED)
+
+    @extend_schema(request=None, responses=s.ReturnOutput)
+    @action(detail=True, methods=["post"], url_path="schedule-pickup")
+    def schedule_pickup(self, request, pk=None):
+        return self._move(ReturnStatus.PICKUP_SCHEDULED)
+
+    @extend_schema(request=None, responses=s.ReturnOutput)
+    @action(detail=True, methods=["post"], url_path="in-transit")
+    def in_transit(self, request, pk=None):
+        return self._move(ReturnStatus.IN_TRANSIT)
+
+    @extend_schema(request=None, responses=s.ReturnOutput)
+    @action(detail=True, methods=["post"])
+    def receive(self, request, pk=None):
+        """Goods are back: restock them at the return's location; the order becomes (partially_)returned."""
+        return self._move(ReturnStatus.RECEIVED)
+
+    @extend_schema(request=None, responses=s.ReturnOutput)
+    @action(detail=True, methods=["post"])
+    def refund(self, request, pk=None):
+        return self._move(ReturnStatus.REFUNDED)
+
+    @extend_schema(request=None, responses=s.ReturnOutput)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        return self._move(ReturnStatus.CLOSED)
