@@ -1,17 +1,17 @@
 import django_filters
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from catalog.models import Location, MovementKind, Product, ProductStatus, StockLevel, StockMovement
 from catalog.selectors import in_stock_condition
-from shopops.api.filters import CharInFilter, DateBoundFilter
+from shopops.api.filters import CharInFilter, DateBoundFilter, StrictBooleanFilter
 
 
 def _location_query(value: str) -> Q:
-    """A location named by id or nickname."""
-    query = Q(location__nickname=value)
+    """A location named by id or nickname; an id wins over a nickname made of digits."""
     if value.isdigit():
-        query |= Q(location_id=int(value))
-    return query
+        id_exists = Exists(Location.objects.filter(pk=int(value), merchant=OuterRef("merchant")))
+        return Q(location_id=int(value)) | (Q(location__nickname=value) & ~id_exists)
+    return Q(location__nickname=value)
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -21,7 +21,7 @@ class ProductFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=ProductStatus.choices)
     price_min = django_filters.NumberFilter(field_name="price", lookup_expr="gte")
     price_max = django_filters.NumberFilter(field_name="price", lookup_expr="lte")
-    in_stock = django_filters.BooleanFilter(method="filter_in_stock", help_text="Some location has stock available.")
+    in_stock = StrictBooleanFilter(method="filter_in_stock", help_text="Some location has stock available.")
     updated_since = DateBoundFilter(field_name="updated_at", bound="after")
 
     class Meta:
@@ -41,7 +41,7 @@ class ProductFilter(django_filters.FilterSet):
 class StockLevelFilter(django_filters.FilterSet):
     sku = CharInFilter(field_name="sku", help_text="One SKU or a comma list.")
     location = django_filters.CharFilter(method="filter_location", help_text="Location id or nickname.")
-    low_stock = django_filters.BooleanFilter(
+    low_stock = StrictBooleanFilter(
         method="filter_low_stock", help_text="Available at or below the level's low-stock threshold."
     )
     available_min = django_filters.NumberFilter(field_name="available", lookup_expr="gte")
@@ -77,8 +77,8 @@ class StockMovementFilter(django_filters.FilterSet):
 
 
 class LocationFilter(django_filters.FilterSet):
-    is_active = django_filters.BooleanFilter()
-    is_default = django_filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
+    is_default = StrictBooleanFilter()
     q = django_filters.CharFilter(method="filter_q")
 
     class Meta:

@@ -11,7 +11,7 @@ from shopops.validation import money_field, validate_gtin
 class Category(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="categories")
     name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=140)
+    slug = models.SlugField(max_length=140, allow_unicode=True)
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

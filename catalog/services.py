@@ -55,7 +55,8 @@ def _clean(instance, exclude: list[str] | None = None) -> None:
 
 
 def category_create(*, merchant: Merchant, name: str, slug: str = "", parent: Category | None = None) -> Category:
-    category = Category(merchant=merchant, name=name, slug=slug or slugify(name)[:140], parent=parent)
+    slug = slug or slugify(name)[:140] or slugify(name, allow_unicode=True)[:140]
+    category = Category(merchant=merchant, name=name, slug=slug, parent=parent)
     _category_check(category)
     category.save()
     return category
@@ -111,9 +112,9 @@ def _product_check(product: Product) -> None:
 def product_create(*, merchant: Merchant, data: dict[str, Any]) -> Product:
     product = Product(merchant=merchant, currency=merchant.default_currency)
     _apply(product, data, PRODUCT_FIELDS)
-    _product_check(product)
     if conflict := _duplicate_sku(merchant.pk, product.sku):
         raise conflict
+    _product_check(product)
     try:
         with transaction.atomic():
             product.save()
@@ -128,9 +129,9 @@ def product_create(*, merchant: Merchant, data: dict[str, Any]) -> Product:
 def product_update(*, product: Product, data: dict[str, Any]) -> Product:
     old_sku = product.sku
     _apply(product, data, PRODUCT_FIELDS)
-    _product_check(product)
     if product.sku != old_sku and (conflict := _duplicate_sku(product.merchant_id, product.sku, product.pk)):
         raise conflict
+    _product_check(product)
     product.save()
     if product.sku != old_sku:
         StockLevel.objects.filter(product=product).update(sku=product.sku)
@@ -258,6 +259,11 @@ def location_create(*, merchant: Merchant, data: dict[str, Any], is_default: boo
     _apply(location, data, LOCATION_FIELDS)
     _location_check(location)
     has_default = Location.objects.filter(merchant=merchant, is_default=True).exists()
+    if (is_default or not has_default) and not location.is_active:
+        field = "is_default" if is_default else "is_active"
+        raise ValidationError(
+            {field: "The default location must be active (a merchant's first location is its default)."}
+        )
     if is_default or not has_default:
         Location.objects.filter(merchant=merchant, is_default=True).update(is_default=False)
         location.is_default = True
@@ -271,6 +277,8 @@ def location_update(*, location: Location, data: dict[str, Any], is_default: boo
     _apply(location, data, LOCATION_FIELDS)
     if location.is_default and not location.is_active:
         raise ValidationError({"is_active": "The default location cannot be deactivated; make another the default."})
+    if is_default and not location.is_active:
+        raise ValidationError({"is_default": "An inactive location cannot be the default; activate it first."})
     if is_default is False and location.is_default:
         raise ValidationError({"is_default": "Make another location the default instead."})
     _location_check(location)
@@ -304,10 +312,11 @@ def location_delete(*, location: Location) -> None:
 
 def location_resolve(*, merchant: Merchant, ref: str | int) -> Location:
     """A location named by id or nickname, as every request that names one accepts."""
-    query = Q(nickname=str(ref))
-    if str(ref).isdigit():
-        query |= Q(pk=int(ref))
-    location = Location.objects.filter(query, merchant=merchant).first()
+    ref = str(ref).strip()
+    locations = Location.objects.filter(merchant=merchant)
+    location = locations.filter(pk=int(ref)).first() if ref.isdigit() else None
+    if location is None:
+        location = locations.filter(nickname=ref).first()
     if location is None:
         raise ValidationError({"location": f"Unknown location {ref!r}."})
     return location

@@ -13,7 +13,7 @@ from orders.models import (
     Return,
     ReturnStatus,
 )
-from shopops.api.filters import CharInFilter, DateBoundFilter
+from shopops.api.filters import CharInFilter, DateBoundFilter, StrictBooleanFilter
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -74,7 +74,7 @@ class OrderFilter(django_filters.FilterSet):
 
 class ChannelFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=ChannelKind.choices)
-    is_active = django_filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
 
     class Meta:
         model = Channel

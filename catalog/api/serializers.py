@@ -28,7 +28,7 @@ class CategoryOutput(serializers.ModelSerializer):
 
 class CategoryInput(serializers.ModelSerializer):
     parent = MerchantRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
-    slug = serializers.SlugField(max_length=140, required=False)
+    slug = serializers.SlugField(max_length=140, required=False, allow_unicode=True)
 
     class Meta:
         model = Category

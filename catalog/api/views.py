@@ -102,11 +102,12 @@ class ProductViewSet(ReadMixin, MerchantScopedGenericViewSet):
         """Upsert up to 100 products by SKU; each item succeeds or fails on its own."""
         items = _input(s.ProductBulkInput, self, request.data)["products"]
         skus = {item.get("sku") for item in items if isinstance(item.get("sku"), str)}
-        existing = set(self.get_queryset().filter(sku__in=skus).values_list("sku", flat=True))
+        existing = {p.sku: p for p in Product.objects.filter(merchant=self.merchant, sku__in=skus)}
         valid, results = [], {}
         for index, item in enumerate(items):
-            serializer = s.ProductInput(data=item, context=self.get_serializer_context(),
-                                        partial=item.get("sku") in existing)  # fmt: skip
+            stored = existing.get(item["sku"]) if isinstance(item.get("sku"), str) else None
+            serializer = s.ProductInput(stored, data=item, context=self.get_serializer_context(),
+                                        partial=stored is not None)  # fmt: skip
             if serializer.is_valid():
                 valid.append((index, serializer.validated_data))
             else:
