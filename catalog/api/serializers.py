@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from catalog.models import Category, Location, MovementKind, Product, ProductImage, StockLevel, StockMovement
+from shopops.api.serializers import StrictInputMixin
 from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 BULK_MAX_ITEMS = 100
@@ -26,7 +27,7 @@ class CategoryOutput(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "parent", "created_at", "updated_at"]
 
 
-class CategoryInput(serializers.ModelSerializer):
+class CategoryInput(StrictInputMixin, serializers.ModelSerializer):
     parent = MerchantRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
     slug = serializers.SlugField(max_length=140, required=False, allow_unicode=True)
 
@@ -52,7 +53,7 @@ class ProductImageOutput(serializers.ModelSerializer):
         return request.build_absolute_uri(obj.image.url) if request else obj.image.url
 
 
-class ProductImageInput(serializers.Serializer):
+class ProductImageInput(StrictInputMixin, serializers.Serializer):
     image = serializers.ImageField(required=False, help_text="An uploaded JPEG, PNG, WebP or GIF, at most 5 MB.")
     url = serializers.URLField(required=False, max_length=500)
     position = serializers.IntegerField(required=False, min_value=0, max_value=32767)
@@ -76,7 +77,9 @@ class ProductOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class ProductInput(serializers.ModelSerializer):
+class ProductInput(StrictInputMixin, serializers.ModelSerializer):
+    tolerated_fields = frozenset({"id", "images", "created_at", "updated_at"})
+
     category = MerchantRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
     specs = serializers.DictField(required=False, help_text="Attributes as a JSON object.")
     mrp = money(min_value=0, allow_null=True, required=False)
@@ -106,7 +109,7 @@ class ProductInput(serializers.ModelSerializer):
         return attrs
 
 
-class ProductBulkInput(serializers.Serializer):
+class ProductBulkInput(StrictInputMixin, serializers.Serializer):
     products = serializers.ListField(
         child=serializers.DictField(),
         min_length=1,
@@ -142,7 +145,7 @@ class LocationOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class LocationInput(serializers.ModelSerializer):
+class LocationInput(StrictInputMixin, serializers.ModelSerializer):
     is_default = serializers.BooleanField(required=False, help_text="Make this the merchant's default location.")
     country = serializers.RegexField(r"^[A-Z]{2}$", required=False, help_text="ISO 3166-1 alpha-2.")
 
@@ -183,7 +186,7 @@ class InventoryOutput(serializers.Serializer):
     locations = InventoryLocationOutput(many=True)
 
 
-class StockAdjustInput(serializers.Serializer):
+class StockAdjustInput(StrictInputMixin, serializers.Serializer):
     location = serializers.CharField(help_text="Location id or nickname.")
     action = serializers.ChoiceField(choices=["add", "remove", "set"])
     quantity = serializers.IntegerField(min_value=0, max_value=10_000_000)
