@@ -8,13 +8,14 @@ BENCH ?=
 MANAGE := $(BIN)/python manage.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve demo migrate test lint format schema worker beat clean
+.PHONY: help install run serve demo migrate test lint format schema worker beat bench clean
 
 help:
 	@echo "make run      create the virtualenv, install, migrate, load demo data, serve on $(HOST):$(PORT)"
 	@echo "make test     ruff, migrations check, OpenAPI schema check, pytest"
 	@echo "make worker   a Celery worker on CELERY_BROKER_URL (all queues)"
 	@echo "make beat     Celery beat (periodic tasks)"
+	@echo "make bench    benchmarks on PostgreSQL (BENCH=orders_list for one)"
 	@echo "make lint / make format / make demo / make migrate"
 
 $(BIN)/python:
@@ -63,6 +64,9 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A shopops beat --loglevel=INFO --schedule $(VENV)/celerybeat-schedule
+
+bench: install
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media .pytest-media .pytest_cache .ruff_cache

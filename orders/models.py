@@ -161,6 +161,10 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
             models.CheckConstraint(condition=Q(payment_method__in=PaymentMethod.values), name="order_payment_valid"),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(shipped_at__isnull=True) | Q(packed_at__isnull=False, packed_at__lte=F("shipped_at")),
+                name="order_packed_before_shipped",
+            ),
         ]
         indexes = [
             models.Index(fields=["merchant", "ordered_at", "id"], name="order_merchant_ordered"),

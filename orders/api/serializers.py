@@ -132,12 +132,57 @@ class OrderCustomerOutput(serializers.ModelSerializer):
         fields = ["id", "name", "email", "phone"]
 
 
+ADDRESS_KEYS = ("name", "phone", "line1", "line2", "city", "state", "postcode", "country")
+ORDER_MONEY = ("subtotal", "discount_total", "shipping_charge", "tax_total", "total")
+ORDER_TIMES = ("ordered_at", "confirmed_at", "packed_at", "shipped_at", "delivered_at", "cancelled_at", "created_at",
+               "updated_at")  # fmt: skip
+LINE_MONEY = ("unit_price", "discount", "tax_rate", "tax_amount", "total")
+
+
+def _decimal(value) -> str:
+    return format(value, "f")
+
+
 class OrderOutput(serializers.ModelSerializer):
+    """An order with its lines.
+
+    ``to_representation`` is written out by hand: order lists are the busiest
+    endpoint, and DRF's generic path costs about 1 ms per order. The declared
+    fields still define the schema; tests/orders/test_output.py checks that
+    both give the same JSON.
+    """
+
     channel = serializers.CharField(source="channel.channel_id")
     customer = OrderCustomerOutput()
     shipping_address = AddressOutput()
     billing_address = AddressOutput()
     lines = OrderLineOutput(many=True)
+
+    def to_representation(self, order):
+        datetime_field = serializers.DateTimeField()
+        customer = order.customer
+        data = {
+            "id": order.pk, "number": order.number, "channel": order.channel.channel_id,
+            "channel_order_id": order.channel_order_id, "status": order.status,
+            "payment_method": order.payment_method, "payment_status": order.payment_status,
+            "customer": {"id": customer.pk, "name": customer.name, "email": customer.email, "phone": customer.phone},
+            "is_returning_customer": order.is_returning_customer,
+            "shipping_address": {key: order.shipping_address.get(key, "") for key in ADDRESS_KEYS},
+            "billing_address": {key: order.billing_address.get(key, "") for key in ADDRESS_KEYS},
+            "lines": [
+                {"id": ln.pk, "sku": ln.sku, "product": ln.product_id, "name": ln.name, "quantity": ln.quantity,
+                 **{key: _decimal(getattr(ln, key)) for key in LINE_MONEY}, "hsn_code": ln.hsn_code,
+                 "returned_quantity": ln.returned_quantity}
+                for ln in order.lines.all()
+            ],
+            **{key: _decimal(getattr(order, key)) for key in ORDER_MONEY},
+            "currency": order.currency, "weight_grams": order.weight_grams,
+            "length_cm": _decimal(order.length_cm), "breadth_cm": _decimal(order.breadth_cm),
+            "height_cm": _decimal(order.height_cm), "pickup_location": order.pickup_location_id, "notes": order.notes,
+            "cancel_reason": order.cancel_reason, "awb": order.awb, "courier": order.courier,
+            **{key: datetime_field.to_representation(getattr(order, key)) for key in ORDER_TIMES},
+        }  # fmt: skip
+        return {name: data[name] for name in self.Meta.fields}
 
     class Meta:
         model = Order

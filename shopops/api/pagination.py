@@ -202,7 +202,7 @@ class KeysetPagination(BasePagination):
                 value = getattr(value, part) if value is not None else None
             if value is not None:
                 value = getattr(value, value._meta.get_field(last).attname)
-            values.append(_encode_value(value))
+            values.append(value)
         return values
 
     def _link(self, forward: bool) -> str | None:
@@ -211,9 +211,15 @@ class KeysetPagination(BasePagination):
         if not forward and (not self.has_previous or not self.rows):
             return None
         row = self.rows[-1] if forward else self.rows[0]
-        token = json.dumps({"p": self._position(row), "r": not forward, "o": self.fields}, separators=(",", ":"))
-        encoded = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-        return replace_query_param(self.base_url, self.cursor_query_param, encoded)
+        cursor = self.encode_cursor(self.fields, self._position(row), reverse=not forward)
+        return replace_query_param(self.base_url, self.cursor_query_param, cursor)
+
+    @staticmethod
+    def encode_cursor(fields: list[str], position: list, reverse: bool = False) -> str:
+        """The opaque cursor for the rows after (or, reversed, before) ``position`` in the ``fields`` ordering."""
+        token = json.dumps({"p": [_encode_value(v) for v in position], "r": reverse, "o": fields},
+                           separators=(",", ":"))  # fmt: skip
+        return base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
 
     def _decode_cursor(self, request):
         raw = request.query_params.get(self.cursor_query_param)
