@@ -87,6 +87,13 @@ def _category_check(category: Category) -> None:
     _clean(category)
 
 
+def category_delete(*, category: Category) -> None:
+    """Delete a leaf category; its products keep existing without a category."""
+    if category.children.exists():
+        raise Conflict("category_has_children", "Move or delete the sub-categories first.", {"category": category.pk})
+    category.delete()
+
+
 # -- products ------------------------------------------------------------------------
 
 

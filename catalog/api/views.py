@@ -1,4 +1,3 @@
-from django.db.models.deletion import ProtectedError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -12,7 +11,7 @@ from catalog.api import serializers as s
 from catalog.filters import LocationFilter, ProductFilter, StockLevelFilter, StockMovementFilter
 from catalog.models import Category, Product, ProductImage
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
-from shopops.api.exceptions import Conflict, field_errors
+from shopops.api.exceptions import field_errors
 
 
 class ReadMixin(mixins.ListModelMixin, mixins.RetrieveModelMixin):
@@ -52,11 +51,7 @@ class CategoryViewSet(ReadMixin, MerchantScopedGenericViewSet):
         return Response(s.CategoryOutput(services.category_update(category=category, data=data)).data)
 
     def destroy(self, request, pk=None):
-        category = self.get_object()
-        try:
-            category.delete()
-        except ProtectedError as exc:
-            raise Conflict("category_has_children", "Move or delete the sub-categories first.") from exc
+        services.category_delete(category=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

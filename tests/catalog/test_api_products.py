@@ -1358,7 +1358,7 @@ def test_delete_category_with_children_answers_409(api, merchant):
     assert response.json() == {
         "code": "category_has_children",
         "message": "Move or delete the sub-categories first.",
-        "details": {},
+        "details": {"category": parent.pk},
     }
     assert set(Category.objects.values_list("pk", flat=True)) == {parent.pk, child.pk}
 
