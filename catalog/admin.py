@@ -5,23 +5,16 @@ writes only through ``catalog.services``. A service's refusal (``ValidationError
 as a form error or an admin message, never a 500, and leaves nothing half-written.
 """
 
-import csv
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ERROR_FLAG
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import DataError
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import slugify
 
@@ -31,6 +24,7 @@ from catalog.services import (
     LOCATION_FIELDS,
     PRODUCT_FIELDS,
     category_create,
+    category_delete,
     category_update,
     location_create,
     location_delete,
@@ -43,142 +37,17 @@ from catalog.services import (
     stock_adjust,
     stock_set_threshold,
 )
-from shopops.admin import MerchantScopedAdmin, member_roles
+from shopops.admin import (
+    ChangelistExportMixin,
+    MerchantRelatedFilter,
+    MerchantScopedAdmin,
+    ParentRightsInline,
+    ServiceAdmin,
+    adopt,
+    changed_data,
+)
 from shopops.api.exceptions import ApiError
-from shopops.models import Merchant
-
-# -- service refusals as form errors ---------------------------------------------------------
-
-
-class ServiceRefusal(Exception):
-    """A service refused a write; ``errors`` maps form field names (None: the whole form) to messages."""
-
-    def __init__(self, errors: dict[str | None, list[str]]):
-        super().__init__(errors)
-        self.errors = errors
-
-    @property
-    def message(self) -> str:
-        return " ".join(message for messages_ in self.errors.values() for message in messages_)
-
-
-@contextmanager
-def service_refusals(conflict_fields: dict[str, str] | None = None, label: str = "") -> Iterator[None]:
-    """Turn a service's ValidationError or ApiError into a ServiceRefusal.
-
-    ``conflict_fields`` names the form field a conflict code belongs to (``{"duplicate_sku": "sku"}``);
-    ``label`` prefixes the messages (e.g. "Image 2") when they belong to an inline rather than the form.
-    """
-    try:
-        yield
-    except ApiError as exc:
-        raise ServiceRefusal({(conflict_fields or {}).get(exc.code): [exc.message]}) from exc
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            errors = {(None if f == NON_FIELD_ERRORS else f): list(m) for f, m in exc.message_dict.items()}
-        else:
-            errors = {None: list(exc.messages)}
-        if label:
-            errors = {None: [f"{label}: {m}" for messages_ in errors.values() for m in messages_]}
-        raise ServiceRefusal(errors) from exc
-
-
-def _with_errors(form_class: type[forms.ModelForm], errors: dict[str | None, list[str]]) -> type[forms.ModelForm]:
-    """``form_class`` that reports ``errors`` when it validates (a field not on the form: a form error)."""
-
-    def clean(self):
-        cleaned = form_class.clean(self)
-        for field, messages_ in errors.items():
-            if field is not None and field not in self.fields:
-                messages_, field = [f"{field.replace('_', ' ').capitalize()}: {m}" for m in messages_], None
-            self.add_error(field, messages_)
-        return cleaned
-
-    return type(form_class.__name__, (form_class,), {"clean": clean})
-
-
-def _adopt(obj, saved) -> None:
-    """Copy the row a service saved onto the admin's form instance, so logging and redirects see it."""
-    for field in type(obj)._meta.concrete_fields:
-        setattr(obj, field.attname, getattr(saved, field.attname))
-    obj._state.adding = False
-    obj._state.db = saved._state.db
-
-
-def _changed(form, allowed) -> dict:
-    return {name: form.cleaned_data[name] for name in form.changed_data if name in allowed}
-
-
-class ServiceAdmin(MerchantScopedAdmin):
-    """A merchant-scoped admin whose saves go through services.
-
-    ``save_model`` and ``save_formset`` call services inside ``with self.refusals()``. A refusal propagates out of
-    the admin's atomic block (so every write of the request is rolled back), then the form is shown again, bound
-    to the same POST, with the service's messages as its errors.
-    """
-
-    #: {conflict code: form field} for the services' 409s.
-    conflict_fields: dict[str, str] = {}
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceRefusal as refusal:
-            request._service_errors = refusal.errors
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        errors = getattr(request, "_service_errors", None)
-        return _with_errors(form, errors) if errors else form
-
-    def get_readonly_fields(self, request, obj=None):
-        # A row stays with its merchant: the merchant is picked once, on the add form.
-        readonly = list(super().get_readonly_fields(request, obj))
-        return [*readonly, self.merchant_field] if obj is not None else readonly
-
-    def only_merchant(self, request) -> Merchant | None:
-        """The one merchant the user may write to, if there is exactly one (cached on the request)."""
-        if not hasattr(request, "_catalog_only_merchant"):
-            merchants = list(self.writable_merchants(request)[:2])
-            request._catalog_only_merchant = merchants[0] if len(merchants) == 1 else None
-        return request._catalog_only_merchant
-
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        if merchant := self.only_merchant(request):
-            initial.setdefault(self.merchant_field, merchant.pk)
-        return initial
-
-    def refusals(self, label: str = ""):
-        return service_refusals(self.conflict_fields, label)
-
-
-class MerchantRelatedFilter(admin.RelatedFieldListFilter):
-    """A foreign-key filter offering only the related rows of the user's merchants."""
-
-    def field_choices(self, field, request, model_admin):
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        limit = None if request.user.is_superuser else {"merchant__in": list(member_roles(request))}
-        return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to=limit)
-
-
-class ParentRightsInline:
-    """Inline rights follow the parent admin's membership rights.
-
-    InlineModelAdmin checks Django model permissions, which merchant members do not hold.
-    """
-
-    def _parent_admin(self) -> MerchantScopedAdmin:
-        return self.admin_site.get_model_admin(self.parent_model)
-
-    def _parent_may_change(self, request, obj) -> bool:
-        parent = self._parent_admin()
-        return parent.has_change_permission(request, obj) if obj is not None else parent.has_add_permission(request)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return self._parent_admin().has_view_permission(request, obj)
-
+from shopops.csvexport import csv_text
 
 # -- categories ----------------------------------------------------------------------------
 
@@ -199,21 +68,22 @@ class CategoryAdmin(ServiceAdmin):
             field.help_text = "Leave blank to derive it from the name."
         return field
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # no category_delete service yet; products keep their category
+    def delete_model(self, request, obj):
+        with self.refusals():
+            category_delete(category=obj)
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         slug = data.get("slug") or slugify(data.get("name", obj.name))[:140]
         with self.refusals():
             if change:
-                changes = _changed(form, ("name", "slug", "parent"))
+                changes = changed_data(form, ("name", "slug", "parent"))
                 if "slug" in changes:
                     changes["slug"] = slug
                 saved = category_update(category=Category.objects.get(pk=obj.pk), data=changes)
             else:
                 saved = category_create(merchant=data["merchant"], name=data["name"], slug=slug, parent=data["parent"])
-        _adopt(obj, saved)
+        adopt(obj, saved)
 
 
 # -- products --------------------------------------------------------------------------------
@@ -332,24 +202,10 @@ EXPORT_COLUMNS = (
     "sku", "title", "brand", "category", "price", "mrp", "currency", "tax_rate", "hsn_code", "weight_grams",
     "length_cm", "breadth_cm", "height_cm", "barcode", "status", "total_available",
 )  # fmt: skip
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    """Text as written, but a spreadsheet formula is neutralised with a leading apostrophe (CSV injection)."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
-
-
-class _Echo:
-    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 @admin.register(Product)
-class ProductAdmin(ServiceAdmin):
+class ProductAdmin(ChangelistExportMixin, ServiceAdmin):
     list_display = ["sku", "title", "category", "price", "status", "total_available", "updated_at"]
     search_fields = ["sku", "title", "barcode"]
     list_filter = [("category", MerchantRelatedFilter), "status", StockStateFilter]
@@ -393,11 +249,11 @@ class ProductAdmin(ServiceAdmin):
     def save_model(self, request, obj, form, change):
         with self.refusals():
             if change:
-                saved = product_update(product=Product.objects.get(pk=obj.pk), data=_changed(form, PRODUCT_FIELDS))
+                saved = product_update(product=Product.objects.get(pk=obj.pk), data=changed_data(form, PRODUCT_FIELDS))
             else:
                 data = {name: value for name, value in form.cleaned_data.items() if name in PRODUCT_FIELDS}
                 saved = product_create(merchant=form.cleaned_data["merchant"], data=data)
-        _adopt(obj, saved)
+        adopt(obj, saved)
 
     def save_formset(self, request, form, formset, change):
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
@@ -444,43 +300,21 @@ class ProductAdmin(ServiceAdmin):
 
     # -- CSV export of the filtered changelist ---------------------------------------------
 
-    def get_urls(self):
-        export = path(
-            "export/",
-            self.admin_site.admin_view(self.export_view),
-            name=f"{self.opts.app_label}_{self.opts.model_name}_export",
-        )
-        return [export, *super().get_urls()]
+    export_name = "products"
 
-    def export_view(self, request):
-        """The changelist's rows (same query string: search, filters, ordering) as a streamed CSV."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        try:
-            queryset = self.get_changelist_instance(request).get_queryset(request)
-        except IncorrectLookupParameters:
-            changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
-            return HttpResponseRedirect(f"{changelist}?{ERROR_FLAG}=1")
-
-        def lines() -> Iterator[str]:
-            writer = csv.writer(_Echo())
-            yield writer.writerow(EXPORT_COLUMNS)
-            for product in queryset.iterator(chunk_size=1000):
-                yield writer.writerow(self.export_row(product))
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        filename = f"products-{timezone.localtime():%Y%m%d-%H%M}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+    def export_rows(self, queryset) -> Iterator[list]:
+        yield list(EXPORT_COLUMNS)
+        for product in queryset.iterator(chunk_size=1000):
+            yield self.export_row(product)
 
     @staticmethod
     def export_row(product: Product) -> list:
         category = product.category.name if product.category_id else ""
-        text = [_cell(v) for v in (product.sku, product.title, product.brand, category)]
+        text = [csv_text(v) for v in (product.sku, product.title, product.brand, category)]
         return [
             *text, product.price, "" if product.mrp is None else product.mrp, product.currency, product.tax_rate,
-            _cell(product.hsn_code), product.weight_grams, product.length_cm, product.breadth_cm, product.height_cm,
-            _cell(product.barcode), product.status, product.total_available,
+            csv_text(product.hsn_code), product.weight_grams, product.length_cm, product.breadth_cm, product.height_cm,
+            csv_text(product.barcode), product.status, product.total_available,
         ]  # fmt: skip
 
 
@@ -539,19 +373,14 @@ class LocationAdmin(ServiceAdmin):
             if change:
                 is_default = form.cleaned_data["is_default"] if "is_default" in form.changed_data else None
                 fresh = Location.objects.get(pk=obj.pk)
-                saved = location_update(location=fresh, data=_changed(form, LOCATION_FIELDS), is_default=is_default)
+                saved = location_update(location=fresh, data=changed_data(form, LOCATION_FIELDS), is_default=is_default)
             else:
                 data = {name: value for name, value in form.cleaned_data.items() if name in LOCATION_FIELDS}
                 is_default = form.cleaned_data.get("is_default", False)
                 saved = location_create(merchant=form.cleaned_data["merchant"], data=data, is_default=is_default)
-        _adopt(obj, saved)
+        adopt(obj, saved)
 
     # -- deleting through location_delete, one location at a time ---------------------------
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # each deletion goes through location_delete and its checks
-        return actions
 
     def get_deleted_objects(self, objs, request):
         objs = list(objs)
@@ -564,13 +393,6 @@ class LocationAdmin(ServiceAdmin):
     def delete_model(self, request, obj):
         with self.refusals():
             location_delete(location=obj)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except ServiceRefusal as refusal:  # the admin's atomic block rolled back the log entry
-            self.message_user(request, refusal.message, messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:catalog_location_change", args=[object_id]))
 
 
 # -- stock levels ----------------------------------------------------------------------------

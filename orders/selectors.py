@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from django.db.models import Prefetch, QuerySet
 
 from orders.models import Channel, Customer, Order, OrderLine, Return, ReturnLine
+from shopops.csvexport import csv_text
 
 EXPORT_COLUMNS = [
     "order_number", "channel", "channel_order_id", "status", "ordered_at", "payment_method", "payment_status",
@@ -43,7 +44,10 @@ def _iso(value) -> str:
 
 
 def order_export_rows(queryset: QuerySet[Order]) -> Iterator[list]:
-    """The header, then one row per order line, read in chunks so memory stays flat."""
+    """The header, then one row per order line, read in chunks so memory stays flat.
+
+    Text people typed is neutralised against spreadsheet formulas (a leading apostrophe); the import strips it.
+    """
     yield EXPORT_COLUMNS
     queryset = queryset.select_related("channel", "customer", "pickup_location").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
@@ -51,10 +55,11 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[list]:
     for order in queryset.iterator(chunk_size=EXPORT_CHUNK):
         ship = order.shipping_address
         head = [
-            order.number, order.channel.channel_id, order.channel_order_id, order.status, _iso(order.ordered_at),
-            order.payment_method, order.payment_status, order.customer.name, order.customer.email,
-            order.customer.phone, ship.get("name", ""), ship.get("phone", ""), ship.get("line1", ""),
-            ship.get("line2", ""), ship.get("city", ""), ship.get("state", ""), ship.get("postcode", ""),
+            order.number, order.channel.channel_id, csv_text(order.channel_order_id), order.status,
+            _iso(order.ordered_at), order.payment_method, order.payment_status, csv_text(order.customer.name),
+            csv_text(order.customer.email), order.customer.phone, csv_text(ship.get("name", "")),
+            ship.get("phone", ""), csv_text(ship.get("line1", "")), csv_text(ship.get("line2", "")),
+            csv_text(ship.get("city", "")), csv_text(ship.get("state", "")), csv_text(ship.get("postcode", "")),
             ship.get("country", ""),
         ]  # fmt: skip
         tail = [
@@ -63,5 +68,5 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[list]:
             _iso(order.delivered_at), order.awb, order.courier,
         ]  # fmt: skip
         for line in order.lines.all():
-            yield [*head, line.sku, line.name, line.quantity, line.unit_price, line.discount, line.tax_rate,
-                   line.hsn_code, *tail]  # fmt: skip
+            yield [*head, csv_text(line.sku), csv_text(line.name), line.quantity, line.unit_price, line.discount,
+                   line.tax_rate, line.hsn_code, *tail]  # fmt: skip

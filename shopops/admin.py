@@ -1,9 +1,19 @@
 """The merchant dashboard's base: one ModelAdmin that scopes everything to the user's merchants."""
 
-from django.contrib import admin
-from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+
+from shopops.api.exceptions import ApiError
+from shopops.csvexport import stream_csv
 from shopops.models import ADMIN_ROLES, WRITE_ROLES, Membership, Merchant, PartnerApplication
 from shopops.services import membership_add
 
@@ -98,6 +108,248 @@ class MerchantScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser and self.merchant_field != "id":
             filters.insert(0, self.merchant_field)
         return filters
+
+
+# -- the kit every business admin uses: service-backed saves, per-object actions, exports -------------
+
+
+class MerchantRelatedFilter(admin.RelatedFieldListFilter):
+    """A foreign-key filter offering only the related rows of the user's merchants."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        limit = None if request.user.is_superuser else {"merchant__in": list(member_roles(request))}
+        return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to=limit)
+
+
+class ServiceRefusal(Exception):
+    """A service refused a write; ``errors`` maps form field names (None: the whole form) to messages."""
+
+    def __init__(self, errors: dict[str | None, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+    @property
+    def message(self) -> str:
+        return " ".join(message for field_messages in self.errors.values() for message in field_messages)
+
+
+@contextmanager
+def service_refusals(conflict_fields: dict[str, str] | None = None, label: str = "") -> Iterator[None]:
+    """Turn a service's ValidationError or ApiError into a ServiceRefusal.
+
+    ``conflict_fields`` names the form field a conflict code belongs to (``{"duplicate_sku": "sku"}``);
+    ``label`` prefixes the messages (e.g. "Image 2") when they belong to an inline rather than the form.
+    """
+    try:
+        yield
+    except ApiError as exc:
+        raise ServiceRefusal({(conflict_fields or {}).get(exc.code): [exc.message]}) from exc
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            errors = {(None if f == NON_FIELD_ERRORS else f): list(m) for f, m in exc.message_dict.items()}
+        else:
+            errors = {None: list(exc.messages)}
+        if label:
+            errors = {None: [f"{label}: {m}" for field_messages in errors.values() for m in field_messages]}
+        raise ServiceRefusal(errors) from exc
+
+
+def adopt(obj, saved) -> None:
+    """Copy the row a service saved onto the admin's form instance, so logging and redirects see it."""
+    for field in type(obj)._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+    obj._state.db = saved._state.db
+
+
+def changed_data(form, allowed: Iterable[str]) -> dict:
+    """The form's changed fields among ``allowed``, as a service's ``data``."""
+    return {name: form.cleaned_data[name] for name in form.changed_data if name in allowed}
+
+
+class ServiceAdmin(MerchantScopedAdmin):
+    """A merchant-scoped admin whose saves go through services.
+
+    ``save_model`` (and ``delete_model``) call services inside ``with self.refusals()``. A refusal propagates
+    out of the admin's atomic block, so every write of the request is rolled back; then the form is shown
+    again, bound to the same POST, with the service's messages as its errors (a refused delete becomes an
+    error message on the object's page).
+    """
+
+    #: {conflict code: form field} for the services' 409s.
+    conflict_fields: dict[str, str] = {}
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefusal as refusal:
+            request._service_errors = refusal.errors
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceRefusal as refusal:
+            self.message_user(request, refusal.message, messages.ERROR)
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                                                args=[object_id]))  # fmt: skip
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # each deletion goes through delete_model and its service
+        return actions
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        errors = getattr(request, "_service_errors", None)
+        if not errors:
+            return form
+
+        def clean(self):
+            cleaned = form.clean(self)
+            for field, field_messages in errors.items():
+                if field is not None and field not in self.fields:
+                    field_messages = [f"{field.replace('_', ' ').capitalize()}: {m}" for m in field_messages]
+                    field = None
+                self.add_error(field, field_messages)
+            return cleaned
+
+        return type(form.__name__, (form,), {"clean": clean})
+
+    def get_readonly_fields(self, request, obj=None):
+        # A row stays with its merchant: the merchant is picked once, on the add form.
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, self.merchant_field] if obj is not None else readonly
+
+    def only_merchant(self, request) -> Merchant | None:
+        """The one merchant the user may write to, if there is exactly one (cached on the request)."""
+        if not hasattr(request, "_shopops_only_merchant"):
+            merchants = list(self.writable_merchants(request)[:2])
+            request._shopops_only_merchant = merchants[0] if len(merchants) == 1 else None
+        return request._shopops_only_merchant
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if merchant := self.only_merchant(request):
+            initial.setdefault(self.merchant_field, merchant.pk)
+        return initial
+
+    def refusals(self, label: str = ""):
+        return service_refusals(self.conflict_fields, label)
+
+
+class ParentRightsInline:
+    """Inline rights follow the parent admin's membership rights.
+
+    InlineModelAdmin checks Django model permissions, which merchant members do not hold.
+    """
+
+    def _parent_admin(self) -> MerchantScopedAdmin:
+        return self.admin_site.get_model_admin(self.parent_model)
+
+    def _parent_may_change(self, request, obj) -> bool:
+        parent = self._parent_admin()
+        return parent.has_change_permission(request, obj) if obj is not None else parent.has_add_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._parent_admin().has_view_permission(request, obj)
+
+
+class ReadOnlyInline(ParentRightsInline, admin.TabularInline):
+    """An inline that only shows rows."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ActionReport:
+    """Collects an action's per-object outcome into one message:
+
+    "Confirmed 3 orders; refused 2: SO-000004 (insufficient stock for TEE-RED-M), SO-000005 (is packed)".
+    """
+
+    #: Refusals named one by one up to this many, then counted.
+    max_named = 20
+
+    def __init__(self, verb: str, noun: str):
+        self.verb, self.noun = verb, noun
+        self.done = 0
+        self.refused: list[str] = []
+
+    def send(self, model_admin: admin.ModelAdmin, request) -> None:
+        nouns = self.noun if self.done == 1 else f"{self.noun}s"
+        text = f"{self.verb} {self.done} {nouns}"
+        if not self.refused:
+            model_admin.message_user(request, f"{text}.", messages.SUCCESS)
+            return
+        named = ", ".join(self.refused[: self.max_named])
+        if len(self.refused) > self.max_named:
+            named += f" and {len(self.refused) - self.max_named} more"
+        level = messages.WARNING if self.done else messages.ERROR
+        model_admin.message_user(request, f"{text}; refused {len(self.refused)}: {named}.", level)
+
+
+def run_per_object(model_admin: MerchantScopedAdmin, request, objects: Iterable, report: ActionReport,
+                   apply: Callable[[object], object], reason: Callable[[Exception], str]) -> None:  # fmt: skip
+    """Call ``apply`` on each object (each call its own transaction), noting successes and refusals."""
+    for obj in objects:
+        if not MerchantScopedAdmin.has_change_permission(model_admin, request, obj):
+            report.refused.append(f"{obj} (your role only reads it)")
+            continue
+        try:
+            apply(obj)
+        except (ApiError, ValidationError) as exc:
+            report.refused.append(f"{obj} ({reason(exc)})")
+        else:
+            report.done += 1
+    report.send(model_admin, request)
+
+
+def refusal_reason(exc: Exception) -> str:
+    """A service's refusal as a short phrase for an action's message."""
+    if isinstance(exc, ApiError):
+        return exc.message.rstrip(".")
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages).rstrip(".")
+    raise exc
+
+
+class ChangelistExportMixin:
+    """An "Export CSV" URL (``<changelist>/export/``) streaming the changelist's rows: same search and filters.
+
+    Subclasses define ``export_rows(queryset)``, an iterator of rows with the header first, and ``export_name``.
+    """
+
+    export_name = "export"
+
+    def get_urls(self):
+        export = path("export/", self.admin_site.admin_view(self.export_view),
+                      name=f"{self.opts.app_label}_{self.opts.model_name}_export")  # fmt: skip
+        return [export, *super().get_urls()]
+
+    def export_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            queryset = self.export_queryset(request)
+        except IncorrectLookupParameters:
+            changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            return HttpResponseRedirect(f"{changelist}?{ERROR_FLAG}=1")
+        return stream_csv(self.export_rows(queryset), f"{self.export_name}-{timezone.localtime():%Y%m%d-%H%M}.csv")
+
+    def export_queryset(self, request) -> QuerySet:
+        return self.get_changelist_instance(request).get_queryset(request)
 
 
 @admin.register(Merchant)

@@ -1,9 +1,5 @@
-import csv
-from collections.abc import Iterator
-
 from django.core.exceptions import ValidationError
 from django.db.models import ProtectedError
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -18,6 +14,7 @@ from orders.filters import ChannelFilter, CustomerFilter, OrderFilter, ReturnFil
 from orders.models import ReturnStatus
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import ApiError, Conflict, error_of
+from shopops.csvexport import stream_csv
 
 
 def _input(serializer_class, view, data, **kwargs):
@@ -209,25 +206,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSco
     def export(self, request):
         """The filtered orders as CSV, one row per line, streamed (constant memory)."""
         queryset = self.filter_queryset(self.get_queryset())
-        response = StreamingHttpResponse(_csv_rows(selectors.order_export_rows(queryset)), content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="orders.csv"'
-        return response
+        return stream_csv(selectors.order_export_rows(queryset), "orders.csv")
 
 
 def _bulk_summary(results: list[dict], ok: str) -> dict:
     succeeded = sum(1 for r in results if r["status"] == ok)
     return {"succeeded": succeeded, "failed": len(results) - succeeded, "results": results}
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_rows(rows: Iterator[list]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow(row)
 
 
 class ReturnViewSet(MerchantScopedReadOnlyViewSet):

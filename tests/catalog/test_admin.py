@@ -650,3 +650,26 @@ def test_the_ledger_is_read_only(staff_client, merchant):
     assert staff_client.post(f"{ADMIN}/stockmovement/{movement.pk}/delete/", {"post": "yes"}).status_code == 403
     movement.refresh_from_db()
     assert (movement.quantity, movement.reason, StockMovement.objects.count()) == (5, "test stock", 1)
+
+
+def test_a_leaf_category_is_deleted_through_the_service_and_its_products_stay(staff_client, merchant):
+    category = CategoryFactory(merchant=merchant)
+    product = ProductFactory(merchant=merchant, category=category)
+
+    response = staff_client.post(f"/admin/catalog/category/{category.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Category.objects.filter(pk=category.pk).exists()
+    product.refresh_from_db()
+    assert product.category_id is None
+
+
+def test_a_category_with_children_is_not_deleted(staff_client, merchant):
+    parent = CategoryFactory(merchant=merchant)
+    CategoryFactory(merchant=merchant, parent=parent)
+
+    response = staff_client.post(f"/admin/catalog/category/{parent.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 200  # the admin's page naming the protected sub-categories
+    assert "would require deleting the following protected related objects" in response.content.decode()
+    assert Category.objects.filter(pk=parent.pk).exists()
