@@ -49,8 +49,10 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[list]:
     Text people typed is neutralised against spreadsheet formulas (a leading apostrophe); the import strips it.
     """
     yield EXPORT_COLUMNS
-    queryset = queryset.select_related("channel", "customer", "pickup_location").prefetch_related(
-        Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
+    queryset = (
+        queryset.select_related("channel", "customer", "pickup_location")
+        .prefetch_related(None)
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
     )
     for order in queryset.iterator(chunk_size=EXPORT_CHUNK):
         ship = order.shipping_address

@@ -41,9 +41,10 @@ from orders.models import (
 from shopops.api.exceptions import Conflict
 from shopops.models import Merchant
 from shopops.services import counter_next
-from shopops.validation import normalize_address, normalize_phone
+from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, normalize_address, normalize_phone
 
 CENT = Decimal("0.01")
+MONEY_MAX = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) - CENT
 ORDER_NUMBER_PREFIX = "SO-"
 RETURN_NUMBER_PREFIX = "RET-"
 
@@ -199,6 +200,8 @@ def _line(data: dict[str, Any], index: int, catalog: Catalog) -> PreparedLine:
     if tax_rate is None:
         tax_rate = product.tax_rate if product else Decimal("0")
     quantity, unit_price, discount = data["quantity"], data["unit_price"], data.get("discount") or Decimal("0")
+    if quantity * unit_price > MONEY_MAX:
+        raise ValidationError({f"lines.{index}.quantity": [f"quantity x unit_price must not exceed {MONEY_MAX}."]})
     total = _money(quantity * unit_price - discount)
     if total < 0:
         raise ValidationError({f"lines.{index}.discount": ["Must not exceed quantity x unit_price."]})
@@ -271,6 +274,9 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
     discount_total = sum((ln.discount for ln in lines), Decimal("0"))
     shipping_charge = data.get("shipping_charge") or Decimal("0")
     total = _money(subtotal - discount_total + shipping_charge)
+    for name, amount in (("subtotal", subtotal), ("total", total)):
+        if amount > MONEY_MAX:
+            raise ValidationError({name: [f"The order {name} {_money(amount)} exceeds the maximum of {MONEY_MAX}."]})
     if data.get("total") is not None and data["total"] != total:
         raise ValidationError(
             {
@@ -529,9 +535,7 @@ def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
     if "billing_address" in data:
         changes["billing_address"] = _address(data["billing_address"], "billing_address", phone_required=False)
     if "pickup_location" in data:
-        changes["pickup_location"] = catalog_services.location_resolve(
-            merchant=locked.merchant, ref=data["pickup_location"]
-        )
+        changes["pickup_location"] = _active_location(locked.merchant_id, str(data["pickup_location"]))
     for name in ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm", "payment_method", "payment_status"):
         if name in data:
             changes[name] = data[name]
@@ -540,6 +544,16 @@ def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
     locked.save(update_fields=[*changes, "updated_at"])
     _event(locked, "updated", actor, message=f"Changed {', '.join(changes)}", data={"fields": list(changes)})
     return locked
+
+
+def _active_location(merchant_id: int, ref: str) -> Location:
+    """An active location by id (digits) or nickname, as order creation accepts it."""
+    locations = Location.objects.filter(merchant_id=merchant_id, is_active=True)
+    location = locations.filter(pk=int(ref)).first() if ref.isdigit() else None
+    location = location or locations.filter(nickname=ref).first()
+    if location is None:
+        raise ValidationError({"pickup_location": [f"Unknown pickup location {ref!r}."]})
+    return location
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 logger = logging.getLogger("shopops.api")
 
@@ -74,7 +75,9 @@ def field_errors(detail) -> dict[str, list[str]]:
     def walk(value, path: str) -> None:
         if isinstance(value, dict):
             for key, inner in value.items():
-                walk(inner, f"{path}.{key}" if path else str(key))
+                # A nested serializer's own error (not one of its fields') belongs to the field itself.
+                whole = path and key == api_settings.NON_FIELD_ERRORS_KEY
+                walk(inner, path if whole else (f"{path}.{key}" if path else str(key)))
         elif isinstance(value, list):
             if all(not isinstance(item, (dict, list)) for item in value):
                 flat.setdefault(path or "nonfield_errors", []).extend(str(item) for item in value)
