@@ -189,7 +189,7 @@ def _floor(merchant, position=None) -> float:
     start, end = _bounds(merchant)
     keyset, params = "", [merchant.pk, start, end, end]
     if position:
-        keyset = "AND (o.packed_at < %s OR (o.packed_at = %s AND o.id < %s) OR o.packed_at IS NULL)"
+        keyset = "AND o.packed_at <= %s AND (o.packed_at < %s OR o.id < %s)"
         params += [position[0], position[0], position[1]]
     sql = FLOOR_SQL.format(keyset=keyset)
     raw = connection.connection

@@ -28,9 +28,34 @@ def customer_queryset() -> QuerySet[Customer]:
 
 
 def order_queryset() -> QuerySet[Order]:
+    """Orders as model instances, with their channel, customer and lines (services, admin, export)."""
     return Order.objects.select_related("channel", "customer").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
     )
+
+
+#: What the API shows of an order, read as plain rows: the order's columns and its channel's and customer's.
+ORDER_ROW_FIELDS = [
+    *(field.attname for field in Order._meta.concrete_fields),
+    "channel__channel_id", "customer__name", "customer__email", "customer__phone",
+]  # fmt: skip
+LINE_ROW_FIELDS = ["id", "order_id", "sku", "product_id", "name", "quantity", "unit_price", "discount", "tax_rate",
+                   "tax_amount", "hsn_code", "total", "returned_quantity"]  # fmt: skip
+
+
+def order_rows(queryset: QuerySet[Order]) -> QuerySet:
+    """The orders of ``queryset`` as dicts, one query, no model instances: lists are the API's busiest path."""
+    return queryset.select_related(None).prefetch_related(None).values(*ORDER_ROW_FIELDS)
+
+
+def with_lines(rows: list[dict]) -> list[dict]:
+    """Attach each order row's lines (one query for all of them), in line order."""
+    lines: dict[int, list[dict]] = {row["id"]: [] for row in rows}
+    for line in OrderLine.objects.filter(order_id__in=list(lines)).order_by("id").values(*LINE_ROW_FIELDS):
+        lines[line["order_id"]].append(line)
+    for row in rows:
+        row["lines"] = lines[row["id"]]
+    return rows
 
 
 def return_queryset() -> QuerySet[Return]:

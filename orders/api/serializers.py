@@ -146,10 +146,11 @@ def _decimal(value) -> str:
 class OrderOutput(serializers.ModelSerializer):
     """An order with its lines.
 
-    ``to_representation`` is written out by hand: order lists are the busiest
-    endpoint, and DRF's generic path costs about 1 ms per order. The declared
-    fields still define the schema; tests/orders/test_output.py checks that
-    both give the same JSON.
+    The API reads orders as plain rows (``orders.selectors.order_rows``) and
+    shapes them here by hand: order lists are the busiest endpoint, and model
+    instances plus DRF's generic path cost about 1 ms per order. The declared
+    fields define the schema, and a model instance still takes the generic
+    path; tests/orders/test_output.py checks that both give the same JSON.
     """
 
     channel = serializers.CharField(source="channel.channel_id")
@@ -158,29 +159,31 @@ class OrderOutput(serializers.ModelSerializer):
     billing_address = AddressOutput()
     lines = OrderLineOutput(many=True)
 
-    def to_representation(self, order):
-        datetime_field = serializers.DateTimeField()
-        customer = order.customer
+    def to_representation(self, instance):
+        if not isinstance(instance, dict):
+            return super().to_representation(instance)
+        row, datetime_field = instance, serializers.DateTimeField()
         data = {
-            "id": order.pk, "number": order.number, "channel": order.channel.channel_id,
-            "channel_order_id": order.channel_order_id, "status": order.status,
-            "payment_method": order.payment_method, "payment_status": order.payment_status,
-            "customer": {"id": customer.pk, "name": customer.name, "email": customer.email, "phone": customer.phone},
-            "is_returning_customer": order.is_returning_customer,
-            "shipping_address": {key: order.shipping_address.get(key, "") for key in ADDRESS_KEYS},
-            "billing_address": {key: order.billing_address.get(key, "") for key in ADDRESS_KEYS},
+            "id": row["id"], "number": row["number"], "channel": row["channel__channel_id"],
+            "channel_order_id": row["channel_order_id"], "status": row["status"],
+            "payment_method": row["payment_method"], "payment_status": row["payment_status"],
+            "customer": {"id": row["customer_id"], "name": row["customer__name"], "email": row["customer__email"],
+                         "phone": row["customer__phone"]},
+            "is_returning_customer": row["is_returning_customer"],
+            "shipping_address": {key: row["shipping_address"].get(key, "") for key in ADDRESS_KEYS},
+            "billing_address": {key: row["billing_address"].get(key, "") for key in ADDRESS_KEYS},
             "lines": [
-                {"id": ln.pk, "sku": ln.sku, "product": ln.product_id, "name": ln.name, "quantity": ln.quantity,
-                 **{key: _decimal(getattr(ln, key)) for key in LINE_MONEY}, "hsn_code": ln.hsn_code,
-                 "returned_quantity": ln.returned_quantity}
-                for ln in order.lines.all()
+                {"id": ln["id"], "sku": ln["sku"], "product": ln["product_id"], "name": ln["name"],
+                 "quantity": ln["quantity"], **{key: _decimal(ln[key]) for key in LINE_MONEY},
+                 "hsn_code": ln["hsn_code"], "returned_quantity": ln["returned_quantity"]}
+                for ln in row["lines"]
             ],
-            **{key: _decimal(getattr(order, key)) for key in ORDER_MONEY},
-            "currency": order.currency, "weight_grams": order.weight_grams,
-            "length_cm": _decimal(order.length_cm), "breadth_cm": _decimal(order.breadth_cm),
-            "height_cm": _decimal(order.height_cm), "pickup_location": order.pickup_location_id, "notes": order.notes,
-            "cancel_reason": order.cancel_reason, "awb": order.awb, "courier": order.courier,
-            **{key: datetime_field.to_representation(getattr(order, key)) for key in ORDER_TIMES},
+            **{key: _decimal(row[key]) for key in ORDER_MONEY},
+            "currency": row["currency"], "weight_grams": row["weight_grams"],
+            "length_cm": _decimal(row["length_cm"]), "breadth_cm": _decimal(row["breadth_cm"]),
+            "height_cm": _decimal(row["height_cm"]), "pickup_location": row["pickup_location_id"],
+            "notes": row["notes"], "cancel_reason": row["cancel_reason"], "awb": row["awb"], "courier": row["courier"],
+            **{key: datetime_field.to_representation(row[key]) for key in ORDER_TIMES},
         }  # fmt: skip
         return {name: data[name] for name in self.Meta.fields}
 

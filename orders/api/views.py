@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
@@ -11,7 +12,7 @@ from catalog.services import location_resolve
 from orders import selectors, services
 from orders.api import serializers as s
 from orders.filters import ChannelFilter, CustomerFilter, OrderFilter, ReturnFilter
-from orders.models import ReturnStatus
+from orders.models import Order, ReturnStatus
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import ApiError, Conflict, error_of
 from shopops.csvexport import stream_csv
@@ -86,7 +87,7 @@ ORDERING = {
     create=extend_schema(request=s.OrderInput, responses={201: s.OrderOutput}),
     partial_update=extend_schema(request=s.OrderUpdateInput, responses=s.OrderOutput),
 )
-class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+class OrderViewSet(MerchantScopedGenericViewSet):
     """Orders and their lifecycle: new -> confirmed -> packed -> shipped -> delivered; cancel before shipping."""
 
     scope_object = "orders"
@@ -104,8 +105,18 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSco
         return self.api_client.client_key
 
     def _out(self, order, code=status.HTTP_200_OK):
-        order = selectors.order_queryset().get(pk=order.pk)
-        return Response(s.OrderOutput(order).data, status=code)
+        rows = selectors.with_lines(list(selectors.order_rows(Order.objects.filter(pk=order.pk))))
+        return Response(s.OrderOutput(rows[0]).data, status=code)
+
+    def list(self, request):
+        rows = self.paginate_queryset(selectors.order_rows(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response(s.OrderOutput(selectors.with_lines(rows), many=True).data)
+
+    def retrieve(self, request, pk=None):
+        rows = list(selectors.order_rows(self.get_queryset().filter(pk=pk))) if str(pk).isdigit() else []
+        if not rows:
+            raise NotFound()
+        return Response(s.OrderOutput(selectors.with_lines(rows)[0]).data)
 
     def create(self, request):
         data = _input(s.OrderInput, self, request.data)

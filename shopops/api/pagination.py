@@ -60,10 +60,15 @@ class KeysetPagination(BasePagination):
         cursor = self._decode_cursor(request)
         reverse = cursor is not None and cursor["r"]
 
-        queryset = queryset.order_by(*self._order_expressions(reverse))
+        ordered = queryset.order_by(*self._order_expressions(reverse))
+        page, null_tail = ordered, None
         if cursor is not None:
-            queryset = queryset.filter(self._after(cursor["p"], reverse))
-        rows = list(queryset[: self.page_size + 1])
+            condition, null_tail = self._after(cursor["p"], reverse)
+            page = ordered.filter(condition)
+        rows = list(page[: self.page_size + 1])
+        if null_tail and len(rows) <= self.page_size:
+            # The dated rows ran out on this page: continue with the undated ones, which sort last.
+            rows += list(ordered.filter(**{f"{null_tail}__isnull": True})[: self.page_size + 1 - len(rows)])
         has_more = len(rows) > self.page_size
         rows = rows[: self.page_size]
         if reverse:
@@ -161,41 +166,45 @@ class KeysetPagination(BasePagination):
             )
         return expressions
 
-    def _after(self, position: list, reverse: bool) -> Q:
-        """Rows strictly after ``position`` in the (possibly reversed) ordering.
+    def _after(self, position: list, reverse: bool) -> tuple[Q, str | None]:
+        """Rows strictly after ``position`` in the (possibly reversed) ordering, and a field whose nulls follow.
 
-        For (a, b, id) this is a > va OR (a = va AND (b > vb OR (b = vb AND id > vid))),
-        plus a leading ``a >= va`` bound so the database can range-scan the index.
+        For (a, b, id) this is a > va OR (a = va AND (b > vb OR (b = vb AND id > vid))), plus a leading
+        ``a >= va`` bound so the database range-scans the index instead of reading from the start. When ``a``
+        is nullable and its nulls sort after ``va``, they cannot share that bound: the condition covers the
+        non-null rows and the field is returned, for ``paginate_queryset`` to continue into its nulls.
         """
         condition = Q(pk__in=[])
-        for spec, value in reversed(list(zip(self.fields, position, strict=True))):
+        null_tail = None
+        fields = list(zip(self.fields, position, strict=True))
+        for index, (spec, value) in reversed(list(enumerate(fields))):
             name, descending = spec.lstrip("-"), spec.startswith("-")
             if reverse:
                 descending = not descending
-            nullable = self._nullable(name)
-            nulls_after = nullable and not reverse  # nulls come last in forward order, first in reverse
+            nulls_after = self._nullable(name) and not reverse  # nulls come last forward, first in reverse
             if value is None:
                 # Only nulls share the position; non-nulls come after it when nulls sort first.
                 same = Q(**{f"{name}__isnull": True})
                 later = Q(**{f"{name}__isnull": False}) if not nulls_after else Q(pk__in=[])
             else:
-                lookup = "lt" if descending else "gt"
                 same = Q(**{name: value})
-                later = Q(**{f"{name}__{lookup}": value})
-                if nulls_after:
+                later = Q(**{f"{name}__{'lt' if descending else 'gt'}": value})
+                if nulls_after and index == 0:
+                    null_tail = name
+                elif nulls_after:
                     later |= Q(**{f"{name}__isnull": True})
             condition = later | (same & condition)
-        lead_spec, lead_value = self.fields[0], position[0]
-        lead_name, lead_desc = lead_spec.lstrip("-"), lead_spec.startswith("-")
-        if reverse:
-            lead_desc = not lead_desc
-        if lead_value is not None and not self._nullable(lead_name):
-            condition &= Q(**{f"{lead_name}__{'lte' if lead_desc else 'gte'}": lead_value})
-        return condition
+        (lead_spec, lead_value), lead_desc = fields[0], fields[0][0].startswith("-") != reverse
+        if lead_value is not None:
+            condition &= Q(**{f"{lead_spec.lstrip('-')}__{'lte' if lead_desc else 'gte'}": lead_value})
+        return condition, null_tail
 
     def _position(self, row) -> list:
         values = []
         for spec in self.fields:
+            if isinstance(row, dict):  # a .values() row
+                values.append(row[spec.lstrip("-")])
+                continue
             value = row
             *path, last = spec.lstrip("-").split("__")
             for part in path:

@@ -108,13 +108,25 @@ def test_a_deep_page_costs_the_same_queries_as_the_first(entries, django_assert_
     client = APIClient()
     first = client.get(f"{URL}?ordering=object_id&page_size=3").json()
     deep_url = first["next"]
-    for _ in range(4):
-        deep_url = client.get(deep_url).json()["next"]
+    for _ in range(3):
+        deep_url = client.get(deep_url).json()["next"]  # page 5: rows 13-15, all with an object_id
 
     with django_assert_num_queries(1):
         client.get(f"{URL}?ordering=object_id&page_size=3")
     with django_assert_num_queries(1):
         client.get(deep_url)
+
+
+def test_the_page_where_dated_rows_end_adds_one_query_for_the_undated_ones(entries, django_assert_num_queries):
+    client = APIClient()
+    url = f"{URL}?ordering=object_id&page_size=3"
+    for _ in range(5):
+        url = client.get(url).json()["next"]  # page 6: the last 2 rows with an object_id, then the first null
+
+    with django_assert_num_queries(2):
+        page = client.get(url).json()
+
+    assert [row["object_id"] for row in page["results"]] == ["e", "e", None]
 
 
 @pytest.mark.parametrize("page_size", ["0", "201", "abc"])
