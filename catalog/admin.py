@@ -478,6 +478,7 @@ class StockLevelAdmin(MerchantScopedAdmin):
             "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "action": "adjust_stock",
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/catalog/stocklevel/adjust_stock.html", context)

@@ -412,6 +412,7 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
             "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "action": "cancel_selected",
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/orders/order/cancel_orders.html", context)
