@@ -9,12 +9,10 @@ from collections.abc import Iterator
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db import DataError
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.text import slugify
 
@@ -43,6 +41,7 @@ from shopops.admin import (
     MerchantScopedAdmin,
     ParentRightsInline,
     ServiceAdmin,
+    action_form_page,
     adopt,
     changed_data,
 )
@@ -466,22 +465,8 @@ class StockLevelAdmin(MerchantScopedAdmin):
         if form.is_bound and form.is_valid():
             self._adjust(request, queryset, **form.cleaned_data)
             return None
-        request.current_app = self.admin_site.name
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Adjust stock",
-            "subtitle": None,
-            "opts": self.opts,
-            "form": form,
-            "levels": queryset[:100],
-            "count": queryset.count(),
-            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "action": "adjust_stock",
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/catalog/stocklevel/adjust_stock.html", context)
+        return action_form_page(self, request, form=form, title="Adjust stock", action="adjust_stock",
+                                rows_name="levels", rows=queryset[:100], count=queryset.count())  # fmt: skip
 
     def _adjust(self, request, queryset, *, action: str, quantity: int, reason: str) -> None:
         actor, done = f"user:{request.user.pk}", 0

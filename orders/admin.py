@@ -16,12 +16,11 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
-from django.template.response import SimpleTemplateResponse, TemplateResponse
+from django.template.response import SimpleTemplateResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html_join
@@ -57,6 +56,7 @@ from shopops.admin import (
     MerchantScopedAdmin,
     ReadOnlyInline,
     ServiceAdmin,
+    action_form_page,
     adopt,
     member_roles,
     refusal_reason,
@@ -400,22 +400,9 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
             self._run(request, queryset, "Cancelled",
                       lambda order: order_cancel(order=order, reason=reason, actor=actor_of(request)))  # fmt: skip
             return None
-        request.current_app = self.admin_site.name
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Cancel orders",
-            "subtitle": None,
-            "opts": self.opts,
-            "form": form,
-            "orders": queryset.order_by("pk")[:100],
-            "count": queryset.count(),
-            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "action": "cancel_selected",
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/orders/order/cancel_orders.html", context)
+        rows = queryset.order_by("pk")[:100]
+        return action_form_page(self, request, form=form, title="Cancel orders", action="cancel_selected",
+                                rows_name="orders", rows=rows, count=queryset.count())  # fmt: skip
 
     @admin.action(description="Export selected orders as CSV")
     def export_selected(self, request, queryset):

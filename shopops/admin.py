@@ -4,11 +4,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
@@ -323,6 +325,32 @@ def refusal_reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages).rstrip(".")
     raise exc
+
+
+def action_form_page(model_admin: admin.ModelAdmin, request, *, form, title: str, action: str, rows_name: str,
+                     rows, count: int) -> TemplateResponse:  # fmt: skip
+    """The intermediate page of an action that asks for input (``admin/<app>/<model>/<action>.html``).
+
+    Its template extends ``admin/shopops/action_form.html``; ``rows`` (the first of the ``count`` selected
+    objects) reach it as ``rows_name``.
+    """
+    request.current_app = model_admin.admin_site.name
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": None,
+        "opts": model_admin.opts,
+        "form": form,
+        rows_name: rows,
+        "count": count,
+        "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        "action": action,
+        "media": model_admin.media + form.media,
+    }
+    template = f"admin/{model_admin.opts.app_label}/{model_admin.opts.model_name}/{action}.html"
+    return TemplateResponse(request, template, context)
 
 
 class ChangelistExportMixin:

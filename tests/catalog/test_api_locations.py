@@ -3,14 +3,10 @@
 import pytest
 
 from catalog.models import Location
+from tests.api import invalid
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 
 LOCATIONS = "/api/v1/locations/"
-INVALID = "The request has invalid fields; see details."
-
-
-def invalid(details: dict) -> dict:
-    return {"code": "invalid", "message": INVALID, "details": details}
 
 
 def location_body(**changes) -> dict:

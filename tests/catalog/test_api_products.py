@@ -12,35 +12,11 @@ from django.utils.dateparse import parse_datetime
 from PIL import Image
 
 from catalog.models import Category, Product, ProductImage
+from tests.api import invalid, listed_ids, walk
 from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock
 
 PRODUCTS = "/api/v1/products/"
 CATEGORIES = "/api/v1/categories/"
-INVALID = "The request has invalid fields; see details."
-
-
-def invalid(details: dict) -> dict:
-    return {"code": "invalid", "message": INVALID, "details": details}
-
-
-def listed_ids(client, url, params=None) -> list[int]:
-    response = client.get(url, params or {})
-    assert response.status_code == 200, response.json()
-    return [row["id"] for row in response.json()["results"]]
-
-
-def walk(client, url, params) -> tuple[list[int], list[int]]:
-    """Follow `next` links from the first page; return the ids in order and the size of each page."""
-    response = client.get(url, params)
-    ids, sizes = [], []
-    while True:
-        assert response.status_code == 200, response.json()
-        body = response.json()
-        ids += [row["id"] for row in body["results"]]
-        sizes.append(len(body["results"]))
-        if body["next"] is None:
-            return ids, sizes
-        response = client.get(body["next"])
 
 
 def png_bytes(size=(2, 2)) -> bytes:

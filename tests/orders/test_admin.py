@@ -178,7 +178,7 @@ def test_cancel_asks_for_a_reason_first(desk, merchant):
     response = act(desk, ORDERS, "cancel_selected", [order])
 
     assert response.status_code == 200
-    assert response.templates[0].name == "admin/orders/order/cancel_orders.html"
+    assert response.templates[0].name == "admin/orders/order/cancel_selected.html"
     assert [o.pk for o in response.context["orders"]] == [order.pk]
     assert statuses(order) == ["new"]
 
@@ -217,7 +217,7 @@ def test_cancel_without_a_reason_shows_the_page_again_and_changes_nothing(desk, 
     response = act(desk, ORDERS, "cancel_selected", [new, confirmed], apply="1", **{"cancel-reason": "  "})
 
     assert response.status_code == 200
-    assert response.templates[0].name == "admin/orders/order/cancel_orders.html"
+    assert response.templates[0].name == "admin/orders/order/cancel_selected.html"
     assert response.context["form"].errors == {"reason": ["This field is required."]}
     assert statuses(new, confirmed) == ["new", "confirmed"]
     assert OrderEvent.objects.count() == events_before

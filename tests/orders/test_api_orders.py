@@ -13,18 +13,13 @@ from catalog.models import StockLevel, StockMovement
 from orders import services
 from orders.models import ORDER_TRANSITIONS, Channel, Customer, Order, OrderEvent, OrderLine, OrderStatus
 from orders.selectors import EXPORT_COLUMNS
+from tests.api import NOT_FOUND, invalid
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
 from tests.orders.factories import ChannelFactory, default_location, make_order
 
 ORDERS = "/api/v1/orders/"
-INVALID = "The request has invalid fields; see details."
-NOT_FOUND = {"code": "not_found", "message": "Not found.", "details": {}}
 KOLKATA = "Asia/Kolkata"
-
-
-def invalid(details: dict) -> dict:
-    return {"code": "invalid", "message": INVALID, "details": details}
 
 
 def url(order, action: str = "") -> str:

@@ -7,13 +7,12 @@ import pytest
 from catalog.models import MovementKind, StockLevel, StockMovement
 from orders import services
 from orders.models import RETURN_TRANSITIONS, Order, OrderEvent, OrderStatus, Return, ReturnStatus
+from tests.api import NOT_FOUND, invalid
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.orders.factories import ADDRESS, advance, default_location, make_order
 
 ORDERS = "/api/v1/orders/"
 RETURNS = "/api/v1/returns/"
-INVALID = "The request has invalid fields; see details."
-NOT_FOUND = {"code": "not_found", "message": "Not found.", "details": {}}
 
 #: The API action that moves a return to each status.
 ACTIONS = {
@@ -36,10 +35,6 @@ PATHS = {
     ReturnStatus.REFUNDED: [ReturnStatus.APPROVED, ReturnStatus.RECEIVED, ReturnStatus.REFUNDED],
     ReturnStatus.CLOSED: [ReturnStatus.REJECTED, ReturnStatus.CLOSED],
 }
-
-
-def invalid(details: dict) -> dict:
-    return {"code": "invalid", "message": INVALID, "details": details}
 
 
 def actor_of(api) -> str:
