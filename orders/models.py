@@ -291,3 +291,82 @@ class ReturnLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.order_line_id}"
+
+
+class ImportKind(models.TextChoices):
+    ORDERS = "orders", "Orders"
+    PRODUCTS = "products", "Products"
+    INVENTORY = "inventory", "Inventory"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    VALIDATING = "validating", "Validating"
+    IMPORTING = "importing", "Importing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    PARTIALLY_FAILED = "partially_failed", "Partially failed"
+
+
+class ErrorPolicy(models.TextChoices):
+    REJECT_FILE = "reject_file", "Reject the file if any row fails"
+    SKIP_FAILED_ROWS = "skip_failed_rows", "Import the good rows, report the others"
+
+
+class BulkImport(models.Model):
+    """A file import job: orders, products or inventory from CSV or XLSX, processed by a worker.
+
+    Work is committed chunk by chunk together with ``next_row``, so a job whose
+    worker died resumes where its last committed chunk ended.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="imports")
+    kind = models.CharField(max_length=10, choices=ImportKind.choices)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    file_name = models.CharField(max_length=255)
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the file.")
+    status = models.CharField(max_length=20, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    dry_run = models.BooleanField(default=False)
+    error_policy = models.CharField(max_length=20, choices=ErrorPolicy.choices, default=ErrorPolicy.REJECT_FILE)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0, help_text="Rows of orders that already existed.")
+    failed_count = models.PositiveIntegerField(default=0, help_text="Rows with an error.")
+    next_row = models.PositiveIntegerField(default=0, help_text="The first data row not yet committed (resume point).")
+    error = models.TextField(blank=True, help_text="Why the job failed as a whole.")
+    created_by = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ImportKind.values), name="bulkimport_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="bulkimport_status_valid"),
+        ]
+        indexes = [models.Index(fields=["merchant", "created_at", "id"], name="bulkimport_merchant_created")]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.kind}, {self.status})"
+
+
+class ImportRowError(models.Model):
+    """One problem of one row of an import: the error report is these rows as CSV."""
+
+    job = models.ForeignKey(BulkImport, on_delete=models.CASCADE, related_name="row_errors")
+    row = models.PositiveIntegerField(help_text="Line in the file, the header being line 1.")
+    column = models.CharField(max_length=100, blank=True)
+    value = models.CharField(max_length=255, blank=True)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["row", "id"]
+        indexes = [models.Index(fields=["job", "row"], name="importrowerror_job_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row} {self.column}: {self.message}"

@@ -82,7 +82,7 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[list]:
     for order in queryset.iterator(chunk_size=EXPORT_CHUNK):
         ship = order.shipping_address
         head = [
-            order.number, order.channel.channel_id, csv_text(order.channel_order_id), order.status,
+            order.number, csv_text(order.channel.name), csv_text(order.channel_order_id), order.status,
             _iso(order.ordered_at), order.payment_method, order.payment_status, csv_text(order.customer.name),
             csv_text(order.customer.email), order.customer.phone, csv_text(ship.get("name", "")),
             ship.get("phone", ""), csv_text(ship.get("line1", "")), csv_text(ship.get("line2", "")),

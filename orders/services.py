@@ -149,6 +149,13 @@ class Catalog:
     products: dict[str, Product] = field(default_factory=dict)
     locations: dict[str, Location] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
+    unknown_skus: set[str] = field(default_factory=set)
+    _default_channel: Channel | None = None
+
+    def default_channel(self) -> Channel:
+        if self._default_channel is None:
+            self._default_channel = default_api_channel(self.merchant)
+        return self._default_channel
 
     @classmethod
     def for_orders(cls, merchant: Merchant, orders: list[dict[str, Any]]) -> "Catalog":
@@ -162,7 +169,9 @@ class Catalog:
             if location.is_default:
                 catalog.locations[""] = location
         for channel in channels:
-            catalog.channels[channel.channel_id] = catalog.channels[str(channel.pk)] = channel
+            catalog.channels[channel.name] = catalog.channels[str(channel.pk)] = channel
+        for channel in channels:  # a channel_id wins over another channel's name
+            catalog.channels[channel.channel_id] = channel
         return catalog
 
 
@@ -223,7 +232,7 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
     errors: dict[str, list[str]] = {}
 
     channel_ref = str(data.get("channel") or "")
-    channel = catalog.channels.get(channel_ref) if channel_ref else default_api_channel(merchant)
+    channel = catalog.channels.get(channel_ref) if channel_ref else catalog.default_channel()
     if channel is None:
         errors["channel"] = [f"Unknown channel {channel_ref!r}."]
     elif not channel.is_active:

