@@ -112,6 +112,7 @@ def _copy_orders(merchant, location, channel, product, customer_ids):
                 quantity = 1 + n % 3
                 copy.write_row((merchant.pk, first_id + n, product.pk, "B-1", "Bench tee", quantity, "499.00", 0, 5,
                                 "23.76", "6109", 499 * quantity, 0))  # fmt: skip
+        cur.execute("SELECT setval(pg_get_serial_sequence('orders_order', 'id'), (SELECT max(id) FROM orders_order))")
         cur.execute("ANALYZE orders_order")
         cur.execute("ANALYZE orders_orderline")
 

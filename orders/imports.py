@@ -46,6 +46,7 @@ from orders.models import (
     OrderStatus,
 )
 from shopops.api.exceptions import ApiError
+from shopops.bulk import insert_rows
 from shopops.models import Merchant
 from shopops.services import counter_next
 
@@ -149,7 +150,11 @@ def read_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
         for number, values in enumerate(reader, start=2):
             if not any(v.strip() for v in values):
                 continue
-            yield number, {name: _unformula(v.strip()) for name, v in zip(names, values, strict=False) if name}
+            row = {name: v.strip() for name, v in zip(names, values, strict=False) if name}
+            for name, value in row.items():
+                if value[:1] == "'":
+                    row[name] = _unformula(value)
+            yield number, row
     except UnicodeDecodeError as exc:
         raise FileRejected("The file is not UTF-8 text; save it as CSV UTF-8 or XLSX.") from exc
     except csv.Error as exc:
@@ -249,14 +254,30 @@ _LINE_FIELDS = OrderLineInput().fields
 _ADDRESS_FIELDS = AddressInput().fields
 
 
+_converted: dict[tuple[int, str, str], tuple[bool, Any]] = {}
+
+
 def _convert(fields, name: str, raw: str, row: int, column: str, errors: list[RowError]):
-    """One CSV value through the API serializer field of the same name (types, limits, choices)."""
-    try:
-        return fields[name].run_validation(raw)
-    except serializers.ValidationError as exc:
-        message = " ".join(str(m) for m in (exc.detail if isinstance(exc.detail, list) else [exc.detail]))
-        errors.append(RowError(row, column, raw, message))
-        return None
+    """One CSV value through the API serializer field of the same name (types, limits, choices).
+
+    Fields are pure functions of the value, and files repeat values (prices, quantities, methods,
+    countries): results are remembered for the process, bounded in size.
+    """
+    key = (id(fields), name, raw)
+    cached = _converted.get(key)
+    if cached is None:
+        try:
+            cached = (True, fields[name].run_validation(raw))
+        except serializers.ValidationError as exc:
+            cached = (False, " ".join(str(m) for m in (exc.detail if isinstance(exc.detail, list) else [exc.detail])))
+        if len(_converted) > 200_000:
+            _converted.clear()
+        _converted[key] = cached
+    ok, value = cached
+    if ok:
+        return value
+    errors.append(RowError(row, column, raw, value))
+    return None
 
 
 def _order_data(parsed: ParsedOrder, errors: list[RowError]) -> dict[str, Any] | None:
@@ -346,31 +367,33 @@ def _write_orders(merchant: Merchant, batch: list[tuple[ParsedOrder, dict, servi
         seen_customers.add(customer.pk)
         status = data["_status"]
         shipped = data.get("_shipped_at")
-        orders.append(Order(
-            merchant=merchant, number=f"{services.ORDER_NUMBER_PREFIX}{first_number + offset:06d}",
-            channel=prepared.channel, channel_order_id=prepared.channel_order_id, status=status,
-            payment_method=prepared.payment_method, payment_status=prepared.payment_status, customer=customer,
-            is_returning_customer=returning, shipping_address=prepared.shipping_address,
-            billing_address=prepared.billing_address, subtotal=prepared.subtotal,
-            discount_total=prepared.discount_total, shipping_charge=prepared.shipping_charge,
-            tax_total=prepared.tax_total, total=prepared.total, currency=prepared.currency,
-            weight_grams=prepared.weight_grams, length_cm=prepared.length_cm, breadth_cm=prepared.breadth_cm,
-            height_cm=prepared.height_cm, pickup_location=prepared.pickup_location, ordered_at=prepared.ordered_at,
-            packed_at=data.get("_packed_at") or shipped, shipped_at=shipped, delivered_at=data.get("_delivered_at"),
-            cancelled_at=prepared.ordered_at if status == OrderStatus.CANCELLED else None,
-            awb=data.get("_awb", ""), courier=data.get("_courier", ""),
-        ))  # fmt: skip
-    Order.objects.bulk_create(orders)  # PostgreSQL and SQLite return the new ids
-    OrderLine.objects.bulk_create([
-        OrderLine(merchant=merchant, order=order, **line.__dict__)
-        for order, (_, _, prepared) in zip(orders, fresh, strict=True) for line in prepared.lines
+        orders.append({
+            "merchant_id": merchant.pk, "number": f"{services.ORDER_NUMBER_PREFIX}{first_number + offset:06d}",
+            "channel_id": prepared.channel.pk, "channel_order_id": prepared.channel_order_id, "status": status,
+            "payment_method": prepared.payment_method, "payment_status": prepared.payment_status,
+            "customer_id": customer.pk, "is_returning_customer": returning,
+            "shipping_address": prepared.shipping_address, "billing_address": prepared.billing_address,
+            "subtotal": prepared.subtotal, "discount_total": prepared.discount_total,
+            "shipping_charge": prepared.shipping_charge, "tax_total": prepared.tax_total, "total": prepared.total,
+            "currency": prepared.currency, "weight_grams": prepared.weight_grams, "length_cm": prepared.length_cm,
+            "breadth_cm": prepared.breadth_cm, "height_cm": prepared.height_cm,
+            "pickup_location_id": prepared.pickup_location.pk, "ordered_at": prepared.ordered_at,
+            "packed_at": data.get("_packed_at") or shipped, "shipped_at": shipped,
+            "delivered_at": data.get("_delivered_at"),
+            "cancelled_at": prepared.ordered_at if status == OrderStatus.CANCELLED else None,
+            "awb": data.get("_awb", ""), "courier": data.get("_courier", ""),
+        })  # fmt: skip
+    ids = insert_rows(Order, orders)
+    insert_rows(OrderLine, [
+        {"merchant_id": merchant.pk, "order_id": order_id, **line.__dict__}
+        for order_id, (_, _, prepared) in zip(ids, fresh, strict=True) for line in prepared.lines
     ])  # fmt: skip
-    OrderEvent.objects.bulk_create([
-        OrderEvent(merchant=merchant, order=order, kind="created", to_status=order.status, actor=actor,
-                   message=f"Imported from {prepared.channel.name}",
-                   data={"returning_customer": order.is_returning_customer,
-                         "unmapped_skus": [ln.sku for ln in prepared.lines if ln.product_id is None]})
-        for order, (_, _, prepared) in zip(orders, fresh, strict=True)
+    insert_rows(OrderEvent, [
+        {"merchant_id": merchant.pk, "order_id": order_id, "kind": "created", "to_status": order["status"],
+         "actor": actor, "message": f"Imported from {prepared.channel.name}",
+         "data": {"returning_customer": order["is_returning_customer"],
+                  "unmapped_skus": [ln.sku for ln in prepared.lines if ln.product_id is None]}}
+        for order_id, order, (_, _, prepared) in zip(ids, orders, fresh, strict=True)
     ])  # fmt: skip
     _count_customers(orders)
     result.created = len(orders)
@@ -405,24 +428,25 @@ def _customers_for(merchant: Merchant, prepared: list[services.PreparedOrder]) -
     return result
 
 
-def _count_customers(orders: list[Order]) -> None:
-    """Add the chunk's orders to their customers' counters, one statement per customer."""
-    totals: dict[int, list] = {}
+def _count_customers(orders: list[dict]) -> None:
+    """Add the chunk's orders to their customers' counters: one statement on PostgreSQL."""
+    totals: dict[int, tuple] = {}
     for order in orders:
-        count, spent, first, last = totals.get(order.customer_id, (0, Decimal(0), order.ordered_at, order.ordered_at))
-        totals[order.customer_id] = (count + 1, spent + order.total, min(first, order.ordered_at),
-                                     max(last, order.ordered_at))  # fmt: skip
+        at = order["ordered_at"]
+        count, spent, first, last = totals.get(order["customer_id"], (0, Decimal(0), at, at))
+        totals[order["customer_id"]] = (count + 1, spent + order["total"], min(first, at), max(last, at))
     if connection.vendor == "postgresql":
+        ids, counts, spent, firsts, lasts = (list(column) for column in zip(
+            *((pk, n, s, f, la) for pk, (n, s, f, la) in totals.items()), strict=True))  # fmt: skip
         with connection.cursor() as cursor:
-            values = ", ".join(["(%s, %s, %s::numeric, %s::timestamptz, %s::timestamptz)"] * len(totals))
-            params = [x for pk, (n, s, f, la) in totals.items() for x in (pk, n, s, f, la)]
             cursor.execute(
-                f"UPDATE orders_customer c SET orders_count = c.orders_count + v.n, "
-                f"total_spent = c.total_spent + v.spent, "
-                f"first_order_at = LEAST(COALESCE(c.first_order_at, v.first), v.first), "
-                f"last_order_at = GREATEST(COALESCE(c.last_order_at, v.last), v.last), updated_at = now() "
-                f"FROM (VALUES {values}) AS v(id, n, spent, first, last) WHERE c.id = v.id",
-                params,
+                "UPDATE orders_customer c SET orders_count = c.orders_count + v.n, "
+                "total_spent = c.total_spent + v.spent, "
+                "first_order_at = LEAST(COALESCE(c.first_order_at, v.first), v.first), "
+                "last_order_at = GREATEST(COALESCE(c.last_order_at, v.last), v.last), updated_at = now() "
+                "FROM unnest(%s::bigint[], %s::int[], %s::numeric[], %s::timestamptz[], %s::timestamptz[]) "
+                "AS v(id, n, spent, first, last) WHERE c.id = v.id",
+                [ids, counts, spent, firsts, lasts],
             )
         return
     for pk, (count, spent, first, last) in totals.items():

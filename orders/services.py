@@ -151,6 +151,12 @@ class Catalog:
     channels: dict[str, Channel] = field(default_factory=dict)
     unknown_skus: set[str] = field(default_factory=set)
     _default_channel: Channel | None = None
+    _by_id: dict[int, Product] = field(default_factory=dict)
+
+    def product_by_id(self, pk: int) -> Product:
+        if len(self._by_id) != len(self.products):
+            self._by_id = {p.pk: p for p in self.products.values()}
+        return self._by_id[pk]
 
     def default_channel(self) -> Channel:
         if self._default_channel is None:
@@ -312,8 +318,7 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
 
 def _parcel(data: dict[str, Any], lines: list[PreparedLine], catalog: Catalog):
     """Weight and dimensions as given, else from the products: weights summed, items stacked."""
-    products = {p.pk: p for p in catalog.products.values()}
-    known = [(products[ln.product_id], ln.quantity) for ln in lines if ln.product_id in products]
+    known = [(catalog.product_by_id(ln.product_id), ln.quantity) for ln in lines if ln.product_id]
     weight = data.get("weight_grams") or sum(p.weight_grams * qty for p, qty in known)
     length = data.get("length_cm") or max((p.length_cm for p, _ in known), default=Decimal("0"))
     breadth = data.get("breadth_cm") or max((p.breadth_cm for p, _ in known), default=Decimal("0"))
