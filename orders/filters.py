@@ -3,9 +3,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 
 from orders.models import (
+    BulkImport,
     Channel,
     ChannelKind,
     Customer,
+    ImportKind,
+    ImportStatus,
     Order,
     OrderLine,
     OrderStatus,
@@ -109,4 +112,13 @@ class ReturnFilter(django_filters.FilterSet):
 
     class Meta:
         model = Return
+        fields = []
+
+
+class ImportFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=ImportKind.choices)
+    status = django_filters.ChoiceFilter(choices=ImportStatus.choices)
+
+    class Meta:
+        model = BulkImport
         fields = []

@@ -160,7 +160,8 @@ def read_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
     except csv.Error as exc:
         raise FileRejected(f"The CSV is malformed: {exc}.") from exc
     finally:
-        text.detach()
+        if not fileobj.closed:
+            text.detach()
 
 
 def _xlsx_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
@@ -182,6 +183,25 @@ def _xlsx_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
                 yield number, {name: c.strip() for name, c in zip(names, cells, strict=False) if name}
     finally:
         workbook.close()
+
+
+def import_file_problem(upload) -> str | None:
+    """Why an uploaded file cannot be an import (empty, not CSV UTF-8 or XLSX, no data row), or None.
+
+    Reads only the header and the first row; the rest (columns, values) is the job's to check row by row.
+    """
+    if upload.size == 0:
+        return "The file is empty."
+    rows = read_rows(upload)
+    try:
+        if next(rows, None) is None:
+            return "The file has a header but no rows."
+    except FileRejected as exc:
+        return str(exc)
+    finally:
+        rows.close()
+        upload.seek(0)
+    return None
 
 
 def check_columns(kind: str, columns: set[str]) -> None:
@@ -209,6 +229,7 @@ class ParsedOrder:
     rows: list[int] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
     lines: list[dict[str, str]] = field(default_factory=list)
+    inconsistent: bool = False  # its rows disagree on an order-level value: the order is not imported
 
 
 def _group_orders(rows: Iterator[tuple[int, dict[str, str]]], errors: list[RowError]) -> Iterator[ParsedOrder]:
@@ -222,6 +243,7 @@ def _group_orders(rows: Iterator[tuple[int, dict[str, str]]], errors: list[RowEr
                 if name not in LINE_COLUMNS and name not in IGNORED_COLUMNS and value != current.values.get(name, ""):
                     errors.append(RowError(number, name, value, f"Differs from row {current.first_row} of the same "
                                            f"order ({current.values.get(name, '')!r})."))  # fmt: skip
+                    current.inconsistent = True
             current.rows.append(number)
             current.lines.append({k: v for k, v in row.items() if k in LINE_COLUMNS} | {"_row": number})
             continue
@@ -540,10 +562,16 @@ def _orders_in(
         yield first
         yield from rows
 
-    for parsed in _group_orders(all_rows(), errors):
+    grouping: list[RowError] = []  # rows before start_row were reported with their chunk before a resume
+    for parsed in _group_orders(all_rows(), grouping):
+        errors.extend(e for e in grouping if e.row >= start_row)
+        grouping.clear()
         if parsed.first_row < start_row:
             continue
         data = _order_data(parsed, errors)
+        if parsed.inconsistent:
+            yield parsed, None, None
+            continue
         if data is None:
             yield parsed, None, None
             continue
@@ -561,6 +589,7 @@ def _orders_in(
             yield parsed, data, None
             continue
         yield parsed, data, prepared
+    errors.extend(e for e in grouping if e.row >= start_row)
 
 
 def _extend_catalog(catalog: services.Catalog, data: dict) -> None:
@@ -579,18 +608,21 @@ def _run_orders(job: BulkImport, fileobj) -> None:
         _progress(job, status=ImportStatus.VALIDATING)
         ImportRowError.objects.filter(job=job).delete()
         errors: list[RowError] = []
-        total = 0
-        for parsed, _, _ in _orders_in(job, fileobj, catalog, errors, 0):
+        total, failed = 0, set()
+        for parsed, _, prepared in _orders_in(job, fileobj, catalog, errors, 0):
             total += len(parsed.rows)
+            if prepared is None:
+                failed.update(parsed.rows)
             if len(errors) >= MAX_ERRORS:
                 break
             if total % 5000 < len(parsed.rows):
                 _progress(job, processed_rows=total)
-        failed_rows = len({e.row for e in errors})
+        failed_rows = len(failed | {e.row for e in errors})
         _record_errors(job, errors)
         _progress(job, total_rows=total, processed_rows=total, failed_count=failed_rows)
         if errors:
-            _finish(job, ImportStatus.FAILED, error=f"{failed_rows} row(s) have errors; nothing was imported.")
+            error_rows = len({e.row for e in errors})
+            _finish(job, ImportStatus.FAILED, error=f"{error_rows} row(s) have errors; nothing was imported.")
             return
         if job.dry_run:
             _finish(job, ImportStatus.DONE)
@@ -599,20 +631,29 @@ def _run_orders(job: BulkImport, fileobj) -> None:
     _progress(job, status=ImportStatus.IMPORTING, **({"processed_rows": 0} if job.next_row == 0 else {}))
     job.refresh_from_db()
     batch, errors = [], []
-    last_row = job.next_row
+    last_row = job.next_row - 1 if job.next_row else 0  # the last committed row
+    failed_rows: set[int] = set()
     for parsed, data, prepared in _orders_in(job, fileobj, catalog, errors, job.next_row):
         last_row = parsed.rows[-1]
         if prepared is not None:
             batch.append((parsed, data, prepared))
+        else:
+            failed_rows.update(parsed.rows)
         if len(batch) >= CHUNK_ORDERS:
-            _commit_chunk(job, batch, errors, last_row)
-            batch, errors = [], []
-    _commit_chunk(job, batch, errors, last_row)
+            _commit_chunk(job, batch, errors, failed_rows, last_row)
+            batch = []
+            errors.clear()  # the list _orders_in appends to: a new one would lose the next chunks' errors
+            failed_rows = set()
+    last_row = max([last_row, *(e.row for e in errors)])  # e.g. a repeated order on the file's last row
+    _commit_chunk(job, batch, errors, failed_rows, last_row)
     _finish(job)
 
 
-def _commit_chunk(job: BulkImport, batch: list, errors: list[RowError], last_row: int) -> None:
-    """Write a chunk, its row errors and the job's counters and resume point in one transaction."""
+def _commit_chunk(job: BulkImport, batch: list, errors: list[RowError], failed: set[int], last_row: int) -> None:
+    """Write a chunk, its row errors and the job's counters and resume point in one transaction.
+
+    ``failed``: the rows of the chunk's orders that are not imported; rows with errors count as failed too.
+    """
     with transaction.atomic():
         locked = BulkImport.objects.select_for_update().get(pk=job.pk)
         if last_row and last_row < locked.next_row:
@@ -620,7 +661,7 @@ def _commit_chunk(job: BulkImport, batch: list, errors: list[RowError], last_row
         result = _write_orders(job.merchant, batch, job.created_by) if batch else ChunkResult()
         _record_errors(job, errors)
         written_rows = sum(len(parsed.rows) for parsed, _, _ in batch)
-        failed_rows = len({e.row for e in errors})
+        failed_rows = len(failed | {e.row for e in errors})
         _progress(
             job,
             next_row=last_row + 1 if last_row else locked.next_row,
@@ -649,53 +690,66 @@ def _run_inventory(job: BulkImport, fileobj) -> None:
 
 
 def _run_simple(job: BulkImport, fileobj, handle_chunk) -> None:
+    """Rows in chunks of 100 through ``handle_chunk``. A dry run or reject_file checks the whole file first,
+    inside one transaction that is rolled back, and writes only if no row failed."""
+    if (job.dry_run or job.error_policy == ErrorPolicy.REJECT_FILE) and job.next_row == 0:
+        _progress(job, status=ImportStatus.VALIDATING)
+        ImportRowError.objects.filter(job=job).delete()
+        errors: list[RowError] = []
+        total = 0
+        with transaction.atomic():
+            for chunk in _row_chunks(job, fileobj, 0):
+                handle_chunk(job, chunk, errors)
+                total += len(chunk)
+            transaction.set_rollback(True)
+        failed_rows = len({e.row for e in errors})
+        _record_errors(job, errors)
+        _progress(job, total_rows=total, processed_rows=total, failed_count=failed_rows)
+        if errors:
+            _finish(job, ImportStatus.FAILED, error=f"{failed_rows} row(s) have errors; nothing was imported.")
+            return
+        if job.dry_run:
+            _finish(job, ImportStatus.DONE)
+            return
+        fileobj.seek(0)
+    _progress(job, status=ImportStatus.IMPORTING, **({"processed_rows": 0} if job.next_row == 0 else {}))
+    job.refresh_from_db()
+    for chunk in _row_chunks(job, fileobj, job.next_row):
+        _simple_commit(job, chunk, handle_chunk)
+    _finish(job)
+
+
+def _row_chunks(job: BulkImport, fileobj, start_row: int) -> Iterator[list[tuple[int, dict[str, str]]]]:
     rows = read_rows(fileobj)
     first = next(rows, None)
     if first is None:
         raise FileRejected("The file has a header but no rows.")
     check_columns(job.kind, set(first[1]))
-    _progress(job, status=ImportStatus.VALIDATING if job.dry_run else ImportStatus.IMPORTING)
-    job.refresh_from_db()
-
-    def all_rows():
-        yield first
-        yield from rows
-
-    chunk = []
-    for number, row in all_rows():
-        if number < job.next_row:
+    chunk = [first] if first[0] >= start_row else []
+    for number, row in rows:
+        if number < start_row:
             continue
         chunk.append((number, row))
         if len(chunk) >= 100:
-            _simple_commit(job, chunk, handle_chunk)
+            yield chunk
             chunk = []
-    _simple_commit(job, chunk, handle_chunk)
-    job.refresh_from_db()
-    if job.error_policy == ErrorPolicy.REJECT_FILE and job.failed_count:
-        _finish(job, ImportStatus.FAILED, error=f"{job.failed_count} row(s) have errors.")
-    else:
-        _finish(job)
+    if chunk:
+        yield chunk
 
 
 def _simple_commit(job: BulkImport, chunk: list, handle_chunk) -> None:
-    if not chunk:
-        return
+    """A chunk's writes, row errors, counters and resume point in one transaction."""
     with transaction.atomic():
         locked = BulkImport.objects.select_for_update().get(pk=job.pk)
         if chunk[-1][0] < locked.next_row:
-            return
+            return  # another worker already committed this chunk
         errors: list[RowError] = []
         created, updated = handle_chunk(job, chunk, errors)
-        if job.dry_run or (job.error_policy == ErrorPolicy.REJECT_FILE and errors):
-            transaction.set_rollback(True)
-    # the chunk's writes are committed (or, for a dry run or a refused file, rolled back); count it apart
-    with transaction.atomic():
         _record_errors(job, errors)
-        failed_rows = len({e.row for e in errors})
         _progress(job, next_row=chunk[-1][0] + 1, processed_rows=F("processed_rows") + len(chunk),
-                  total_rows=F("total_rows") + len(chunk), failed_count=F("failed_count") + failed_rows,
-                  created_count=F("created_count") + (0 if job.dry_run else created),
-                  updated_count=F("updated_count") + (0 if job.dry_run else updated))  # fmt: skip
+                  total_rows=max(locked.total_rows, locked.processed_rows + len(chunk)),
+                  failed_count=F("failed_count") + len({e.row for e in errors}),
+                  created_count=F("created_count") + created, updated_count=F("updated_count") + updated)  # fmt: skip
 
 
 def _product_chunk(job: BulkImport, chunk: list, errors: list[RowError]) -> tuple[int, int]:

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from django.db.models import Prefetch, QuerySet
 
-from orders.models import Channel, Customer, Order, OrderLine, Return, ReturnLine
+from orders.models import BulkImport, Channel, Customer, ImportRowError, Order, OrderLine, Return, ReturnLine
 from shopops.csvexport import csv_text
 
 EXPORT_COLUMNS = [
@@ -97,3 +97,15 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[list]:
         for line in order.lines.all():
             yield [*head, csv_text(line.sku), csv_text(line.name), line.quantity, line.unit_price, line.discount,
                    line.tax_rate, line.hsn_code, *tail]  # fmt: skip
+
+
+IMPORT_ERROR_COLUMNS = ["row", "column", "value", "message"]
+
+
+def import_error_rows(job: BulkImport) -> Iterator[list]:
+    """A job's error report as CSV rows, header first, read in chunks (the API and the admin stream it)."""
+    yield IMPORT_ERROR_COLUMNS
+    cells = (ImportRowError.objects.filter(job=job).order_by("row", "id")
+             .values_list("row", "column", "value", "message").iterator(chunk_size=2000))  # fmt: skip
+    for row, column, value, message in cells:
+        yield [row, column, csv_text(value), csv_text(message)]

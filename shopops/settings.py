@@ -264,6 +264,9 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "ReturnStatusEnum": "orders.models.ReturnStatus",
         "PaymentStatusEnum": "orders.models.PaymentStatus",
+        "ImportKindEnum": "orders.models.ImportKind",
+        "ImportStatusEnum": "orders.models.ImportStatus",
+        "ErrorPolicyEnum": "orders.models.ErrorPolicy",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

@@ -12,7 +12,8 @@ with a reason. For every endpoint and method it checks:
 - the owner's token: 2xx (writes use the example requests in OWNER_REQUESTS).
 
 A new endpoint is covered without editing the test; an object endpoint needs
-its model in FACTORIES, and a write needs an example request in OWNER_REQUESTS.
+its model in FACTORIES, and a write needs an example request in OWNER_REQUESTS
+(a JSON body, or ``(body, "multipart")`` for a file upload).
 """
 
 import re
@@ -22,17 +23,19 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.views import APIView
 
 from catalog.models import StockMovement
+from orders.imports import import_create
 from shopops.api.base import MerchantContextMixin
 from shopops.api.permissions import required_scopes
 from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
-from tests.orders.factories import ChannelFactory, make_order, make_return, order_data
+from tests.orders.factories import ChannelFactory, default_location, make_order, make_return, order_data
 from tests.shopops.factories import MembershipFactory
 
 #: DRF views that are deliberately not merchant-bound, with the reason.
@@ -59,6 +62,7 @@ FACTORIES: dict[str, Callable] = {
     "catalog.StockMovement": lambda merchant: StockMovement.objects.get(
         stock_level=stock(ProductFactory(merchant=merchant), LocationFactory(merchant=merchant, nickname="main"), 10)
     ),
+    "orders.BulkImport": lambda merchant: _import_job(merchant),
 }
 
 #: Objects for routes whose action needs a particular state: url name -> merchant -> object.
@@ -88,13 +92,36 @@ def _order_with_unmapped_line(merchant):
     return order_create(merchant=merchant, data=data, actor="system")
 
 
+def _orders_csv(merchant, channel_order_id: str = "CSV-1") -> SimpleUploadedFile:
+    """A one-order CSV file of ``merchant``'s (a product stocked at its default location), as an upload."""
+    product = ProductFactory(merchant=merchant)
+    default_location(merchant)
+    content = (
+        "channel_order_id,payment_method,shipping_name,shipping_phone,shipping_line1,shipping_city,"
+        "shipping_postcode,sku,quantity,unit_price\n"
+        f"{channel_order_id},prepaid,Priya Sharma,+919812345678,42 Residency Road,Bengaluru,560025,"
+        f"{product.sku},1,499.00\n"
+    )
+    return SimpleUploadedFile("orders.csv", content.encode(), content_type="text/csv")
+
+
+def _import_job(merchant):
+    """A queued orders import of ``merchant``'s (the worker has not run it)."""
+    return import_create(merchant=merchant, kind="orders", upload=_orders_csv(merchant), file_name="orders.csv",
+                         dry_run=False, error_policy="reject_file", actor="system")  # fmt: skip
+
+
 #: URL kwargs that are not the object's lookup field: url name -> obj -> kwargs.
 URL_KWARGS: dict[str, Callable] = {
     "product-delete-image": lambda obj: {
         "pk": obj.pk,
         "image_id": obj.images.create(merchant=obj.merchant, url="https://cdn.example.com/a.jpg").pk,
     },
+    "import-templates": lambda obj: {"kind": "orders"},
 }
+
+#: Routes whose URL kwargs name no object of the merchant: every merchant gets the same answer (not a 404).
+SHARED_ROUTES = {"import-templates"}
 
 #: Example owner requests for writes: (url name, METHOD) -> obj (or None) -> request body.
 OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
@@ -145,6 +172,10 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
         for name in ("approve", "reject", "schedule-pickup", "in-transit", "receive", "refund", "close")
     },
     ("inventory-adjust", "POST"): lambda obj: {"location": "main", "action": "add", "quantity": 1, "reason": "count"},
+    ("import-list", "POST"): lambda obj: (
+        {"file": _orders_csv(obj.merchant, "CSV-2"), "kind": "orders", "dry_run": "false"},
+        "multipart",
+    ),
 }
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -175,7 +206,7 @@ class Case:
 
     @property
     def is_object(self) -> bool:
-        return bool(self.url_kwargs)
+        return bool(self.url_kwargs) and self.name not in SHARED_ROUTES
 
     def scopes(self) -> list[str]:
         view = self.view_class(**self.initkwargs)
@@ -231,7 +262,11 @@ def discover(urlconf: str) -> tuple[list[Case], list[str]]:
 
 
 def _send(client, case: Case, url: str, body=None):
-    return getattr(client, case.method.lower())(url, body, format="json")
+    body, format = body if isinstance(body, tuple) else (body, "json")
+    for value in (body or {}).values() if format == "multipart" else ():
+        if hasattr(value, "seek"):
+            value.seek(0)  # the same upload is sent once per probe
+    return getattr(client, case.method.lower())(url, body, format=format)
 
 
 def _snapshot(obj):

@@ -1,10 +1,16 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from catalog.api.serializers import money
 from orders.models import (
+    BulkImport,
     Channel,
     ChannelKind,
     Customer,
+    ErrorPolicy,
+    ImportKind,
     Order,
     OrderEvent,
     OrderLine,
@@ -12,6 +18,7 @@ from orders.models import (
     PaymentStatus,
     Return,
 )
+from shopops.api.exceptions import PayloadTooLarge
 from shopops.api.serializers import StrictInputMixin
 
 BULK_MAX_ORDERS = 100
@@ -98,7 +105,8 @@ class OrderInput(StrictInputMixin, serializers.Serializer):
     shipping_charge = money(min_value=0, required=False)
     total = money(min_value=0, required=False, help_text="If given, must equal the computed total (else 400).")
     currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
-    weight_grams = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    weight_grams = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
+                                            help_text="0 or omitted: the sum of the products' weights.")  # fmt: skip
     length_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
     breadth_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
     height_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
@@ -111,7 +119,8 @@ class OrderUpdateInput(StrictInputMixin, serializers.Serializer):
     shipping_address = AddressInput(required=False)
     billing_address = AddressInput(required=False)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    weight_grams = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    weight_grams = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
+                                            help_text="0 or omitted: the sum of the products' weights.")  # fmt: skip
     length_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
     breadth_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
     height_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
@@ -278,3 +287,54 @@ class ReturnOutput(serializers.ModelSerializer):
         model = Return
         fields = ["id", "number", "order", "order_number", "status", "reason", "location", "refund_amount", "lines",
                   "received_at", "created_at", "updated_at"]  # fmt: skip
+
+
+# -- file imports ----------------------------------------------------------------------
+
+
+class ImportInput(StrictInputMixin, serializers.Serializer):
+    file = serializers.FileField(
+        help_text="CSV (UTF-8, with or without BOM) or XLSX (first sheet); header on the first line. "
+        "At most API_MAX_UPLOAD_BYTES (50 MiB by default)."
+    )
+    kind = serializers.ChoiceField(
+        choices=ImportKind.choices,
+        help_text="What the file holds. Needs orders:write for orders, catalog:write for products, "
+        "inventory:write for inventory.",
+    )
+    dry_run = serializers.BooleanField(default=False, help_text="Check every row and write nothing.")
+    error_policy = serializers.ChoiceField(
+        choices=ErrorPolicy.choices,
+        default=ErrorPolicy.REJECT_FILE,
+        help_text="reject_file: if any row has an error, nothing is written. "
+        "skip_failed_rows: the good rows are written and the others reported.",
+    )
+
+    def validate_file(self, upload):
+        from orders.imports import import_file_problem  # orders.imports reads this module's field definitions
+
+        if upload.size > settings.API_MAX_UPLOAD_BYTES:
+            raise PayloadTooLarge(settings.API_MAX_UPLOAD_BYTES)
+        problem = import_file_problem(upload)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return upload
+
+
+class ImportOutput(serializers.ModelSerializer):
+    errors_url = serializers.SerializerMethodField(
+        help_text="The error report (CSV: row, column, value, message); null when no row has an error."
+    )
+
+    class Meta:
+        model = BulkImport
+        fields = ["id", "kind", "status", "file_name", "dry_run", "error_policy", "total_rows", "processed_rows",
+                  "created_count", "updated_count", "skipped_count", "failed_count", "errors_url", "error",
+                  "started_at", "finished_at", "created_at"]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_errors_url(self, job: BulkImport) -> str | None:
+        if not job.failed_count:  # every recorded row error counts its row as failed
+            return None
+        return reverse("import-errors", kwargs={"pk": job.pk}, request=self.context.get("request"))

@@ -1,18 +1,20 @@
 from django.core.exceptions import ValidationError
 from django.db.models import ProtectedError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from catalog.services import location_resolve
-from orders import selectors, services
+from orders import imports, selectors, services, tasks
 from orders.api import serializers as s
-from orders.filters import ChannelFilter, CustomerFilter, OrderFilter, ReturnFilter
-from orders.models import Order, ReturnStatus
+from orders.filters import ChannelFilter, CustomerFilter, ImportFilter, OrderFilter, ReturnFilter
+from orders.models import BulkImport, ImportKind, Order, ReturnStatus
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import ApiError, Conflict, error_of
 from shopops.csvexport import stream_csv
@@ -278,3 +280,102 @@ class ReturnViewSet(MerchantScopedReadOnlyViewSet):
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         return self._move(ReturnStatus.CLOSED)
+
+
+# -- file imports ----------------------------------------------------------------------------
+
+
+#: The scope an import needs, by kind: importing writes that kind's resources.
+IMPORT_SCOPES = {
+    ImportKind.ORDERS: "orders:write",
+    ImportKind.PRODUCTS: "catalog:write",
+    ImportKind.INVENTORY: "inventory:write",
+}
+CSV_RESPONSE = {(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV (UTF-8), streamed.")}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List import jobs"),
+    retrieve=extend_schema(summary="An import job: status, progress and counts"),
+    create=extend_schema(
+        summary="Import a file of orders, products or inventory",
+        description="Stores the file and queues the job (queue `imports`); answers 202 with the job to poll at "
+        "`GET /imports/{id}/`. The scope depends on `kind`: `orders:write` for orders, `catalog:write` for "
+        "products, `inventory:write` for inventory (the scope shown here is that of orders). A file that is "
+        "empty or not CSV/XLSX is a 400; larger than the upload limit, a 413. Each row's problems are in the "
+        "job's error report (`errors_url`).",
+        request={"multipart/form-data": s.ImportInput},
+        responses={202: s.ImportOutput},
+    ),
+)
+class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+    """File imports (CSV or XLSX) of orders, products and inventory, processed by a worker."""
+
+    scope_object = "orders"
+    serializer_class = s.ImportOutput
+    parser_classes = [MultiPartParser, FormParser]
+    filterset_class = ImportFilter
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at"]
+    http_method_names = ["get", "post", "head", "options"]
+    _action_scopes: list[str] | None = None
+
+    def get_base_queryset(self):
+        return BulkImport.objects.all()
+
+    @property
+    def required_scopes(self) -> list[str]:
+        """The scopes HasMerchantScope checks: an upload needs the write scope of the ``kind`` it names.
+
+        Every other request (and an upload whose kind is missing or unknown, then a 400) falls back to
+        ``scope_object``: orders:read to read, orders:write to write.
+        """
+        if self._action_scopes is not None:
+            return self._action_scopes
+        request = getattr(self, "request", None)
+        if getattr(self, "action", None) != "create" or request is None or getattr(self, "swagger_fake_view", False):
+            return []
+        scope = IMPORT_SCOPES.get(request.data.get("kind"))
+        return [scope] if scope else []
+
+    @required_scopes.setter
+    def required_scopes(self, scopes: list[str]) -> None:  # @action(required_scopes=[...]) still works here
+        self._action_scopes = list(scopes)
+
+    def create(self, request):
+        data = _input(s.ImportInput, self, request.data)
+        upload = data["file"]
+        job = imports.import_create(merchant=self.merchant, kind=data["kind"], upload=upload, file_name=upload.name,
+                                    dry_run=data["dry_run"], error_policy=data["error_policy"],
+                                    actor=self.api_client.client_key)  # fmt: skip
+        tasks.import_run.delay_on_commit(
+            job.pk
+        )  # without a broker it runs here and now, and the body shows the outcome
+        job.refresh_from_db()
+        location = reverse("import-detail", kwargs={"pk": job.pk}, request=request)
+        body = s.ImportOutput(job, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+    @extend_schema(
+        summary="The error report of an import job",
+        description="One row per problem, ordered by row: `row` (the line in the file, the header being line 1), "
+        "`column`, `value`, `message`. Only the header when no row has an error.",
+        responses=CSV_RESPONSE,
+    )
+    @action(detail=True, methods=["get"])
+    def errors(self, request, pk=None):
+        job = self.get_object()
+        return stream_csv(selectors.import_error_rows(job), f"import-{job.pk}-errors.csv")
+
+    @extend_schema(
+        summary="A template file for an import kind",
+        description="The columns an import of this kind reads, and an example row. 404 for an unknown kind.",
+        parameters=[OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=ImportKind.values)],
+        responses=CSV_RESPONSE,
+    )
+    @action(detail=False, methods=["get"], url_path=r"templates/(?P<kind>[^/.]+)")
+    def templates(self, request, kind=None):
+        if kind not in imports.TEMPLATES:
+            raise NotFound()
+        columns, examples = imports.TEMPLATES[kind]
+        return stream_csv([columns, *examples], f"{kind}-import-template.csv")
