@@ -32,9 +32,11 @@ from catalog import services as catalog_services
 from catalog.api.serializers import ProductInput
 from catalog.models import Location, Product
 from orders import services
-from orders.api.serializers import AddressInput, OrderInput, OrderLineInput
+from orders.api.serializers import AddressInput, CustomerInput, OrderInput, OrderLineInput
 from orders.models import (
     BulkImport,
+    Channel,
+    ChannelKind,
     Customer,
     ErrorPolicy,
     ImportKind,
@@ -274,6 +276,7 @@ def _group_orders(rows: Iterator[tuple[int, dict[str, str]]], errors: list[RowEr
 _ORDER_FIELDS = OrderInput().fields
 _LINE_FIELDS = OrderLineInput().fields
 _ADDRESS_FIELDS = AddressInput().fields
+_CUSTOMER_FIELDS = CustomerInput().fields
 
 
 _converted: dict[tuple[int, str, str], tuple[bool, Any]] = {}
@@ -316,7 +319,10 @@ def _order_data(parsed: ParsedOrder, errors: list[RowError]) -> dict[str, Any] |
         if values.get(column, "") != "":
             address[key] = _convert(_ADDRESS_FIELDS, key, values[column], row, column, errors)
     data["shipping_address"] = address
-    data["customer"] = {k: values[f"customer_{k}"] for k in ("name", "email", "phone") if values.get(f"customer_{k}")}
+    data["customer"] = {
+        key: _convert(_CUSTOMER_FIELDS, key, values[f"customer_{key}"], row, f"customer_{key}", errors)
+        for key in ("name", "email", "phone") if values.get(f"customer_{key}")
+    }  # fmt: skip
     data["lines"] = []
     for line in parsed.lines:
         converted = {}
@@ -336,6 +342,8 @@ def _order_data(parsed: ParsedOrder, errors: list[RowError]) -> dict[str, Any] |
     for name in ("packed_at", "shipped_at", "delivered_at"):
         if values.get(name, ""):
             data[f"_{name}"] = _convert(_ORDER_FIELDS, "ordered_at", values[name], row, name, errors)
+    if data.get("_packed_at") and data.get("_shipped_at") and data["_packed_at"] > data["_shipped_at"]:
+        errors.append(RowError(row, "packed_at", values["packed_at"], "Must not be after shipped_at."))
     return None if len(errors) > before else data
 
 
@@ -608,9 +616,13 @@ def _run_orders(job: BulkImport, fileobj) -> None:
         _progress(job, status=ImportStatus.VALIDATING)
         ImportRowError.objects.filter(job=job).delete()
         errors: list[RowError] = []
-        total, failed = 0, set()
+        total, failed, seen = 0, set(), set()
+        default_channel = Channel.objects.filter(merchant=job.merchant, is_default_api=True).first()
+        catalog._default_channel = default_channel or Channel(
+            merchant=job.merchant, name="API", kind=ChannelKind.API, is_default_api=True)  # fmt: skip
         for parsed, _, prepared in _orders_in(job, fileobj, catalog, errors, 0):
             total += len(parsed.rows)
+            seen.update(parsed.rows)
             if prepared is None:
                 failed.update(parsed.rows)
             if len(errors) >= MAX_ERRORS:
@@ -618,15 +630,17 @@ def _run_orders(job: BulkImport, fileobj) -> None:
             if total % 5000 < len(parsed.rows):
                 _progress(job, processed_rows=total)
         failed_rows = len(failed | {e.row for e in errors})
+        total = len(seen | {e.row for e in errors})  # rows of a repeated order id are only in errors
         _record_errors(job, errors)
         _progress(job, total_rows=total, processed_rows=total, failed_count=failed_rows)
-        if errors:
+        if errors and job.error_policy == ErrorPolicy.REJECT_FILE:
             error_rows = len({e.row for e in errors})
             _finish(job, ImportStatus.FAILED, error=f"{error_rows} row(s) have errors; nothing was imported.")
             return
         if job.dry_run:
-            _finish(job, ImportStatus.DONE)
+            _finish(job)  # done, or partially_failed: what skip_failed_rows would do
             return
+        catalog._default_channel = default_channel  # created on first use by the import, as order_create does
         fileobj.seek(0)
     _progress(job, status=ImportStatus.IMPORTING, **({"processed_rows": 0} if job.next_row == 0 else {}))
     job.refresh_from_db()
@@ -669,7 +683,7 @@ def _commit_chunk(job: BulkImport, batch: list, errors: list[RowError], failed: 
             created_count=F("created_count") + result.created,
             skipped_count=F("skipped_count") + result.skipped_rows,
             failed_count=F("failed_count") + failed_rows,
-            total_rows=max(locked.total_rows, last_row - 1 if last_row else 0),
+            total_rows=max(locked.total_rows, locked.processed_rows + written_rows + failed_rows),
         )
 
 
@@ -705,11 +719,11 @@ def _run_simple(job: BulkImport, fileobj, handle_chunk) -> None:
         failed_rows = len({e.row for e in errors})
         _record_errors(job, errors)
         _progress(job, total_rows=total, processed_rows=total, failed_count=failed_rows)
-        if errors:
+        if errors and job.error_policy == ErrorPolicy.REJECT_FILE:
             _finish(job, ImportStatus.FAILED, error=f"{failed_rows} row(s) have errors; nothing was imported.")
             return
         if job.dry_run:
-            _finish(job, ImportStatus.DONE)
+            _finish(job)  # done, or partially_failed: what skip_failed_rows would do
             return
         fileobj.seek(0)
     _progress(job, status=ImportStatus.IMPORTING, **({"processed_rows": 0} if job.next_row == 0 else {}))

@@ -333,7 +333,7 @@ class BulkImport(models.Model):
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0, help_text="Rows of orders that already existed.")
-    failed_count = models.PositiveIntegerField(default=0, help_text="Rows with an error.")
+    failed_count = models.PositiveIntegerField(default=0, help_text="Rows not imported because of an error.")
     next_row = models.PositiveIntegerField(default=0, help_text="The first data row not yet committed (resume point).")
     error = models.TextField(blank=True, help_text="Why the job failed as a whole.")
     created_by = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
