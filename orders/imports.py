@@ -392,16 +392,16 @@ def _write_orders(merchant: Merchant, batch: list[tuple[ParsedOrder, dict, servi
     first_number = counter_next(merchant=merchant, name="order", count=len(fresh))
     orders, seen_customers = [], set()
     for offset, (_, data, prepared) in enumerate(fresh):
-        customer, was_customer = customers[offset]
-        returning = was_customer or customer.pk in seen_customers
-        seen_customers.add(customer.pk)
+        customer_id, was_customer = customers[offset]
+        returning = was_customer or customer_id in seen_customers
+        seen_customers.add(customer_id)
         status = data["_status"]
         shipped = data.get("_shipped_at")
         orders.append({
             "merchant_id": merchant.pk, "number": f"{services.ORDER_NUMBER_PREFIX}{first_number + offset:06d}",
             "channel_id": prepared.channel.pk, "channel_order_id": prepared.channel_order_id, "status": status,
             "payment_method": prepared.payment_method, "payment_status": prepared.payment_status,
-            "customer_id": customer.pk, "is_returning_customer": returning,
+            "customer_id": customer_id, "is_returning_customer": returning,
             "shipping_address": prepared.shipping_address, "billing_address": prepared.billing_address,
             "subtotal": prepared.subtotal, "discount_total": prepared.discount_total,
             "shipping_charge": prepared.shipping_charge, "tax_total": prepared.tax_total, "total": prepared.total,
@@ -430,31 +430,41 @@ def _write_orders(merchant: Merchant, batch: list[tuple[ParsedOrder, dict, servi
     return result
 
 
-def _customers_for(merchant: Merchant, prepared: list[services.PreparedOrder]) -> list[tuple[Customer, bool]]:
-    """Each order's (customer, had orders before): matched by phone, else email, as order_create matches."""
+def _customers_for(merchant: Merchant, prepared: list[services.PreparedOrder]) -> list[tuple[int, bool]]:
+    """Each order's (customer id, had orders before): matched by phone, else email, as order_create matches."""
     phones = {p.customer["phone"] for p in prepared if p.customer.get("phone")}
-    emails = {p.customer["email"] for p in prepared if p.customer.get("email")}
-    by_phone = {c.phone: c for c in Customer.objects.filter(merchant=merchant, phone__in=phones)}
-    by_email = {c.email: c for c in Customer.objects.filter(merchant=merchant, email__in=emails)}
-    new: list[Customer] = []
+    known = Customer.objects.filter(merchant=merchant)
+    by_phone = {
+        phone: (pk, n) for pk, phone, n in known.filter(phone__in=phones).values_list("id", "phone", "orders_count")
+    }
+    emails = {
+        p.customer["email"] for p in prepared if p.customer.get("email") and p.customer.get("phone") not in by_phone
+    }
+    by_email = {
+        email: (pk, n) for pk, email, n in known.filter(email__in=emails).values_list("id", "email", "orders_count")
+    }
+    rows: list[dict] = []
+    new_phone: dict[str, int] = {}
+    new_email: dict[str, int] = {}
     for p in prepared:
         phone, email = p.customer.get("phone", ""), p.customer.get("email", "")
-        if (phone and phone in by_phone) or (email and email in by_email):
+        if (phone and (phone in by_phone or phone in new_phone)) or (
+            email and (email in by_email or email in new_email)
+        ):
             continue
-        customer = Customer(merchant=merchant, name=p.customer.get("name", ""), phone=phone, email=email)
-        new.append(customer)
         if phone:
-            by_phone[phone] = customer
+            new_phone[phone] = len(rows)
         if email:
-            by_email[email] = customer
-    if new:
-        Customer.objects.bulk_create(new)
+            new_email[email] = len(rows)
+        rows.append({"merchant_id": merchant.pk, "name": p.customer.get("name", ""), "phone": phone, "email": email})
+    ids = insert_rows(Customer, rows)
+    by_phone.update({phone: (ids[index], 0) for phone, index in new_phone.items()})
+    by_email.update({email: (ids[index], 0) for email, index in new_email.items()})
     result = []
     for p in prepared:
         phone, email = p.customer.get("phone", ""), p.customer.get("email", "")
-        customer = by_phone.get(phone) if phone else None
-        customer = customer or by_email.get(email)
-        result.append((customer, customer.orders_count > 0))
+        pk, orders_count = (by_phone.get(phone) if phone else None) or by_email[email]
+        result.append((pk, orders_count > 0))
     return result
 
 
