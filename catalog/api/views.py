@@ -15,7 +15,7 @@ from shopops.api.exceptions import field_errors
 
 
 class ReadMixin(mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    pass
+    """List and retrieve; writes are each viewset's own methods, calling the services."""
 
 
 def _input(serializer_class, view, data, **kwargs):

@@ -57,19 +57,8 @@ class MerchantScopedViewSetMixin(MerchantContextMixin):
 
 
 class MerchantScopedGenericViewSet(MerchantScopedViewSetMixin, viewsets.GenericViewSet):
-    pass
+    """A merchant-scoped viewset; add the mixins (or methods) of the actions it offers."""
 
 
 class MerchantScopedReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
-    pass
-
-
-class MerchantScopedModelViewSet(
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    mixins.ListModelMixin,
-    MerchantScopedGenericViewSet,
-):
-    pass
+    """List and retrieve, scoped to the merchant."""
