@@ -5,6 +5,7 @@ from django.db.models import F, Q
 
 from catalog.models import Location, Product
 from shopops.models import Merchant
+from shopops.storage import PrivateStorage
 from shopops.validation import money_field
 
 
@@ -322,7 +323,7 @@ class BulkImport(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="imports")
     kind = models.CharField(max_length=10, choices=ImportKind.choices)
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    file = models.FileField(upload_to="imports/%Y/%m/", storage=PrivateStorage())
     file_name = models.CharField(max_length=255)
     checksum = models.CharField(max_length=64, help_text="SHA-256 of the file.")
     status = models.CharField(max_length=20, choices=ImportStatus.choices, default=ImportStatus.QUEUED)

@@ -129,6 +129,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
+# Files with personal data (import files): never served at MEDIA_URL.
+PRIVATE_MEDIA_ROOT = Path(os.environ.get("DJANGO_PRIVATE_MEDIA_ROOT", BASE_DIR / "private"))
 
 # Request size limits. JSON bodies on the API are capped at API_MAX_BODY_BYTES;
 # multipart uploads (file imports, images) at API_MAX_UPLOAD_BYTES. Anything

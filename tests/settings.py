@@ -10,6 +10,7 @@ from shopops.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = BASE_DIR / ".pytest-media"  # noqa: F405
+PRIVATE_MEDIA_ROOT = BASE_DIR / ".pytest-private"  # noqa: F405
 # Tasks run in the test process unless a test starts a real worker (see tests/shopops/test_celery.py).
 CELERY_TASK_ALWAYS_EAGER = True
 OAUTH2_PROVIDER["ALWAYS_RELOAD_OAUTHLIB_CORE"] = True  # noqa: F405
