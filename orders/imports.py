@@ -52,7 +52,7 @@ from shopops.bulk import insert_rows
 from shopops.models import Merchant
 from shopops.services import counter_next
 
-CHUNK_ORDERS = 500
+CHUNK_ORDERS = 2000
 MAX_ERRORS = 10_000  # a file this broken is reported up to here
 HEARTBEAT = timedelta(seconds=30)
 
