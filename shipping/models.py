@@ -1,1 +1,97 @@
-"""Shipping models."""
+"""Shipping: couriers, their rate cards per zone, and the pincodes they serve."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from shipping.zones import Zone
+from shopops.models import Merchant
+from shopops.validation import money_field
+
+
+class CourierMode(models.TextChoices):
+    SURFACE = "surface", "Surface"
+    AIR = "air", "Air"
+    EXPRESS = "express", "Express"
+
+
+class Courier(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="couriers")
+    code = models.SlugField(max_length=40, help_text="Short unique code, e.g. delhivery-surface.")
+    name = models.CharField(max_length=120)
+    mode = models.CharField(max_length=10, choices=CourierMode.choices, default=CourierMode.SURFACE)
+    supports_cod = models.BooleanField(default=True)
+    supports_reverse = models.BooleanField(default=False)
+    max_weight_grams = models.PositiveIntegerField(default=30_000)
+    volumetric_divisor = models.PositiveIntegerField(
+        default=5000, validators=[MinValueValidator(1000), MaxValueValidator(10000)],
+        help_text="Volumetric kg = length x breadth x height (cm) / divisor.",
+    )  # fmt: skip
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "code"], name="courier_unique_code"),
+            models.CheckConstraint(condition=Q(mode__in=CourierMode.values), name="courier_mode_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RateCard(models.Model):
+    """A courier's prices to one zone: a first weight slab, then each additional slab."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="rate_cards")
+    zone = models.CharField(max_length=20, choices=Zone.choices)
+    first_slab_grams = models.PositiveIntegerField(default=500)
+    first_slab_price = money_field()
+    additional_slab_grams = models.PositiveIntegerField(default=500)
+    additional_slab_price = money_field()
+    cod_fixed = money_field(default=0, help_text="The least COD charge.")
+    cod_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0, help_text="% of the order value.")
+    fuel_surcharge_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0,
+                                                 help_text="% of the freight.")  # fmt: skip
+    rto_charge = money_field(default=0, help_text="Charged when the parcel returns to origin.")
+    estimated_days = models.PositiveSmallIntegerField(default=4)
+
+    class Meta:
+        ordering = ["courier", "zone"]
+        constraints = [
+            models.UniqueConstraint(fields=["courier", "zone"], name="ratecard_unique_zone"),
+            models.CheckConstraint(condition=Q(zone__in=Zone.values), name="ratecard_zone_valid"),
+            models.CheckConstraint(
+                condition=Q(first_slab_grams__gt=0, additional_slab_grams__gt=0), name="ratecard_slabs_positive"
+            ),  # fmt: skip
+            models.CheckConstraint(
+                condition=Q(first_slab_price__gte=0, additional_slab_price__gte=0, cod_fixed__gte=0),
+                name="ratecard_prices_not_negative",
+            ),  # fmt: skip
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.courier_id}:{self.zone}"
+
+
+class ServiceablePincode(models.Model):
+    """A pincode a courier serves, and how (imported from the courier's CSV)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="pincodes")
+    pincode = models.CharField(max_length=6)
+    pickup = models.BooleanField(default=True)
+    delivery = models.BooleanField(default=True)
+    cod = models.BooleanField(default=True)
+    reverse = models.BooleanField(default=False)
+    oda = models.BooleanField("out of delivery area", default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["courier", "pincode"], name="serviceable_unique_pincode")]
+        indexes = [models.Index(fields=["merchant", "pincode"], name="serviceable_merchant_pincode")]
+
+    def __str__(self) -> str:
+        return f"{self.courier_id}:{self.pincode}"
