@@ -95,3 +95,19 @@ class ServiceablePincode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.courier_id}:{self.pincode}"
+
+
+class BlockedPincode(models.Model):
+    """A pincode the merchant does not ship to, whatever the courier (fraud, too many returns)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="blocked_pincodes")
+    pincode = models.CharField(max_length=6)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pincode"]
+        constraints = [models.UniqueConstraint(fields=["merchant", "pincode"], name="blockedpincode_unique")]
+
+    def __str__(self) -> str:
+        return self.pincode

@@ -1,0 +1,190 @@
+"""Rate shopping: which couriers can carry a parcel between two pincodes, what each charges, which is best.
+
+A quote reads three things: the merchant's couriers with their rate card for
+the zone (one query, a filtered LEFT JOIN), the couriers' serviceability of the
+two pincodes (one query), and the merchant's blocked pincodes (one query).
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import FilteredRelation, Q
+from django.utils import timezone
+
+from shipping.models import BlockedPincode, Courier, ServiceablePincode
+from shipping.rates import charges, volumetric_grams
+from shipping.zones import Zone, zone_between
+from shopops.models import Merchant
+
+SORTS = ("recommended", "cheapest", "fastest", "rating")
+#: Until ShopOps has shipped with a courier, it is rated as an average courier.
+PRIOR_ON_TIME_RATE = Decimal("0.90")
+PRIOR_RTO_RATE = Decimal("0.10")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much price, speed and performance count in the recommended order (they are normalised)."""
+
+    price: Decimal = Decimal("0.5")
+    speed: Decimal = Decimal("0.3")
+    performance: Decimal = Decimal("0.2")
+
+
+@dataclass
+class CourierQuote:
+    courier_id: int
+    code: str
+    name: str
+    zone: str
+    chargeable_weight_grams: int
+    freight_charge: Decimal
+    cod_charge: Decimal
+    fuel_surcharge: Decimal
+    tax: Decimal
+    total_charge: Decimal
+    estimated_delivery_days: int
+    etd: date
+    rating: Decimal
+    score: Decimal = Decimal("0")
+
+
+@dataclass
+class Quote:
+    zone: str
+    recommended_courier_id: int | None
+    couriers: list[CourierQuote] = field(default_factory=list)
+    blocked: list[dict] = field(default_factory=list)
+
+
+def courier_rating(on_time_rate: Decimal = PRIOR_ON_TIME_RATE, rto_rate: Decimal = PRIOR_RTO_RATE) -> Decimal:
+    """A 0-5 rating from on-time delivery and RTO rates (the neutral prior until shipments exist)."""
+    return (Decimal(5) * on_time_rate * (1 - rto_rate)).quantize(Decimal("0.01"))
+
+
+def quote(
+    *,
+    merchant: Merchant,
+    pickup_postcode: str,
+    delivery_postcode: str,
+    weight_grams: int,
+    cod: bool = False,
+    declared_value: Decimal = Decimal("0"),
+    length_cm: Decimal = Decimal("0"),
+    breadth_cm: Decimal = Decimal("0"),
+    height_cm: Decimal = Decimal("0"),
+    mode: str | None = None,
+    sort: str = "recommended",
+    weights: Weights = Weights(),
+) -> Quote:
+    """Every courier of the merchant, quoted or blocked with its reason; raises UnknownPincode."""
+    zone = zone_between(pickup_postcode, delivery_postcode)
+    couriers = (
+        Courier.objects.filter(merchant=merchant)
+        .annotate(card=FilteredRelation("rate_cards", condition=Q(rate_cards__zone=zone)))
+        .values("id", "code", "name", "mode", "is_active", "supports_cod", "max_weight_grams", "volumetric_divisor",
+                "card__id", "card__first_slab_grams", "card__first_slab_price", "card__additional_slab_grams",
+                "card__additional_slab_price", "card__cod_fixed", "card__cod_percent",
+                "card__fuel_surcharge_percent", "card__estimated_days")
+        .order_by("name", "id")
+    )  # fmt: skip
+    served = {
+        (row["courier_id"], row["pincode"]): row
+        for row in ServiceablePincode.objects.filter(
+            merchant=merchant, pincode__in={pickup_postcode, delivery_postcode}
+        ).values("courier_id", "pincode", "pickup", "delivery", "cod", "oda")
+    }
+    blocked_pins = dict(
+        BlockedPincode.objects.filter(merchant=merchant, pincode__in={pickup_postcode, delivery_postcode})
+        .values_list("pincode", "reason")
+    )  # fmt: skip
+    result = Quote(zone=zone, recommended_courier_id=None)
+    if delivery_postcode in blocked_pins:
+        reason = f"delivery pincode blocked by the merchant: {blocked_pins[delivery_postcode]}".rstrip(": ")
+        result.blocked = [{"courier_id": c["id"], "reason": reason} for c in couriers]
+        return result
+    today = timezone.localdate()
+    for courier in couriers:
+        reason = _blocked_reason(courier, zone, served, pickup_postcode, delivery_postcode, weight_grams, cod, mode)
+        if reason:
+            result.blocked.append({"courier_id": courier["id"], "reason": reason})
+            continue
+        card = _Card(courier)
+        volumetric = volumetric_grams(length_cm, breadth_cm, height_cm, courier["volumetric_divisor"])
+        if max(weight_grams, volumetric) > courier["max_weight_grams"]:
+            result.blocked.append(
+                {
+                    "courier_id": courier["id"],
+                    "reason": f"volumetric weight over the maximum of {courier['max_weight_grams']} g",
+                }
+            )
+            continue  # fmt: skip
+        priced = charges(card, weight_grams=weight_grams, volumetric=volumetric, cod=cod, declared_value=declared_value)
+        days = courier["card__estimated_days"]
+        result.couriers.append(CourierQuote(
+            courier_id=courier["id"], code=courier["code"], name=courier["name"], zone=zone,
+            chargeable_weight_grams=priced.chargeable_weight_grams, freight_charge=priced.freight_charge,
+            cod_charge=priced.cod_charge, fuel_surcharge=priced.fuel_surcharge, tax=priced.tax,
+            total_charge=priced.total_charge, estimated_delivery_days=days, etd=today + timedelta(days=days),
+            rating=courier_rating(),
+        ))  # fmt: skip
+    _rank(result, sort, weights)
+    return result
+
+
+class _Card:
+    """A rate card read from the joined row (no model instance, no query)."""
+
+    def __init__(self, row: dict):
+        self.first_slab_grams = row["card__first_slab_grams"]
+        self.first_slab_price = row["card__first_slab_price"]
+        self.additional_slab_grams = row["card__additional_slab_grams"]
+        self.additional_slab_price = row["card__additional_slab_price"]
+        self.cod_fixed = row["card__cod_fixed"]
+        self.cod_percent = row["card__cod_percent"]
+        self.fuel_surcharge_percent = row["card__fuel_surcharge_percent"]
+
+
+def _blocked_reason(courier: dict, zone: str, served: dict, pickup: str, delivery: str, weight_grams: int,
+                    cod: bool, mode: str | None) -> str | None:  # fmt: skip
+    if not courier["is_active"]:
+        return "inactive"
+    if mode and courier["mode"] != mode:
+        return f"not {mode}"
+    if courier["card__id"] is None:
+        return f"no rate card for the {Zone(zone).label.lower()} zone"
+    origin, destination = served.get((courier["id"], pickup)), served.get((courier["id"], delivery))
+    if origin is None or not origin["pickup"]:
+        return "pickup pincode not serviceable"
+    if destination is None or not destination["delivery"]:
+        return "delivery pincode not serviceable"
+    if cod and not courier["supports_cod"]:
+        return "no COD"
+    if cod and not destination["cod"]:
+        return "no COD at the delivery pincode"
+    if weight_grams > courier["max_weight_grams"]:
+        return f"over the maximum weight of {courier['max_weight_grams']} g"
+    return None
+
+
+def _rank(result: Quote, sort: str, weights: Weights) -> None:
+    quotes = result.couriers
+    if not quotes:
+        return
+    cheapest = min(q.total_charge for q in quotes)
+    fastest = min(q.estimated_delivery_days for q in quotes)
+    total = weights.price + weights.speed + weights.performance or Decimal(1)
+    for q in quotes:
+        price_score = cheapest / q.total_charge if q.total_charge else Decimal(1)
+        speed_score = Decimal(fastest) / Decimal(q.estimated_delivery_days) if q.estimated_delivery_days else Decimal(1)
+        score = (weights.price * price_score + weights.speed * speed_score + weights.performance * q.rating / 5) / total
+        q.score = score.quantize(Decimal("0.0001"))
+    keys = {
+        "recommended": lambda q: (-q.score, q.total_charge, q.courier_id),
+        "cheapest": lambda q: (q.total_charge, q.estimated_delivery_days, q.courier_id),
+        "fastest": lambda q: (q.estimated_delivery_days, q.total_charge, q.courier_id),
+        "rating": lambda q: (-q.rating, q.total_charge, q.courier_id),
+    }
+    quotes.sort(key=keys[sort])
+    result.recommended_courier_id = min(quotes, key=keys["recommended"]).courier_id
