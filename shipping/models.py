@@ -1,5 +1,7 @@
 """Shipping: couriers, their rate cards per zone, and the pincodes they serve."""
 
+from decimal import Decimal
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -111,3 +113,21 @@ class BlockedPincode(models.Model):
 
     def __str__(self) -> str:
         return self.pincode
+
+
+class ShippingPreference(models.Model):
+    """How a merchant ranks couriers: the weights of price, speed and performance, and the default order."""
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="shipping_preference")
+    weight_price = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("0.50"),
+                                       validators=[MinValueValidator(0), MaxValueValidator(1)])  # fmt: skip
+    weight_speed = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("0.30"),
+                                       validators=[MinValueValidator(0), MaxValueValidator(1)])  # fmt: skip
+    weight_performance = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("0.20"),
+                                             validators=[MinValueValidator(0), MaxValueValidator(1)])  # fmt: skip
+    default_sort = models.CharField(max_length=12, default="recommended",
+                                    choices=[(s, s.capitalize()) for s in ("recommended", "cheapest", "fastest",
+                                                                            "rating")])  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"shipping preference of {self.merchant_id}"

@@ -9,15 +9,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
-from shipping.models import BlockedPincode, Courier, ServiceablePincode
+from shipping.models import BlockedPincode, Courier, ServiceablePincode, ShippingPreference
 from shipping.rates import charges, volumetric_grams
 from shipping.zones import Zone, zone_between
 from shopops.models import Merchant
 
 SORTS = ("recommended", "cheapest", "fastest", "rating")
+MAX_DIMENSION_CM = 500
 #: Until ShopOps has shipped with a courier, it is rated as an average courier.
 PRIOR_ON_TIME_RATE = Decimal("0.90")
 PRIOR_RTO_RATE = Decimal("0.10")
@@ -58,6 +60,15 @@ class Quote:
     blocked: list[dict] = field(default_factory=list)
 
 
+def weights_for(merchant: Merchant) -> tuple[Weights, str]:
+    """The merchant's ranking weights and default sort (the defaults until they set their own)."""
+    preference = ShippingPreference.objects.filter(merchant=merchant).first()
+    if preference is None:
+        return Weights(), "recommended"
+    weights = Weights(preference.weight_price, preference.weight_speed, preference.weight_performance)
+    return weights, preference.default_sort
+
+
 def courier_rating(on_time_rate: Decimal = PRIOR_ON_TIME_RATE, rto_rate: Decimal = PRIOR_RTO_RATE) -> Decimal:
     """A 0-5 rating from on-time delivery and RTO rates (the neutral prior until shipments exist)."""
     return (Decimal(5) * on_time_rate * (1 - rto_rate)).quantize(Decimal("0.01"))
@@ -78,7 +89,23 @@ def quote(
     sort: str = "recommended",
     weights: Weights = Weights(),
 ) -> Quote:
-    """Every courier of the merchant, quoted or blocked with its reason; raises UnknownPincode."""
+    """Every courier of the merchant, quoted or blocked with its reason.
+
+    Raises UnknownPincode for a pincode the directory does not know, ValidationError for a weight
+    under 1 g, a dimension over 500 cm or a negative value, and for an unknown sort.
+    """
+    errors = {}
+    if weight_grams < 1:
+        errors["weight_grams"] = "At least 1 g."
+    for name, value in (("length_cm", length_cm), ("breadth_cm", breadth_cm), ("height_cm", height_cm)):
+        if not 0 <= Decimal(value) <= MAX_DIMENSION_CM:
+            errors[name] = f"From 0 to {MAX_DIMENSION_CM} cm."
+    if Decimal(declared_value) < 0:
+        errors["declared_value"] = "Not negative."
+    if sort not in SORTS:
+        errors["sort"] = f"One of {', '.join(SORTS)}."
+    if errors:
+        raise ValidationError(errors)
     zone = zone_between(pickup_postcode, delivery_postcode)
     couriers = (
         Courier.objects.filter(merchant=merchant)
