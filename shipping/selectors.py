@@ -106,6 +106,7 @@ def quote(
         errors["sort"] = f"One of {', '.join(SORTS)}."
     if errors:
         raise ValidationError(errors)
+    pickup_postcode, delivery_postcode = str(pickup_postcode).strip(), str(delivery_postcode).strip()
     zone = zone_between(pickup_postcode, delivery_postcode)
     couriers = (
         Courier.objects.filter(merchant=merchant)
@@ -128,7 +129,8 @@ def quote(
     )  # fmt: skip
     result = Quote(zone=zone, recommended_courier_id=None)
     if delivery_postcode in blocked_pins:
-        reason = f"delivery pincode blocked by the merchant: {blocked_pins[delivery_postcode]}".rstrip(": ")
+        why = blocked_pins[delivery_postcode]
+        reason = "delivery pincode blocked by the merchant" + (f": {why}" if why else "")
         result.blocked = [{"courier_id": c["id"], "reason": reason} for c in couriers]
         return result
     today = timezone.localdate()

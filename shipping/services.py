@@ -15,12 +15,14 @@ from shopops.api.exceptions import Conflict
 from shopops.bulk import insert_rows
 from shopops.models import Merchant
 
-PINCODE = re.compile(r"^[1-9][0-9]{5}$")
+PINCODE = re.compile(r"^[1-9][0-9]{5}\Z")
 COURIER_FIELDS = ("code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams", "volumetric_divisor",
                   "is_active")  # fmt: skip
 RATE_FIELDS = ("first_slab_grams", "first_slab_price", "additional_slab_grams", "additional_slab_price", "cod_fixed",
                "cod_percent", "fuel_surcharge_percent", "rto_charge", "estimated_days")  # fmt: skip
 SERVICEABILITY_FLAGS = ("pickup", "delivery", "cod", "reverse", "oda")
+#: A flag's value when its column is missing or its cell blank.
+DEFAULT_FLAGS = {"pickup": "y", "delivery": "y", "cod": "y", "reverse": "n", "oda": "n"}
 TRUE, FALSE = {"y", "yes", "true", "1", "t"}, {"n", "no", "false", "0", "f", ""}
 
 
@@ -99,7 +101,7 @@ def serviceability_import(*, courier: Courier, fileobj, replace: bool = True) ->
                 continue
             seen.add(cells["pincode"])
             rows.append({"merchant_id": courier.merchant_id, "courier_id": courier.pk, "pincode": cells["pincode"],
-                         **{flag: cells.get(flag, "y" if flag in ("pickup", "delivery", "cod") else "n").lower() in TRUE
+                         **{flag: (cells.get(flag) or DEFAULT_FLAGS[flag]).lower() in TRUE
                             for flag in SERVICEABILITY_FLAGS}})  # fmt: skip
     except UnicodeDecodeError as exc:
         raise ValidationError({"file": "The file is not UTF-8 CSV."}) from exc
