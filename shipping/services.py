@@ -63,7 +63,9 @@ def rate_card_set(*, courier: Courier, zone: str, data: dict[str, Any]) -> RateC
     for name in RATE_FIELDS:
         if name in data:
             setattr(card, name, data[name])
-    card.full_clean(validate_unique=False)
+    card.full_clean(validate_unique=False)  # turns the prices into Decimals, or refuses them
+    if card.first_slab_price <= 0:
+        raise ValidationError({"first_slab_price": "The first slab must cost more than zero."})
     card.save()
     return card
 
@@ -141,3 +143,8 @@ def pincode_block(*, merchant: Merchant, pincode: str, reason: str = "") -> Bloc
         merchant=merchant, pincode=pincode, defaults={"reason": reason}
     )
     return blocked
+
+
+def pincode_unblock(*, merchant: Merchant, pincode: str) -> bool:
+    deleted, _ = BlockedPincode.objects.filter(merchant=merchant, pincode=pincode).delete()
+    return bool(deleted)

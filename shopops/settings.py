@@ -269,6 +269,8 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "orders.models.ImportKind",
         "ImportStatusEnum": "orders.models.ImportStatus",
         "ErrorPolicyEnum": "orders.models.ErrorPolicy",
+        "ZoneEnum": "shipping.zones.Zone",
+        "CourierModeEnum": "shipping.models.CourierMode",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

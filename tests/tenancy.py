@@ -63,6 +63,7 @@ FACTORIES: dict[str, Callable] = {
         stock_level=stock(ProductFactory(merchant=merchant), LocationFactory(merchant=merchant, nickname="main"), 10)
     ),
     "orders.BulkImport": lambda merchant: _import_job(merchant),
+    "shipping.Courier": lambda merchant: _courier(merchant),
 }
 
 #: Objects for routes whose action needs a particular state: url name -> merchant -> object.
@@ -81,6 +82,20 @@ ROUTE_FACTORIES: dict[str, Callable] = {
     "return-refund": lambda merchant: make_return(merchant, "received"),
     "return-close": lambda merchant: make_return(merchant, "rejected"),
 }
+
+
+def _courier(merchant):
+    from shipping.services import courier_create
+
+    return courier_create(
+        merchant=merchant,
+        data={"code": "tenancy-surface", "name": "Tenancy Surface"},
+        rate_cards=[{"zone": "metro", "first_slab_price": Decimal("40.00"), "additional_slab_price": Decimal("35.00")}],
+    )
+
+
+def _serviceability_csv() -> SimpleUploadedFile:
+    return SimpleUploadedFile("pincodes.csv", b"pincode,pickup,delivery,cod\n560001,Y,Y,Y\n", content_type="text/csv")
 
 
 def _order_with_unmapped_line(merchant):
@@ -172,10 +187,19 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
         for name in ("approve", "reject", "schedule-pickup", "in-transit", "receive", "refund", "close")
     },
     ("inventory-adjust", "POST"): lambda obj: {"location": "main", "action": "add", "quantity": 1, "reason": "count"},
+    ("courier-list", "POST"): lambda obj: {"code": "new-courier", "name": "New courier"},
+    ("courier-detail", "PATCH"): lambda obj: {"name": "Renamed"},
+    ("courier-detail", "DELETE"): lambda obj: None,
+    ("courier-serviceability-import", "POST"): lambda obj: ({"file": _serviceability_csv()}, "multipart"),
     ("import-list", "POST"): lambda obj: (
         {"file": _orders_csv(obj.merchant, "CSV-2"), "kind": "orders", "dry_run": "false"},
         "multipart",
     ),
+}
+
+#: Query strings the owner's GET needs for a 2xx on routes that require parameters: url name -> obj -> params.
+OWNER_QUERY: dict[str, Callable] = {
+    "serviceability": lambda obj: {"pickup_postcode": "560001", "delivery_postcode": "400050", "weight_grams": 500},
 }
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -300,6 +324,8 @@ def check_endpoint(case: Case, merchant, other_merchant, urlconf: str) -> None:
         key = (case.name, case.method)
         assert key in OWNER_REQUESTS, f"{case.id}: add an example request for {key} to OWNER_REQUESTS"
         body = OWNER_REQUESTS[key](obj)
+    elif case.name in OWNER_QUERY:
+        body = OWNER_QUERY[case.name](obj)
 
     from rest_framework.test import APIClient
 

@@ -1,0 +1,221 @@
+"""Input and output shapes of the shipping API: couriers with rate cards, serviceability imports, quotes."""
+
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.fields import empty
+
+from shipping.models import Courier, CourierMode, RateCard
+from shipping.selectors import PRIOR_ON_TIME_RATE, PRIOR_RTO_RATE, SORTS, courier_rating
+from shipping.services import PINCODE
+from shipping.zones import Zone
+from shopops.api.serializers import StrictInputMixin
+from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+MAX_WEIGHT_GRAMS = 1_000_000
+MAX_DIMENSION_CM = 500
+
+
+def money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+def percent(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, **kwargs)
+
+
+# -- couriers and rate cards ---------------------------------------------------------------
+
+
+class RateCardOutput(serializers.ModelSerializer):
+    class Meta:
+        model = RateCard
+        fields = [
+            "zone", "first_slab_grams", "first_slab_price", "additional_slab_grams", "additional_slab_price",
+            "cod_fixed", "cod_percent", "fuel_surcharge_percent", "rto_charge", "estimated_days",
+        ]  # fmt: skip
+
+
+class RateCardInput(StrictInputMixin, serializers.Serializer):
+    zone = serializers.ChoiceField(choices=Zone.choices)
+    first_slab_grams = serializers.IntegerField(min_value=1, max_value=MAX_WEIGHT_GRAMS, default=500)
+    first_slab_price = money(min_value=Decimal("0.01"), help_text="Price of the first slab; more than zero.")
+    additional_slab_grams = serializers.IntegerField(min_value=1, max_value=MAX_WEIGHT_GRAMS, default=500)
+    additional_slab_price = money(min_value=Decimal("0.00"), help_text="Price of each further slab.")
+    cod_fixed = money(min_value=Decimal("0.00"), default=Decimal("0.00"), help_text="The least COD charge.")
+    cod_percent = percent(default=Decimal("0.00"), help_text="% of the declared value.")
+    fuel_surcharge_percent = percent(default=Decimal("0.00"), help_text="% of the freight.")
+    rto_charge = money(min_value=Decimal("0.00"), default=Decimal("0.00"))
+    estimated_days = serializers.IntegerField(min_value=0, max_value=60, default=4)
+
+
+class CourierPerformanceOutput(serializers.Serializer):
+    on_time_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+    rto_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+    avg_transit_days = serializers.DecimalField(max_digits=5, decimal_places=1, allow_null=True)
+    rating = serializers.DecimalField(max_digits=3, decimal_places=2, help_text="0 to 5.")
+
+
+class CourierOutput(serializers.ModelSerializer):
+    rate_cards = RateCardOutput(many=True, read_only=True)
+    performance = serializers.SerializerMethodField(
+        help_text="Computed from delivered shipments; a neutral prior until there are any."
+    )
+    serviceable_pincodes = serializers.IntegerField(read_only=True, help_text="How many pincodes it serves.")
+
+    class Meta:
+        model = Courier
+        fields = [
+            "id", "code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams",
+            "volumetric_divisor", "is_active", "rate_cards", "performance", "serviceable_pincodes", "created_at",
+            "updated_at",
+        ]  # fmt: skip
+
+    @extend_schema_field(CourierPerformanceOutput)
+    def get_performance(self, courier: Courier) -> dict:
+        days = [card.estimated_days for card in courier.rate_cards.all()]
+        average = (Decimal(sum(days)) / len(days)).quantize(Decimal("0.1")) if days else None
+        return CourierPerformanceOutput({
+            "on_time_rate": PRIOR_ON_TIME_RATE, "rto_rate": PRIOR_RTO_RATE, "avg_transit_days": average,
+            "rating": courier_rating(PRIOR_ON_TIME_RATE, PRIOR_RTO_RATE),
+        }).data  # fmt: skip
+
+
+class CourierInput(StrictInputMixin, serializers.ModelSerializer):
+    tolerated_fields = frozenset({"id", "performance", "serviceable_pincodes", "created_at", "updated_at"})
+
+    rate_cards = RateCardInput(many=True, required=False, help_text="Rate cards to create or replace, by zone.")
+    max_weight_grams = serializers.IntegerField(min_value=1, max_value=MAX_WEIGHT_GRAMS, required=False)
+    volumetric_divisor = serializers.IntegerField(min_value=1000, max_value=10000, required=False)
+
+    class Meta:
+        model = Courier
+        fields = [
+            "code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams", "volumetric_divisor",
+            "is_active", "rate_cards",
+        ]  # fmt: skip
+        # Uniqueness per merchant is the service's (a 409 duplicate_courier).
+        extra_kwargs = {"code": {"validators": []}}
+
+    def validate_rate_cards(self, cards):
+        zones = [card["zone"] for card in cards]
+        duplicates = sorted({zone for zone in zones if zones.count(zone) > 1})
+        if duplicates:
+            raise serializers.ValidationError(f"One rate card per zone; repeated: {', '.join(duplicates)}.")
+        return cards
+
+
+class ServiceabilityImportInput(StrictInputMixin, serializers.Serializer):
+    file = serializers.FileField(
+        help_text="CSV (UTF-8): pincode, pickup, delivery, cod, reverse, oda (Y/N); the first line names the columns."
+    )
+    replace = serializers.BooleanField(
+        default=True, help_text="Replace the courier's pincodes (default); false adds or updates rows."
+    )
+
+
+class ServiceabilityRowError(serializers.Serializer):
+    row = serializers.IntegerField(help_text="Line number in the file (the header is line 1).")
+    pincode = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+
+
+class ServiceabilityImportOutput(serializers.Serializer):
+    rows = serializers.IntegerField()
+    imported = serializers.IntegerField()
+    errors = ServiceabilityRowError(many=True)
+
+
+# -- rate shopping ---------------------------------------------------------------------------
+
+
+class OptionalBooleanField(serializers.BooleanField):
+    """A query-string boolean that is absent (None) when not given, rather than false."""
+
+    default_empty_html = empty
+
+
+def _pincode(help_text: str) -> serializers.CharField:
+    return serializers.CharField(required=False, max_length=20, help_text=help_text)
+
+
+class ServiceabilityQuery(StrictInputMixin, serializers.Serializer):
+    """The query string of GET /serviceability/."""
+
+    tolerated_fields = frozenset({"format"})
+
+    order = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="An order id: pickup, delivery, weight, dimensions, COD and value come from the order "
+                  "(the other parameters, when given, override them).",
+    )  # fmt: skip
+    pickup_postcode = _pincode("Pickup pincode (6 digits). Required without `order`.")
+    delivery_postcode = _pincode("Delivery pincode (6 digits). Required without `order`.")
+    weight_grams = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_WEIGHT_GRAMS,
+        help_text=f"Dead weight in grams, 1 to {MAX_WEIGHT_GRAMS:,}. Required without `order`.",
+    )  # fmt: skip
+    cod = OptionalBooleanField(required=False, allow_null=True, default=None, help_text="Cash on delivery.")
+    declared_value = money(required=False, min_value=Decimal("0"), help_text="Order value (for COD and insurance).")
+    length_cm = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=0, max_value=MAX_DIMENSION_CM,
+                                         required=False, help_text=f"0 to {MAX_DIMENSION_CM} cm.")  # fmt: skip
+    breadth_cm = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=0, max_value=MAX_DIMENSION_CM,
+                                          required=False, help_text=f"0 to {MAX_DIMENSION_CM} cm.")  # fmt: skip
+    height_cm = serializers.DecimalField(max_digits=6, decimal_places=1, min_value=0, max_value=MAX_DIMENSION_CM,
+                                         required=False, help_text=f"0 to {MAX_DIMENSION_CM} cm.")  # fmt: skip
+    mode = serializers.ChoiceField(choices=CourierMode.choices, required=False, help_text="Only couriers of a mode.")
+    sort = serializers.ChoiceField(
+        choices=[(s, s) for s in SORTS],
+        default="recommended",
+        help_text="Order of `couriers`; `recommended` weighs price, speed and rating.",
+    )
+
+    def validate_pickup_postcode(self, value: str) -> str:
+        return _well_formed(value)
+
+    def validate_delivery_postcode(self, value: str) -> str:
+        return _well_formed(value)
+
+    def validate(self, attrs):
+        if attrs.get("order") is None:
+            missing = [name for name in ("pickup_postcode", "delivery_postcode", "weight_grams") if name not in attrs]
+            if missing:
+                raise serializers.ValidationError({name: ["Required unless `order` is given."] for name in missing})
+        return attrs
+
+
+def _well_formed(value: str) -> str:
+    value = value.strip()
+    if not PINCODE.match(value):
+        raise serializers.ValidationError("A pincode is 6 digits, not starting with 0.")
+    return value
+
+
+class CourierQuoteOutput(serializers.Serializer):
+    courier_id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    zone = serializers.ChoiceField(choices=Zone.choices)
+    chargeable_weight_grams = serializers.IntegerField(help_text="Greater of dead and volumetric, in whole slabs.")
+    freight_charge = money()
+    cod_charge = money()
+    fuel_surcharge = money()
+    tax = money(help_text="GST (18%) on freight, COD and fuel.")
+    total_charge = money(help_text="Freight + COD + fuel + GST.")
+    estimated_delivery_days = serializers.IntegerField()
+    etd = serializers.DateField(help_text="Estimated delivery date, from today.")
+    rating = serializers.DecimalField(max_digits=3, decimal_places=2, help_text="0 to 5.")
+    score = serializers.DecimalField(max_digits=5, decimal_places=4, help_text="0 to 1; the recommended order.")
+
+
+class BlockedCourierOutput(serializers.Serializer):
+    courier_id = serializers.IntegerField()
+    reason = serializers.CharField(help_text="Why the courier cannot take the parcel.")
+
+
+class QuoteOutput(serializers.Serializer):
+    zone = serializers.ChoiceField(choices=Zone.choices)
+    recommended_courier_id = serializers.IntegerField(allow_null=True)
+    couriers = CourierQuoteOutput(many=True)
+    blocked = BlockedCourierOutput(many=True)
