@@ -19,8 +19,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from catalog.models import Location
-from shipping.models import BlockedPincode, Courier, CourierMode, RateCard, ServiceablePincode
-from shipping.selectors import SORTS, quote
+from shipping.models import BlockedPincode, Courier, CourierMode, RateCard, ServiceablePincode, ShippingPreference
+from shipping.selectors import SORTS, quote, weights_for
 from shipping.services import (
     COURIER_FIELDS,
     PINCODE,
@@ -31,6 +31,7 @@ from shipping.services import (
     pincode_unblock,
     rate_card_set,
     serviceability_import,
+    shipping_preference_set,
 )
 from shipping.zones import UnknownPincode, place
 from shopops.admin import MerchantRelatedFilter, MerchantScopedAdmin, ParentRightsInline, ServiceAdmin, adopt
@@ -214,6 +215,7 @@ class CourierAdmin(ServiceAdmin):
                 weight_grams=data["weight_grams"], cod=data["cod"], declared_value=data["declared_value"] or Decimal(0),
                 length_cm=data["length_cm"] or Decimal(0), breadth_cm=data["breadth_cm"] or Decimal(0),
                 height_cm=data["height_cm"] or Decimal(0), mode=data["mode"] or None, sort=data["sort"],
+                weights=weights_for(merchant)[0],
             )  # fmt: skip
             names = dict(Courier.objects.filter(merchant=merchant).values_list("pk", "name"))
         blocked = [
@@ -324,3 +326,16 @@ class BlockedPincodeAdmin(ServiceAdmin):
             saved = pincode_block(merchant=merchant, pincode=obj.pincode if change else form.cleaned_data["pincode"],
                                   reason=form.cleaned_data.get("reason", ""))  # fmt: skip
         adopt(obj, saved)
+
+
+@admin.register(ShippingPreference)
+class ShippingPreferenceAdmin(MerchantScopedAdmin):
+    """How the merchant ranks couriers: the weights of price, speed and performance, and the default order."""
+
+    list_display = ["merchant", "weight_price", "weight_speed", "weight_performance", "default_sort"]
+    fields = ["merchant", "weight_price", "weight_speed", "weight_performance", "default_sort"]
+
+    def save_model(self, request, obj, form, change):
+        shipping_preference_set(merchant=obj.merchant, data={
+            name: form.cleaned_data[name] for name in ("weight_price", "weight_speed", "weight_performance",
+                                                       "default_sort")})  # fmt: skip

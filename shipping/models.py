@@ -1,5 +1,6 @@
 """Shipping: couriers, their rate cards per zone, and the pincodes they serve."""
 
+import datetime
 from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -25,6 +26,10 @@ class Courier(models.Model):
     supports_cod = models.BooleanField(default=True)
     supports_reverse = models.BooleanField(default=False)
     max_weight_grams = models.PositiveIntegerField(default=30_000)
+    pickup_cutoff = models.TimeField(
+        default=datetime.time(14, 0),
+        help_text="Shipments booked after this time (merchant's time zone) are picked up the next day.",
+    )
     volumetric_divisor = models.PositiveIntegerField(
         default=5000, validators=[MinValueValidator(1000), MaxValueValidator(10000)],
         help_text="Volumetric kg = length x breadth x height (cm) / divisor.",

@@ -6,7 +6,7 @@ two pincodes (one query), and the merchant's blocked pincodes (one query).
 """
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -69,6 +69,11 @@ def weights_for(merchant: Merchant) -> tuple[Weights, str]:
     return weights, preference.default_sort
 
 
+def pickup_date(now: datetime, cutoff: time) -> date:
+    """Today if the courier's pickup cut-off has not passed (in the merchant's time zone), else tomorrow."""
+    return now.date() if now.time() < cutoff else now.date() + timedelta(days=1)
+
+
 def courier_rating(on_time_rate: Decimal = PRIOR_ON_TIME_RATE, rto_rate: Decimal = PRIOR_RTO_RATE) -> Decimal:
     """A 0-5 rating from on-time delivery and RTO rates (the neutral prior until shipments exist)."""
     return (Decimal(5) * on_time_rate * (1 - rto_rate)).quantize(Decimal("0.01"))
@@ -88,6 +93,7 @@ def quote(
     mode: str | None = None,
     sort: str = "recommended",
     weights: Weights = Weights(),
+    at: datetime | None = None,
 ) -> Quote:
     """Every courier of the merchant, quoted or blocked with its reason.
 
@@ -112,6 +118,7 @@ def quote(
         Courier.objects.filter(merchant=merchant)
         .annotate(card=FilteredRelation("rate_cards", condition=Q(rate_cards__zone=zone)))
         .values("id", "code", "name", "mode", "is_active", "supports_cod", "max_weight_grams", "volumetric_divisor",
+                "pickup_cutoff",
                 "card__id", "card__first_slab_grams", "card__first_slab_price", "card__additional_slab_grams",
                 "card__additional_slab_price", "card__cod_fixed", "card__cod_percent",
                 "card__fuel_surcharge_percent", "card__estimated_days")
@@ -133,7 +140,7 @@ def quote(
         reason = "delivery pincode blocked by the merchant" + (f": {why}" if why else "")
         result.blocked = [{"courier_id": c["id"], "reason": reason} for c in couriers]
         return result
-    today = timezone.localdate()
+    now = (at or timezone.now()).astimezone(merchant.tzinfo)
     for courier in couriers:
         reason = _blocked_reason(courier, zone, served, pickup_postcode, delivery_postcode, weight_grams, cod, mode)
         if reason:
@@ -155,7 +162,8 @@ def quote(
             courier_id=courier["id"], code=courier["code"], name=courier["name"], zone=zone,
             chargeable_weight_grams=priced.chargeable_weight_grams, freight_charge=priced.freight_charge,
             cod_charge=priced.cod_charge, fuel_surcharge=priced.fuel_surcharge, tax=priced.tax,
-            total_charge=priced.total_charge, estimated_delivery_days=days, etd=today + timedelta(days=days),
+            total_charge=priced.total_charge, estimated_delivery_days=days,
+            etd=pickup_date(now, courier["pickup_cutoff"]) + timedelta(days=days),
             rating=courier_rating(),
         ))  # fmt: skip
     _rank(result, sort, weights)

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from shipping.models import BlockedPincode, Courier, RateCard, ServiceablePincode
+from shipping.models import BlockedPincode, Courier, RateCard, ServiceablePincode, ShippingPreference
 from shipping.zones import Zone
 from shopops.api.exceptions import Conflict
 from shopops.bulk import insert_rows
@@ -17,7 +17,7 @@ from shopops.models import Merchant
 
 PINCODE = re.compile(r"^[1-9][0-9]{5}\Z")
 COURIER_FIELDS = ("code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams", "volumetric_divisor",
-                  "is_active")  # fmt: skip
+                  "pickup_cutoff", "is_active")  # fmt: skip
 RATE_FIELDS = ("first_slab_grams", "first_slab_price", "additional_slab_grams", "additional_slab_price", "cod_fixed",
                "cod_percent", "fuel_surcharge_percent", "rto_charge", "estimated_days")  # fmt: skip
 SERVICEABILITY_FLAGS = ("pickup", "delivery", "cod", "reverse", "oda")
@@ -148,3 +148,16 @@ def pincode_block(*, merchant: Merchant, pincode: str, reason: str = "") -> Bloc
 def pincode_unblock(*, merchant: Merchant, pincode: str) -> bool:
     deleted, _ = BlockedPincode.objects.filter(merchant=merchant, pincode=pincode).delete()
     return bool(deleted)
+
+
+def shipping_preference_set(*, merchant: Merchant, data: dict[str, Any]) -> ShippingPreference:
+    """Set how the merchant ranks couriers (weights of price, speed and performance; default order)."""
+    preference = ShippingPreference.objects.filter(merchant=merchant).first() or ShippingPreference(merchant=merchant)
+    for name in ("weight_price", "weight_speed", "weight_performance", "default_sort"):
+        if name in data:
+            setattr(preference, name, data[name])
+    preference.full_clean(validate_unique=False)
+    if preference.weight_price + preference.weight_speed + preference.weight_performance <= 0:
+        raise ValidationError({"weight_price": "At least one weight must be above zero."})
+    preference.save()
+    return preference

@@ -68,8 +68,8 @@ class CourierOutput(serializers.ModelSerializer):
         model = Courier
         fields = [
             "id", "code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams",
-            "volumetric_divisor", "is_active", "rate_cards", "performance", "serviceable_pincodes", "created_at",
-            "updated_at",
+            "volumetric_divisor", "pickup_cutoff", "is_active", "rate_cards", "performance", "serviceable_pincodes",
+            "created_at", "updated_at",
         ]  # fmt: skip
 
     @extend_schema_field(CourierPerformanceOutput)
@@ -88,11 +88,13 @@ class CourierInput(StrictInputMixin, serializers.ModelSerializer):
     rate_cards = RateCardInput(many=True, required=False, help_text="Rate cards to create or replace, by zone.")
     max_weight_grams = serializers.IntegerField(min_value=1, max_value=MAX_WEIGHT_GRAMS, required=False)
     volumetric_divisor = serializers.IntegerField(min_value=1000, max_value=10000, required=False)
+    pickup_cutoff = serializers.TimeField(required=False, help_text="Bookings after it (merchant's time) go next day.")
 
     class Meta:
         model = Courier
         fields = [
             "code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams", "volumetric_divisor",
+            "pickup_cutoff",
             "is_active", "rate_cards",
         ]  # fmt: skip
         # Uniqueness per merchant is the service's (a 409 duplicate_courier).
@@ -167,8 +169,9 @@ class ServiceabilityQuery(StrictInputMixin, serializers.Serializer):
     mode = serializers.ChoiceField(choices=CourierMode.choices, required=False, help_text="Only couriers of a mode.")
     sort = serializers.ChoiceField(
         choices=[(s, s) for s in SORTS],
-        default="recommended",
-        help_text="Order of `couriers`; `recommended` weighs price, speed and rating.",
+        required=False,
+        help_text="Order of `couriers`; `recommended` weighs price, speed and rating with the merchant's weights. "
+        "Default: the merchant's default order (recommended).",
     )
 
     def validate_pickup_postcode(self, value: str) -> str:

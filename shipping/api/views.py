@@ -14,7 +14,7 @@ from orders.models import Order, PaymentMethod
 from shipping import services
 from shipping.api import serializers as s
 from shipping.models import Courier, ServiceablePincode
-from shipping.selectors import quote
+from shipping.selectors import quote, weights_for
 from shipping.zones import UnknownPincode, place
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.exceptions import ApiError
@@ -127,7 +127,9 @@ class ServiceabilityView(MerchantAPIView):
         if errors:
             raise serializers.ValidationError(errors)
         params["cod"] = bool(params.get("cod"))
-        result = quote(merchant=self.merchant, **params)
+        weights, default_sort = weights_for(self.merchant)
+        params["sort"] = params.get("sort") or default_sort
+        result = quote(merchant=self.merchant, weights=weights, **params)
         return Response(s.QuoteOutput(result).data)
 
     def _from_order(self, order_id: int) -> dict:

@@ -1,6 +1,7 @@
 """Couriers with rate cards and serviceable pincodes, built through the shipping services."""
 
 import io
+from datetime import time
 from decimal import Decimal
 
 from shipping.services import courier_create, serviceability_import
@@ -14,6 +15,7 @@ METRO_CARD = {
 
 def make_courier(merchant, code: str = "delhivery-surface", name: str = "Delhivery Surface", rate_cards=None,
                  pincodes=("560001", "400050"), **data):  # fmt: skip
+    data = {"pickup_cutoff": time.max, **data}  # picked up today whatever the hour: ETDs are today + days
     courier = courier_create(merchant=merchant, data={"code": code, "name": name, **data},
                              rate_cards=[METRO_CARD] if rate_cards is None else rate_cards)  # fmt: skip
     if pincodes:

@@ -23,7 +23,8 @@ def messages_of(response) -> list[str]:
 def courier_form(merchant, cards=(), **overrides) -> dict:
     data = {
         "merchant": str(merchant.pk), "code": "shadowfax", "name": "Shadowfax", "mode": "surface",
-        "supports_cod": "on", "max_weight_grams": "30000", "volumetric_divisor": "5000", "is_active": "on",
+        "supports_cod": "on", "max_weight_grams": "30000", "volumetric_divisor": "5000", "pickup_cutoff": "14:00:00",
+        "is_active": "on",
         "rate_cards-TOTAL_FORMS": str(len(cards)), "rate_cards-INITIAL_FORMS": "0",
         "rate_cards-MIN_NUM_FORMS": "0", "rate_cards-MAX_NUM_FORMS": "1000",
     }  # fmt: skip

@@ -4,13 +4,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shipping.models import Courier, RateCard, ServiceablePincode
-from shipping.services import pincode_block
+from shipping.services import pincode_block, shipping_preference_set
 from tests.orders.factories import make_order
 from tests.shipping.factories import METRO_CARD, make_courier, serve
 
@@ -367,3 +368,23 @@ def test_a_delivery_pincode_without_cod_blocks_cod(api, merchant):
                                "cod": "1", "declared_value": "100"})  # fmt: skip
 
     assert response.json()["blocked"] == [{"courier_id": courier.pk, "reason": "no COD at the delivery pincode"}]
+
+
+def test_the_merchants_weights_and_default_order_rank_the_quote(api, merchant, couriers):
+    surface, air, _, _ = couriers
+    params = {"pickup_postcode": "560001", "delivery_postcode": "400050", "weight_grams": 1200}
+    assert api.get(QUOTE, params).json()["recommended_courier_id"] == surface.pk
+
+    speed_only = {"weight_price": Decimal("0"), "weight_speed": Decimal("1"), "weight_performance": Decimal("0")}
+    shipping_preference_set(merchant=merchant, data={**speed_only, "default_sort": "cheapest"})
+    body = api.get(QUOTE, params).json()
+
+    assert body["recommended_courier_id"] == air.pk  # speed alone counts now
+    assert [c["courier_id"] for c in body["couriers"]] == [surface.pk, air.pk]  # the default order: cheapest
+    assert [c["score"] for c in body["couriers"]] == ["0.5000", "1.0000"]  # fastest 2 days / own days
+
+
+def test_a_preference_without_any_weight_is_refused(merchant):
+    with pytest.raises(ValidationError):
+        shipping_preference_set(merchant=merchant, data={"weight_price": Decimal("0"), "weight_speed": Decimal("0"),
+                                                         "weight_performance": Decimal("0")})  # fmt: skip

@@ -1,8 +1,9 @@
 """Rate shopping: quote() between known pincodes, priced to the paisa, sorted, blocked with exact reasons."""
 
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -25,6 +26,7 @@ def metro_card(**overrides) -> dict:
 
 def make_courier(merchant, code: str, *, cards: list[dict] | None = None, serviceability: bytes | None = None, **data):
     """A courier with a metro rate card (unless ``cards``) serving both test pincodes (unless ``serviceability``)."""
+    data = {"pickup_cutoff": time.max, **data}  # picked up today whatever the hour: ETDs are today + days
     courier = courier_create(merchant=merchant, data={"code": code, "name": code.title(), **data},
                              rate_cards=[metro_card()] if cards is None else cards)  # fmt: skip
     csv = serviceability or f"pincode,pickup,delivery,cod\n{PICKUP},Y,Y,Y\n{DELIVERY},Y,Y,Y\n".encode()
@@ -285,3 +287,27 @@ def test_zero_or_negative_weight_and_bad_inputs_are_refused_before_any_query(
         )
 
     assert refused.value.message_dict == errors
+
+
+def test_after_the_pickup_cutoff_the_parcel_is_picked_up_tomorrow(merchant):
+    make_courier(merchant, "alpha", pickup_cutoff=time(14, 0))
+    kolkata = ZoneInfo("Asia/Kolkata")
+
+    before = quote(merchant=merchant, pickup_postcode=PICKUP, delivery_postcode=DELIVERY, weight_grams=500,
+                   at=datetime(2026, 11, 27, 13, 59, tzinfo=kolkata))  # fmt: skip
+    after = quote(merchant=merchant, pickup_postcode=PICKUP, delivery_postcode=DELIVERY, weight_grams=500,
+                  at=datetime(2026, 11, 27, 14, 0, tzinfo=kolkata))  # fmt: skip
+
+    # the metro card promises 5 days: picked up on the 27th -> 2 Dec; after the cut-off, on the 28th -> 3 Dec
+    assert [q.etd.isoformat() for q in before.couriers] == ["2026-12-02"]
+    assert [q.etd.isoformat() for q in after.couriers] == ["2026-12-03"]
+
+
+def test_the_cutoff_is_read_in_the_merchants_time_zone(merchant):
+    make_courier(merchant, "alpha", pickup_cutoff=time(14, 0))
+
+    # 09:00 UTC is 14:30 in Kolkata: past the cut-off there, so picked up on the 28th
+    result = quote(merchant=merchant, pickup_postcode=PICKUP, delivery_postcode=DELIVERY, weight_grams=500,
+                   at=datetime(2026, 11, 27, 9, 0, tzinfo=ZoneInfo("UTC")))  # fmt: skip
+
+    assert [q.etd.isoformat() for q in result.couriers] == ["2026-12-03"]
