@@ -19,7 +19,15 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from catalog.models import Location
-from shipping.models import BlockedPincode, Courier, CourierMode, RateCard, ServiceablePincode, ShippingPreference
+from shipping.models import (
+    BlockedPincode,
+    Courier,
+    CourierMode,
+    PostcodeZone,
+    RateCard,
+    ServiceablePincode,
+    ShippingPreference,
+)
 from shipping.selectors import SORTS, quote, weights_for
 from shipping.services import (
     COURIER_FIELDS,
@@ -32,6 +40,7 @@ from shipping.services import (
     rate_card_set,
     serviceability_import,
     shipping_preference_set,
+    zone_rule_set,
 )
 from shipping.zones import UnknownPincode, place
 from shopops.admin import MerchantRelatedFilter, MerchantScopedAdmin, ParentRightsInline, ServiceAdmin, adopt
@@ -185,7 +194,8 @@ class CourierAdmin(ServiceAdmin):
         if form.is_bound and form.is_valid():
             try:
                 result = serviceability_import(courier=courier, fileobj=form.cleaned_data["file"].file,
-                                               replace=form.cleaned_data["replace"])  # fmt: skip
+                                               replace=form.cleaned_data["replace"],
+                                               country=form.cleaned_data["country"] or "IN")  # fmt: skip
             except ValidationError as exc:
                 form.add_error("file", exc.message_dict.get("file", exc.messages))
             else:
@@ -242,6 +252,8 @@ class ServiceabilityUploadForm(forms.Form):
     replace = forms.BooleanField(
         required=False, initial=True, help_text="Replace the courier's pincodes; unticked, rows are added or updated."
     )
+    country = forms.RegexField(r"^[A-Z]{2}$", initial="IN", max_length=2, required=False,
+                               help_text="IN (default): 6-digit pincodes. Another country: its postcodes.")  # fmt: skip
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -339,3 +351,23 @@ class ShippingPreferenceAdmin(MerchantScopedAdmin):
         shipping_preference_set(merchant=obj.merchant, data={
             name: form.cleaned_data[name] for name in ("weight_price", "weight_speed", "weight_performance",
                                                        "default_sort")})  # fmt: skip
+
+
+@admin.register(PostcodeZone)
+class PostcodeZoneAdmin(ServiceAdmin):
+    """Zone rules for countries other than India: the longest matching postcode prefixes decide the zone."""
+
+    list_display = ["country", "origin_prefix", "destination_prefix", "zone"]
+    list_filter = ["country", "zone"]
+    search_fields = ["origin_prefix", "destination_prefix"]
+    fields = ["merchant", "country", "origin_prefix", "destination_prefix", "zone"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        with self.refusals():
+            saved = zone_rule_set(merchant=obj.merchant if change else data["merchant"], country=data["country"],
+                                  origin_prefix=data["origin_prefix"], destination_prefix=data["destination_prefix"],
+                                  zone=data["zone"])  # fmt: skip
+        if change and saved.pk != obj.pk:
+            PostcodeZone.objects.filter(pk=obj.pk).delete()  # the rule moved to other prefixes
+        adopt(obj, saved)

@@ -85,11 +85,11 @@ class RateCard(models.Model):
 
 
 class ServiceablePincode(models.Model):
-    """A pincode a courier serves, and how (imported from the courier's CSV)."""
+    """A pincode (or, abroad, a postcode) a courier serves, and how (imported from the courier's CSV)."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="pincodes")
-    pincode = models.CharField(max_length=6)
+    pincode = models.CharField(max_length=10)
     pickup = models.BooleanField(default=True)
     delivery = models.BooleanField(default=True)
     cod = models.BooleanField(default=True)
@@ -136,3 +136,30 @@ class ShippingPreference(models.Model):
 
     def __str__(self) -> str:
         return f"shipping preference of {self.merchant_id}"
+
+
+class PostcodeZone(models.Model):
+    """A zone rule for a country other than India: postcodes starting with ``origin_prefix`` to postcodes
+    starting with ``destination_prefix`` are in ``zone``. The longest matching prefixes win; an empty
+    prefix matches every postcode."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="postcode_zones")
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2; India uses the pincode directory.")
+    origin_prefix = models.CharField(max_length=10, blank=True)
+    destination_prefix = models.CharField(max_length=10, blank=True)
+    zone = models.CharField(max_length=20, choices=Zone.choices)
+
+    class Meta:
+        ordering = ["country", "origin_prefix", "destination_prefix"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "country", "origin_prefix", "destination_prefix"], name="postcodezone_unique_rule"
+            ),  # fmt: skip
+            models.CheckConstraint(condition=Q(zone__in=Zone.values), name="postcodezone_zone_valid"),
+            models.CheckConstraint(
+                condition=Q(country__regex=r"^[A-Z]{2}$") & ~Q(country="IN"), name="postcodezone_country_not_india"
+            ),  # fmt: skip
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.origin_prefix or '*'} -> {self.destination_prefix or '*'}: {self.zone}"

@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
-from shipping.models import BlockedPincode, Courier, ServiceablePincode, ShippingPreference
+from shipping.models import BlockedPincode, Courier, PostcodeZone, ServiceablePincode, ShippingPreference
 from shipping.rates import charges, volumetric_grams
-from shipping.zones import Zone, zone_between
+from shipping.zones import Zone, normalize_postcode, zone_between, zone_by_prefix
 from shopops.models import Merchant
 
 SORTS = ("recommended", "cheapest", "fastest", "rating")
@@ -94,11 +94,13 @@ def quote(
     sort: str = "recommended",
     weights: Weights = Weights(),
     at: datetime | None = None,
+    country: str = "IN",
 ) -> Quote:
     """Every courier of the merchant, quoted or blocked with its reason.
 
-    Raises UnknownPincode for a pincode the directory does not know, ValidationError for a weight
-    under 1 g, a dimension over 500 cm or a negative value, and for an unknown sort.
+    India uses the pincode directory; another ``country`` uses the merchant's PostcodeZone rules (a fourth
+    query). Raises UnknownPincode for a pincode the directory does not know (or that no rule covers), and
+    ValidationError for a weight under 1 g, a dimension over 500 cm or a negative value, and an unknown sort.
     """
     errors = {}
     if weight_grams < 1:
@@ -112,8 +114,14 @@ def quote(
         errors["sort"] = f"One of {', '.join(SORTS)}."
     if errors:
         raise ValidationError(errors)
-    pickup_postcode, delivery_postcode = str(pickup_postcode).strip(), str(delivery_postcode).strip()
-    zone = zone_between(pickup_postcode, delivery_postcode)
+    if country == "IN":
+        pickup_postcode, delivery_postcode = str(pickup_postcode).strip(), str(delivery_postcode).strip()
+        zone = zone_between(pickup_postcode, delivery_postcode)
+    else:  # one more query: the merchant's zone table for that country
+        pickup_postcode, delivery_postcode = normalize_postcode(pickup_postcode), normalize_postcode(delivery_postcode)
+        rules = list(PostcodeZone.objects.filter(merchant=merchant, country=country)
+                     .values_list("origin_prefix", "destination_prefix", "zone"))  # fmt: skip
+        zone = zone_by_prefix(pickup_postcode, delivery_postcode, country, rules)
     couriers = (
         Courier.objects.filter(merchant=merchant)
         .annotate(card=FilteredRelation("rate_cards", condition=Q(rate_cards__zone=zone)))

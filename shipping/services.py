@@ -9,13 +9,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from shipping.models import BlockedPincode, Courier, RateCard, ServiceablePincode, ShippingPreference
-from shipping.zones import Zone
+from shipping.models import BlockedPincode, Courier, PostcodeZone, RateCard, ServiceablePincode, ShippingPreference
+from shipping.zones import Zone, normalize_postcode
 from shopops.api.exceptions import Conflict
 from shopops.bulk import insert_rows
 from shopops.models import Merchant
 
 PINCODE = re.compile(r"^[1-9][0-9]{5}\Z")
+POSTCODE = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,9}\Z")  # other countries: letters, digits, a space or a dash
 COURIER_FIELDS = ("code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams", "volumetric_divisor",
                   "pickup_cutoff", "is_active")  # fmt: skip
 RATE_FIELDS = ("first_slab_grams", "first_slab_price", "additional_slab_grams", "additional_slab_price", "cod_fixed",
@@ -77,8 +78,11 @@ class ServiceabilityImport:
     errors: list[dict] = field(default_factory=list)
 
 
-def serviceability_import(*, courier: Courier, fileobj, replace: bool = True) -> ServiceabilityImport:
+def serviceability_import(*, courier: Courier, fileobj, replace: bool = True, country: str = "IN"
+                          ) -> ServiceabilityImport:  # fmt: skip
     """Load a courier's serviceable pincodes from CSV (pincode, pickup, delivery, cod, reverse, oda; Y/N).
+
+    ``country``: Indian pincodes are 6 digits; other countries' postcodes are stored upper-cased.
 
     All or nothing: a file with any bad row imports nothing and names up to 100 bad rows. With
     ``replace`` (the default) the courier's previous list is replaced; else rows are added or updated.
@@ -96,7 +100,9 @@ def serviceability_import(*, courier: Courier, fileobj, replace: bool = True) ->
                 continue
             result.rows += 1
             cells = {name: (values[i].strip() if i < len(values) else "") for name, i in index.items()}
-            problem = _serviceability_problem(cells, seen)
+            if country != "IN":
+                cells["pincode"] = normalize_postcode(cells["pincode"])
+            problem = _serviceability_problem(cells, seen, country)
             if problem:
                 if len(result.errors) < 100:
                     result.errors.append({"row": number, "pincode": cells["pincode"], "message": problem})
@@ -124,9 +130,11 @@ def serviceability_import(*, courier: Courier, fileobj, replace: bool = True) ->
     return result
 
 
-def _serviceability_problem(cells: dict[str, str], seen: set[str]) -> str | None:
-    if not PINCODE.match(cells["pincode"]):
+def _serviceability_problem(cells: dict[str, str], seen: set[str], country: str) -> str | None:
+    if country == "IN" and not PINCODE.match(cells["pincode"]):
         return "A pincode is 6 digits, not starting with 0."
+    if country != "IN" and not POSTCODE.match(cells["pincode"]):
+        return "A postcode is 2 to 10 letters, digits, spaces or dashes."
     if cells["pincode"] in seen:
         return "The pincode appears twice."
     for flag in SERVICEABILITY_FLAGS:
@@ -161,3 +169,28 @@ def shipping_preference_set(*, merchant: Merchant, data: dict[str, Any]) -> Ship
         raise ValidationError({"weight_price": "At least one weight must be above zero."})
     preference.save()
     return preference
+
+
+def zone_rule_set(*, merchant: Merchant, country: str, origin_prefix: str, destination_prefix: str,
+                  zone: str) -> PostcodeZone:  # fmt: skip
+    """Create or change a zone rule of a country other than India (India uses the pincode directory)."""
+    country = str(country).strip().upper()
+    errors = {}
+    if not re.fullmatch(r"[A-Z]{2}", country) or country == "IN":
+        errors["country"] = "A country code other than IN (India uses the pincode directory)."
+    if zone not in Zone.values:
+        errors["zone"] = f"One of {', '.join(Zone.values)}."
+    origin, destination = normalize_postcode(origin_prefix), normalize_postcode(destination_prefix)
+    for name, prefix in (("origin_prefix", origin), ("destination_prefix", destination)):
+        if prefix and not re.fullmatch(r"[A-Z0-9 -]{1,10}", prefix):
+            errors[name] = "Up to 10 letters, digits, spaces or dashes."
+    if errors:
+        raise ValidationError(errors)
+    rule, _ = PostcodeZone.objects.update_or_create(
+        merchant=merchant,
+        country=country,
+        origin_prefix=origin,
+        destination_prefix=destination,
+        defaults={"zone": zone},
+    )
+    return rule

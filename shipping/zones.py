@@ -49,9 +49,9 @@ METROS = {
 
 
 class UnknownPincode(ValueError):
-    def __init__(self, pincode: str):
+    def __init__(self, pincode: str, message: str = ""):
         self.pincode = pincode
-        super().__init__(f"{pincode!r} is not a known Indian pincode.")
+        super().__init__(message or f"{pincode!r} is not a known Indian pincode.")
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,17 @@ def zone_between(pickup: str, delivery: str) -> Zone:
     if origin.metro and destination.metro:
         return Zone.METRO
     return Zone.REST_OF_INDIA
+
+
+def zone_by_prefix(pickup: str, delivery: str, country: str, rules: list[tuple[str, str, str]]) -> Zone:
+    """The zone of the most specific rule (origin prefix, destination prefix, zone) matching both postcodes."""
+    pickup, delivery = normalize_postcode(pickup), normalize_postcode(delivery)
+    matches = [(len(origin) + len(destination), len(origin), zone) for origin, destination, zone in rules
+               if pickup.startswith(origin) and delivery.startswith(destination)]  # fmt: skip
+    if not matches:
+        raise UnknownPincode(f"{pickup} -> {delivery}", f"No zone rule covers {pickup} to {delivery} in {country}.")
+    return Zone(max(matches)[2])
+
+
+def normalize_postcode(postcode: str) -> str:
+    return " ".join(str(postcode).upper().split())

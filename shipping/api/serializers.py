@@ -8,8 +8,8 @@ from rest_framework.fields import empty
 
 from shipping.models import Courier, CourierMode, RateCard
 from shipping.selectors import PRIOR_ON_TIME_RATE, PRIOR_RTO_RATE, SORTS, courier_rating
-from shipping.services import PINCODE
-from shipping.zones import Zone
+from shipping.services import PINCODE, POSTCODE
+from shipping.zones import Zone, normalize_postcode
 from shopops.api.serializers import StrictInputMixin
 from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
@@ -115,6 +115,8 @@ class ServiceabilityImportInput(StrictInputMixin, serializers.Serializer):
     replace = serializers.BooleanField(
         default=True, help_text="Replace the courier's pincodes (default); false adds or updates rows."
     )
+    country = serializers.RegexField(r"^[A-Z]{2}$", default="IN",
+                                     help_text="IN: 6-digit pincodes; another country: its postcodes.")  # fmt: skip
 
 
 class ServiceabilityRowError(serializers.Serializer):
@@ -152,8 +154,11 @@ class ServiceabilityQuery(StrictInputMixin, serializers.Serializer):
         help_text="An order id: pickup, delivery, weight, dimensions, COD and value come from the order "
                   "(the other parameters, when given, override them).",
     )  # fmt: skip
-    pickup_postcode = _pincode("Pickup pincode (6 digits). Required without `order`.")
-    delivery_postcode = _pincode("Delivery pincode (6 digits). Required without `order`.")
+    country = serializers.RegexField(r"^[A-Z]{2}$", required=False,
+                                     help_text="ISO 3166-1 alpha-2 of both ends. India (the default) uses the pincode "
+                                     "directory; another country the merchant's postcode zone rules.")  # fmt: skip
+    pickup_postcode = _pincode("Pickup pincode (6 digits in India). Required without `order`.")
+    delivery_postcode = _pincode("Delivery pincode (6 digits in India). Required without `order`.")
     weight_grams = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_WEIGHT_GRAMS,
         help_text=f"Dead weight in grams, 1 to {MAX_WEIGHT_GRAMS:,}. Required without `order`.",
@@ -174,13 +179,17 @@ class ServiceabilityQuery(StrictInputMixin, serializers.Serializer):
         "Default: the merchant's default order (recommended).",
     )
 
-    def validate_pickup_postcode(self, value: str) -> str:
-        return _well_formed(value)
-
-    def validate_delivery_postcode(self, value: str) -> str:
-        return _well_formed(value)
-
     def validate(self, attrs):
+        abroad = (attrs.get("country") or "IN") != "IN"
+        errors = {}
+        for name in ("pickup_postcode", "delivery_postcode"):
+            if name in attrs:
+                try:
+                    attrs[name] = _well_formed(attrs[name], abroad)
+                except serializers.ValidationError as exc:
+                    errors[name] = exc.detail
+        if errors:
+            raise serializers.ValidationError(errors)
         if attrs.get("order") is None:
             missing = [name for name in ("pickup_postcode", "delivery_postcode", "weight_grams") if name not in attrs]
             if missing:
@@ -188,7 +197,12 @@ class ServiceabilityQuery(StrictInputMixin, serializers.Serializer):
         return attrs
 
 
-def _well_formed(value: str) -> str:
+def _well_formed(value: str, abroad: bool = False) -> str:
+    if abroad:
+        value = normalize_postcode(value)
+        if not POSTCODE.match(value):
+            raise serializers.ValidationError("A postcode is 2 to 10 letters, digits, spaces or dashes.")
+        return value
     value = value.strip()
     if not PINCODE.match(value):
         raise serializers.ValidationError("A pincode is 6 digits, not starting with 0.")

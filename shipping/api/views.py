@@ -89,7 +89,8 @@ class CourierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
         if upload.size > settings.API_MAX_UPLOAD_BYTES:
             raise ApiError(413, "payload_too_large", "The file is too large.",
                            {"max_bytes": settings.API_MAX_UPLOAD_BYTES})  # fmt: skip
-        result = services.serviceability_import(courier=courier, fileobj=upload.file, replace=data["replace"])
+        result = services.serviceability_import(courier=courier, fileobj=upload.file, replace=data["replace"],
+                                                country=data["country"])  # fmt: skip
         body = s.ServiceabilityImportOutput(result).data
         if result.errors:
             raise ApiError(400, "invalid_file", f"The file has bad rows ({len(result.errors)} shown); nothing "
@@ -118,10 +119,12 @@ class ServiceabilityView(MerchantAPIView):
             params = {**self._from_order(order_id), **{k: v for k, v in params.items() if v is not None}}
         if "weight_grams" not in params:
             raise serializers.ValidationError({"weight_grams": ["The order has no weight; give weight_grams."]})
+        params["country"] = params.get("country") or "IN"
         errors = {}
         for name in ("pickup_postcode", "delivery_postcode"):
             try:
-                place(params[name])
+                if params["country"] == "IN":
+                    place(params[name])
             except UnknownPincode as exc:
                 errors[name] = [f"{exc.pincode} is not a known Indian pincode."]
         if errors:
@@ -129,7 +132,10 @@ class ServiceabilityView(MerchantAPIView):
         params["cod"] = bool(params.get("cod"))
         weights, default_sort = weights_for(self.merchant)
         params["sort"] = params.get("sort") or default_sort
-        result = quote(merchant=self.merchant, weights=weights, **params)
+        try:
+            result = quote(merchant=self.merchant, weights=weights, **params)
+        except UnknownPincode as exc:  # abroad: no zone rule covers the pair
+            raise serializers.ValidationError({"delivery_postcode": [str(exc)]}) from exc
         return Response(s.QuoteOutput(result).data)
 
     def _from_order(self, order_id: int) -> dict:
@@ -148,7 +154,7 @@ class ServiceabilityView(MerchantAPIView):
         values = {
             "pickup_postcode": pickup, "delivery_postcode": delivery, "cod": order.payment_method == PaymentMethod.COD,
             "declared_value": order.total, "length_cm": order.length_cm, "breadth_cm": order.breadth_cm,
-            "height_cm": order.height_cm,
+            "height_cm": order.height_cm, "country": (order.shipping_address or {}).get("country") or "IN",
         }  # fmt: skip
         if order.weight_grams:
             values["weight_grams"] = order.weight_grams

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from shipping.models import BlockedPincode, Courier, RateCard, ServiceablePincode
+from shipping.models import BlockedPincode, Courier, PostcodeZone, RateCard, ServiceablePincode
 from tests.shipping.factories import METRO_CARD, make_courier
 
 ADMIN = "/admin/shipping"
@@ -190,3 +190,18 @@ def test_unblock_a_pincode(staff_client, merchant):
 
     assert response.status_code == 302
     assert not BlockedPincode.objects.filter(merchant=merchant).exists()
+
+
+def test_add_a_zone_rule_for_another_country(staff_client, merchant):
+    response = staff_client.post(f"{ADMIN}/postcodezone/add/", {"merchant": str(merchant.pk), "country": "GB",
+                                                                  "origin_prefix": "sw", "destination_prefix": "",
+                                                                  "zone": "within_state"})  # fmt: skip
+    refused = staff_client.post(f"{ADMIN}/postcodezone/add/", {"merchant": str(merchant.pk), "country": "IN",
+                                                                 "origin_prefix": "", "destination_prefix": "",
+                                                                 "zone": "metro"})  # fmt: skip
+
+    assert response.status_code == 302
+    assert list(PostcodeZone.objects.values_list("country", "origin_prefix", "destination_prefix", "zone")) == [
+        ("GB", "SW", "", "within_state")]  # fmt: skip
+    assert refused.status_code == 200
+    assert PostcodeZone.objects.count() == 1
