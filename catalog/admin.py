@@ -40,6 +40,7 @@ from shopops.admin import (
     MerchantRelatedFilter,
     MerchantScopedAdmin,
     ParentRightsInline,
+    ReadOnlyAdmin,
     ServiceAdmin,
     action_form_page,
     adopt,
@@ -500,7 +501,7 @@ class StockLevelAdmin(MerchantScopedAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(MerchantScopedAdmin):
+class StockMovementAdmin(ReadOnlyAdmin):
     """The append-only stock ledger: read-only for everyone."""
 
     list_display = [
@@ -514,12 +515,3 @@ class StockMovementAdmin(MerchantScopedAdmin):
 
     def get_base_queryset(self, request) -> QuerySet:
         return selectors.stock_movement_queryset()
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

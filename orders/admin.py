@@ -65,6 +65,7 @@ from shopops.admin import (
     ChangelistExportMixin,
     MerchantRelatedFilter,
     MerchantScopedAdmin,
+    ReadOnlyAdmin,
     ReadOnlyInline,
     ServiceAdmin,
     action_form_page,
@@ -486,7 +487,7 @@ class ChannelAdmin(ServiceAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(MerchantScopedAdmin):
+class CustomerAdmin(ReadOnlyAdmin):
     """Customers are matched and counted by the order services: read-only here."""
 
     list_display = ["name", "phone", "email", "orders_count", "total_spent", "first_order_at", "last_order_at"]
@@ -495,15 +496,6 @@ class CustomerAdmin(MerchantScopedAdmin):
     fields = ["name", "phone", "email", "orders_count", "total_spent", "first_order_at", "last_order_at",
               "created_at", "updated_at"]  # fmt: skip
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # -- returns ---------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
+from orders.selectors import EXPORT_COLUMNS
 from shopops.api.exceptions import ApiError
 from shopops.bulk import insert_rows
 from shopops.models import Merchant
@@ -56,16 +57,8 @@ CHUNK_ORDERS = 2000
 MAX_ERRORS = 10_000  # a file this broken is reported up to here
 HEARTBEAT = timedelta(seconds=30)
 
-#: The order columns, as the orders export writes them (one row per line).
-ORDER_COLUMNS = [
-    "order_number", "channel", "channel_order_id", "status", "ordered_at", "payment_method", "payment_status",
-    "customer_name", "customer_email", "customer_phone",
-    "shipping_name", "shipping_phone", "shipping_line1", "shipping_line2", "shipping_city", "shipping_state",
-    "shipping_postcode", "shipping_country",
-    "sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code",
-    "shipping_charge", "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm",
-    "pickup_location", "packed_at", "shipped_at", "delivered_at", "awb", "courier",
-]  # fmt: skip
+#: The order columns are the orders export's (one row per line), so an export imports as it is.
+ORDER_COLUMNS = EXPORT_COLUMNS
 ORDER_REQUIRED = ["channel_order_id", "payment_method", "shipping_name", "shipping_phone", "shipping_line1",
                   "shipping_city", "shipping_postcode", "sku", "quantity", "unit_price"]  # fmt: skip
 #: Columns that belong to the order (the same on each of its rows), and the line's own.

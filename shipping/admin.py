@@ -43,7 +43,14 @@ from shipping.services import (
     zone_rule_set,
 )
 from shipping.zones import UnknownPincode, place
-from shopops.admin import MerchantRelatedFilter, MerchantScopedAdmin, ParentRightsInline, ServiceAdmin, adopt
+from shopops.admin import (
+    MerchantRelatedFilter,
+    MerchantScopedAdmin,
+    ParentRightsInline,
+    ReadOnlyAdmin,
+    ServiceAdmin,
+    adopt,
+)
 
 # -- couriers and their rate cards ----------------------------------------------------------
 
@@ -300,7 +307,7 @@ class RateCalculatorForm(forms.Form):
 
 
 @admin.register(ServiceablePincode)
-class ServiceablePincodeAdmin(MerchantScopedAdmin):
+class ServiceablePincodeAdmin(ReadOnlyAdmin):
     """Read-only: pincodes change through each courier's serviceability import."""
 
     list_display = ["pincode", "courier", "pickup", "delivery", "cod", "reverse", "oda"]
@@ -309,15 +316,6 @@ class ServiceablePincodeAdmin(MerchantScopedAdmin):
     list_select_related = ["courier"]
     show_full_result_count = False
     ordering = ["courier", "pincode"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(BlockedPincode)

@@ -241,6 +241,19 @@ class ServiceAdmin(MerchantScopedAdmin):
         return service_refusals(self.conflict_fields, label)
 
 
+class ReadOnlyAdmin(MerchantScopedAdmin):
+    """A merchant-scoped list nobody adds to, changes or deletes from here (ledgers, imported lists)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class ParentRightsInline:
     """Inline rights follow the parent admin's membership rights.
 
