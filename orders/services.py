@@ -485,9 +485,14 @@ def order_pack(*, order: Order, actor: str) -> Order:
 
 
 def order_cancel(*, order: Order, reason: str, actor: str) -> Order:
-    """Cancel before shipping; confirmed and packed orders give their reservation back."""
+    """Cancel before shipping; confirmed and packed orders give their reservation back. An order with an AWB
+    is booked with a courier: its shipment is cancelled first (409 ``order_has_awb``)."""
 
     def release(locked: Order) -> None:
+        if locked.awb:
+            raise Conflict("order_has_awb", f"Order {locked.number} is booked with {locked.courier} under AWB "
+                           f"{locked.awb}; cancel its shipment first.",
+                           {"awb": locked.awb, "courier": locked.courier})  # fmt: skip
         if locked.status in (OrderStatus.CONFIRMED, OrderStatus.PACKED):
             catalog_services.stock_release(merchant=locked.merchant, lines=_stock_lines(locked),
                                            reference=f"order:{locked.number}", actor=actor)  # fmt: skip
@@ -505,6 +510,16 @@ def order_mark_shipped(*, order: Order, actor: str, awb: str = "", courier: str 
 
     extra = {name: value for name, value in (("awb", awb), ("courier", courier)) if value}
     return _transition(order, OrderStatus.SHIPPED, actor, timestamp_field="shipped_at", work=ship, extra=extra)
+
+
+def order_set_awb(*, order: Order, awb: str, courier: str, actor: str) -> None:
+    """Record the shipment's AWB and courier code on the order (blank both when its shipment is cancelled)."""
+    with transaction.atomic():
+        Order.objects.filter(pk=order.pk).update(awb=awb, courier=courier, updated_at=timezone.now())
+        order.awb, order.courier = awb, courier
+        message = f"AWB {awb} with {courier}" if awb else "Shipment cancelled: AWB cleared"
+        _event(order, "awb_assigned" if awb else "awb_cleared", actor, message=message,
+               data={"awb": awb, "courier": courier})  # fmt: skip
 
 
 def order_mark_delivered(*, order: Order, actor: str) -> Order:

@@ -233,3 +233,36 @@ def _rank(result: Quote, sort: str, weights: Weights) -> None:
     }
     quotes.sort(key=keys[sort])
     result.recommended_courier_id = min(quotes, key=keys["recommended"]).courier_id
+
+
+def order_parcel(order) -> dict:
+    """The quote parameters of an order: its pickup and delivery postcodes, weight, box and COD value.
+
+    Raises ValidationError naming what the order lacks (a postcode, a weight)."""
+    pickup = (order.pickup_location.postcode or "").strip()
+    address = order.shipping_address or {}
+    delivery = str(address.get("postcode") or "").strip()
+    problems = []
+    if not pickup:
+        problems.append("The order's pickup location has no postcode.")
+    if not delivery:
+        problems.append("The order's shipping address has no postcode.")
+    if problems:
+        raise ValidationError({"order": problems})
+    values = {
+        "pickup_postcode": pickup, "delivery_postcode": delivery, "cod": order.payment_method == "cod",
+        "declared_value": order.total, "length_cm": order.length_cm, "breadth_cm": order.breadth_cm,
+        "height_cm": order.height_cm, "country": address.get("country") or "IN",
+    }  # fmt: skip
+    if order.weight_grams:
+        values["weight_grams"] = order.weight_grams
+    return values
+
+
+def quote_for_order(order, *, sort: str | None = None, at: datetime | None = None) -> Quote:
+    """The couriers for an order's parcel, ranked by ``sort`` (default: the merchant's own order)."""
+    params = order_parcel(order)
+    if "weight_grams" not in params:
+        raise ValidationError({"order": ["The order has no weight; set weight_grams on the order."]})
+    weights, default_sort = weights_for(order.merchant)
+    return quote(merchant=order.merchant, weights=weights, sort=sort or default_sort, at=at, **params)

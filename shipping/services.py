@@ -1,19 +1,65 @@
 """Writes of shipping: couriers, rate cards, serviceability imports, blocked pincodes."""
 
 import csv
+import hashlib
 import io
+import logging
 import re
+import secrets
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import NotFound
 
-from shipping.models import BlockedPincode, Courier, PostcodeZone, RateCard, ServiceablePincode, ShippingPreference
-from shipping.zones import Zone, normalize_postcode
+from catalog.models import Location
+from orders import services as order_services
+from orders.models import Order, OrderStatus, PaymentMethod
+from shipping import notifications
+from shipping.adapters import TrackingUpdate, adapter_for, status_for
+from shipping.models import (
+    FINAL_STATUSES,
+    NDR,
+    NOTIFY_ON_STATUS,
+    PICKED_UP_STATUSES,
+    PRE_PICKUP_STATUSES,
+    RTO_STATUSES,
+    SHIPMENT_TRANSITIONS,
+    AWBNumber,
+    AWBPool,
+    AWBPoolKind,
+    BlockedPincode,
+    Courier,
+    Manifest,
+    NDRAction,
+    NDRStatus,
+    Notification,
+    NotificationSetting,
+    PickupRequest,
+    PickupStatus,
+    PostcodeZone,
+    RateCard,
+    ServiceablePincode,
+    Shipment,
+    ShipmentEvent,
+    ShippingPreference,
+    TrackingEvent,
+)
+from shipping.models import ShipmentStatus as S
+from shipping.selectors import PRIOR_ON_TIME_RATE, PRIOR_RTO_RATE, CourierQuote, quote_for_order
+from shipping.zones import UnknownPincode, Zone, normalize_postcode
 from shopops.api.exceptions import Conflict
 from shopops.bulk import insert_rows
 from shopops.models import Merchant
+from shopops.services import counter_next
+
+logger = logging.getLogger(__name__)
 
 PINCODE = re.compile(r"^[1-9][0-9]{5}\Z")
 POSTCODE = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,9}\Z")  # other countries: letters, digits, a space or a dash
@@ -194,3 +240,818 @@ def zone_rule_set(*, merchant: Merchant, country: str, origin_prefix: str, desti
         defaults={"zone": zone},
     )
     return rule
+
+
+# -- shipments ----------------------------------------------------------------------------------------------------
+
+SHIPPABLE_ORDER_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PACKED)
+
+
+def _shipment_event(shipment: Shipment, kind: str, actor: str, *, from_status: str = "", to_status: str = "",
+                    message: str = "", data: dict | None = None) -> ShipmentEvent:  # fmt: skip
+    return ShipmentEvent.objects.create(merchant_id=shipment.merchant_id, shipment=shipment, kind=kind,
+                                        from_status=from_status, to_status=to_status, actor=actor,
+                                        message=message[:500], data=data or {})  # fmt: skip
+
+
+def shipment_transition_refused(shipment: Shipment, to_status: str) -> Conflict:
+    allowed = list(SHIPMENT_TRANSITIONS[shipment.status])
+    return Conflict(
+        "transition_not_allowed",
+        f"Shipment {shipment} is {shipment.status}; it can move to {', '.join(allowed) or 'nothing'}, not {to_status}.",
+        {"status": shipment.status, "allowed": allowed, "requested": to_status},
+    )
+
+
+def _set_status(shipment: Shipment, to_status: str, actor: str, *, at: datetime | None = None, message: str = "",
+                data: dict | None = None, fields: tuple[str, ...] = ()) -> None:  # fmt: skip
+    """Move a locked shipment to ``to_status``, stamping its timestamps, and write the event."""
+    from_status, at = shipment.status, at or timezone.now()
+    shipment.status = to_status
+    changed = {"status", "updated_at", *fields}
+    if to_status in PICKED_UP_STATUSES and shipment.shipped_at is None:
+        shipment.shipped_at = at
+        changed.add("shipped_at")
+    stamp = {S.DELIVERED: "delivered_at", S.RTO_INITIATED: "rto_initiated_at", S.CANCELLED: "cancelled_at"}.get(
+        to_status)  # fmt: skip
+    if to_status in RTO_STATUSES and shipment.rto_initiated_at is None:
+        stamp = "rto_initiated_at"
+    if stamp and getattr(shipment, stamp) is None:
+        setattr(shipment, stamp, at)
+        changed.add(stamp)
+    shipment.save(update_fields=sorted(changed))
+    _shipment_event(shipment, "status_changed", actor, from_status=from_status, to_status=to_status, message=message,
+                    data=data)  # fmt: skip
+
+
+def _locked_order(order_id: int) -> Order:
+    return Order.objects.select_for_update().select_related("merchant", "pickup_location").get(pk=order_id)
+
+
+def _quoted(order: Order, courier: Courier | None, at: datetime | None) -> CourierQuote:
+    """The courier's quote for the order, or the recommended one; 409 when it cannot carry the parcel."""
+    try:
+        result = quote_for_order(order, at=at)
+    except UnknownPincode as exc:
+        raise ValidationError({"order": [f"{exc.pincode} is not a known pincode."]}) from exc
+    if courier is None:
+        if not result.couriers:
+            raise Conflict("not_serviceable", f"No courier can carry order {order.number}.",
+                           {"blocked": result.blocked})  # fmt: skip
+        return next(q for q in result.couriers if q.courier_id == result.recommended_courier_id)
+    for candidate in result.couriers:
+        if candidate.courier_id == courier.pk:
+            return candidate
+    reason = next((b["reason"] for b in result.blocked if b["courier_id"] == courier.pk), "not a courier of yours")
+    raise Conflict("courier_not_available", f"{courier.name} cannot carry order {order.number}: {reason}.",
+                   {"courier": courier.code, "reason": reason})  # fmt: skip
+
+
+def _apply_quote(shipment: Shipment, chosen: CourierQuote) -> None:
+    shipment.zone = chosen.zone
+    shipment.applied_weight_grams = chosen.chargeable_weight_grams
+    shipment.freight_charge, shipment.cod_charge = chosen.freight_charge, chosen.cod_charge
+    shipment.fuel_surcharge, shipment.tax, shipment.total_charge = (
+        chosen.fuel_surcharge,
+        chosen.tax,
+        chosen.total_charge,
+    )
+    shipment.expected_delivery_date = chosen.etd
+
+
+QUOTE_FIELDS = ("courier", "zone", "applied_weight_grams", "freight_charge", "cod_charge", "fuel_surcharge", "tax",
+                "total_charge", "expected_delivery_date")  # fmt: skip
+
+
+def shipment_create(*, order: Order, actor: str, courier: Courier | None = None, at: datetime | None = None
+                    ) -> Shipment:  # fmt: skip
+    """A shipment for a confirmed or packed order, with ``courier`` or the merchant's recommended one.
+
+    409 ``order_not_shippable`` for another order status, ``shipment_exists`` when the order already has a live
+    shipment, ``courier_not_available`` / ``not_serviceable`` when no courier can carry the parcel."""
+    if courier is not None and courier.merchant_id != order.merchant_id:
+        raise ValidationError({"courier": ["Not a courier of this merchant."]})
+    with transaction.atomic():
+        locked = _locked_order(order.pk)
+        if locked.status not in SHIPPABLE_ORDER_STATUSES:
+            raise Conflict("order_not_shippable", f"Order {locked.number} is {locked.status}; only confirmed or "
+                           "packed orders are shipped.",
+                           {"status": locked.status, "shippable_statuses": list(SHIPPABLE_ORDER_STATUSES)})  # fmt: skip
+        live = Shipment.objects.filter(order=locked).exclude(status=S.CANCELLED).first()
+        if live is not None:
+            raise Conflict("shipment_exists", f"Order {locked.number} already has shipment {live.pk} ({live.status}).",
+                           {"shipment": live.pk, "status": live.status})  # fmt: skip
+        chosen = _quoted(locked, courier, at)
+        shipment = Shipment(
+            merchant_id=locked.merchant_id,
+            order=locked,
+            courier_id=chosen.courier_id,
+            currency=locked.currency,
+            cod_amount=locked.total if locked.payment_method == PaymentMethod.COD else Decimal("0"),
+        )
+        _apply_quote(shipment, chosen)
+        shipment.save()
+        _shipment_event(shipment, "created", actor, to_status=S.NEW,
+                        message=f"{chosen.name}, {chosen.zone}, {chosen.total_charge} {shipment.currency}",
+                        data={"courier": chosen.code, "recommended": courier is None})  # fmt: skip
+    return shipment
+
+
+def _locked_shipment(shipment_id: int) -> Shipment:
+    return (Shipment.objects.select_for_update(of=("self",))
+            .select_related("courier", "order", "merchant").get(pk=shipment_id))  # fmt: skip
+
+
+def awb_allocate(*, courier: Courier) -> str:
+    """The next number of the courier's active pools (oldest pool first), inside the caller's transaction.
+
+    A range pool hands out numbers with one ``UPDATE ... RETURNING`` (the row lock orders concurrent callers);
+    a list pool takes its first free number with ``FOR UPDATE SKIP LOCKED``. 409 ``awb_pool_exhausted``."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("awb_allocate must run inside the transaction that uses the number")
+    for pool in AWBPool.objects.filter(courier=courier, is_active=True).order_by("id"):
+        awb = _take_from_range(pool) if pool.kind == AWBPoolKind.RANGE else _take_from_list(pool)
+        if awb is not None:
+            _warn_if_low(pool)
+            return awb
+    raise Conflict("awb_pool_exhausted", f"No AWB numbers left for {courier.name}; add a pool or a list of numbers.",
+                   {"courier": courier.code})  # fmt: skip
+
+
+def _take_from_range(pool: AWBPool) -> str | None:
+    table = connection.ops.quote_name(AWBPool._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_number = next_number + 1 WHERE id = %s AND next_number <= range_end "
+            "RETURNING next_number - 1",
+            [pool.pk],
+        )
+        row = cursor.fetchone()
+    return None if row is None else f"{pool.prefix}{row[0]:0{pool.width}d}"
+
+
+def _take_from_list(pool: AWBPool) -> str | None:
+    number = (AWBNumber.objects.select_for_update(skip_locked=True).filter(pool=pool, used_at__isnull=True)
+              .order_by("id").first())  # fmt: skip
+    if number is None:
+        return None
+    AWBNumber.objects.filter(pk=number.pk).update(used_at=timezone.now())
+    return number.awb
+
+
+def awb_pool_remaining(pool: AWBPool) -> int:
+    if pool.kind == AWBPoolKind.RANGE:
+        return max(0, pool.range_end - pool.next_number + 1)
+    return pool.numbers.filter(used_at__isnull=True).count()
+
+
+def _warn_if_low(pool: AWBPool) -> None:
+    pool.refresh_from_db(fields=["next_number"])
+    remaining = awb_pool_remaining(pool)
+    if remaining < pool.low_watermark:
+        logger.warning("AWB pool %s of merchant %s is running low: %s numbers left", pool.name, pool.merchant_id,
+                       remaining)  # fmt: skip
+
+
+def awb_pool_create_range(*, courier: Courier, name: str, start: int, end: int, prefix: str = "", width: int = 0,
+                          low_watermark: int = 100) -> AWBPool:  # fmt: skip
+    """A pool of the numbers ``start``..``end`` (inclusive), written as ``prefix`` + the number padded to ``width``."""
+    errors = {}
+    if start < 0 or end < start:
+        errors["range_end"] = ["The range must run from a number >= 0 up to a number not below it."]
+    if not re.fullmatch(r"[A-Za-z0-9-]{0,10}", prefix):
+        errors["prefix"] = ["Up to 10 letters, digits or dashes."]
+    if width > 30 or len(prefix) + max(width, len(str(end))) > 40:
+        errors["width"] = ["An AWB is at most 40 characters."]
+    if errors:
+        raise ValidationError(errors)
+    overlapping = AWBPool.objects.filter(courier=courier, kind=AWBPoolKind.RANGE, prefix=prefix,
+                                         range_start__lte=end, range_end__gte=start).first()  # fmt: skip
+    if overlapping is not None:
+        raise Conflict("awb_pool_overlap", f"The range overlaps pool {overlapping.name!r} of this courier.",
+                       {"pool": overlapping.pk})  # fmt: skip
+    _check_pool_name(courier, name)
+    return AWBPool.objects.create(merchant_id=courier.merchant_id, courier=courier, name=name, kind=AWBPoolKind.RANGE,
+                                  prefix=prefix, width=width, range_start=start, range_end=end, next_number=start,
+                                  low_watermark=low_watermark)  # fmt: skip
+
+
+def _check_pool_name(courier: Courier, name: str) -> None:
+    if not name.strip():
+        raise ValidationError({"name": ["A pool needs a name."]})
+    if AWBPool.objects.filter(merchant_id=courier.merchant_id, name=name).exists():
+        raise Conflict("duplicate_awb_pool", f"A pool named {name!r} already exists.", {"name": name})
+
+
+AWB = re.compile(r"^[A-Za-z0-9-]{4,40}\Z")
+
+
+def awb_pool_create_list(*, courier: Courier, name: str, numbers: list[str], low_watermark: int = 100) -> AWBPool:
+    """A pool of numbers the courier sent as a list. All or nothing: a malformed number, one listed twice or one
+    the courier already has in a pool is refused, naming up to 100 of them."""
+    cleaned = [n.strip() for n in numbers if n.strip()]
+    errors = [f"{n!r} is not an AWB (4 to 40 letters, digits or dashes)" for n in cleaned if not AWB.match(n)]
+    seen, repeated = set(), set()
+    for n in cleaned:
+        (repeated if n in seen else seen).add(n)
+    errors += [f"{n} is listed twice" for n in sorted(repeated)]
+    known = set(AWBNumber.objects.filter(courier=courier, awb__in=seen).values_list("awb", flat=True))
+    known |= set(Shipment.objects.filter(courier=courier, awb__in=seen).values_list("awb", flat=True))
+    errors += [f"{n} is already in a pool or used" for n in sorted(known)]
+    if not cleaned:
+        errors.append("The list is empty.")
+    if errors:
+        raise ValidationError({"numbers": errors[:100]})
+    _check_pool_name(courier, name)
+    with transaction.atomic():
+        pool = AWBPool.objects.create(merchant_id=courier.merchant_id, courier=courier, name=name,
+                                      kind=AWBPoolKind.LIST, low_watermark=low_watermark)  # fmt: skip
+        insert_rows(AWBNumber, [{"merchant_id": courier.merchant_id, "pool_id": pool.pk, "courier_id": courier.pk,
+                                 "awb": n, "used_at": None} for n in cleaned])  # fmt: skip
+    return pool
+
+
+def awb_pool_set_active(*, pool: AWBPool, is_active: bool) -> AWBPool:
+    AWBPool.objects.filter(pk=pool.pk).update(is_active=is_active)
+    pool.is_active = is_active
+    return pool
+
+
+def shipment_assign_awb(*, shipment: Shipment, actor: str, courier: Courier | None = None,
+                        at: datetime | None = None) -> Shipment:  # fmt: skip
+    """Book the shipment with its courier and get its AWB; with another ``courier``, reassign it first.
+
+    Reassignment is allowed until pickup: the old AWB stays spent (never reused), the shipment leaves its pickup
+    and manifest, and the change is recorded as an event. 409 ``shipment_cancelled``, ``awb_already_assigned``,
+    ``awb_pool_exhausted``, ``transition_not_allowed`` (after pickup)."""
+    if courier is not None and courier.merchant_id != shipment.merchant_id:
+        raise ValidationError({"courier": ["Not a courier of this merchant."]})
+    with transaction.atomic():
+        locked = _locked_shipment(shipment.pk)
+        if locked.status == S.CANCELLED:
+            raise Conflict("shipment_cancelled", f"Shipment {locked.pk} is cancelled; create a new one.",
+                           {"status": locked.status})  # fmt: skip
+        reassign = courier is not None and courier.pk != locked.courier_id
+        if locked.status not in PRE_PICKUP_STATUSES:
+            raise shipment_transition_refused(locked, S.AWB_ASSIGNED)
+        if not reassign and locked.awb:
+            raise Conflict("awb_already_assigned", f"Shipment {locked.pk} already has AWB {locked.awb}.",
+                           {"awb": locked.awb, "courier": locked.courier.code})  # fmt: skip
+        if reassign:
+            _reassign(locked, courier, actor, at)
+        adapter = adapter_for(locked.courier)
+        awb = adapter.assign_awb(locked, lambda: awb_allocate(courier=locked.courier))
+        from_status = locked.status
+        locked.awb, locked.awb_assigned_at = awb, timezone.now()
+        locked.status = S.AWB_ASSIGNED
+        locked.save(update_fields=["awb", "awb_assigned_at", "status", "updated_at"])
+        _shipment_event(locked, "awb_assigned", actor, from_status=from_status, to_status=S.AWB_ASSIGNED,
+                        message=f"AWB {awb} with {locked.courier.name}",
+                        data={"awb": awb, "courier": locked.courier.code})  # fmt: skip
+        order_services.order_set_awb(order=locked.order, awb=awb, courier=locked.courier.code, actor=actor)
+    return locked
+
+
+def _reassign(locked: Shipment, courier: Courier, actor: str, at: datetime | None) -> None:
+    old_courier, old_awb = locked.courier, locked.awb
+    chosen = _quoted(_locked_order(locked.order_id), courier, at)
+    if old_awb:
+        adapter_for(old_courier).cancel(locked)
+    locked.courier = courier
+    _apply_quote(locked, chosen)
+    locked.awb, locked.pickup, locked.pickup_date, locked.manifest = "", None, None, None
+    locked.status = S.NEW
+    locked.save(update_fields=[*QUOTE_FIELDS, "awb", "pickup", "pickup_date", "manifest", "status", "updated_at"])
+    _shipment_event(
+        locked,
+        "courier_changed",
+        actor,
+        to_status=S.NEW,
+        message=f"{old_courier.name} -> {courier.name}" + (f"; AWB {old_awb} released" if old_awb else ""),
+        data={"from_courier": old_courier.code, "to_courier": courier.code, "old_awb": old_awb},
+    )
+
+
+def shipment_cancel(*, shipment: Shipment, actor: str, reason: str = "") -> Shipment:
+    """Cancel before pickup: the courier is told, the AWB stays spent, the order is free to ship again."""
+    with transaction.atomic():
+        locked = _locked_shipment(shipment.pk)
+        if S.CANCELLED not in SHIPMENT_TRANSITIONS[locked.status]:
+            raise shipment_transition_refused(locked, S.CANCELLED)
+        if locked.awb:
+            adapter_for(locked.courier).cancel(locked)
+        locked.cancel_reason = reason[:255]
+        _set_status(locked, S.CANCELLED, actor, message=reason, fields=("cancel_reason",))
+        if locked.order.awb:
+            order_services.order_set_awb(order=locked.order, awb="", courier="", actor=actor)
+    return locked
+
+
+# -- pickups and manifests ----------------------------------------------------------------------------------------
+
+
+def next_pickup_date(courier: Courier, now: datetime) -> date:
+    """Today before the courier's cut-off (merchant's time zone), else the next working day (not Sunday)."""
+    day = now.date() if now.time() < courier.pickup_cutoff else now.date() + timedelta(days=1)
+    while day.weekday() == 6:
+        day += timedelta(days=1)
+    return day
+
+
+def _lock_shipments(merchant: Merchant, shipment_ids: list[int]) -> list[Shipment]:
+    """The merchant's shipments, locked in primary-key order; 404 when any id is not one of them."""
+    ids = sorted(set(shipment_ids))
+    shipments = list(Shipment.objects.select_for_update(of=("self",)).filter(merchant=merchant, pk__in=ids)
+                     .select_related("courier", "order__pickup_location").order_by("pk"))  # fmt: skip
+    missing = sorted(set(ids) - {s.pk for s in shipments})
+    if missing:
+        raise NotFound(f"No shipments with ids {', '.join(map(str, missing))}.")
+    return shipments
+
+
+def _one_courier_and_location(shipments: list[Shipment]) -> tuple[Courier, Location]:
+    couriers = {s.courier.code for s in shipments}
+    locations = {s.order.pickup_location.nickname for s in shipments}
+    if len(couriers) > 1:
+        names = ", ".join(sorted(couriers))
+        raise ValidationError({"shipment_ids": [f"The shipments are with several couriers ({names}); one pickup or "
+                                                "manifest is for one courier."]})  # fmt: skip
+    if len(locations) > 1:
+        raise ValidationError({"shipment_ids": [f"The shipments leave from several locations "
+                                                f"({', '.join(sorted(locations))}); one pickup or manifest is for "
+                                                "one location."]})  # fmt: skip
+    return shipments[0].courier, shipments[0].order.pickup_location
+
+
+def pickup_schedule(*, merchant: Merchant, shipment_ids: list[int], actor: str, location: Location | None = None,
+                    pickup_date: date | None = None, now: datetime | None = None) -> PickupRequest:  # fmt: skip
+    """Book the courier to collect these shipments (one courier, one location) on ``pickup_date`` (default: today
+    before the cut-off, else the next working day). Shipments join the pickup already booked for that courier,
+    location and date, if any."""
+    if not shipment_ids:
+        raise ValidationError({"shipment_ids": ["Name at least one shipment."]})
+    now = (now or timezone.now()).astimezone(merchant.tzinfo)
+    with transaction.atomic():
+        shipments = _lock_shipments(merchant, shipment_ids)
+        courier, origin = _one_courier_and_location(shipments)
+        if location is not None and location.pk != origin.pk:
+            raise ValidationError(
+                {"location": [f"The shipments leave from {origin.nickname}, not {location.nickname}."]}
+            )
+        not_ready = {s.pk: s.status for s in shipments if s.status != S.AWB_ASSIGNED}
+        if not_ready:
+            raise Conflict("shipments_not_ready", "Only shipments with an AWB and no pickup yet can be picked up.",
+                           {"shipments": {str(k): v for k, v in not_ready.items()}})  # fmt: skip
+        day = pickup_date or next_pickup_date(courier, now)
+        if day < now.date():
+            raise ValidationError({"pickup_date": ["The pickup date is in the past."]})
+        pickup = (
+            PickupRequest.objects.select_for_update()
+            .filter(courier=courier, location=origin, pickup_date=day, status=PickupStatus.SCHEDULED)
+            .first()
+        )
+        if pickup is None:
+            token = adapter_for(courier).schedule_pickup(courier=courier, location=origin, pickup_date=day,
+                                                         awbs=[s.awb for s in shipments])  # fmt: skip
+            pickup = PickupRequest.objects.create(merchant=merchant, courier=courier, location=origin,
+                                                  pickup_date=day, token=token, created_by=actor)  # fmt: skip
+        for shipment in shipments:
+            shipment.pickup, shipment.pickup_date = pickup, day
+            _set_status(
+                shipment,
+                S.PICKUP_SCHEDULED,
+                actor,
+                message=f"Pickup {pickup.token} on {day}",
+                data={"pickup": pickup.pk, "token": pickup.token},
+                fields=("pickup", "pickup_date"),
+            )
+    return pickup
+
+
+def pickup_cancel(*, pickup: PickupRequest, actor: str) -> PickupRequest:
+    """Call the courier's visit off; its shipments go back to waiting for a pickup (409 once one is picked up)."""
+    with transaction.atomic():
+        locked = PickupRequest.objects.select_for_update().select_related("courier").get(pk=pickup.pk)
+        if locked.status != PickupStatus.SCHEDULED:
+            raise Conflict(
+                "pickup_cancelled", f"Pickup {locked.token} is already cancelled.", {"status": locked.status}
+            )
+        shipments = _lock_shipments(locked.merchant, list(locked.shipments.values_list("pk", flat=True)))
+        collected = [s.pk for s in shipments if s.status not in PRE_PICKUP_STATUSES]
+        if collected:
+            raise Conflict("pickup_in_progress", "Some shipments of this pickup are already picked up.",
+                           {"shipments": collected})  # fmt: skip
+        adapter_for(locked.courier).cancel_pickup(pickup=locked)
+        for shipment in shipments:
+            shipment.pickup, shipment.pickup_date = None, None
+            if shipment.status == S.PICKUP_SCHEDULED:
+                _set_status(shipment, S.AWB_ASSIGNED, actor, message=f"Pickup {locked.token} cancelled",
+                            fields=("pickup", "pickup_date"))  # fmt: skip
+            else:
+                shipment.save(update_fields=["pickup", "pickup_date", "updated_at"])
+        locked.status, locked.cancelled_at = PickupStatus.CANCELLED, timezone.now()
+        locked.save(update_fields=["status", "cancelled_at"])
+    return locked
+
+
+MANIFESTABLE_STATUSES = (S.AWB_ASSIGNED, S.PICKUP_SCHEDULED)
+
+
+def manifest_create(*, merchant: Merchant, actor: str, shipment_ids: list[int] | None = None,
+                    pickup: PickupRequest | None = None) -> Manifest:  # fmt: skip
+    """The hand-over list of shipments (given, or those of ``pickup``): one courier, one location, each shipment in
+    one manifest only."""
+    with transaction.atomic():
+        if pickup is not None:
+            shipment_ids = list(pickup.shipments.values_list("pk", flat=True))
+            if not shipment_ids:
+                raise ValidationError({"pickup": ["The pickup has no shipments."]})
+        if not shipment_ids:
+            raise ValidationError({"shipment_ids": ["Name at least one shipment, or a pickup."]})
+        shipments = _lock_shipments(merchant, shipment_ids)
+        courier, origin = _one_courier_and_location(shipments)
+        refused = {str(s.pk): s.status for s in shipments if s.status not in MANIFESTABLE_STATUSES}
+        if refused:
+            raise Conflict("shipments_not_ready", "Only shipments with an AWB, not yet picked up, go on a manifest.",
+                           {"shipments": refused})  # fmt: skip
+        listed = {str(s.pk): s.manifest.number for s in shipments if s.manifest_id}
+        if listed:
+            raise Conflict("already_manifested", "Some shipments are already on a manifest.", {"shipments": listed})
+        number = f"MAN-{counter_next(merchant=merchant, name='manifest'):06d}"
+        pickups = {s.pickup_id for s in shipments}
+        manifest = Manifest.objects.create(merchant=merchant, number=number, courier=courier, location=origin,
+                                           pickup_id=pickups.pop() if len(pickups) == 1 else None,
+                                           created_by=actor)  # fmt: skip
+        Shipment.objects.filter(pk__in=[s.pk for s in shipments]).update(manifest=manifest, updated_at=timezone.now())
+        for shipment in shipments:
+            _shipment_event(shipment, "manifested", actor, message=f"On manifest {number}",
+                            data={"manifest": manifest.pk})  # fmt: skip
+    return manifest
+
+
+# -- tracking -------------------------------------------------------------------------------------------------------
+
+
+def _reachable() -> dict[str, frozenset[str]]:
+    """For each status, every status a courier event may move it to: the transitions' closure, without the
+    merchant-side moves (back to awb_assigned when a pickup is cancelled, to cancelled)."""
+    edges = {status: {t for t in targets if t not in (S.AWB_ASSIGNED, S.CANCELLED, S.NEW)}
+             for status, targets in SHIPMENT_TRANSITIONS.items()}  # fmt: skip
+    closure = {}
+    for start in edges:
+        seen, todo = set(), list(edges[start])
+        while todo:
+            status = todo.pop()
+            if status not in seen:
+                seen.add(status)
+                todo.extend(edges[status])
+        closure[start] = frozenset(seen)
+    return closure
+
+
+COURIER_MOVES = _reachable()
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    orphans: int = 0
+    applied: int = 0
+    ignored: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+
+def event_key(update: TrackingUpdate) -> str:
+    """The courier's event id, or (without one) a digest of what identifies the event."""
+    if update.event_id:
+        return update.event_id[:100]
+    basis = f"{update.awb}|{update.code}|{update.occurred_at.isoformat()}|{update.location}|{update.description}"
+    return "sha256:" + hashlib.sha256(basis.encode()).hexdigest()
+
+
+def tracking_ingest(*, courier: Courier, updates: list[TrackingUpdate], source: str, actor: str = "") -> IngestResult:
+    """Store courier events and move shipments along, each event in its own transaction under the shipment's lock.
+
+    An event already received (same courier event id, or the same content) is a duplicate and changes nothing.
+    An event for an AWB no shipment of this courier has is kept as an orphan. An event older than the latest
+    applied one, or one that would move the shipment backwards, is stored in the timeline but does not change
+    the status. A status change drives the order (picked up: shipped, the stock leaves; delivered; RTO;
+    RTO delivered: restocked), opens or updates the NDR, and queues the customer's notifications."""
+    result = IngestResult()
+    actor = actor or f"courier:{courier.code}"
+    for update in updates:
+        with transaction.atomic():
+            shipment = (Shipment.objects.select_for_update(of=("self",)).select_related("order", "merchant")
+                        .filter(courier=courier, awb=update.awb).exclude(status=S.CANCELLED).first())  # fmt: skip
+            status = status_for(courier, update.code)
+            key = event_key(update)
+            if TrackingEvent.objects.filter(courier=courier, event_key=key).exists():
+                result.duplicates += 1
+                continue
+            event = TrackingEvent.objects.create(
+                merchant_id=courier.merchant_id, courier=courier, shipment=shipment, awb=update.awb, event_key=key,
+                status=status or "", code=update.code[:40], description=update.description[:500],
+                location=update.location[:120], occurred_at=update.occurred_at, source=source, raw=update.raw,
+            )  # fmt: skip
+            result.accepted += 1
+            if shipment is None:
+                result.orphans += 1
+                continue
+            if status and _apply_event(shipment, event, status, actor):
+                result.applied += 1
+            else:
+                result.ignored += 1
+    return result
+
+
+def _apply_event(shipment: Shipment, event: TrackingEvent, status: str, actor: str) -> bool:
+    """Move the locked shipment to ``status`` if the event is the newest and the move goes forward."""
+    if shipment.last_event_at is not None and event.occurred_at < shipment.last_event_at:
+        return False
+    repeat_ndr = status == S.NDR == shipment.status
+    if status not in COURIER_MOVES[shipment.status] and not repeat_ndr:
+        return False
+    previous = shipment.status
+    shipment.last_event_at = event.occurred_at
+    if repeat_ndr:
+        shipment.save(update_fields=["last_event_at", "updated_at"])
+    else:
+        _set_status(shipment, status, actor, at=event.occurred_at, message=event.description,
+                    data={"tracking_event": event.pk, "code": event.code}, fields=("last_event_at",))  # fmt: skip
+    TrackingEvent.objects.filter(pk=event.pk).update(applied=True)
+    _ndr_follow(shipment, status, event, previous)
+    _order_follow(shipment, status, actor)
+    _notify(shipment, status, event)
+    return True
+
+
+def _ndr_follow(shipment: Shipment, status: str, event: TrackingEvent, previous: str) -> None:
+    live = (
+        NDR.objects.select_for_update()
+        .filter(shipment=shipment, status__in=[NDRStatus.OPEN, NDRStatus.REATTEMPT])
+        .first()
+    )
+    if status == S.NDR:
+        reason = event.description or event.code
+        if live is None:
+            NDR.objects.create(merchant_id=shipment.merchant_id, shipment=shipment, reason=reason[:255],
+                               first_attempt_at=event.occurred_at, last_attempt_at=event.occurred_at)  # fmt: skip
+        else:
+            NDR.objects.filter(pk=live.pk).update(attempts=F("attempts") + 1, last_attempt_at=event.occurred_at,
+                                                  reason=reason[:255], status=NDRStatus.OPEN, action="",
+                                                  reattempt_date=None)  # fmt: skip
+        return
+    if live is not None and status == S.DELIVERED:
+        NDR.objects.filter(pk=live.pk).update(status=NDRStatus.DELIVERED, resolved_at=event.occurred_at)
+    elif live is not None and status in RTO_STATUSES:
+        NDR.objects.filter(pk=live.pk).update(status=NDRStatus.RTO, resolved_at=event.occurred_at)
+
+
+def _order_follow(shipment: Shipment, status: str, actor: str) -> None:
+    """Bring the order to where its parcel is (skipping none of the order's own steps)."""
+    order = Order.objects.get(pk=shipment.order_id)
+    if status in PICKED_UP_STATUSES and status != S.LOST:
+        if order.status == OrderStatus.CONFIRMED:
+            order = order_services.order_pack(order=order, actor=actor)
+        if order.status == OrderStatus.PACKED:
+            order = order_services.order_mark_shipped(order=order, actor=actor, awb=shipment.awb,
+                                                      courier=shipment.courier.code)  # fmt: skip
+    if status == S.DELIVERED and order.status == OrderStatus.SHIPPED:
+        order_services.order_mark_delivered(order=order, actor=actor)
+    if status in RTO_STATUSES and order.status == OrderStatus.SHIPPED:
+        order = order_services.order_mark_rto(order=order, actor=actor, reason="Returned to origin")
+    if status == S.RTO_DELIVERED and order.status == OrderStatus.RTO:
+        order_services.order_mark_rto_delivered(order=order, actor=actor)
+
+
+# -- NDR ------------------------------------------------------------------------------------------------------------
+
+
+def ndr_action(*, ndr: NDR, action: str, actor: str, comment: str = "", reattempt_date: date | None = None,
+               now: datetime | None = None) -> NDR:  # fmt: skip
+    """The merchant's decision on a failed delivery: ``reattempt`` (on ``reattempt_date``, default tomorrow) or
+    ``rto`` (the shipment returns to origin now). 409 when the NDR is resolved or already has that decision."""
+    if action not in NDRAction.values:
+        raise ValidationError({"action": [f"One of {', '.join(NDRAction.values)}."]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        shipment = _locked_shipment(ndr.shipment_id)  # the shipment first, as tracking does: no deadlock
+        locked = NDR.objects.select_for_update().get(pk=ndr.pk)
+        if locked.status not in (NDRStatus.OPEN, NDRStatus.REATTEMPT):
+            raise Conflict("ndr_resolved", f"NDR {locked.pk} is resolved ({locked.status}).", {"status": locked.status})
+        if locked.status == NDRStatus.REATTEMPT and action == NDRAction.REATTEMPT:
+            raise Conflict("ndr_action_taken", f"A reattempt on {locked.reattempt_date} is already requested.",
+                           {"status": locked.status, "reattempt_date": str(locked.reattempt_date)})  # fmt: skip
+        today = now.astimezone(shipment.merchant.tzinfo).date()
+        if action == NDRAction.REATTEMPT:
+            day = reattempt_date or today + timedelta(days=1)
+            if day < today:
+                raise ValidationError({"reattempt_date": ["The reattempt date is in the past."]})
+        else:
+            if S.RTO_INITIATED not in SHIPMENT_TRANSITIONS[shipment.status]:
+                raise shipment_transition_refused(shipment, S.RTO_INITIATED)
+            day = None
+        adapter_for(shipment.courier).ndr_action(shipment, action=action, reattempt_date=day, comment=comment)
+        locked.action, locked.action_comment, locked.action_by, locked.action_at = action, comment[:500], actor, now
+        locked.reattempt_date = day
+        locked.status = NDRStatus.REATTEMPT if action == NDRAction.REATTEMPT else NDRStatus.RTO
+        if action == NDRAction.RTO:
+            locked.resolved_at = now
+        locked.save()
+        _shipment_event(shipment, "ndr_action", actor, message=f"{action}" + (f" on {day}" if day else "")
+                        + (f": {comment}" if comment else ""), data={"ndr": locked.pk, "action": action})  # fmt: skip
+        if action == NDRAction.RTO:
+            _set_status(shipment, S.RTO_INITIATED, actor, at=now, message="RTO requested by the merchant")
+            _order_follow(shipment, S.RTO_INITIATED, actor)
+            _notify(shipment, S.RTO_INITIATED, None)
+    return locked
+
+
+# -- notifications --------------------------------------------------------------------------------------------------
+
+
+def _notify(shipment: Shipment, status: str, event: TrackingEvent | None) -> None:
+    """Queue the customer's messages for this status (per the merchant's settings), sent after commit."""
+    kind = NOTIFY_ON_STATUS.get(status)
+    if kind is None:
+        return
+    setting = NotificationSetting.objects.filter(merchant_id=shipment.merchant_id).first() or NotificationSetting()
+    if not setting.wants(kind):
+        return
+    address = shipment.order.shipping_address or {}
+    email = shipment.order.customer.email if shipment.order.customer_id else ""
+    recipients = []
+    if setting.email_enabled and email:
+        recipients.append(("email", email))
+    if setting.sms_enabled and address.get("phone"):
+        recipients.append(("sms", address["phone"]))
+    for channel, recipient in recipients:
+        notification = Notification.objects.create(merchant_id=shipment.merchant_id, shipment=shipment,
+                                                   tracking_event=event, event=kind, channel=channel,
+                                                   recipient=recipient)  # fmt: skip
+        transaction.on_commit(lambda pk=notification.pk: _enqueue_notification(pk))
+
+
+def _enqueue_notification(notification_id: int) -> None:
+    from shipping.tasks import notify_send
+
+    notify_send.delay(notification_id)
+
+
+def notification_send(*, notification_id: int) -> Notification:
+    """Send one queued notification; a notification already sent or failed is left alone (sent at most once)."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("shipment__order", "shipment__courier", "merchant")
+            .get(pk=notification_id)
+        )
+        if notification.status != "queued":
+            return notification
+        try:
+            notifications.deliver(notification)
+        except notifications.TRANSIENT_ERRORS:
+            raise  # still queued: the task retries with backoff
+        except Exception as exc:  # a refusal (bad address, gateway error) is recorded, not retried
+            logger.warning("Notification %s failed: %s", notification.pk, exc)
+            notification.status, notification.error = "failed", str(exc)[:500]
+        else:
+            notification.status, notification.sent_at = "sent", timezone.now()
+        notification.save(update_fields=["status", "error", "sent_at"])
+    return notification
+
+
+def notification_setting_set(*, merchant: Merchant, data: dict[str, Any]) -> NotificationSetting:
+    setting, _ = NotificationSetting.objects.get_or_create(merchant=merchant)
+    names = [f.name for f in NotificationSetting._meta.fields if f.name not in ("id", "merchant")]
+    for name in names:
+        if name in data:
+            setattr(setting, name, bool(data[name]))
+    setting.save()
+    return setting
+
+
+# -- tracking by hand, by CSV, by polling ---------------------------------------------------------------------------
+
+
+def tracking_record(*, shipment: Shipment, code: str, actor: str, occurred_at: datetime | None = None,
+                    description: str = "", location: str = "") -> IngestResult:  # fmt: skip
+    """A scan entered by hand (offline couriers): stored and applied like a courier's event."""
+    if status_for(shipment.courier, code) is None:
+        raise ValidationError({"code": [f"{code!r} is not a status ShopOps knows for {shipment.courier.name}."]})
+    update = TrackingUpdate(awb=shipment.awb, code=code, occurred_at=occurred_at or timezone.now(),
+                            description=description, location=location,
+                            event_id=f"manual-{secrets.token_hex(8)}")  # fmt: skip
+    return tracking_ingest(courier=shipment.courier, updates=[update], source="manual", actor=actor)
+
+
+TRACKING_CSV_COLUMNS = ("awb", "status", "occurred_at", "description", "location", "event_id")
+
+
+def tracking_import(*, courier: Courier, fileobj, actor: str) -> IngestResult:
+    """Tracking updates from a CSV (awb, status, occurred_at ISO 8601; optional description, location, event_id).
+
+    Checked whole first: a file with a bad row applies nothing and names up to 100 bad rows in ``errors``."""
+    text = io.TextIOWrapper(fileobj, encoding="utf-8-sig", newline="")
+    updates, errors = [], []
+    try:
+        reader = csv.DictReader(text)
+        header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+        missing = [c for c in ("awb", "status", "occurred_at") if c not in header]
+        if missing:
+            raise ValidationError({"file": [f"Missing columns: {', '.join(missing)}."]})
+        reader.fieldnames = header
+        for number, row in enumerate(reader, start=2):
+            cells = {k: (v or "").strip() for k, v in row.items() if k}
+            if not any(cells.values()):
+                continue
+            problem, when = None, parse_datetime(cells["occurred_at"]) if cells["occurred_at"] else None
+            if not cells["awb"]:
+                problem = ("awb", "The AWB is missing.")
+            elif status_for(courier, cells["status"]) is None:
+                problem = ("status", f"{cells['status']!r} is not a status ShopOps knows for {courier.name}.")
+            elif when is None or timezone.is_naive(when):
+                problem = ("occurred_at", "A date and time with its offset, e.g. 2026-11-28T14:05:00+05:30.")
+            if problem:
+                if len(errors) < 100:
+                    errors.append({"row": number, "column": problem[0], "value": cells.get(problem[0], ""),
+                                   "message": problem[1]})  # fmt: skip
+                continue
+            updates.append(TrackingUpdate(awb=cells["awb"], code=cells["status"], occurred_at=when,
+                                          description=cells.get("description", ""),
+                                          location=cells.get("location", ""), event_id=cells.get("event_id", ""),
+                                          raw=cells))  # fmt: skip
+    except UnicodeDecodeError as exc:
+        raise ValidationError({"file": ["The file is not UTF-8 CSV."]}) from exc
+    except csv.Error as exc:
+        raise ValidationError({"file": [f"The CSV is malformed: {exc}."]}) from exc
+    finally:
+        text.detach()
+    if errors:
+        return IngestResult(errors=errors)
+    return tracking_ingest(courier=courier, updates=updates, source="csv", actor=actor)
+
+
+#: Shipments polled for news: booked with the courier and not yet at a final status.
+POLLED_STATUSES = [s for s in S.values if s not in (*FINAL_STATUSES, S.NEW)]
+
+
+def tracking_poll(*, courier: Courier, now: datetime | None = None, limit: int | None = None) -> IngestResult:
+    """Ask the courier's adapter for news of up to ``limit`` (default: its per-minute limit) live shipments, the
+    longest unpolled first, in the adapter's batch size; stores and applies what comes back."""
+    adapter = adapter_for(courier)
+    result = IngestResult()
+    if not adapter.polls:
+        return result
+    now = now or timezone.now()
+    limit = courier.poll_limit_per_minute if limit is None else limit
+    ids = list(
+        Shipment.objects.filter(courier=courier, status__in=POLLED_STATUSES)
+        .order_by(F("last_polled_at").asc(nulls_first=True), "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for start in range(0, len(ids), adapter.batch_size):
+        batch = list(Shipment.objects.filter(pk__in=ids[start:start + adapter.batch_size])
+                     .select_related("courier", "merchant", "order__pickup_location")
+                     .prefetch_related("ndrs", "tracking_events").order_by("pk"))  # fmt: skip
+        updates = adapter.fetch_tracking(batch, now=now)
+        Shipment.objects.filter(pk__in=[s.pk for s in batch]).update(last_polled_at=now)
+        part = tracking_ingest(courier=courier, updates=updates, source="poll")
+        for name in ("accepted", "duplicates", "orphans", "applied", "ignored"):
+            setattr(result, name, getattr(result, name) + getattr(part, name))
+    return result
+
+
+# -- courier performance --------------------------------------------------------------------------------------------
+
+PERFORMANCE_WINDOW = timedelta(days=90)
+#: Shipments' worth of weight the neutral prior keeps: a courier's own record takes over as its shipments grow.
+PRIOR_WEIGHT = 20
+
+
+def courier_performance_refresh(*, courier: Courier, now: datetime | None = None) -> Courier:
+    """On-time and RTO rates and average transit days from the courier's shipments that ended in the last 90 days
+    (delivered or returned), smoothed towards the neutral prior while they are few."""
+    now = now or timezone.now()
+    since = now - PERFORMANCE_WINDOW
+    finished = Shipment.objects.filter(courier=courier).filter(
+        Q(status=S.DELIVERED, delivered_at__gte=since) | Q(status__in=RTO_STATUSES, rto_initiated_at__gte=since)
+    )
+    delivered = finished.filter(status=S.DELIVERED)
+    stats = finished.aggregate(total=Count("id"), rto=Count("id", filter=Q(status__in=RTO_STATUSES)))
+    deliveries = list(delivered.values_list("shipped_at", "delivered_at", "expected_delivery_date"))
+    tz = courier.merchant.tzinfo
+    on_time = sum(1 for _, done, expected in deliveries
+                  if expected is None or done.astimezone(tz).date() <= expected)  # fmt: skip
+    transit = [(done - shipped).total_seconds() / 86400 for shipped, done, _ in deliveries if shipped]
+    total, prior = stats["total"], Decimal(PRIOR_WEIGHT)
+    on_time_rate = (PRIOR_ON_TIME_RATE * prior + on_time) / (prior + len(deliveries))
+    rto_rate = (PRIOR_RTO_RATE * prior + stats["rto"]) / (prior + total)
+    Courier.objects.filter(pk=courier.pk).update(
+        on_time_rate=on_time_rate.quantize(Decimal("0.0001")), rto_rate=rto_rate.quantize(Decimal("0.0001")),
+        avg_transit_days=Decimal(sum(transit) / len(transit)).quantize(Decimal("0.01")) if transit else None,
+        performance_shipments=total, performance_updated_at=now,
+    )  # fmt: skip
+    courier.refresh_from_db()
+    return courier

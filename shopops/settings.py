@@ -151,6 +151,21 @@ if not DEBUG:
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Customer notifications: email through Django's backend (console unless EMAIL_HOST is set), SMS through
+# SHOPOPS_SMS_BACKEND; links point at SHOPOPS_PUBLIC_URL (the public tracking page).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "1") == "1"
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ShopOps <no-reply@localhost>")
+SHOPOPS_SMS_BACKEND = os.environ.get("SHOPOPS_SMS_BACKEND", "shipping.notifications.LogSMSBackend")
+SHOPOPS_PUBLIC_URL = os.environ.get("SHOPOPS_PUBLIC_URL", "http://127.0.0.1:8000")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -316,6 +331,14 @@ CELERY_BEAT_SCHEDULE = {
     "imports-fail-stuck": {
         "task": "orders.tasks.import_fail_stuck",
         "schedule": timedelta(minutes=5),
+    },
+    "tracking-poll": {
+        "task": "shipping.tasks.tracking_poll_all",
+        "schedule": timedelta(minutes=1),
+    },
+    "courier-performance-refresh": {
+        "task": "shipping.tasks.courier_performance_refresh_all",
+        "schedule": timedelta(hours=6),
     },
     "oauth2-tokens-clear-expired": {
         "task": "shopops.tasks.oauth2_tokens_clear_expired",

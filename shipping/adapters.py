@@ -1,0 +1,212 @@
+"""Courier adapters: how ShopOps books, cancels and tracks parcels with a courier.
+
+A courier integration is a subclass of ``CourierAdapter`` registered in
+``ADAPTERS`` under the name stored on ``Courier.adapter``. The services call
+the adapter and keep the state machine, the locks and the records themselves,
+so an adapter only speaks to the courier.
+
+Two adapters ship with ShopOps:
+
+* ``offline``: AWBs from the merchant's AWB pools, a generated pickup token,
+  tracking entered by hand or uploaded as CSV (nothing to poll);
+* ``simulated``: AWBs from a pool when the courier has one (otherwise
+  generated), and a realistic journey computed from the shipment's own
+  history, so polling advances parcels for demos and tests: most are
+  delivered, some fail a first attempt (NDR) and wait for the merchant's
+  decision, a few fail every attempt.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
+
+from shipping.models import NDRStatus, Shipment, ShipmentStatus
+
+S = ShipmentStatus
+
+
+@dataclass(frozen=True)
+class TrackingUpdate:
+    """One courier event, as an adapter or a webhook reports it."""
+
+    awb: str
+    code: str
+    occurred_at: datetime
+    description: str = ""
+    location: str = ""
+    event_id: str = ""
+    raw: dict = field(default_factory=dict)
+
+
+class CourierAdapter:
+    """The operations ShopOps needs from a courier. ``awb_from_pool`` is the default AWB source."""
+
+    name = ""
+    #: Courier status code -> ShopOps shipment status; a courier's own ``status_codes`` extend it.
+    status_codes: dict[str, str] = {}
+    #: Whether ``fetch_tracking`` has anything to say (the beat task only polls these couriers).
+    polls = False
+    #: AWBs per ``fetch_tracking`` call.
+    batch_size = 50
+
+    def assign_awb(self, shipment: Shipment, allocate_from_pool) -> str:
+        """The AWB for a new booking. ``allocate_from_pool()`` hands out the next pool number (409 when empty)."""
+        return allocate_from_pool()
+
+    def schedule_pickup(self, *, courier, location, pickup_date, awbs: list[str]) -> str:
+        """Book the courier's visit; returns the courier's pickup token."""
+        return f"PU-{pickup_date:%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+    def cancel_pickup(self, *, pickup) -> None:
+        """Tell the courier the visit is off."""
+
+    def cancel(self, shipment: Shipment) -> None:
+        """Tell the courier the booking is off (before pickup)."""
+
+    def ndr_action(self, shipment: Shipment, *, action: str, reattempt_date=None, comment: str = "") -> None:
+        """Pass the merchant's decision on a failed delivery to the courier."""
+
+    def fetch_tracking(self, shipments: list[Shipment], *, now: datetime) -> list[TrackingUpdate]:
+        """New events for these shipments (already-seen events may be repeated: ingestion deduplicates)."""
+        return []
+
+
+#: Status names every adapter understands, with a few common courier spellings.
+COMMON_CODES = {status: status for status in S.values} | {
+    "manifested": S.AWB_ASSIGNED,
+    "pickup_generated": S.PICKUP_SCHEDULED,
+    "shipped": S.IN_TRANSIT,
+    "ofd": S.OUT_FOR_DELIVERY,
+    "dl": S.DELIVERED,
+    "undelivered": S.NDR,
+    "rto": S.RTO_INITIATED,
+    "rto_ofd": S.RTO_IN_TRANSIT,
+    "rto_dl": S.RTO_DELIVERED,
+}
+
+
+class OfflineAdapter(CourierAdapter):
+    name = "offline"
+    status_codes = COMMON_CODES
+
+
+#: The simulated journey, in hours after the previous step.
+SIM_PICKUP_HOUR = 15
+SIM_HOURS = {S.IN_TRANSIT: 6, S.OUT_FOR_DELIVERY: 30, S.DELIVERED: 4, S.NDR: 6, S.RTO_IN_TRANSIT: 12,
+             S.RTO_DELIVERED: 48}  # fmt: skip
+SIM_CITIES = ("Origin hub", "Sort centre", "Destination hub")
+SIM_NDR_REASONS = ("Customer not available", "Address incomplete", "Customer refused delivery")
+#: An NDR left without the merchant's decision this long goes back to the merchant (RTO).
+SIM_NDR_TIMEOUT = timedelta(hours=72)
+
+
+def simulated_failures(awb: str) -> int:
+    """How many delivery attempts of this parcel fail: 0 for most, 1 for one in 8, every one for one in 16."""
+    bucket = int(hashlib.sha256(awb.encode()).hexdigest()[:8], 16) % 16
+    return 99 if bucket == 0 else 1 if bucket in (1, 2) else 0
+
+
+class SimulatedAdapter(CourierAdapter):
+    """A courier that moves parcels along by itself, for demos and tests.
+
+    The next events follow from the shipment's status, the time of its last
+    event and its open NDR: after pickup the parcel is in transit, then out
+    for delivery, then delivered, unless this AWB's attempts fail
+    (``simulated_failures``); a failed attempt waits for the merchant's
+    reattempt (out for delivery again on the reattempt date) or RTO.
+    """
+
+    name = "simulated"
+    status_codes = COMMON_CODES
+    polls = True
+
+    def assign_awb(self, shipment: Shipment, allocate_from_pool) -> str:
+        if shipment.courier.awb_pools.filter(is_active=True).exists():
+            return allocate_from_pool()
+        return f"SIM{shipment.merchant_id:03d}{shipment.pk:09d}"
+
+    def fetch_tracking(self, shipments: list[Shipment], *, now: datetime) -> list[TrackingUpdate]:
+        updates = []
+        for shipment in shipments:
+            updates.extend(self.journey(shipment, now=now))
+        return updates
+
+    def journey(self, shipment: Shipment, *, now: datetime) -> list[TrackingUpdate]:
+        """The events of this shipment that are due by ``now``, from where it stands."""
+        status, at = shipment.status, shipment.last_event_at
+        ndr = next((n for n in shipment.ndrs.all() if n.status in (NDRStatus.OPEN, NDRStatus.REATTEMPT)), None)
+        attempts = sum(n.attempts for n in shipment.ndrs.all())
+        events: list[TrackingUpdate] = []
+        while True:
+            step = self._next(shipment, status, at, ndr, attempts)
+            if step is None or step[1] > now:
+                return events
+            status, at, description = step
+            if status == S.NDR:
+                attempts += 1
+                ndr = None
+            if status == S.OUT_FOR_DELIVERY:
+                ndr = None
+            seq = len(shipment.tracking_events.all()) + len(events) + 1
+            events.append(TrackingUpdate(
+                awb=shipment.awb, code=status, occurred_at=at, description=description,
+                location=self._place(shipment, status), event_id=f"sim-{shipment.awb}-{seq}-{status}",
+            ))  # fmt: skip
+
+    def _next(self, shipment, status, at, ndr, attempts):
+        if status in (S.AWB_ASSIGNED, S.PICKUP_SCHEDULED):
+            day = shipment.pickup_date or (shipment.awb_assigned_at or shipment.created_at).date()
+            pickup_at = datetime.combine(day, time(SIM_PICKUP_HOUR), tzinfo=timezone.get_current_timezone())
+            return S.PICKED_UP, max(pickup_at, at or pickup_at), "Shipment picked up"
+        if at is None:
+            return None
+        if status == S.PICKED_UP:
+            return S.IN_TRANSIT, at + timedelta(hours=SIM_HOURS[S.IN_TRANSIT]), "In transit to the destination hub"
+        if status == S.IN_TRANSIT:
+            return S.OUT_FOR_DELIVERY, at + timedelta(hours=SIM_HOURS[S.OUT_FOR_DELIVERY]), "Out for delivery"
+        if status == S.OUT_FOR_DELIVERY:
+            if attempts < simulated_failures(shipment.awb):
+                reason = SIM_NDR_REASONS[attempts % len(SIM_NDR_REASONS)]
+                return S.NDR, at + timedelta(hours=SIM_HOURS[S.NDR]), reason
+            return S.DELIVERED, at + timedelta(hours=SIM_HOURS[S.DELIVERED]), "Delivered"
+        if status == S.NDR:
+            if ndr is not None and ndr.status == NDRStatus.REATTEMPT:
+                day = ndr.reattempt_date or (ndr.action_at + timedelta(days=1)).date()
+                out_at = datetime.combine(day, time(9), tzinfo=timezone.get_current_timezone())
+                return S.OUT_FOR_DELIVERY, max(out_at, at, ndr.action_at), "Out for delivery (reattempt)"
+            if ndr is not None and ndr.status == NDRStatus.OPEN:
+                return S.RTO_INITIATED, at + SIM_NDR_TIMEOUT, "No instructions: returning to origin"
+            return None
+        if status == S.RTO_INITIATED:
+            return S.RTO_IN_TRANSIT, at + timedelta(hours=SIM_HOURS[S.RTO_IN_TRANSIT]), "Returning to origin"
+        if status == S.RTO_IN_TRANSIT:
+            return S.RTO_DELIVERED, at + timedelta(hours=SIM_HOURS[S.RTO_DELIVERED]), "Delivered back to the merchant"
+        return None
+
+    def _place(self, shipment: Shipment, status: str) -> str:
+        origin = shipment.order.pickup_location.city
+        destination = shipment.order.shipping_address.get("city", "")
+        if status in (S.PICKED_UP, S.RTO_DELIVERED):
+            return origin
+        if status in (S.IN_TRANSIT, S.RTO_INITIATED, S.RTO_IN_TRANSIT):
+            return f"{SIM_CITIES[1]}, {origin}"
+        return destination
+
+
+ADAPTERS: dict[str, type[CourierAdapter]] = {OfflineAdapter.name: OfflineAdapter,
+                                              SimulatedAdapter.name: SimulatedAdapter}  # fmt: skip
+
+
+def adapter_for(courier) -> CourierAdapter:
+    return ADAPTERS.get(courier.adapter, OfflineAdapter)()
+
+
+def status_for(courier, code: str) -> str | None:
+    """The ShopOps status a courier code means (None: informational, e.g. "bagged")."""
+    codes = adapter_for(courier).status_codes
+    own = {str(k).strip().lower(): v for k, v in (courier.status_codes or {}).items()}
+    key = code.strip().lower()
+    return own.get(key) or codes.get(key)

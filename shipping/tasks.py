@@ -1,0 +1,46 @@
+"""Shipping work in the background: customer notifications (queue ``notifications``), tracking polls and courier
+performance (Celery beat, queue ``default``)."""
+
+from celery import shared_task
+from django.db.models import Exists, OuterRef
+
+from shipping import notifications, services
+from shipping.adapters import ADAPTERS
+from shipping.models import Courier, Shipment
+
+
+@shared_task(acks_late=True, time_limit=60, autoretry_for=notifications.TRANSIENT_ERRORS, retry_backoff=True,
+             max_retries=5)  # fmt: skip
+def notify_send(notification_id: int) -> str:
+    """Send one customer notification (queue ``notifications``); sent ones are not sent again."""
+    return services.notification_send(notification_id=notification_id).status
+
+
+@shared_task(acks_late=True, time_limit=55)
+def tracking_poll_courier(courier_id: int) -> dict:
+    """Poll one courier for news of its live shipments, at most its per-minute limit."""
+    courier = Courier.objects.select_related("merchant").get(pk=courier_id)
+    result = services.tracking_poll(courier=courier)
+    return {"accepted": result.accepted, "applied": result.applied, "duplicates": result.duplicates}
+
+
+@shared_task(acks_late=True, time_limit=60)
+def tracking_poll_all() -> int:
+    """Every minute (Celery beat): one poll task per active courier with live shipments and a polling adapter."""
+    polling = [name for name, adapter in ADAPTERS.items() if adapter.polls]
+    live = Shipment.objects.filter(courier=OuterRef("pk"), status__in=services.POLLED_STATUSES)
+    ids = list(Courier.objects.filter(is_active=True, adapter__in=polling).filter(Exists(live))
+               .values_list("pk", flat=True))  # fmt: skip
+    for courier_id in ids:
+        tracking_poll_courier.delay(courier_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True, time_limit=600)
+def courier_performance_refresh_all() -> int:
+    """Every 6 hours (Celery beat): each courier's on-time and RTO rates from its shipments."""
+    couriers = list(Courier.objects.select_related("merchant").filter(Exists(Shipment.objects.filter(
+        courier=OuterRef("pk")))))  # fmt: skip
+    for courier in couriers:
+        services.courier_performance_refresh(courier=courier)
+    return len(couriers)
