@@ -8,7 +8,10 @@ BENCH ?=
 MANAGE := $(BIN)/python manage.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve demo migrate test lint format schema worker beat bench clean
+SYSTEM_LIBS := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+
+.PHONY: help system-deps install run serve demo migrate test lint format schema worker beat bench clean
 
 help:
 	@echo "make run      create the virtualenv, install, migrate, load demo data, serve on $(HOST):$(PORT)"
@@ -16,7 +19,7 @@ help:
 	@echo "make worker   a Celery worker on CELERY_BROKER_URL (all queues)"
 	@echo "make beat     Celery beat (periodic tasks)"
 	@echo "make bench    benchmarks on PostgreSQL (BENCH=orders_list for one)"
-	@echo "make lint / make format / make demo / make migrate"
+	@echo "make lint / make format / make demo / make migrate / make system-deps (Pango for WeasyPrint)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,7 +29,16 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: system-deps $(VENV)/.installed
+
+# The shared libraries WeasyPrint loads (Debian/Ubuntu packages); installed only when one is missing.
+system-deps:
+	@missing=""; for lib in $(SYSTEM_LIBS); do ldconfig -p | grep -q "$$lib" || missing="$$missing $$lib"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing$$missing's packages: $(SYSTEM_PACKAGES)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	fi
 
 migrate: install
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(MANAGE) migrate --no-input

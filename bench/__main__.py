@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ["orders_list", "imports", "rate_quote"]
+BENCHMARKS = ["orders_list", "imports", "rate_quote", "labels"]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/shopops_bench"
 
 

@@ -18,7 +18,7 @@ def import_run(job_id: int) -> str:
         return ImportStatus.FAILED
 
 
-@shared_task(acks_late=True, time_limit=120)
+@shared_task(acks_late=True, soft_time_limit=100, time_limit=120)
 def import_fail_stuck() -> int:
     """Fail the jobs whose worker stopped reporting progress (Celery beat)."""
     return imports.import_fail_stuck(older_than=settings.IMPORT_STUCK_AFTER)

@@ -180,8 +180,9 @@ class SimulatedAdapter(CourierAdapter):
             if ndr is not None and ndr.status == NDRStatus.OPEN:
                 return S.RTO_INITIATED, at + SIM_NDR_TIMEOUT, "No instructions: returning to origin"
             return None
-        if status == S.RTO_INITIATED:
-            return S.RTO_IN_TRANSIT, at + timedelta(hours=SIM_HOURS[S.RTO_IN_TRANSIT]), "Returning to origin"
+        if status == S.RTO_INITIATED:  # from when the RTO began: the merchant may have asked long after the NDR
+            start = max(at, shipment.rto_initiated_at) if shipment.rto_initiated_at else at
+            return S.RTO_IN_TRANSIT, start + timedelta(hours=SIM_HOURS[S.RTO_IN_TRANSIT]), "Returning to origin"
         if status == S.RTO_IN_TRANSIT:
             return S.RTO_DELIVERED, at + timedelta(hours=SIM_HOURS[S.RTO_DELIVERED]), "Delivered back to the merchant"
         return None

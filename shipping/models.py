@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from catalog.models import Location
 from shipping.zones import Zone
 from shopops.models import Merchant
+from shopops.storage import PrivateStorage
 from shopops.validation import money_field
 
 
@@ -580,3 +581,82 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.channel} to {self.recipient}"
+
+
+# -- documents ------------------------------------------------------------------------
+
+
+class DocumentKind(models.TextChoices):
+    LABEL = "label", "Shipping labels"
+    INVOICE = "invoice", "Tax invoices"
+    MANIFEST = "manifest", "Manifest"
+    PACKING_SLIP = "packing_slip", "Packing slips"
+
+
+class DocumentFormat(models.TextChoices):
+    LABEL_4X6 = "4x6", "4 x 6 in label (100 x 150 mm)"
+    A4_4UP = "a4-4up", "A4, 4 labels a sheet"
+    A4 = "a4", "A4"
+    A5 = "a5", "A5"
+
+
+class DocumentStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RENDERING = "rendering", "Rendering"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Document(models.Model):
+    """A PDF rendered by a worker: labels, invoices, a manifest or packing slips for the shipments or orders it
+    covers. ``checksum`` digests the data it was rendered from: the same request on unchanged data returns the
+    same document."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(max_length=12, choices=DocumentKind.choices)
+    format = models.CharField(max_length=6, choices=DocumentFormat.choices)
+    status = models.CharField(max_length=9, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED)
+    shipments = models.ManyToManyField(Shipment, blank=True, related_name="documents")
+    orders = models.ManyToManyField("orders.Order", blank=True, related_name="documents")
+    manifest = models.ForeignKey(Manifest, on_delete=models.SET_NULL, null=True, blank=True, related_name="documents")
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the request and the data rendered.")
+    file = models.FileField(upload_to="documents/%Y/%m/", storage=PrivateStorage(), blank=True)
+    file_checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the PDF bytes.")
+    page_count = models.PositiveIntegerField(default=0)
+    not_created = models.JSONField(default=list, blank=True, help_text="[{id, reason}] left out of the PDF.")
+    error = models.CharField(max_length=500, blank=True)
+    requested_by = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=DocumentKind.values), name="document_kind_valid"),
+            models.CheckConstraint(condition=Q(format__in=DocumentFormat.values), name="document_format_valid"),
+            models.CheckConstraint(condition=Q(status__in=DocumentStatus.values), name="document_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "created_at", "id"], name="document_merchant_created"),
+            models.Index(fields=["merchant", "kind", "checksum"], name="document_merchant_checksum"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk}"
+
+
+class Invoice(models.Model):
+    """An order's tax invoice number, taken once from the merchant's gap-free sequence and kept for reprints."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invoices")
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="invoice")
+    number = models.CharField(max_length=32)
+    issued_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["merchant", "number"], name="invoice_unique_number")]
+
+    def __str__(self) -> str:
+        return self.number

@@ -10,10 +10,26 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import FilteredRelation, Q
+from django.db.models import Count, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from shipping.models import BlockedPincode, Courier, PostcodeZone, ServiceablePincode, ShippingPreference
+from shipping.models import (
+    NDR,
+    AWBNumber,
+    AWBPool,
+    AWBPoolKind,
+    BlockedPincode,
+    Courier,
+    Manifest,
+    PickupRequest,
+    PostcodeZone,
+    ServiceablePincode,
+    Shipment,
+    ShipmentEvent,
+    ShippingPreference,
+    TrackingEvent,
+)
 from shipping.rates import charges, volumetric_grams
 from shipping.zones import Zone, normalize_postcode, zone_between, zone_by_prefix
 from shopops.models import Merchant
@@ -79,6 +95,15 @@ def courier_rating(on_time_rate: Decimal = PRIOR_ON_TIME_RATE, rto_rate: Decimal
     return (Decimal(5) * on_time_rate * (1 - rto_rate)).quantize(Decimal("0.01"))
 
 
+def courier_rates(on_time_rate: Decimal | None, rto_rate: Decimal | None, performance_shipments: int
+                  ) -> tuple[Decimal, Decimal]:  # fmt: skip
+    """The on-time and RTO rates a courier is judged by: its stored ones once computed from shipments, else the
+    neutral prior."""
+    if performance_shipments > 0 and on_time_rate is not None and rto_rate is not None:
+        return on_time_rate, rto_rate
+    return PRIOR_ON_TIME_RATE, PRIOR_RTO_RATE
+
+
 def quote(
     *,
     merchant: Merchant,
@@ -126,7 +151,7 @@ def quote(
         Courier.objects.filter(merchant=merchant)
         .annotate(card=FilteredRelation("rate_cards", condition=Q(rate_cards__zone=zone)))
         .values("id", "code", "name", "mode", "is_active", "supports_cod", "max_weight_grams", "volumetric_divisor",
-                "pickup_cutoff",
+                "pickup_cutoff", "on_time_rate", "rto_rate", "performance_shipments",
                 "card__id", "card__first_slab_grams", "card__first_slab_price", "card__additional_slab_grams",
                 "card__additional_slab_price", "card__cod_fixed", "card__cod_percent",
                 "card__fuel_surcharge_percent", "card__estimated_days")
@@ -172,7 +197,8 @@ def quote(
             cod_charge=priced.cod_charge, fuel_surcharge=priced.fuel_surcharge, tax=priced.tax,
             total_charge=priced.total_charge, estimated_delivery_days=days,
             etd=pickup_date(now, courier["pickup_cutoff"]) + timedelta(days=days),
-            rating=courier_rating(),
+            rating=courier_rating(*courier_rates(courier["on_time_rate"], courier["rto_rate"],
+                                                 courier["performance_shipments"])),
         ))  # fmt: skip
     _rank(result, sort, weights)
     return result
@@ -266,3 +292,69 @@ def quote_for_order(order, *, sort: str | None = None, at: datetime | None = Non
         raise ValidationError({"order": ["The order has no weight; set weight_grams on the order."]})
     weights, default_sort = weights_for(order.merchant)
     return quote(merchant=order.merchant, weights=weights, sort=sort or default_sort, at=at, **params)
+
+
+# -- shipments, AWB pools, pickups, manifests, NDRs ----------------------------------------------------------------
+# Each list reads its page in one query (two with the shipment ids of pickups and manifests), whatever its size.
+
+
+def shipment_queryset() -> QuerySet:
+    """Shipments with their courier, pickup and manifest joined, and the order's number."""
+    return Shipment.objects.select_related("courier", "pickup", "manifest").annotate(order_number=F("order__number"))
+
+
+def shipment_timeline(shipment: Shipment) -> list[dict]:
+    """The shipment's own events and its courier's scans, merged by time (oldest first; two queries)."""
+    rows = [
+        {"source": "shipment", "id": e.pk, "kind": e.kind, "occurred_at": e.created_at, "from_status": e.from_status,
+         "to_status": e.to_status, "code": "", "description": e.message, "location": "", "actor": e.actor,
+         "via": None, "applied": None}
+        for e in ShipmentEvent.objects.filter(shipment=shipment).order_by("id")
+    ] + [
+        {"source": "courier", "id": t.pk, "kind": "scan", "occurred_at": t.occurred_at, "from_status": "",
+         "to_status": t.status, "code": t.code, "description": t.description, "location": t.location,
+         "actor": f"courier:{shipment.courier.code}", "via": t.source, "applied": t.applied}
+        for t in TrackingEvent.objects.filter(shipment=shipment).order_by("occurred_at", "id")
+    ]  # fmt: skip
+    rows.sort(key=lambda row: (row["occurred_at"], row["source"] == "shipment", row["id"]))
+    return rows
+
+
+def awb_pool_queryset() -> QuerySet:
+    """Pools with their courier and, for list pools, how many numbers are still free (a subquery)."""
+    free = (
+        AWBNumber.objects.filter(pool=OuterRef("pk"), used_at__isnull=True).order_by().values("pool")
+        .annotate(n=Count("id")).values("n")
+    )  # fmt: skip
+    return AWBPool.objects.select_related("courier").annotate(free_numbers=Coalesce(Subquery(free), 0))
+
+
+def awb_pool_remaining_of(pool: AWBPool) -> int:
+    """The numbers left in a pool read through ``awb_pool_queryset`` (no query)."""
+    if pool.kind == AWBPoolKind.RANGE:
+        return max(0, pool.range_end - pool.next_number + 1)
+    return pool.free_numbers
+
+
+def _shipment_ids() -> QuerySet:
+    return Shipment.objects.order_by("id").only("id", "pickup_id", "manifest_id")
+
+
+def pickup_queryset() -> QuerySet:
+    return PickupRequest.objects.select_related("courier", "location").prefetch_related(
+        Prefetch("shipments", queryset=_shipment_ids())
+    )
+
+
+def manifest_queryset() -> QuerySet:
+    return Manifest.objects.select_related("courier", "location").prefetch_related(
+        Prefetch("shipments", queryset=_shipment_ids())
+    )
+
+
+def ndr_queryset() -> QuerySet:
+    """NDRs with what the queue shows of their shipment: AWB, order, courier."""
+    return NDR.objects.annotate(
+        shipment_awb=F("shipment__awb"), order_id=F("shipment__order_id"), order_number=F("shipment__order__number"),
+        courier_code=F("shipment__courier__code"),
+    )  # fmt: skip

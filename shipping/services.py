@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -21,7 +22,7 @@ from rest_framework.exceptions import NotFound
 from catalog.models import Location
 from orders import services as order_services
 from orders.models import Order, OrderStatus, PaymentMethod
-from shipping import notifications
+from shipping import documents, notifications
 from shipping.adapters import TrackingUpdate, adapter_for, status_for
 from shipping.models import (
     FINAL_STATUSES,
@@ -36,6 +37,10 @@ from shipping.models import (
     AWBPoolKind,
     BlockedPincode,
     Courier,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    Invoice,
     Manifest,
     NDRAction,
     NDRStatus,
@@ -54,7 +59,7 @@ from shipping.models import (
 from shipping.models import ShipmentStatus as S
 from shipping.selectors import PRIOR_ON_TIME_RATE, PRIOR_RTO_RATE, CourierQuote, quote_for_order
 from shipping.zones import UnknownPincode, Zone, normalize_postcode
-from shopops.api.exceptions import Conflict
+from shopops.api.exceptions import ApiError, Conflict
 from shopops.bulk import insert_rows
 from shopops.models import Merchant
 from shopops.services import counter_next
@@ -65,6 +70,9 @@ PINCODE = re.compile(r"^[1-9][0-9]{5}\Z")
 POSTCODE = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,9}\Z")  # other countries: letters, digits, a space or a dash
 COURIER_FIELDS = ("code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams", "volumetric_divisor",
                   "pickup_cutoff", "is_active")  # fmt: skip
+#: How ShopOps talks to the courier (set through the API; the admin form keeps COURIER_FIELDS).
+COURIER_INTEGRATION_FIELDS = ("adapter", "webhook_secret", "status_codes", "tracking_url_template",
+                              "poll_limit_per_minute")  # fmt: skip
 RATE_FIELDS = ("first_slab_grams", "first_slab_price", "additional_slab_grams", "additional_slab_price", "cod_fixed",
                "cod_percent", "fuel_surcharge_percent", "rto_charge", "estimated_days")  # fmt: skip
 SERVICEABILITY_FLAGS = ("pickup", "delivery", "cod", "reverse", "oda")
@@ -77,7 +85,8 @@ def courier_create(*, merchant: Merchant, data: dict[str, Any], rate_cards: list
     if Courier.objects.filter(merchant=merchant, code=data.get("code")).exists():
         raise Conflict("duplicate_courier", f"A courier with code {data.get('code')!r} already exists.",
                        {"code": data.get("code")})  # fmt: skip
-    courier = Courier(merchant=merchant, **{k: v for k, v in data.items() if k in COURIER_FIELDS})
+    settable = (*COURIER_FIELDS, *COURIER_INTEGRATION_FIELDS)
+    courier = Courier(merchant=merchant, **{k: v for k, v in data.items() if k in settable})
     courier.full_clean(validate_unique=False, validate_constraints=False)
     with transaction.atomic():
         courier.save()
@@ -88,7 +97,7 @@ def courier_create(*, merchant: Merchant, data: dict[str, Any], rate_cards: list
 
 def courier_update(*, courier: Courier, data: dict[str, Any], rate_cards: list[dict] | None = None) -> Courier:
     for name, value in data.items():
-        if name in COURIER_FIELDS:
+        if name in COURIER_FIELDS or name in COURIER_INTEGRATION_FIELDS:
             setattr(courier, name, value)
     if Courier.objects.filter(merchant_id=courier.merchant_id, code=courier.code).exclude(pk=courier.pk).exists():
         raise Conflict("duplicate_courier", f"A courier with code {courier.code!r} already exists.",
@@ -477,6 +486,13 @@ def awb_pool_set_active(*, pool: AWBPool, is_active: bool) -> AWBPool:
     return pool
 
 
+def awb_pool_set_low_watermark(*, pool: AWBPool, low_watermark: int) -> AWBPool:
+    """Warn when fewer numbers than ``low_watermark`` remain in the pool."""
+    AWBPool.objects.filter(pk=pool.pk).update(low_watermark=low_watermark)
+    pool.low_watermark = low_watermark
+    return pool
+
+
 def shipment_assign_awb(*, shipment: Shipment, actor: str, courier: Courier | None = None,
                         at: datetime | None = None) -> Shipment:  # fmt: skip
     """Book the shipment with its courier and get its AWB; with another ``courier``, reassign it first.
@@ -749,11 +765,17 @@ def tracking_ingest(*, courier: Courier, updates: list[TrackingUpdate], source: 
             if TrackingEvent.objects.filter(courier=courier, event_key=key).exists():
                 result.duplicates += 1
                 continue
-            event = TrackingEvent.objects.create(
-                merchant_id=courier.merchant_id, courier=courier, shipment=shipment, awb=update.awb, event_key=key,
-                status=status or "", code=update.code[:40], description=update.description[:500],
-                location=update.location[:120], occurred_at=update.occurred_at, source=source, raw=update.raw,
-            )  # fmt: skip
+            try:
+                with transaction.atomic():  # the same event delivered twice at once (an orphan has no shipment lock
+                    event = TrackingEvent.objects.create(  # to order the two): the second is a duplicate
+                        merchant_id=courier.merchant_id, courier=courier, shipment=shipment, awb=update.awb,
+                        event_key=key, status=status or "", code=update.code[:40],
+                        description=update.description[:500], location=update.location[:120],
+                        occurred_at=update.occurred_at, source=source, raw=update.raw,
+                    )  # fmt: skip
+            except IntegrityError:
+                result.duplicates += 1
+                continue
             result.accepted += 1
             if shipment is None:
                 result.orphans += 1
@@ -938,6 +960,8 @@ def notification_setting_set(*, merchant: Merchant, data: dict[str, Any]) -> Not
 def tracking_record(*, shipment: Shipment, code: str, actor: str, occurred_at: datetime | None = None,
                     description: str = "", location: str = "") -> IngestResult:  # fmt: skip
     """A scan entered by hand (offline couriers): stored and applied like a courier's event."""
+    if not shipment.awb:  # an empty AWB would match another unbooked shipment of the courier
+        raise ValidationError({"awb": ["The shipment has no AWB yet: assign one first."]})
     if status_for(shipment.courier, code) is None:
         raise ValidationError({"code": [f"{code!r} is not a status ShopOps knows for {shipment.courier.name}."]})
     update = TrackingUpdate(awb=shipment.awb, code=code, occurred_at=occurred_at or timezone.now(),
@@ -1055,3 +1079,187 @@ def courier_performance_refresh(*, courier: Courier, now: datetime | None = None
     )  # fmt: skip
     courier.refresh_from_db()
     return courier
+
+
+def tracking_refresh(*, shipments: list[Shipment], now: datetime | None = None) -> IngestResult:
+    """Poll the couriers for news of these shipments now (the admin's "refresh tracking"), whatever their turn in
+    the polling queue; shipments of couriers that do not poll, or at a final status, are left alone."""
+    now = now or timezone.now()
+    result = IngestResult()
+    ids = sorted({s.pk for s in shipments})
+    live = list(Shipment.objects.filter(pk__in=ids, status__in=POLLED_STATUSES)
+                .select_related("courier", "merchant", "order__pickup_location")
+                .prefetch_related("ndrs", "tracking_events").order_by("courier_id", "pk"))  # fmt: skip
+    by_courier: dict[int, list[Shipment]] = {}
+    for shipment in live:
+        by_courier.setdefault(shipment.courier_id, []).append(shipment)
+    for group in by_courier.values():
+        courier = group[0].courier
+        adapter = adapter_for(courier)
+        if not adapter.polls:
+            continue
+        for start in range(0, len(group), adapter.batch_size):
+            batch = group[start : start + adapter.batch_size]
+            updates = adapter.fetch_tracking(batch, now=now)
+            Shipment.objects.filter(pk__in=[s.pk for s in batch]).update(last_polled_at=now)
+            part = tracking_ingest(courier=courier, updates=updates, source="poll")
+            for name in ("accepted", "duplicates", "orphans", "applied", "ignored"):
+                setattr(result, name, getattr(result, name) + getattr(part, name))
+    return result
+
+
+# -- documents ------------------------------------------------------------------------------------------------------
+
+
+def invoice_for(*, order: Order, at: datetime | None = None) -> Invoice:
+    """The order's tax invoice number: taken once from the merchant's gap-free sequence ("INV-000001", never reset:
+    unique across financial years, 10 characters, within GST's 16) and kept for every reprint.
+
+    The order's row lock serialises two requests for the same order; the counter's lock, held until commit,
+    hands the numbers out in commit order, so numbers have no gaps and no duplicates."""
+    existing = Invoice.objects.filter(order_id=order.pk).first()
+    if existing:
+        return existing
+    with transaction.atomic():
+        Order.objects.select_for_update().filter(pk=order.pk).values_list("pk", flat=True).get()
+        existing = Invoice.objects.filter(order_id=order.pk).first()
+        if existing:
+            return existing
+        number = counter_next(merchant=order.merchant, name="invoice")
+        return Invoice.objects.create(merchant_id=order.merchant_id, order=order, number=f"INV-{number:06d}",
+                                      issued_at=at or timezone.now())  # fmt: skip
+
+
+# -- document jobs --------------------------------------------------------------------------------------------------
+
+DOCUMENT_MAX_ITEMS = 500
+#: The render task's hard time limit (s): a document still "rendering" after it lost its worker.
+DOCUMENT_TIME_LIMIT = 600
+#: kind -> (model the ids name, the formats it comes in, its default format)
+DOCUMENT_KINDS = {
+    DocumentKind.LABEL: ("shipment", ("4x6", "a4-4up"), "4x6"),
+    DocumentKind.INVOICE: ("order", ("a4",), "a4"),
+    DocumentKind.MANIFEST: ("manifest", ("a4",), "a4"),
+    DocumentKind.PACKING_SLIP: ("order", ("a4", "a5"), "a4"),
+}
+
+
+def _document_objects(merchant: Merchant, kind: str, ids: list[int]) -> list:
+    """The merchant's objects of the ids, loaded with everything the document shows; 404 naming the missing ids."""
+    queryset = {
+        DocumentKind.LABEL: documents.label_queryset,
+        DocumentKind.INVOICE: documents.invoice_queryset,
+        DocumentKind.MANIFEST: documents.manifest_queryset,
+        DocumentKind.PACKING_SLIP: documents.packing_slip_queryset,
+    }[kind]()
+    found = {obj.pk: obj for obj in queryset.filter(merchant=merchant, pk__in=ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        noun = DOCUMENT_KINDS[kind][0]
+        raise NotFound(f"No {noun}s with ids {', '.join(map(str, missing))}.")
+    return [found[i] for i in ids]
+
+
+def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: str, format: str | None = None
+                     ) -> Document:  # fmt: skip
+    """Queue a PDF of ``kind`` for the merchant's shipments (labels), orders (invoices, packing slips) or
+    manifest, one page (or more) per item in id order. The same request on unchanged data returns the document
+    already made (or being made).
+
+    400 for no ids, more than 500, a format the kind does not come in, an invoice without the merchant's GSTIN;
+    404 (for the whole request, nothing queued) when any id is not the merchant's."""
+    noun, formats, default = DOCUMENT_KINDS[kind]
+    ids = sorted({int(i) for i in ids})  # rendered in id order: the same ids in any order are the same document
+    format = format or default
+    if not ids:
+        raise ValidationError({f"{noun}_ids": [f"Name at least one {noun}."]})
+    if len(ids) > DOCUMENT_MAX_ITEMS:
+        raise ValidationError({f"{noun}_ids": [f"At most {DOCUMENT_MAX_ITEMS} per document, not {len(ids)}."]})
+    if format not in formats:
+        raise ValidationError({"format": [f"One of {', '.join(formats)}."]})
+    if kind == DocumentKind.INVOICE:
+        try:
+            documents.check_invoice_settings(merchant)
+        except documents.MissingMerchantSetting as exc:
+            raise ApiError(400, "missing_merchant_setting", str(exc), {"setting": exc.setting}) from exc
+    objects = _document_objects(merchant, kind, ids)
+    checksum = documents.data_checksum(kind, format, objects)
+    with transaction.atomic():
+        lost_before = timezone.now() - timedelta(seconds=DOCUMENT_TIME_LIMIT)  # its worker was killed: not reused
+        lost = Q(status=DocumentStatus.RENDERING, started_at__lt=lost_before)
+        reusable = (Document.objects.select_for_update()
+                    .filter(merchant=merchant, kind=kind, format=format, checksum=checksum)
+                    .exclude(Q(status=DocumentStatus.FAILED) | lost).order_by("-id").first())  # fmt: skip
+        if reusable is not None:
+            return reusable
+        document = Document.objects.create(merchant=merchant, kind=kind, format=format, checksum=checksum,
+                                           requested_by=actor,
+                                           manifest=objects[0] if kind == DocumentKind.MANIFEST else None)  # fmt: skip
+        if kind == DocumentKind.LABEL:
+            document.shipments.set(objects)
+        elif kind in (DocumentKind.INVOICE, DocumentKind.PACKING_SLIP):
+            document.orders.set(objects)
+        else:
+            document.shipments.set(objects[0].shipments.all())
+        transaction.on_commit(lambda: _enqueue_document(document.pk))
+    return document
+
+
+def _enqueue_document(document_id: int) -> None:
+    from shipping.tasks import document_render
+
+    document_render.delay(document_id)
+
+
+def document_render(*, document_id: int) -> Document:
+    """Render a queued document to its PDF (a worker's job; run again it leaves a finished document alone)."""
+    with transaction.atomic():
+        document = Document.objects.select_for_update().select_related("merchant").get(pk=document_id)
+        if document.status == DocumentStatus.DONE:
+            return document
+        document.status, document.started_at, document.error = DocumentStatus.RENDERING, timezone.now(), ""
+        document.save(update_fields=["status", "started_at", "error"])
+    merchant = document.merchant
+    try:
+        if document.kind == DocumentKind.LABEL:
+            ids = list(document.shipments.order_by("id").values_list("id", flat=True))
+            rendered = documents.render_labels(merchant=merchant, format=document.format,
+                                               shipments=_document_objects(merchant, document.kind, ids))  # fmt: skip
+        elif document.kind == DocumentKind.MANIFEST:
+            manifest = documents.manifest_queryset().get(pk=document.manifest_id)
+            rendered = documents.render_manifest(merchant=merchant, manifest=manifest)
+        else:
+            ids = list(document.orders.order_by("id").values_list("id", flat=True))
+            orders = _document_objects(merchant, document.kind, ids)
+            if document.kind == DocumentKind.INVOICE:
+                rendered = documents.render_invoices(merchant=merchant, orders=orders)
+            else:
+                rendered = documents.render_packing_slips(merchant=merchant, orders=orders, format=document.format)
+    except ValidationError as exc:
+        return _document_failed(document, " ".join(exc.messages))
+    if not rendered.page_count:
+        return _document_failed(document, "Nothing to print: " + "; ".join(
+            f"{item['id']}: {item['reason']}" for item in rendered.not_created[:20]), rendered.not_created)  # fmt: skip
+    document.file.save(f"{document.kind}-{document.pk}.pdf", ContentFile(rendered.pdf), save=False)
+    document.file_checksum = hashlib.sha256(rendered.pdf).hexdigest()
+    document.page_count, document.not_created = rendered.page_count, rendered.not_created
+    document.status, document.finished_at = DocumentStatus.DONE, timezone.now()
+    document.save(update_fields=["file", "file_checksum", "page_count", "not_created", "status", "finished_at"])
+    return document
+
+
+def document_fail(*, document_id: int, error: str) -> Document | None:
+    """Record that a document could not be rendered (its worker crashed on it or ran out of time); a document
+    already done is left alone. A new request for the same data then makes a new document."""
+    with transaction.atomic():
+        document = Document.objects.select_for_update().filter(pk=document_id).first()
+        if document is None or document.status == DocumentStatus.DONE:
+            return document
+        return _document_failed(document, error)
+
+
+def _document_failed(document: Document, error: str, not_created: list | None = None) -> Document:
+    document.status, document.error, document.finished_at = DocumentStatus.FAILED, error[:500], timezone.now()
+    document.not_created = not_created or []
+    document.save(update_fields=["status", "error", "finished_at", "not_created"])
+    return document

@@ -1,22 +1,27 @@
 """Shipping work in the background: customer notifications (queue ``notifications``), tracking polls and courier
 performance (Celery beat, queue ``default``)."""
 
+import logging
+
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db.models import Exists, OuterRef
 
 from shipping import notifications, services
 from shipping.adapters import ADAPTERS
-from shipping.models import Courier, Shipment
+from shipping.models import Courier, DocumentStatus, Shipment
+
+logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, time_limit=60, autoretry_for=notifications.TRANSIENT_ERRORS, retry_backoff=True,
-             max_retries=5)  # fmt: skip
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60, autoretry_for=notifications.TRANSIENT_ERRORS,
+             retry_backoff=True, max_retries=5)  # fmt: skip
 def notify_send(notification_id: int) -> str:
     """Send one customer notification (queue ``notifications``); sent ones are not sent again."""
     return services.notification_send(notification_id=notification_id).status
 
 
-@shared_task(acks_late=True, time_limit=55)
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=55)
 def tracking_poll_courier(courier_id: int) -> dict:
     """Poll one courier for news of its live shipments, at most its per-minute limit."""
     courier = Courier.objects.select_related("merchant").get(pk=courier_id)
@@ -24,7 +29,7 @@ def tracking_poll_courier(courier_id: int) -> dict:
     return {"accepted": result.accepted, "applied": result.applied, "duplicates": result.duplicates}
 
 
-@shared_task(acks_late=True, time_limit=60)
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def tracking_poll_all() -> int:
     """Every minute (Celery beat): one poll task per active courier with live shipments and a polling adapter."""
     polling = [name for name, adapter in ADAPTERS.items() if adapter.polls]
@@ -44,3 +49,18 @@ def courier_performance_refresh_all() -> int:
     for courier in couriers:
         services.courier_performance_refresh(courier=courier)
     return len(couriers)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=services.DOCUMENT_TIME_LIMIT - 60,
+             time_limit=services.DOCUMENT_TIME_LIMIT)  # fmt: skip
+def document_render(document_id: int) -> str:
+    """Render one queued PDF (queue ``documents``); redelivered after a lost worker, it renders again."""
+    try:
+        return services.document_render(document_id=document_id).status
+    except SoftTimeLimitExceeded:
+        error = "Rendering exceeded its time limit; ask for fewer items."
+    except Exception as exc:  # a crash in the renderer: the job says so instead of staying "rendering"
+        logger.exception("Document %s failed to render", document_id)
+        error = f"Rendering failed: {type(exc).__name__}: {exc}"
+    services.document_fail(document_id=document_id, error=error)
+    return DocumentStatus.FAILED

@@ -286,6 +286,8 @@ SPECTACULAR_SETTINGS = {
         "ErrorPolicyEnum": "orders.models.ErrorPolicy",
         "ZoneEnum": "shipping.zones.Zone",
         "CourierModeEnum": "shipping.models.CourierMode",
+        "AWBPoolKindEnum": "shipping.models.AWBPoolKind",
+        "NDRActionEnum": "shipping.models.NDRAction",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

@@ -6,6 +6,7 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from oauth2_provider import views as oauth2_views
 
+from shipping.views import track_page
 from shopops.api.exceptions import api_aware_handler
 from shopops.health import healthz
 
@@ -27,6 +28,7 @@ urlpatterns = [
     path("api/v1/", include("catalog.api.urls")),
     path("api/v1/", include("orders.api.urls")),
     path("api/v1/", include("shipping.api.urls")),
+    path("track/<str:awb>/", track_page, name="track"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -2,12 +2,14 @@
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from shipping.models import Courier, CourierMode, RateCard
-from shipping.selectors import PRIOR_ON_TIME_RATE, PRIOR_RTO_RATE, SORTS, courier_rating
+from shipping.models import Adapter, Courier, CourierMode, RateCard, ShipmentStatus
+from shipping.selectors import SORTS, courier_rates, courier_rating
 from shipping.services import PINCODE, POSTCODE
 from shipping.zones import Zone, normalize_postcode
 from shopops.api.serializers import StrictInputMixin
@@ -53,49 +55,89 @@ class RateCardInput(StrictInputMixin, serializers.Serializer):
 class CourierPerformanceOutput(serializers.Serializer):
     on_time_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
     rto_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
-    avg_transit_days = serializers.DecimalField(max_digits=5, decimal_places=1, allow_null=True)
+    avg_transit_days = serializers.DecimalField(
+        max_digits=5, decimal_places=1, allow_null=True,
+        help_text="Measured pickup-to-delivery days; until measured, the average of the rate cards' estimates.",
+    )  # fmt: skip
     rating = serializers.DecimalField(max_digits=3, decimal_places=2, help_text="0 to 5.")
+    shipments = serializers.IntegerField(
+        help_text="Finished shipments (last 90 days) the figures are computed from; 0: the neutral prior."
+    )
 
 
 class CourierOutput(serializers.ModelSerializer):
     rate_cards = RateCardOutput(many=True, read_only=True)
     performance = serializers.SerializerMethodField(
-        help_text="Computed from delivered shipments; a neutral prior until there are any."
+        help_text="Computed from the courier's finished shipments; a neutral prior until there are any."
     )
     serviceable_pincodes = serializers.IntegerField(read_only=True, help_text="How many pincodes it serves.")
+    has_webhook_secret = serializers.SerializerMethodField(
+        help_text="Whether webhooks must be signed; the secret itself is never shown."
+    )
 
     class Meta:
         model = Courier
         fields = [
             "id", "code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams",
-            "volumetric_divisor", "pickup_cutoff", "is_active", "rate_cards", "performance", "serviceable_pincodes",
+            "volumetric_divisor", "pickup_cutoff", "is_active", "adapter", "has_webhook_secret", "status_codes",
+            "tracking_url_template", "poll_limit_per_minute", "rate_cards", "performance", "serviceable_pincodes",
             "created_at", "updated_at",
         ]  # fmt: skip
 
+    def get_has_webhook_secret(self, courier: Courier) -> bool:
+        return bool(courier.webhook_secret)
+
     @extend_schema_field(CourierPerformanceOutput)
     def get_performance(self, courier: Courier) -> dict:
-        days = [card.estimated_days for card in courier.rate_cards.all()]
-        average = (Decimal(sum(days)) / len(days)).quantize(Decimal("0.1")) if days else None
+        on_time_rate, rto_rate = courier_rates(courier.on_time_rate, courier.rto_rate, courier.performance_shipments)
+        if courier.performance_shipments > 0 and courier.avg_transit_days is not None:
+            average = courier.avg_transit_days
+        else:
+            days = [card.estimated_days for card in courier.rate_cards.all()]
+            average = (Decimal(sum(days)) / len(days)).quantize(Decimal("0.1")) if days else None
         return CourierPerformanceOutput({
-            "on_time_rate": PRIOR_ON_TIME_RATE, "rto_rate": PRIOR_RTO_RATE, "avg_transit_days": average,
-            "rating": courier_rating(PRIOR_ON_TIME_RATE, PRIOR_RTO_RATE),
+            "on_time_rate": on_time_rate, "rto_rate": rto_rate, "avg_transit_days": average,
+            "rating": courier_rating(on_time_rate, rto_rate), "shipments": courier.performance_shipments,
         }).data  # fmt: skip
 
 
+MAX_STATUS_CODES = 200
+
+
 class CourierInput(StrictInputMixin, serializers.ModelSerializer):
-    tolerated_fields = frozenset({"id", "performance", "serviceable_pincodes", "created_at", "updated_at"})
+    tolerated_fields = frozenset({"id", "performance", "serviceable_pincodes", "has_webhook_secret", "created_at",
+                                  "updated_at"})  # fmt: skip
 
     rate_cards = RateCardInput(many=True, required=False, help_text="Rate cards to create or replace, by zone.")
     max_weight_grams = serializers.IntegerField(min_value=1, max_value=MAX_WEIGHT_GRAMS, required=False)
     volumetric_divisor = serializers.IntegerField(min_value=1000, max_value=10000, required=False)
     pickup_cutoff = serializers.TimeField(required=False, help_text="Bookings after it (merchant's time) go next day.")
+    adapter = serializers.ChoiceField(choices=Adapter.choices, required=False,
+                                      help_text="offline: AWB pools, tracking by hand, CSV or webhook; simulated: "
+                                                "demo events.")  # fmt: skip
+    webhook_secret = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, write_only=True, trim_whitespace=False,
+        help_text="Signs the courier's webhooks (HMAC-SHA256); blank: unsigned webhooks are refused. Write-only.",
+    )  # fmt: skip
+    status_codes = serializers.DictField(
+        child=serializers.ChoiceField(choices=ShipmentStatus.choices), required=False,
+        help_text="The courier's status codes mapped to ShopOps shipment statuses, on top of the adapter's own, "
+                  'e.g. {"DL": "delivered", "UD": "ndr"}; replaces the whole map.',
+    )  # fmt: skip
+    tracking_url_template = serializers.CharField(
+        max_length=300, required=False, allow_blank=True,
+        help_text="The courier's tracking page with {awb}, e.g. https://courier.example/track/{awb}; blank: "
+                  "ShopOps's public page.",
+    )  # fmt: skip
+    poll_limit_per_minute = serializers.IntegerField(min_value=1, max_value=10_000, required=False,
+                                                     help_text="At most this many AWBs polled a minute.")  # fmt: skip
 
     class Meta:
         model = Courier
         fields = [
             "code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams", "volumetric_divisor",
-            "pickup_cutoff",
-            "is_active", "rate_cards",
+            "pickup_cutoff", "is_active", "adapter", "webhook_secret", "status_codes", "tracking_url_template",
+            "poll_limit_per_minute", "rate_cards",
         ]  # fmt: skip
         # Uniqueness per merchant is the service's (a 409 duplicate_courier).
         extra_kwargs = {"code": {"validators": []}}
@@ -106,6 +148,26 @@ class CourierInput(StrictInputMixin, serializers.ModelSerializer):
         if duplicates:
             raise serializers.ValidationError(f"One rate card per zone; repeated: {', '.join(duplicates)}.")
         return cards
+
+    def validate_status_codes(self, codes: dict) -> dict:
+        if len(codes) > MAX_STATUS_CODES:
+            raise serializers.ValidationError(f"At most {MAX_STATUS_CODES} codes.")
+        bad = sorted(code for code in codes if not 1 <= len(str(code).strip()) <= 40)
+        if bad:
+            raise serializers.ValidationError("A code is 1 to 40 characters.")
+        return {str(code).strip(): status for code, status in codes.items()}
+
+    def validate_tracking_url_template(self, template: str) -> str:
+        template = template.strip()
+        if not template:
+            return template
+        if "{awb}" not in template:
+            raise serializers.ValidationError("The template must contain {awb}.")
+        try:
+            URLValidator(schemes=["http", "https"])(template.replace("{awb}", "AWB123"))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError("An http(s) URL with {awb}.") from exc
+        return template
 
 
 class ServiceabilityImportInput(StrictInputMixin, serializers.Serializer):

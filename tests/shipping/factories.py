@@ -87,7 +87,8 @@ def courier_event(shipment: Shipment, code: str, at: datetime | None = None, eve
 
 def make_shipment(merchant, status: str = ShipmentStatus.NEW, courier=None, order=None, **order_overrides):
     """A shipment of a packed order, taken to ``status`` through the services and courier events."""
-    courier = courier or Courier.objects.filter(merchant=merchant, code="bluedart").first() or shipping_courier(merchant)
+    courier = courier or Courier.objects.filter(merchant=merchant, code="bluedart").first()
+    courier = courier or shipping_courier(merchant)
     order = order or make_order(merchant, OrderStatus.PACKED, **order_overrides)
     shipment = shipping_services.shipment_create(order=order, courier=courier, actor="system")
     start = timezone.now() - timedelta(days=3)

@@ -24,7 +24,7 @@ def courier_form(merchant, cards=(), **overrides) -> dict:
     data = {
         "merchant": str(merchant.pk), "code": "shadowfax", "name": "Shadowfax", "mode": "surface",
         "supports_cod": "on", "max_weight_grams": "30000", "volumetric_divisor": "5000", "pickup_cutoff": "14:00:00",
-        "is_active": "on",
+        "is_active": "on", "adapter": "offline", "poll_limit_per_minute": "60", "status_codes": "{}",
         "rate_cards-TOTAL_FORMS": str(len(cards)), "rate_cards-INITIAL_FORMS": "0",
         "rate_cards-MIN_NUM_FORMS": "0", "rate_cards-MAX_NUM_FORMS": "1000",
     }  # fmt: skip

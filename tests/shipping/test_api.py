@@ -41,7 +41,7 @@ def test_create_a_courier_with_rate_cards(api, merchant):
         "fuel_surcharge_percent": "10.00", "rto_charge": "60.00", "estimated_days": 4,
     }  # fmt: skip
     assert body["performance"] == {"on_time_rate": "0.9000", "rto_rate": "0.1000", "avg_transit_days": "5.5",
-                                   "rating": "4.05"}  # fmt: skip
+                                   "rating": "4.05", "shipments": 0}  # fmt: skip
     assert body["serviceable_pincodes"] == 0
     assert RateCard.objects.filter(courier_id=body["id"], merchant=merchant).count() == 2
 

@@ -36,6 +36,19 @@ def test_beat_schedule_prunes_idempotency_keys_hourly():
     assert entry["task"] in app.tasks
 
 
+def test_every_scheduled_task_exists_and_every_task_can_be_queued():
+    # A soft time limit above the hard one makes Celery refuse to queue the task at all.
+    app.loader.import_default_modules()
+    apps = ("shopops", "catalog", "orders", "shipping")
+    ours = {name: task for name, task in app.tasks.items() if name.split(".")[0] in apps}
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in ours
+    for name, task in ours.items():
+        soft = task.soft_time_limit or app.conf.task_soft_time_limit
+        hard = task.time_limit or app.conf.task_time_limit
+        assert soft <= hard, f"{name}: soft time limit {soft} s above the hard limit {hard} s"
+
+
 def _old_and_fresh_keys(merchant):
     aged_idempotency_key(merchant, "old", timedelta(hours=30))
     aged_idempotency_key(merchant, "fresh", timedelta(minutes=5))

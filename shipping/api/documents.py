@@ -1,0 +1,198 @@
+"""The documents API: labels, tax invoices, manifests and packing slips rendered as PDF by a worker.
+
+A request answers 202 with the job; poll ``GET /documents/{id}/`` until ``status`` is ``done``, then fetch
+``download_url``. Labels and manifests need the ``shipping`` scopes, invoices and packing slips the ``orders``
+scopes, for asking and for reading alike.
+"""
+
+from django.db.models import Prefetch
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from orders.models import Order
+from shipping import services
+from shipping.models import Document, DocumentKind, DocumentStatus, Shipment
+from shopops.api.base import MerchantScopedGenericViewSet
+from shopops.api.exceptions import Conflict
+from shopops.api.schema import ApiErrorOutput
+from shopops.api.serializers import StrictInputMixin
+
+MAX_ITEMS = services.DOCUMENT_MAX_ITEMS
+#: The scope family of each kind of document.
+KIND_SCOPE = {DocumentKind.LABEL: "shipping", DocumentKind.MANIFEST: "shipping", DocumentKind.INVOICE: "orders",
+              DocumentKind.PACKING_SLIP: "orders"}  # fmt: skip
+ACTION_KIND = {"labels": DocumentKind.LABEL, "invoices": DocumentKind.INVOICE, "manifests": DocumentKind.MANIFEST,
+               "packing_slips": DocumentKind.PACKING_SLIP}  # fmt: skip
+
+
+def _ids(noun: str) -> serializers.ListField:
+    return serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False,
+                                 max_length=MAX_ITEMS, help_text=f"Up to {MAX_ITEMS} {noun} ids.")  # fmt: skip
+
+
+class LabelsInput(StrictInputMixin, serializers.Serializer):
+    shipment_ids = _ids("shipment")
+    format = serializers.ChoiceField(
+        choices=["4x6", "a4-4up"], default="4x6", help_text="4x6: one 100 x 150 mm label a page; a4-4up: four to A4."
+    )
+
+
+class InvoicesInput(StrictInputMixin, serializers.Serializer):
+    order_ids = _ids("order")
+
+
+class PackingSlipsInput(StrictInputMixin, serializers.Serializer):
+    order_ids = _ids("order")
+    format = serializers.ChoiceField(choices=["a4", "a5"], default="a4")
+
+
+class ManifestsInput(StrictInputMixin, serializers.Serializer):
+    manifest_id = serializers.IntegerField(min_value=1, required=False, help_text="An existing manifest.")
+    shipment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False,
+                                         max_length=MAX_ITEMS, required=False,
+                                         help_text="Shipments to put on a new manifest first.")  # fmt: skip
+
+    def validate(self, attrs):
+        if ("manifest_id" in attrs) == ("shipment_ids" in attrs):
+            raise serializers.ValidationError({"manifest_id": ["Give either manifest_id or shipment_ids."]})
+        return attrs
+
+
+class NotCreatedOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class DocumentOutput(serializers.ModelSerializer):
+    not_created = NotCreatedOutput(many=True)
+    shipment_ids = serializers.SerializerMethodField()
+    order_ids = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Document
+        fields = ["id", "kind", "format", "status", "page_count", "not_created", "error", "manifest", "shipment_ids",
+                  "order_ids", "download_url", "created_at", "started_at", "finished_at"]  # fmt: skip
+
+    def get_shipment_ids(self, document: Document) -> list[int]:
+        return sorted(s.pk for s in document.shipments.all())
+
+    def get_order_ids(self, document: Document) -> list[int]:
+        return sorted(o.pk for o in document.orders.all())
+
+    def get_download_url(self, document: Document) -> str | None:
+        if document.status != DocumentStatus.DONE:
+            return None
+        url = reverse("document-download", kwargs={"pk": document.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+ERRORS = {
+    400: OpenApiResponse(ApiErrorOutput, description="`invalid`: no ids, more than 500, an unknown format. For "
+                                                     "invoices, `missing_merchant_setting`: the merchant has no "
+                                                     "GSTIN or address (`details.setting` names the field)."),
+    404: OpenApiResponse(ApiErrorOutput, description="Any id is not the merchant's: nothing is queued."),
+}  # fmt: skip
+
+
+MANIFEST_CONFLICT = OpenApiResponse(
+    ApiErrorOutput, description="`shipments_not_ready`, `already_manifested`: the shipments cannot go on a manifest."
+)
+
+
+class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+    """PDF jobs. The same request on unchanged data returns the same document (a reprint is not rendered again)."""
+
+    serializer_class = DocumentOutput
+
+    def get_base_queryset(self):
+        return Document.objects.prefetch_related(Prefetch("shipments", queryset=Shipment.objects.only("id")),
+                                                 Prefetch("orders", queryset=Order.objects.only("id")))  # fmt: skip
+
+    @property
+    def required_scopes(self) -> list[str]:
+        """A request's write scope by its action; a document's read scope by its kind (``shipping`` for a
+        document the merchant does not have, which then answers 404). Without a request (the tenancy harness,
+        the schema) the action alone decides: requests are writes, the rest reads."""
+        kind = ACTION_KIND.get(getattr(self, "action", None) or "")
+        if kind is not None:
+            return [f"{KIND_SCOPE[kind]}:write"]
+        request = getattr(self, "request", None)
+        access = "read" if request is None or request.method in ("GET", "HEAD", "OPTIONS") else "write"
+        pk = str(getattr(self, "kwargs", {}).get("pk", ""))
+        if getattr(request, "api_client", None) is not None and pk.isdigit():
+            kind = (Document.objects.filter(merchant=self.merchant, pk=pk)
+                    .values_list("kind", flat=True).first())  # fmt: skip
+        return [f"{KIND_SCOPE.get(kind, 'shipping')}:{access}"]
+
+    def _queued(self, kind: str, ids: list[int], format: str | None = None) -> Response:
+        document = services.document_request(merchant=self.merchant, kind=kind, ids=ids, format=format,
+                                             actor=self.api_client.client_key)  # fmt: skip
+        document = self.get_queryset().get(pk=document.pk)
+        return Response(DocumentOutput(document, context=self.get_serializer_context()).data,
+                        status=status.HTTP_202_ACCEPTED)  # fmt: skip
+
+    def _data(self, serializer_class) -> dict:
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(summary="Shipping labels for shipments (scope shipping:write)", request=LabelsInput,
+                   responses={202: DocumentOutput, **ERRORS})  # fmt: skip
+    @action(detail=False, methods=["post"])
+    def labels(self, request):
+        data = self._data(LabelsInput)
+        return self._queued(DocumentKind.LABEL, data["shipment_ids"], data["format"])
+
+    @extend_schema(summary="Tax invoices for orders (scope orders:write)", request=InvoicesInput,
+                   responses={202: DocumentOutput, **ERRORS})  # fmt: skip
+    @action(detail=False, methods=["post"])
+    def invoices(self, request):
+        return self._queued(DocumentKind.INVOICE, self._data(InvoicesInput)["order_ids"])
+
+    @extend_schema(summary="A manifest's PDF, of an existing manifest or of shipments put on a new one "
+                           "(scope shipping:write)", request=ManifestsInput,
+                   responses={202: DocumentOutput, **ERRORS, 409: MANIFEST_CONFLICT})  # fmt: skip
+    @action(detail=False, methods=["post"])
+    def manifests(self, request):
+        data = self._data(ManifestsInput)
+        manifest_id = data.get("manifest_id")
+        if manifest_id is None:
+            manifest_id = services.manifest_create(merchant=self.merchant, shipment_ids=data["shipment_ids"],
+                                                   actor=self.api_client.client_key).pk  # fmt: skip
+        return self._queued(DocumentKind.MANIFEST, [manifest_id])
+
+    @extend_schema(summary="Packing slips for orders (scope orders:write)", request=PackingSlipsInput,
+                   responses={202: DocumentOutput, **ERRORS})  # fmt: skip
+    @action(detail=False, methods=["post"], url_path="packing-slips")
+    def packing_slips(self, request):
+        data = self._data(PackingSlipsInput)
+        return self._queued(DocumentKind.PACKING_SLIP, data["order_ids"], data["format"])
+
+    @extend_schema(summary="A document job: status, pages, what was left out, the download link",
+                   description="Scope shipping:read for labels and manifests, orders:read for invoices and "
+                               "packing slips.")  # fmt: skip
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(summary="The PDF", responses={
+        (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The document's PDF."),
+        409: OpenApiResponse(ApiErrorOutput, description="`document_not_ready`: still queued or rendering, or "
+                                                         "failed (see `error` on the job)."),
+    })  # fmt: skip
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        document = self.get_object()
+        if document.status != DocumentStatus.DONE:
+            raise Conflict("document_not_ready", f"Document {document.pk} is {document.status}.",
+                           {"status": document.status, "error": document.error})  # fmt: skip
+        response = FileResponse(document.file.open("rb"), content_type="application/pdf", as_attachment=True,
+                                filename=f"{document.kind}-{document.pk}.pdf")  # fmt: skip
+        response["Cache-Control"] = "private, max-age=3600"
+        return response

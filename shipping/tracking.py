@@ -1,0 +1,51 @@
+"""Reads behind tracking: a merchant's shipments by AWB for the API, every merchant's for the public page.
+
+Each read is two queries whatever the number of AWBs: the shipments (with their courier), then their courier
+scans (``TrackingEvent`` rows in ``occurred_at`` order; orphan events have no shipment and never show).
+"""
+
+from django.db.models import BooleanField, Case, Prefetch, Value, When, prefetch_related_objects
+from django.db.models.fields.json import KeyTextTransform
+
+from shipping.models import Shipment, ShipmentStatus, TrackingEvent
+from shopops.models import Merchant
+
+#: What a tracking answer shows of each scan.
+EVENT_FIELDS = ("id", "shipment_id", "status", "code", "description", "location", "occurred_at")
+
+
+def _events() -> Prefetch:
+    return Prefetch("tracking_events", queryset=TrackingEvent.objects.only(*EVENT_FIELDS).order_by("occurred_at", "id"))
+
+
+def _live_first(queryset):
+    """Live shipments before cancelled ones, then the most recent first."""
+    cancelled = Case(When(status=ShipmentStatus.CANCELLED, then=Value(True)), default=Value(False),
+                     output_field=BooleanField())  # fmt: skip
+    return queryset.alias(cancelled=cancelled).order_by("cancelled", "-created_at", "-id")
+
+
+def tracked_shipments(*, merchant: Merchant, awbs: list[str]) -> dict[str, Shipment]:
+    """The merchant's shipment for each AWB it has: when the AWB is with two of its couriers, the most recent
+    live one (a cancelled shipment only when the AWB has no live one)."""
+    chosen: dict[str, Shipment] = {}
+    for shipment in _live_first(Shipment.objects.filter(merchant=merchant, awb__in=set(awbs))
+                                .select_related("courier")):  # fmt: skip
+        chosen.setdefault(shipment.awb, shipment)
+    prefetch_related_objects(list(chosen.values()), _events())  # only the chosen shipments' scans
+    return chosen
+
+
+def public_shipments(awb: str) -> list[Shipment]:
+    """Every shipment with this AWB, whichever merchant and courier, live ones first, with what the public page
+    may show: the merchant's name and time zone, the courier, the destination city (annotated: the order and its
+    customer are never loaded) and the scans."""
+    rows = (
+        Shipment.objects.filter(awb=awb)
+        .select_related("courier", "merchant")
+        .only("id", "awb", "status", "expected_delivery_date", "created_at", "merchant__name", "merchant__time_zone",
+              "courier__code", "courier__name", "courier__tracking_url_template")
+        .annotate(destination_city=KeyTextTransform("city", "order__shipping_address"))
+        .prefetch_related(_events())
+    )  # fmt: skip
+    return list(_live_first(rows))
