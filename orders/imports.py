@@ -13,12 +13,14 @@ exist (same channel order id) are skipped, never duplicated.
 import csv
 import hashlib
 import io
+import json
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -49,7 +51,7 @@ from orders.models import (
 )
 from orders.selectors import EXPORT_COLUMNS
 from shopops.api.exceptions import ApiError
-from shopops.bulk import insert_rows
+from shopops.bulk import copy_rows, new_ids, pg_array, pg_cursor
 from shopops.models import Merchant
 from shopops.services import counter_next
 
@@ -117,14 +119,19 @@ def _unformula(value: str) -> str:
     return value[1:] if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r" else value
 
 
-def read_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, {column: value}) for each data row of a CSV or XLSX file; the header is line 1."""
+def read_records(fileobj) -> Iterator:
+    """The header's column names, then (line number, values) for each data row of a CSV or XLSX file.
+
+    The header is line 1. Values are stripped and come one per column name, plus a trailing "": the value
+    that a column the file does not have reads (see ``_Layout``). Blank rows are skipped. Lists, not dicts:
+    an import of a few hundred thousand rows spends its time here otherwise.
+    """
     head = fileobj.read(8192)
     fileobj.seek(0)
     if isinstance(head, str):
         head = head.encode()
     if head.startswith(b"PK\x03\x04"):
-        yield from _xlsx_rows(fileobj)
+        yield from _xlsx_records(fileobj)
         return
     if not head.strip():
         raise FileRejected("The file is empty.")
@@ -142,14 +149,8 @@ def read_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
         if not header or not any(h.strip() for h in header):
             raise FileRejected("The file is empty.")
         names = [_normalise_header(h) for h in header]
-        for number, values in enumerate(reader, start=2):
-            if not any(v.strip() for v in values):
-                continue
-            row = {name: v.strip() for name, v in zip(names, values, strict=False) if name}
-            for name, value in row.items():
-                if value[:1] == "'":
-                    row[name] = _unformula(value)
-            yield number, row
+        yield names
+        yield from _records(names, enumerate(reader, start=2), unformula=True)
     except UnicodeDecodeError as exc:
         raise FileRejected("The file is not UTF-8 text; save it as CSV UTF-8 or XLSX.") from exc
     except csv.Error as exc:
@@ -159,7 +160,34 @@ def read_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
             text.detach()
 
 
-def _xlsx_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
+def _records(names: list[str], rows, *, unformula: bool) -> Iterator[tuple[int, list[str]]]:
+    width, strip = len(names), str.strip
+    for number, cells in rows:
+        values = list(map(strip, cells))
+        if not any(values):
+            continue
+        if len(values) != width:
+            values = values[:width] + [""] * (width - len(values))
+        if unformula:
+            joined = "\n".join(values)  # one search per row instead of one test per value
+            if joined[:1] == "'" or "\n'" in joined:
+                values = [_unformula(v) if v[:1] == "'" else v for v in values]
+        values.append("")
+        yield number, values
+
+
+def read_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, {column: value}) for each data row of a CSV or XLSX file; the header is line 1."""
+    records = read_records(fileobj)
+    try:
+        names = next(records)
+        for number, values in records:
+            yield number, {name: value for name, value in zip(names, values, strict=False) if name}
+    finally:
+        records.close()
+
+
+def _xlsx_records(fileobj) -> Iterator:
     from openpyxl import load_workbook
 
     try:
@@ -172,10 +200,12 @@ def _xlsx_rows(fileobj) -> Iterator[tuple[int, dict[str, str]]]:
         if not header or not any(header):
             raise FileRejected("The file is empty.")
         names = [_normalise_header(str(h or "")) for h in header]
-        for number, values in enumerate(rows, start=2):
-            cells = ["" if v is None else (v.isoformat() if isinstance(v, datetime) else str(v)) for v in values]
-            if any(c.strip() for c in cells):
-                yield number, {name: c.strip() for name, c in zip(names, cells, strict=False) if name}
+        yield names
+        cells = (
+            (number, ["" if v is None else (v.isoformat() if isinstance(v, datetime) else str(v)) for v in values])
+            for number, values in enumerate(rows, start=2)
+        )
+        yield from _records(names, cells, unformula=False)
     finally:
         workbook.close()
 
@@ -217,51 +247,88 @@ def file_checksum(fileobj) -> str:
 
 # -- orders: rows to orders ---------------------------------------------------------------
 
+#: The line's columns in the order ``_Layout.line`` reads them; the order's scalar columns as OrderInput names them.
+LINE_FIELDS = ("sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code")
+ORDER_SCALARS = ("channel", "channel_order_id", "payment_method", "payment_status", "shipping_charge", "total",
+                 "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "pickup_location",
+                 "ordered_at")  # fmt: skip
+CUSTOMER_KEYS = ("name", "email", "phone")
+REPEATED_ORDER = "The order appears again further down the file; keep its rows together."
+MEMO_MAX = 50_000  # distinct addresses, customers, lines... an import remembers before it starts again
+
+
+def _getter(indexes: list[int]) -> Callable[[list[str]], tuple]:
+    """A function giving the values at ``indexes`` as a tuple (itemgetter gives a bare value for one index)."""
+    if len(indexes) == 1:
+        (index,) = indexes
+        return lambda values: (values[index],)
+    return itemgetter(*indexes) if indexes else lambda values: ()
+
+
+class _Layout:
+    """Where the columns of an orders file are in a row's values; a column the file lacks reads the trailing ""."""
+
+    def __init__(self, names: list[str]):
+        self.index: dict[str, int] = {}
+        for position, name in enumerate(names):
+            if name:
+                self.index[name] = position  # a repeated name: the last one counts, as in a dict of the row
+        self.missing = len(names)
+        #: the order's own columns: the same on each of its rows
+        self.head_names = [n for n in self.index if n not in LINE_COLUMNS and n not in IGNORED_COLUMNS]
+        self.head = _getter([self.index[n] for n in self.head_names])
+        self.key = _getter([self.at("channel"), self.at("channel_order_id")])
+        self.line = _getter([self.at(n) for n in LINE_FIELDS])
+        self.address = _getter([self.at(column) for column in ADDRESS_COLUMN.values()])
+        self.customer = _getter([self.at(f"customer_{key}") for key in CUSTOMER_KEYS])
+        self.scalars = [(name, self.index[name]) for name in ORDER_SCALARS if name in self.index]
+
+    def at(self, name: str) -> int:
+        return self.index.get(name, self.missing)
+
 
 @dataclass
 class ParsedOrder:
     first_row: int
+    first: list[str]  # the values of its first row, where its order-level values are read
+    head: tuple  # its order-level values (``_Layout.head``), which its other rows must repeat
+    layout: _Layout
     rows: list[int] = field(default_factory=list)
-    values: dict[str, str] = field(default_factory=dict)
-    lines: list[dict[str, str]] = field(default_factory=list)
+    lines: list[tuple[int, tuple]] = field(default_factory=list)  # (row, values of LINE_FIELDS)
     inconsistent: bool = False  # its rows disagree on an order-level value: the order is not imported
 
+    def value(self, column: str) -> str:
+        return self.first[self.layout.at(column)]
 
-def _group_orders(rows: Iterator[tuple[int, dict[str, str]]], errors: list[RowError]) -> Iterator[ParsedOrder]:
+
+def _group_orders(records, layout: _Layout, errors: list[RowError]) -> Iterator[ParsedOrder]:
     """Consecutive rows with the same channel and channel order id make one order."""
     current: ParsedOrder | None = None
+    current_key = None
     seen: set[tuple[str, str]] = set()
-    for number, row in rows:
-        key = (row.get("channel", ""), row.get("channel_order_id", ""))
-        if current is not None and key == (current.values.get("channel", ""), current.values.get("channel_order_id")):
-            for name, value in row.items():
-                if name not in LINE_COLUMNS and name not in IGNORED_COLUMNS and value != current.values.get(name, ""):
-                    errors.append(RowError(number, name, value, f"Differs from row {current.first_row} of the same "
-                                           f"order ({current.values.get(name, '')!r})."))  # fmt: skip
-                    current.inconsistent = True
+    key_of, head_of, line_of = layout.key, layout.head, layout.line
+    for number, values in records:
+        key = key_of(values)
+        if current is not None and key == current_key:
+            head = head_of(values)
+            if head != current.head:
+                for name, value, first in zip(layout.head_names, head, current.head, strict=True):
+                    if value != first:
+                        errors.append(RowError(number, name, value, f"Differs from row {current.first_row} of the "
+                                               f"same order ({first!r})."))  # fmt: skip
+                current.inconsistent = True
             current.rows.append(number)
-            current.lines.append({k: v for k, v in row.items() if k in LINE_COLUMNS} | {"_row": number})
+            current.lines.append((number, line_of(values)))
             continue
         if current is not None:
             yield current
-        if key in seen and key[1]:
-            errors.append(
-                RowError(
-                    number,
-                    "channel_order_id",
-                    key[1],
-                    "The order appears again further down the file; keep its rows together.",
-                )
-            )
-            current = None
+        if key[1] and key in seen:
+            errors.append(RowError(number, "channel_order_id", key[1], REPEATED_ORDER))
+            current = current_key = None
             continue
         seen.add(key)
-        current = ParsedOrder(
-            first_row=number,
-            rows=[number],
-            values={k: v for k, v in row.items() if k not in LINE_COLUMNS},
-            lines=[{k: v for k, v in row.items() if k in LINE_COLUMNS} | {"_row": number}],
-        )
+        current = ParsedOrder(number, values, head_of(values), layout, [number], [(number, line_of(values))])
+        current_key = key
     if current is not None:
         yield current
 
@@ -298,45 +365,71 @@ def _convert(fields, name: str, raw: str, row: int, column: str, errors: list[Ro
     return None
 
 
-def _order_data(parsed: ParsedOrder, errors: list[RowError]) -> dict[str, Any] | None:
-    """The dict OrderInput would give for this order, or None with the type errors recorded."""
-    values, row, before = parsed.values, parsed.first_row, len(errors)
-    data: dict[str, Any] = {}
-    for name in ("channel", "channel_order_id", "payment_method", "payment_status", "shipping_charge", "total",
-                 "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "pickup_location",
-                 "ordered_at"):  # fmt: skip
-        if values.get(name, "") != "":
-            data[name] = _convert(_ORDER_FIELDS, name, values[name], row, name, errors)
-    address = {}
-    for key, column in ADDRESS_COLUMN.items():
-        if values.get(column, "") != "":
-            address[key] = _convert(_ADDRESS_FIELDS, key, values[column], row, column, errors)
-    data["shipping_address"] = address
-    data["customer"] = {
-        key: _convert(_CUSTOMER_FIELDS, key, values[f"customer_{key}"], row, f"customer_{key}", errors)
-        for key in ("name", "email", "phone") if values.get(f"customer_{key}")
-    }  # fmt: skip
-    data["lines"] = []
-    for line in parsed.lines:
+class _Memo(dict):
+    """Values an import derived from a group of cells (an address, a customer, a line), by those cells.
+
+    Files repeat them: each distinct group goes through the serializer fields once per file, not once a row.
+    Bounded: past MEMO_MAX entries it starts again, so memory stays flat whatever the file's size.
+    """
+
+    def remember(self, key, value):
+        if len(self) >= MEMO_MAX:
+            self.clear()
+        self[key] = value
+        return value
+
+
+def _convert_group(memo: _Memo, kind: str, fields, keys, columns, raw: tuple, required=()) -> tuple[dict, list]:
+    """(converted {key: value}, [(column, value, message)]) of the cells ``raw`` of ``columns``."""
+    known = memo.get((kind, raw))
+    if known is None:
+        problems: list[RowError] = []
         converted = {}
-        for name in ("sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code"):
-            if line.get(name, "") != "":
-                converted[name] = _convert(_LINE_FIELDS, name, line[name], line["_row"], name, errors)
-        for name in ("sku", "quantity", "unit_price"):
-            if name not in converted:
-                errors.append(RowError(line["_row"], name, "", "This field is required."))
-        data["lines"].append(converted)
-    status = values.get("status", "") or OrderStatus.NEW
+        for key, column, value in zip(keys, columns, raw, strict=True):
+            if value != "":
+                converted[key] = _convert(fields, key, value, 0, column, problems)
+        found = [(e.column, e.value, e.message) for e in problems]
+        found += [(key, "", "This field is required.") for key in required if key not in converted]
+        known = memo.remember((kind, raw), (converted, found))
+    return known
+
+
+_ADDRESS_KEYS, _ADDRESS_COLUMNS = tuple(ADDRESS_COLUMN), tuple(ADDRESS_COLUMN.values())
+_CUSTOMER_COLUMNS = tuple(f"customer_{key}" for key in CUSTOMER_KEYS)
+
+
+def _order_data(parsed: ParsedOrder, errors: list[RowError], memo: _Memo) -> dict[str, Any] | None:
+    """The dict OrderInput would give for this order, or None with the type errors recorded."""
+    values, row, layout, before = parsed.first, parsed.first_row, parsed.layout, len(errors)
+    data: dict[str, Any] = {}
+    for name, index in layout.scalars:
+        if values[index] != "":
+            data[name] = _convert(_ORDER_FIELDS, name, values[index], row, name, errors)
+    for name, fields, keys, columns, raw in (
+        ("shipping_address", _ADDRESS_FIELDS, _ADDRESS_KEYS, _ADDRESS_COLUMNS, layout.address(values)),
+        ("customer", _CUSTOMER_FIELDS, CUSTOMER_KEYS, _CUSTOMER_COLUMNS, layout.customer(values)),
+    ):
+        data[name], problems = _convert_group(memo, name, fields, keys, columns, raw)
+        if problems:
+            errors.extend(RowError(row, *problem) for problem in problems)
+    lines = data["lines"] = []
+    for number, raw in parsed.lines:
+        line, problems = _convert_group(memo, "line", _LINE_FIELDS, LINE_FIELDS, LINE_FIELDS, raw,
+                                        required=("sku", "quantity", "unit_price"))  # fmt: skip
+        if problems:
+            errors.extend(RowError(number, *problem) for problem in problems)
+        lines.append(line)
+    status = parsed.value("status") or OrderStatus.NEW
     if status not in IMPORT_STATUSES:
         errors.append(RowError(row, "status", status, "Import orders as new, delivered or cancelled; confirm and "
                                "pack them in ShopOps, where stock is reserved."))  # fmt: skip
     data["_status"] = status
-    data["_awb"], data["_courier"] = values.get("awb", "")[:40], values.get("courier", "")[:40]
+    data["_awb"], data["_courier"] = parsed.value("awb")[:40], parsed.value("courier")[:40]
     for name in ("packed_at", "shipped_at", "delivered_at"):
-        if values.get(name, ""):
-            data[f"_{name}"] = _convert(_ORDER_FIELDS, "ordered_at", values[name], row, name, errors)
+        if raw := parsed.value(name):
+            data[f"_{name}"] = _convert(_ORDER_FIELDS, "ordered_at", raw, row, name, errors)
     if data.get("_packed_at") and data.get("_shipped_at") and data["_packed_at"] > data["_shipped_at"]:
-        errors.append(RowError(row, "packed_at", values["packed_at"], "Must not be after shipped_at."))
+        errors.append(RowError(row, "packed_at", parsed.value("packed_at"), "Must not be after shipped_at."))
     return None if len(errors) > before else data
 
 
@@ -344,16 +437,16 @@ def _path_to_cell(path: str, parsed: ParsedOrder, data: dict) -> tuple[int, str,
     """A validation error's field path (``lines.1.quantity``) as the file's (row, column, value)."""
     parts = path.split(".")
     if parts[0] == "lines" and len(parts) > 1 and parts[1].isdigit() and int(parts[1]) < len(parsed.lines):
-        line = parsed.lines[int(parts[1])]
+        row, raw = parsed.lines[int(parts[1])]
         column = parts[2] if len(parts) > 2 else "sku"
-        return line["_row"], column, line.get(column, "")
+        return row, column, raw[LINE_FIELDS.index(column)] if column in LINE_FIELDS else ""
     if parts[0] == "shipping_address" and len(parts) > 1:
         column = ADDRESS_COLUMN.get(parts[1], parts[1])
     elif parts[0] == "customer" and len(parts) > 1:
         column = f"customer_{parts[1]}"
     else:
         column = parts[0]
-    return parsed.first_row, column, parsed.values.get(column, "")
+    return parsed.first_row, column, parsed.value(column) if column not in LINE_COLUMNS else ""
 
 
 # -- orders: set-based writes -----------------------------------------------------------
@@ -365,14 +458,52 @@ class ChunkResult:
     skipped_rows: int = 0
 
 
-def _write_orders(merchant: Merchant, batch: list[tuple[ParsedOrder, dict, services.PreparedOrder]],
-                  actor: str) -> ChunkResult:  # fmt: skip
-    """Insert a chunk of prepared orders with their lines, events and customer counters; skip existing ones."""
-    result = ChunkResult()
-    keys = {(p.channel.pk, p.channel_order_id) for _, _, p in batch}
-    existing = set(Order.objects.filter(channel_id__in={k[0] for k in keys},
-                                        channel_order_id__in={k[1] for k in keys})
-                   .values_list("channel_id", "channel_order_id"))  # fmt: skip
+@dataclass
+class ImportSession:
+    """What one run of an import remembers between its chunks, each part bounded (MEMO_MAX entries)."""
+
+    memo: _Memo = field(default_factory=_Memo)  # converted cells, encoded JSON
+    #: ("phone" | "email", value) -> id of a customer that has orders, as of the last committed chunk
+    customers: _Memo = field(default_factory=_Memo)
+    pending: list[tuple[str, str, int]] = field(default_factory=list)  # (phone, email, id) of the open chunk
+
+    def committed(self) -> None:
+        """The chunk's customers have orders from now on: later chunks need not look them up."""
+        for phone, email, pk in self.pending:
+            if phone:
+                self.customers.remember(("phone", phone), pk)
+            if email:
+                self.customers.remember(("email", email), pk)
+        self.pending.clear()
+
+
+ORDER_COPY_COLUMNS = (
+    "id", "merchant_id", "number", "channel_id", "channel_order_id", "status", "payment_method", "payment_status",
+    "customer_id", "is_returning_customer", "shipping_address", "billing_address", "subtotal", "discount_total",
+    "shipping_charge", "tax_total", "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm",
+    "pickup_location_id", "ordered_at", "packed_at", "shipped_at", "delivered_at", "cancelled_at", "awb", "courier",
+)  # fmt: skip
+LINE_COPY_COLUMNS = ("merchant_id", "order_id", "product_id", "sku", "name", "quantity", "unit_price", "discount",
+                     "tax_rate", "tax_amount", "hsn_code", "total")  # fmt: skip
+EVENT_COPY_COLUMNS = ("merchant_id", "order_id", "kind", "to_status", "actor", "message", "data")
+
+
+def _json(memo: _Memo, value: dict) -> str:
+    """``value`` (a flat dict of strings, e.g. an address) as JSON, encoded once per distinct value."""
+    key = ("json", *value.items())
+    known = memo.get(key)
+    return known if known is not None else memo.remember(key, json.dumps(value))
+
+
+def _write_orders(merchant: Merchant, batch: list[tuple[ParsedOrder, dict, services.PreparedOrder]], actor: str,
+                  session: ImportSession | None = None) -> ChunkResult:  # fmt: skip
+    """Insert a chunk of prepared orders with their lines, events and customer counters; skip existing ones.
+
+    One COPY per table. Values repeated across orders (addresses, event data) are encoded once.
+    """
+    session = session or ImportSession()
+    memo, result = session.memo, ChunkResult()
+    existing = _existing_orders([(p.channel.pk, p.channel_order_id) for _, _, p in batch])
     fresh = []
     for parsed, data, prepared in batch:
         if (prepared.channel.pk, prepared.channel_order_id) in existing:
@@ -381,62 +512,87 @@ def _write_orders(merchant: Merchant, batch: list[tuple[ParsedOrder, dict, servi
             fresh.append((parsed, data, prepared))
     if not fresh:
         return result
-    customers = _customers_for(merchant, [prepared for _, _, prepared in fresh])
+    customers = _customers_for(merchant, [prepared for _, _, prepared in fresh], session)
     first_number = counter_next(merchant=merchant, name="order", count=len(fresh))
-    orders, seen_customers = [], set()
-    for offset, (_, data, prepared) in enumerate(fresh):
-        customer_id, was_customer = customers[offset]
+    ids = new_ids(Order, len(fresh))
+    orders, lines, events, counts = [], [], [], []
+    seen_customers: set[int] = set()
+    merchant_id, prefix, cancelled = merchant.pk, services.ORDER_NUMBER_PREFIX, OrderStatus.CANCELLED
+    for order_id, number, (_, data, p), (customer_id, was_customer) in zip(
+        ids, range(first_number, first_number + len(fresh)), fresh, customers, strict=True
+    ):
         returning = was_customer or customer_id in seen_customers
         seen_customers.add(customer_id)
-        status = data["_status"]
-        shipped = data.get("_shipped_at")
-        orders.append({
-            "merchant_id": merchant.pk, "number": f"{services.ORDER_NUMBER_PREFIX}{first_number + offset:06d}",
-            "channel_id": prepared.channel.pk, "channel_order_id": prepared.channel_order_id, "status": status,
-            "payment_method": prepared.payment_method, "payment_status": prepared.payment_status,
-            "customer_id": customer_id, "is_returning_customer": returning,
-            "shipping_address": prepared.shipping_address, "billing_address": prepared.billing_address,
-            "subtotal": prepared.subtotal, "discount_total": prepared.discount_total,
-            "shipping_charge": prepared.shipping_charge, "tax_total": prepared.tax_total, "total": prepared.total,
-            "currency": prepared.currency, "weight_grams": prepared.weight_grams, "length_cm": prepared.length_cm,
-            "breadth_cm": prepared.breadth_cm, "height_cm": prepared.height_cm,
-            "pickup_location_id": prepared.pickup_location.pk, "ordered_at": prepared.ordered_at,
-            "packed_at": data.get("_packed_at") or shipped, "shipped_at": shipped,
-            "delivered_at": data.get("_delivered_at"),
-            "cancelled_at": prepared.ordered_at if status == OrderStatus.CANCELLED else None,
-            "awb": data.get("_awb", ""), "courier": data.get("_courier", ""),
-        })  # fmt: skip
-    ids = insert_rows(Order, orders)
-    insert_rows(OrderLine, [
-        {"merchant_id": merchant.pk, "order_id": order_id, **line.__dict__}
-        for order_id, (_, _, prepared) in zip(ids, fresh, strict=True) for line in prepared.lines
-    ])  # fmt: skip
-    insert_rows(OrderEvent, [
-        {"merchant_id": merchant.pk, "order_id": order_id, "kind": "created", "to_status": order["status"],
-         "actor": actor, "message": f"Imported from {prepared.channel.name}",
-         "data": {"returning_customer": order["is_returning_customer"],
-                  "unmapped_skus": [ln.sku for ln in prepared.lines if ln.product_id is None]}}
-        for order_id, order, (_, _, prepared) in zip(ids, orders, fresh, strict=True)
-    ])  # fmt: skip
-    _count_customers(orders)
+        status, shipped = data["_status"], data.get("_shipped_at")
+        shipping = _json(memo, p.shipping_address)
+        billing = shipping if p.billing_address is p.shipping_address else _json(memo, p.billing_address)
+        orders.append((
+            order_id, merchant_id, f"{prefix}{number:06d}", p.channel.pk, p.channel_order_id, status,
+            p.payment_method, p.payment_status, customer_id, returning, shipping, billing, p.subtotal,
+            p.discount_total, p.shipping_charge, p.tax_total, p.total, p.currency, p.weight_grams, p.length_cm,
+            p.breadth_cm, p.height_cm, p.pickup_location.pk, p.ordered_at, data.get("_packed_at") or shipped, shipped,
+            data.get("_delivered_at"), p.ordered_at if status == cancelled else None, data["_awb"], data["_courier"],
+        ))  # fmt: skip
+        unmapped = tuple(ln.sku for ln in p.lines if ln.product_id is None)
+        event_key = ("event", returning, unmapped)
+        event_data = memo.get(event_key) or memo.remember(
+            event_key, json.dumps({"returning_customer": returning, "unmapped_skus": list(unmapped)}))  # fmt: skip
+        events.append((merchant_id, order_id, "created", status, actor, f"Imported from {p.channel.name}", event_data))
+        for ln in p.lines:
+            lines.append((merchant_id, order_id, ln.product_id, ln.sku, ln.name, ln.quantity, ln.unit_price,
+                          ln.discount, ln.tax_rate, ln.tax_amount, ln.hsn_code, ln.total))  # fmt: skip
+        counts.append((customer_id, p.total, p.ordered_at))
+    copy_rows(Order, ORDER_COPY_COLUMNS, orders)
+    copy_rows(OrderLine, LINE_COPY_COLUMNS, lines)
+    copy_rows(OrderEvent, EVENT_COPY_COLUMNS, events)
+    _count_customers(counts)
     result.created = len(orders)
     return result
 
 
-def _customers_for(merchant: Merchant, prepared: list[services.PreparedOrder]) -> list[tuple[int, bool]]:
-    """Each order's (customer id, had orders before): matched by phone, else email, as order_create matches."""
+def _existing_orders(keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of these (channel id, channel order id) are orders already."""
+    channels, order_ids = {k[0] for k in keys}, {k[1] for k in keys}
+    if connection.vendor != "postgresql":
+        return set(Order.objects.filter(channel_id__in=channels, channel_order_id__in=order_ids)
+                   .values_list("channel_id", "channel_order_id"))  # fmt: skip
+    with pg_cursor() as cursor:
+        cursor.execute("SELECT channel_id, channel_order_id FROM orders_order "
+                       "WHERE channel_id = ANY(%s::bigint[]) AND channel_order_id = ANY(%s::text[])",
+                       [pg_array(channels), pg_array(order_ids)])  # fmt: skip
+        return set(cursor.fetchall())
+
+
+def _find_customers(merchant: Merchant, column: str, values: set[str]) -> dict[str, tuple[int, int]]:
+    """{phone or email: (id, orders_count)} of the merchant's customers with these values of ``column``."""
+    if not values:
+        return {}
+    if connection.vendor != "postgresql":
+        found = Customer.objects.filter(merchant=merchant, **{f"{column}__in": values})
+        return {value: (pk, n) for pk, value, n in found.values_list("id", column, "orders_count")}
+    with pg_cursor() as cursor:  # the condition <> '' lets PostgreSQL use the partial unique index
+        cursor.execute(f"SELECT {column}, id, orders_count FROM orders_customer "
+                       f"WHERE merchant_id = %s AND {column} = ANY(%s::text[]) AND {column} <> ''",
+                       [merchant.pk, pg_array(values)])  # fmt: skip
+        return {value: (pk, n) for value, pk, n in cursor.fetchall()}
+
+
+def _customers_for(merchant: Merchant, prepared: list[services.PreparedOrder],
+                   session: ImportSession) -> list[tuple[int, bool]]:  # fmt: skip
+    """Each order's (customer id, had orders before): matched by phone, else email, as order_create matches.
+
+    Customers the import already gave orders to are remembered (after their chunk commits) and not looked up.
+    """
+    known = session.customers
     phones = {p.customer["phone"] for p in prepared if p.customer.get("phone")}
-    known = Customer.objects.filter(merchant=merchant)
-    by_phone = {
-        phone: (pk, n) for pk, phone, n in known.filter(phone__in=phones).values_list("id", "phone", "orders_count")
-    }
+    by_phone = {phone: (known[("phone", phone)], 1) for phone in phones if ("phone", phone) in known}
+    by_phone.update(_find_customers(merchant, "phone", phones - by_phone.keys()))
     emails = {
         p.customer["email"] for p in prepared if p.customer.get("email") and p.customer.get("phone") not in by_phone
     }
-    by_email = {
-        email: (pk, n) for pk, email, n in known.filter(email__in=emails).values_list("id", "email", "orders_count")
-    }
-    rows: list[dict] = []
+    by_email = {email: (known[("email", email)], 1) for email in emails if ("email", email) in known}
+    by_email.update(_find_customers(merchant, "email", emails - by_email.keys()))
+    rows: list[tuple] = []
     new_phone: dict[str, int] = {}
     new_email: dict[str, int] = {}
     for p in prepared:
@@ -449,8 +605,8 @@ def _customers_for(merchant: Merchant, prepared: list[services.PreparedOrder]) -
             new_phone[phone] = len(rows)
         if email:
             new_email[email] = len(rows)
-        rows.append({"merchant_id": merchant.pk, "name": p.customer.get("name", ""), "phone": phone, "email": email})
-    ids = insert_rows(Customer, rows)
+        rows.append((merchant.pk, p.customer.get("name", ""), phone, email))
+    ids = copy_rows(Customer, ("merchant_id", "name", "phone", "email"), rows)
     by_phone.update({phone: (ids[index], 0) for phone, index in new_phone.items()})
     by_email.update({email: (ids[index], 0) for email, index in new_email.items()})
     result = []
@@ -458,20 +614,24 @@ def _customers_for(merchant: Merchant, prepared: list[services.PreparedOrder]) -
         phone, email = p.customer.get("phone", ""), p.customer.get("email", "")
         pk, orders_count = (by_phone.get(phone) if phone else None) or by_email[email]
         result.append((pk, orders_count > 0))
+        session.pending.append((phone, email, pk))  # remembered once the chunk commits (ImportSession.committed)
     return result
 
 
-def _count_customers(orders: list[dict]) -> None:
-    """Add the chunk's orders to their customers' counters: one statement on PostgreSQL."""
-    totals: dict[int, tuple] = {}
-    for order in orders:
-        at = order["ordered_at"]
-        count, spent, first, last = totals.get(order["customer_id"], (0, Decimal(0), at, at))
-        totals[order["customer_id"]] = (count + 1, spent + order["total"], min(first, at), max(last, at))
+def _count_customers(orders: list[tuple[int, Decimal, datetime]]) -> None:
+    """Add the chunk's orders ((customer id, total, ordered at)) to their customers' counters: one statement."""
+    totals: dict[int, list] = {}
+    for pk, total, at in orders:
+        known = totals.get(pk)
+        if known is None:
+            totals[pk] = [1, total, at, at]
+        else:
+            known[0] += 1
+            known[1] += total
+            known[2], known[3] = min(known[2], at), max(known[3], at)
     if connection.vendor == "postgresql":
-        ids, counts, spent, firsts, lasts = (list(column) for column in zip(
-            *((pk, n, s, f, la) for pk, (n, s, f, la) in totals.items()), strict=True))  # fmt: skip
-        with connection.cursor() as cursor:
+        columns = [pg_array(totals), *(pg_array(column) for column in zip(*totals.values(), strict=True))]
+        with pg_cursor() as cursor:
             cursor.execute(
                 "UPDATE orders_customer c SET orders_count = c.orders_count + v.n, "
                 "total_spent = c.total_spent + v.spent, "
@@ -479,7 +639,7 @@ def _count_customers(orders: list[dict]) -> None:
                 "last_order_at = GREATEST(COALESCE(c.last_order_at, v.last), v.last), updated_at = now() "
                 "FROM unnest(%s::bigint[], %s::int[], %s::numeric[], %s::timestamptz[], %s::timestamptz[]) "
                 "AS v(id, n, spent, first, last) WHERE c.id = v.id",
-                [ids, counts, spent, firsts, lasts],
+                columns,
             )
         return
     for pk, (count, spent, first, last) in totals.items():
@@ -560,60 +720,67 @@ def _progress(job: BulkImport, **changes) -> None:
 
 
 def _orders_in(
-    job: BulkImport, fileobj, catalog: services.Catalog, errors: list[RowError], start_row: int
-) -> Iterator[tuple[ParsedOrder, dict | None, services.PreparedOrder | None]]:
+    job: BulkImport, fileobj, catalog: services.Catalog, errors: list[RowError], start_row: int,
+    session: ImportSession | None = None,
+) -> Iterator[tuple[ParsedOrder, dict | None, services.PreparedOrder | None]]:  # fmt: skip
     """Each order of the file from ``start_row``: parsed, converted and prepared, or with its errors recorded."""
-    rows = read_rows(fileobj)
-    first = next(rows, None)
-    if first is None:
-        raise FileRejected("The file has a header but no rows.")
-    check_columns(job.kind, set(first[1]))
+    memo = (session or ImportSession()).memo
+    records = read_records(fileobj)
+    try:
+        names = next(records)
+        first = next(records, None)
+        if first is None:
+            raise FileRejected("The file has a header but no rows.")
+        check_columns(job.kind, {name for name in names if name})
 
-    def all_rows():
-        yield first
-        yield from rows
+        def all_records():
+            yield first
+            yield from records
 
-    grouping: list[RowError] = []  # rows before start_row were reported with their chunk before a resume
-    for parsed in _group_orders(all_rows(), grouping):
+        grouping: list[RowError] = []  # rows before start_row were reported with their chunk before a resume
+        for parsed in _group_orders(all_records(), _Layout(names), grouping):
+            if grouping:
+                errors.extend(e for e in grouping if e.row >= start_row)
+                grouping.clear()
+            if parsed.first_row < start_row:
+                continue
+            data = _order_data(parsed, errors, memo)
+            if parsed.inconsistent or data is None:
+                yield parsed, None, None
+                continue
+            _extend_catalog(catalog, data)
+            try:
+                prepared = services.order_prepare(merchant=job.merchant, data=data, catalog=catalog)
+            except ValidationError as exc:
+                for path, messages in exc.message_dict.items():
+                    row, column, value = _path_to_cell(path, parsed, data)
+                    errors.extend(RowError(row, column, value, m) for m in messages)
+                yield parsed, data, None
+                continue
+            if data.get("channel_order_id") is None:
+                errors.append(RowError(parsed.first_row, "channel_order_id", "", "This field is required."))
+                yield parsed, data, None
+                continue
+            yield parsed, data, prepared
         errors.extend(e for e in grouping if e.row >= start_row)
-        grouping.clear()
-        if parsed.first_row < start_row:
-            continue
-        data = _order_data(parsed, errors)
-        if parsed.inconsistent:
-            yield parsed, None, None
-            continue
-        if data is None:
-            yield parsed, None, None
-            continue
-        _extend_catalog(catalog, data)
-        try:
-            prepared = services.order_prepare(merchant=job.merchant, data=data, catalog=catalog)
-        except ValidationError as exc:
-            for path, messages in exc.message_dict.items():
-                row, column, value = _path_to_cell(path, parsed, data)
-                errors.extend(RowError(row, column, value, m) for m in messages)
-            yield parsed, data, None
-            continue
-        if data.get("channel_order_id") is None:
-            errors.append(RowError(parsed.first_row, "channel_order_id", "", "This field is required."))
-            yield parsed, data, None
-            continue
-        yield parsed, data, prepared
-    errors.extend(e for e in grouping if e.row >= start_row)
+    finally:
+        records.close()
 
 
 def _extend_catalog(catalog: services.Catalog, data: dict) -> None:
     """Load the products this order names that the catalog cache has not seen yet."""
-    missing = {ln["sku"] for ln in data["lines"]} - catalog.products.keys() - catalog.unknown_skus
-    if missing:
-        found = Product.objects.filter(merchant=catalog.merchant, sku__in=missing, status="active")
-        catalog.products.update({p.sku: p for p in found})
-        catalog.unknown_skus |= missing - {p.sku for p in found}
+    products, unknown = catalog.products, catalog.unknown_skus
+    if all(ln["sku"] in products or ln["sku"] in unknown for ln in data["lines"]):
+        return
+    missing = {ln["sku"] for ln in data["lines"]} - products.keys() - unknown
+    found = Product.objects.filter(merchant=catalog.merchant, sku__in=missing, status="active")
+    products.update({p.sku: p for p in found})
+    unknown |= missing - {p.sku for p in found}
 
 
 def _run_orders(job: BulkImport, fileobj) -> None:
     catalog = services.Catalog.for_orders(job.merchant, [])
+    session = ImportSession()
     validate_first = job.dry_run or job.error_policy == ErrorPolicy.REJECT_FILE
     if validate_first and job.next_row == 0:
         _progress(job, status=ImportStatus.VALIDATING)
@@ -623,7 +790,7 @@ def _run_orders(job: BulkImport, fileobj) -> None:
         default_channel = Channel.objects.filter(merchant=job.merchant, is_default_api=True).first()
         catalog._default_channel = default_channel or Channel(
             merchant=job.merchant, name="API", kind=ChannelKind.API, is_default_api=True)  # fmt: skip
-        for parsed, _, prepared in _orders_in(job, fileobj, catalog, errors, 0):
+        for parsed, _, prepared in _orders_in(job, fileobj, catalog, errors, 0, session):
             total += len(parsed.rows)
             seen.update(parsed.rows)
             if prepared is None:
@@ -650,32 +817,41 @@ def _run_orders(job: BulkImport, fileobj) -> None:
     batch, errors = [], []
     last_row = job.next_row - 1 if job.next_row else 0  # the last committed row
     failed_rows: set[int] = set()
-    for parsed, data, prepared in _orders_in(job, fileobj, catalog, errors, job.next_row):
+    for parsed, data, prepared in _orders_in(job, fileobj, catalog, errors, job.next_row, session):
         last_row = parsed.rows[-1]
         if prepared is not None:
             batch.append((parsed, data, prepared))
         else:
             failed_rows.update(parsed.rows)
         if len(batch) >= CHUNK_ORDERS:
-            _commit_chunk(job, batch, errors, failed_rows, last_row)
+            _commit_chunk(job, batch, errors[:], failed_rows, last_row, session)
             batch = []
             errors.clear()  # the list _orders_in appends to: a new one would lose the next chunks' errors
             failed_rows = set()
     last_row = max([last_row, *(e.row for e in errors)])  # e.g. a repeated order on the file's last row
-    _commit_chunk(job, batch, errors, failed_rows, last_row)
+    _commit_chunk(job, batch, errors[:], failed_rows, last_row, session)
     _finish(job)
 
 
-def _commit_chunk(job: BulkImport, batch: list, errors: list[RowError], failed: set[int], last_row: int) -> None:
+def _commit_chunk(job: BulkImport, batch: list, errors: list[RowError], failed: set[int], last_row: int,
+                  session: ImportSession | None = None) -> None:  # fmt: skip
     """Write a chunk, its row errors and the job's counters and resume point in one transaction.
 
     ``failed``: the rows of the chunk's orders that are not imported; rows with errors count as failed too.
     """
+    session = session or ImportSession()
+    session.pending.clear()
+    _write_chunk(job, batch, errors, failed, last_row, session)
+    session.committed()
+
+
+def _write_chunk(job: BulkImport, batch: list, errors: list[RowError], failed: set[int], last_row: int,
+                 session: ImportSession) -> None:  # fmt: skip
     with transaction.atomic():
         locked = BulkImport.objects.select_for_update().get(pk=job.pk)
         if last_row and last_row < locked.next_row:
             return  # another worker already committed this chunk
-        result = _write_orders(job.merchant, batch, job.created_by) if batch else ChunkResult()
+        result = _write_orders(job.merchant, batch, job.created_by, session=session) if batch else ChunkResult()
         _record_errors(job, errors)
         written_rows = sum(len(parsed.rows) for parsed, _, _ in batch)
         failed_rows = len(failed | {e.row for e in errors})

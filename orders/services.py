@@ -152,6 +152,15 @@ class Catalog:
     unknown_skus: set[str] = field(default_factory=set)
     _default_channel: Channel | None = None
     _by_id: dict[int, Product] = field(default_factory=dict)
+    #: Results of the pure steps of order_prepare (addresses, lines) by their whole input: a bulk request or
+    #: an import meets the same addresses and lines again and again. Bounded; see ``remember``.
+    _memo: dict = field(default_factory=dict, repr=False)
+    MEMO_MAX = 50_000  # not annotated: a class constant, not a field
+
+    def remember(self, key, value) -> None:
+        if len(self._memo) >= self.MEMO_MAX:
+            self._memo.clear()
+        self._memo[key] = value
 
     def product_by_id(self, pk: int) -> Product:
         if len(self._by_id) != len(self.products):
@@ -181,7 +190,21 @@ class Catalog:
         return catalog
 
 
-def _address(data: dict[str, Any] | None, field_name: str, *, phone_required: bool) -> dict[str, str]:
+def _address(data: dict[str, Any] | None, field_name: str, *, phone_required: bool,
+             catalog: Catalog | None = None) -> dict[str, str]:  # fmt: skip
+    """The address normalised (state, postcode, E.164 phone), or ValidationError keyed ``field_name.key``.
+
+    With a ``catalog``, a valid address seen before is answered from its memo (a copy of the dict).
+    """
+    key = None
+    if catalog is not None and data:
+        key = ("address", field_name, phone_required, *data.items())
+        try:
+            known = catalog._memo.get(key)
+        except TypeError:  # an unhashable value: not remembered
+            key = known = None
+        if known is not None:
+            return dict(known)
     errors: dict[str, list[str]] = {}
     data = data or {}
     if not (data.get("name") or "").strip():
@@ -203,11 +226,24 @@ def _address(data: dict[str, Any] | None, field_name: str, *, phone_required: bo
         errors[f"{field_name}.phone"] = ["This field is required."]
     if errors:
         raise ValidationError(errors)
-    return {"name": data["name"].strip(), "phone": phone, **address}
+    result = {"name": data["name"].strip(), "phone": phone, **address}
+    if key is not None:
+        catalog.remember(key, result)
+        return dict(result)
+    return result
 
 
 def _line(data: dict[str, Any], index: int, catalog: Catalog) -> PreparedLine:
+    """The line priced and taxed; a valid line seen before comes from the catalog's memo (lines are not changed
+    after preparation, so orders may share one)."""
     product = catalog.products.get(data["sku"])
+    try:
+        key = ("line", product.pk if product else None, *data.items())
+        known = catalog._memo.get(key)
+    except TypeError:  # an unhashable value: not remembered
+        key = known = None
+    if known is not None:
+        return known
     name = data.get("name") or (product.title if product else "")
     if not name:
         raise ValidationError({f"lines.{index}.name": ["Required for a SKU that is not in the catalog."]})
@@ -221,11 +257,14 @@ def _line(data: dict[str, Any], index: int, catalog: Catalog) -> PreparedLine:
     if total < 0:
         raise ValidationError({f"lines.{index}.discount": ["Must not exceed quantity x unit_price."]})
     tax_amount = _money(total - total / (1 + tax_rate / 100))
-    return PreparedLine(
+    line = PreparedLine(
         product_id=product.pk if product else None, sku=data["sku"], name=name, quantity=quantity,
         unit_price=unit_price, discount=discount, tax_rate=tax_rate, tax_amount=tax_amount,
         hsn_code=data.get("hsn_code") or (product.hsn_code if product else ""), total=total,
     )  # fmt: skip
+    if key is not None:
+        catalog.remember(key, line)
+    return line
 
 
 def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog | None = None) -> PreparedOrder:
@@ -253,12 +292,12 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
 
     shipping = billing = None
     try:
-        shipping = _address(data.get("shipping_address"), "shipping_address", phone_required=True)
+        shipping = _address(data.get("shipping_address"), "shipping_address", phone_required=True, catalog=catalog)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
-        billing = _address(data["billing_address"], "billing_address", phone_required=False) if data.get(
-            "billing_address") else shipping  # fmt: skip
+        billing = _address(data["billing_address"], "billing_address", phone_required=False,
+                           catalog=catalog) if data.get("billing_address") else shipping  # fmt: skip
     except ValidationError as exc:
         errors.update(exc.message_dict)
 

@@ -1,10 +1,15 @@
 """Set-based inserts for imports: COPY on PostgreSQL, bulk_create elsewhere.
 
 Model instances and bulk_create cost tens of microseconds a row in Python;
-an import of a few hundred thousand rows goes through ``insert_rows`` instead,
-which takes plain dicts and streams them to ``COPY``.
+an import of a few hundred thousand rows goes through ``insert_rows`` (plain
+dicts) or, faster still, ``new_ids`` and ``copy_rows`` (tuples in a fixed column
+order, JSON already encoded), which stream them to ``COPY``.
 """
 
+import json
+from collections.abc import Sequence
+
+import psycopg
 from django.db import connection, models
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -18,17 +23,11 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> list[int]:
         created = model.objects.bulk_create([model(**row) for row in rows])
         return [obj.pk for obj in created]
     table = model._meta.db_table
-    fields = [f for f in model._meta.concrete_fields if not f.generated]
-    now = timezone.now()
-    defaults = {}
-    for f in fields:
-        auto = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        defaults[f.attname] = now if auto else f.get_default()  # "" for text fields without a default
+    fields = _fields(model)
+    defaults = _defaults(fields)
     json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    ids = new_ids(model, len(rows))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                       [table, len(rows)])  # fmt: skip
-        ids = [row[0] for row in cursor.fetchall()]
         columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
         with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
             for pk, row in zip(ids, rows, strict=True):
@@ -38,3 +37,90 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> list[int]:
                     values.append(Jsonb(value) if f.attname in json_fields and value is not None else value)
                 copy.write_row(values)
     return ids
+
+
+def new_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` ids from the table's sequence (PostgreSQL), for rows that ``copy_rows`` writes with their id."""
+    if count <= 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                       [model._meta.db_table, count])  # fmt: skip
+        return [row[0] for row in cursor.fetchall()]
+
+
+def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[tuple]) -> list[int]:
+    """Insert ``rows``, tuples of the values of ``columns`` (attnames), and return their ids.
+
+    With ``"id"`` among the columns the rows carry their ids (from ``new_ids``) and the result is empty.
+    Fields not named take their defaults. JSON fields take their value already encoded (``json.dumps``):
+    imports repeat addresses and event data, and encode each distinct one once.
+    On PostgreSQL the rows stream to ``COPY``; elsewhere they go through ``bulk_create``.
+    """
+    if not rows:
+        return []
+    fields = {f.attname: f for f in _fields(model)}
+    rest = [f for name, f in fields.items() if name not in columns and not f.primary_key]
+    if connection.vendor != "postgresql":
+        json_fields = [i for i, name in enumerate(columns) if isinstance(fields[name], models.JSONField)]
+        objects = []
+        for row in rows:
+            values = dict(zip(columns, row, strict=True))
+            for i in json_fields:
+                values[columns[i]] = json.loads(row[i]) if row[i] is not None else None
+            objects.append(model(**values))
+        created = model.objects.bulk_create(objects)
+        return [] if "id" in columns else [obj.pk for obj in created]
+    tail = tuple(Jsonb(value) if isinstance(f, models.JSONField) and value is not None else value
+                 for f, value in zip(rest, _defaults(rest).values(), strict=True))  # fmt: skip
+    names = [*columns, *(f.attname for f in rest)]
+    ids: list[int] = []
+    if "id" not in columns:
+        ids = new_ids(model, len(rows))
+        names.insert(0, "id")
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(fields[n].column) for n in names)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        write = copy.write_row
+        if ids:
+            for pk, row in zip(ids, rows, strict=True):
+                write((pk, *row, *tail))
+        elif tail:
+            for row in rows:
+                write(row + tail)
+        else:
+            for row in rows:
+                write(row)
+    return ids
+
+
+def pg_cursor() -> psycopg.Cursor:
+    """A cursor on Django's PostgreSQL connection (in its transaction) that binds parameters on the server.
+
+    Django's own cursor renders parameters into the SQL text in Python, which for arrays of thousands of
+    values costs more than the query; ``= ANY(%s)`` with a list is sent as one array here.
+    """
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def _fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if not f.generated]
+
+
+def _defaults(fields: list[models.Field]) -> dict:
+    now = timezone.now()
+    defaults = {}
+    for f in fields:
+        auto = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        defaults[f.attname] = now if auto else f.get_default()  # "" for text fields without a default
+    return defaults
+
+
+def pg_array(values) -> str:
+    """A PostgreSQL array literal of ``values`` (their ``str()``), to pass as one text parameter cast to an array.
+
+    psycopg dumps a Python list element by element in Python; a few thousand ids, totals or order ids go
+    faster as one string (``%s::bigint[]``).
+    """
+    return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
