@@ -660,3 +660,53 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+# -- shipping in one call, and in batches ---------------------------------------------------------------------------
+
+
+class ShipBatchStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ShipBatch(models.Model):
+    """ "Ship selected orders" as one resumable job: each order confirmed, packed, booked with a courier and given an
+    AWB; then one pickup per courier and location, one label PDF, one invoice PDF and one manifest per courier.
+
+    ``results`` holds each order's outcome by id ({steps, shipment, awb, courier, error}); a re-run skips what is
+    already done."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="ship_batches")
+    status = models.CharField(max_length=8, choices=ShipBatchStatus.choices, default=ShipBatchStatus.QUEUED)
+    order_ids = models.JSONField(help_text="The orders, in the order given.")
+    options = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    shipped = models.PositiveIntegerField(default=0, help_text="Orders with an AWB.")
+    failed = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=dict, blank=True)
+    pickups = models.ManyToManyField(PickupRequest, blank=True, related_name="+")
+    manifests = models.ManyToManyField(Manifest, blank=True, related_name="+")
+    label_document = models.ForeignKey(Document, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    invoice_document = models.ForeignKey(Document, on_delete=models.SET_NULL, null=True, blank=True,
+                                         related_name="+")  # fmt: skip
+    manifest_documents = models.ManyToManyField(Document, blank=True, related_name="+")
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "ship batch"
+        verbose_name_plural = "ship batches"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ShipBatchStatus.values), name="shipbatch_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ship batch {self.pk}"

@@ -1,5 +1,6 @@
 """Writes of shipping: couriers, rate cards, serviceability imports, blocked pincodes."""
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -51,6 +52,8 @@ from shipping.models import (
     PostcodeZone,
     RateCard,
     ServiceablePincode,
+    ShipBatch,
+    ShipBatchStatus,
     Shipment,
     ShipmentEvent,
     ShippingPreference,
@@ -297,16 +300,19 @@ def _locked_order(order_id: int) -> Order:
     return Order.objects.select_for_update().select_related("merchant", "pickup_location").get(pk=order_id)
 
 
-def _quoted(order: Order, courier: Courier | None, at: datetime | None) -> CourierQuote:
-    """The courier's quote for the order, or the recommended one; 409 when it cannot carry the parcel."""
+def _quoted(order: Order, courier: Courier | None, at: datetime | None, sort: str | None = None) -> CourierQuote:
+    """The courier's quote for the order, else the first by ``sort`` (default: the recommended one); 409 when it
+    cannot carry the parcel."""
     try:
-        result = quote_for_order(order, at=at)
+        result = quote_for_order(order, at=at, sort=sort)
     except UnknownPincode as exc:
         raise ValidationError({"order": [f"{exc.pincode} is not a known pincode."]}) from exc
     if courier is None:
         if not result.couriers:
             raise Conflict("not_serviceable", f"No courier can carry order {order.number}.",
                            {"blocked": result.blocked})  # fmt: skip
+        if sort:
+            return result.couriers[0]
         return next(q for q in result.couriers if q.courier_id == result.recommended_courier_id)
     for candidate in result.couriers:
         if candidate.courier_id == courier.pk:
@@ -332,9 +338,10 @@ QUOTE_FIELDS = ("courier", "zone", "applied_weight_grams", "freight_charge", "co
                 "total_charge", "expected_delivery_date")  # fmt: skip
 
 
-def shipment_create(*, order: Order, actor: str, courier: Courier | None = None, at: datetime | None = None
-                    ) -> Shipment:  # fmt: skip
-    """A shipment for a confirmed or packed order, with ``courier`` or the merchant's recommended one.
+def shipment_create(*, order: Order, actor: str, courier: Courier | None = None, at: datetime | None = None,
+                    sort: str | None = None) -> Shipment:  # fmt: skip
+    """A shipment for a confirmed or packed order, with ``courier``, else the first courier by ``sort``
+    (recommended, cheapest, fastest, rating), else the merchant's recommended one.
 
     409 ``order_not_shippable`` for another order status, ``shipment_exists`` when the order already has a live
     shipment, ``courier_not_available`` / ``not_serviceable`` when no courier can carry the parcel."""
@@ -350,7 +357,7 @@ def shipment_create(*, order: Order, actor: str, courier: Courier | None = None,
         if live is not None:
             raise Conflict("shipment_exists", f"Order {locked.number} already has shipment {live.pk} ({live.status}).",
                            {"shipment": live.pk, "status": live.status})  # fmt: skip
-        chosen = _quoted(locked, courier, at)
+        chosen = _quoted(locked, courier, at, sort)
         shipment = Shipment(
             merchant_id=locked.merchant_id,
             order=locked,
@@ -1160,8 +1167,8 @@ def _document_objects(merchant: Merchant, kind: str, ids: list[int]) -> list:
     return [found[i] for i in ids]
 
 
-def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: str, format: str | None = None
-                     ) -> Document:  # fmt: skip
+def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: str, format: str | None = None,
+                     enqueue: bool = True) -> Document:  # fmt: skip
     """Queue a PDF of ``kind`` for the merchant's shipments (labels), orders (invoices, packing slips) or
     manifest, one page (or more) per item in id order. The same request on unchanged data returns the document
     already made (or being made).
@@ -1201,7 +1208,8 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
             document.orders.set(objects)
         else:
             document.shipments.set(objects[0].shipments.all())
-        transaction.on_commit(lambda: _enqueue_document(document.pk))
+        if enqueue:  # else the caller renders it (document_render) itself
+            transaction.on_commit(lambda: _enqueue_document(document.pk))
     return document
 
 
@@ -1263,3 +1271,284 @@ def _document_failed(document: Document, error: str, not_created: list | None = 
     document.not_created = not_created or []
     document.save(update_fields=["status", "error", "finished_at", "not_created"])
     return document
+
+
+# -- shipping in one call -------------------------------------------------------------------------------------------
+
+SHIP_STEPS = ("order_created", "confirmed", "awb_assigned", "pickup_scheduled", "label_generated",
+              "invoice_generated", "manifest_generated")  # fmt: skip
+SHIP_SORTS = ("recommended", "cheapest", "fastest", "rating")
+
+
+@dataclass(frozen=True)
+class ShipOptions:
+    courier: str = "recommended"  # a courier code, or "recommended" (the first by ``sort``)
+    sort: str | None = None  # default: the merchant's own order
+    request_pickup: bool = True
+    pickup_date: date | None = None
+    print_label: bool = True
+    label_format: str = "4x6"
+    print_invoice: bool = True
+    generate_manifest: bool = False
+
+    def as_json(self) -> dict:
+        return {**self.__dict__, "pickup_date": self.pickup_date.isoformat() if self.pickup_date else None}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ShipOptions":
+        day = data.get("pickup_date")
+        return cls(**{**data, "pickup_date": date.fromisoformat(day) if day else None})
+
+
+@dataclass
+class ShipResult:
+    order: Order | None = None
+    shipment: Shipment | None = None
+    pickup: PickupRequest | None = None
+    documents: dict[str, Document | None] = field(default_factory=lambda: dict.fromkeys(("label", "invoice",
+                                                                                            "manifest")))  # fmt: skip
+    steps: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(SHIP_STEPS, False))
+    error: dict | None = None  # {step, code, message, details}: the first step that failed
+
+
+class ShipRefused(Exception):
+    """The booking (order, confirmation, courier, AWB) failed at ``step``: nothing of it was kept."""
+
+    def __init__(self, step: str, cause: Exception, result: ShipResult):
+        super().__init__(str(cause))
+        self.step, self.cause, self.result = step, cause, result
+
+
+def _failure(step: str, exc: Exception) -> dict:
+    if isinstance(exc, ApiError):
+        return {"step": step, "code": exc.code, "message": exc.message, "details": exc.details}
+    if isinstance(exc, ValidationError):
+        details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return {"step": step, "code": "invalid", "message": " ".join(exc.messages), "details": details}
+    return {"step": step, "code": "not_found", "message": str(exc), "details": {}}
+
+
+REFUSALS = (ApiError, ValidationError, NotFound)
+
+
+def _ship_courier(merchant: Merchant, options: ShipOptions) -> Courier | None:
+    if options.courier in ("", "recommended"):
+        return None
+    courier = Courier.objects.filter(merchant=merchant, code=options.courier).first()
+    if courier is None:
+        raise ValidationError({"courier": [f"Unknown courier {options.courier!r}."]})
+    return courier
+
+
+def _book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipResult, order: Order | None = None,
+          order_data: dict | None = None) -> None:  # fmt: skip
+    """Create (or take) the order, confirm and pack it, book its courier and get its AWB, all in one transaction:
+    a refusal at any step keeps nothing (no order, no AWB spent) and raises ShipRefused naming the step.
+    An order that already has its AWB is taken as booked (a re-run does nothing twice)."""
+    step = "order_created"
+    try:
+        with transaction.atomic():
+            courier = _ship_courier(merchant, options)
+            if order is None:
+                order = order_services.order_create(merchant=merchant, data=order_data, actor=actor)
+                result.steps["order_created"] = True
+            step = "confirmed"
+            order = Order.objects.select_for_update().get(pk=order.pk)
+            if order.status == OrderStatus.NEW:
+                order = order_services.order_confirm(order=order, actor=actor)
+            if order.status == OrderStatus.CONFIRMED:
+                order = order_services.order_pack(order=order, actor=actor)
+            live = Shipment.objects.filter(order=order).exclude(status=S.CANCELLED).first()
+            if order.status != OrderStatus.PACKED and not (live and live.awb):
+                raise order_services.transition_refused(order, OrderStatus.PACKED)
+            result.steps["confirmed"] = True
+            step = "awb_assigned"
+            if live is None:
+                live = shipment_create(order=order, courier=courier, sort=options.sort, actor=actor)
+            if not live.awb:
+                live = shipment_assign_awb(shipment=live, actor=actor)
+            result.steps["awb_assigned"] = True
+    except REFUSALS as exc:
+        result.steps.update(dict.fromkeys(("order_created", "confirmed", "awb_assigned"), False))
+        result.order = None if order_data is not None else order
+        result.error = _failure(step, exc)
+        raise ShipRefused(step, exc, result) from exc
+    result.order, result.shipment = order, Shipment.objects.select_related("courier").get(pk=live.pk)
+
+
+def _document(merchant: Merchant, kind: str, ids: list[int], actor: str, format: str | None = None) -> Document:
+    """A PDF rendered now, in this process (the wrapper answers with it)."""
+    document = document_request(merchant=merchant, kind=kind, ids=ids, actor=actor, format=format, enqueue=False)
+    if document.status != DocumentStatus.DONE:
+        document = document_render(document_id=document.pk)
+    if document.status != DocumentStatus.DONE:
+        raise ValidationError(document.error or "The document could not be rendered.")
+    return document
+
+
+def ship_order(*, merchant: Merchant, actor: str, options: ShipOptions, order: Order | None = None,
+               order_data: dict | None = None) -> ShipResult:  # fmt: skip
+    """Order to label in one call: create the order (from ``order_data``) or take ``order``, confirm, pack, book
+    the courier and get the AWB (all or nothing: ShipRefused), then book the pickup and render the label, the
+    invoice and the manifest as asked. A later step that fails is reported in ``error`` and leaves the AWB and the
+    steps before it in place; the steps after it are still tried."""
+    result = ShipResult()
+    _book(merchant=merchant, actor=actor, options=options, result=result, order=order, order_data=order_data)
+    shipment = result.shipment
+
+    def attempt(step: str, work) -> None:
+        try:
+            work()
+        except REFUSALS as exc:
+            if result.error is None:
+                result.error = _failure(step, exc)
+        else:
+            result.steps[step] = True
+
+    if options.request_pickup:
+
+        def pickup() -> None:
+            if shipment.status == S.AWB_ASSIGNED:
+                pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], pickup_date=options.pickup_date,
+                                actor=actor)  # fmt: skip
+            shipment.refresh_from_db()
+            result.pickup = shipment.pickup
+            if result.pickup is None:
+                raise Conflict("shipments_not_ready", f"Shipment {shipment.pk} is {shipment.status}.",
+                               {"status": shipment.status})  # fmt: skip
+
+        attempt("pickup_scheduled", pickup)
+    if options.print_label:
+        attempt("label_generated", lambda: result.documents.update(
+            label=_document(merchant, DocumentKind.LABEL, [shipment.pk], actor, options.label_format)))  # fmt: skip
+    if options.print_invoice:
+        attempt("invoice_generated", lambda: result.documents.update(
+            invoice=_document(merchant, DocumentKind.INVOICE, [result.order.pk], actor)))  # fmt: skip
+    if options.generate_manifest:
+
+        def manifest() -> None:
+            shipment.refresh_from_db()
+            manifest_id = shipment.manifest_id or manifest_create(merchant=merchant, shipment_ids=[shipment.pk],
+                                                                  actor=actor).pk  # fmt: skip
+            result.documents["manifest"] = _document(merchant, DocumentKind.MANIFEST, [manifest_id], actor)
+
+        attempt("manifest_generated", manifest)
+    shipment.refresh_from_db()
+    return result
+
+
+# -- shipping in batches --------------------------------------------------------------------------------------------
+
+SHIP_BATCH_MAX = 500
+
+
+def ship_batch_create(*, merchant: Merchant, order_ids: list[int], actor: str, options: ShipOptions) -> ShipBatch:
+    """Queue "ship these orders" (up to 500 of the merchant's, 404 naming any other) as one resumable job."""
+    ids = list(dict.fromkeys(int(i) for i in order_ids))
+    if not ids:
+        raise ValidationError({"order_ids": ["Name at least one order."]})
+    if len(ids) > SHIP_BATCH_MAX:
+        raise ValidationError({"order_ids": [f"At most {SHIP_BATCH_MAX} orders a batch, not {len(ids)}."]})
+    known = set(Order.objects.filter(merchant=merchant, pk__in=ids).values_list("pk", flat=True))
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise NotFound(f"No orders with ids {', '.join(map(str, missing))}.")
+    _ship_courier(merchant, options)
+    with transaction.atomic():
+        batch = ShipBatch.objects.create(merchant=merchant, order_ids=ids, options=options.as_json(), total=len(ids),
+                                         created_by=actor)  # fmt: skip
+        transaction.on_commit(lambda: _enqueue_batch(batch.pk))
+    return batch
+
+
+def _enqueue_batch(batch_id: int) -> None:
+    from shipping.tasks import ship_batch_run
+
+    ship_batch_run.delay(batch_id)
+
+
+def ship_batch_run(*, batch_id: int) -> ShipBatch:
+    """Run (or resume) a batch: book each order not yet booked, recording its outcome as it goes; then one pickup
+    per courier and location, one label PDF and one invoice PDF for all, one manifest per courier and location.
+    Run again, it skips what is done: booked orders keep their AWB, shipments their pickup and manifest, and the
+    documents of unchanged data are the same documents."""
+    batch = ShipBatch.objects.select_related("merchant").get(pk=batch_id)
+    if batch.status == ShipBatchStatus.DONE:
+        return batch
+    merchant, options = batch.merchant, ShipOptions.from_json(batch.options)
+    ShipBatch.objects.filter(pk=batch.pk).update(status=ShipBatchStatus.RUNNING, started_at=timezone.now())
+    orders = Order.objects.filter(merchant=merchant).in_bulk(batch.order_ids)
+    for order_id in batch.order_ids:
+        outcome = batch.results.get(str(order_id))
+        if outcome and outcome["steps"]["awb_assigned"]:
+            continue
+        result = ShipResult()
+        with contextlib.suppress(ShipRefused):  # the refusal is in the result
+            _book(merchant=merchant, actor=batch.created_by, options=options, result=result, order=orders[order_id])
+        batch.results[str(order_id)] = _batch_outcome(result)
+        _batch_progress(batch)
+    booked = list(Shipment.objects.filter(merchant=merchant, order_id__in=batch.order_ids)
+                  .exclude(status=S.CANCELLED).exclude(awb="")
+                  .select_related("order__pickup_location", "courier").order_by("order_id"))  # fmt: skip
+    _batch_documents(batch, merchant, options, booked)
+    batch.status, batch.finished_at = ShipBatchStatus.DONE, timezone.now()
+    batch.save(update_fields=["status", "finished_at", "error", "results", "label_document", "invoice_document"])
+    return batch
+
+
+def _batch_outcome(result: ShipResult) -> dict:
+    shipment = result.shipment
+    return {"steps": {name: result.steps[name] for name in ("confirmed", "awb_assigned")},
+            "shipment": shipment.pk if shipment else None, "awb": shipment.awb if shipment else "",
+            "courier": shipment.courier.code if shipment else "", "error": result.error}  # fmt: skip
+
+
+def _batch_progress(batch: ShipBatch) -> None:
+    outcomes = batch.results.values()
+    batch.processed = len(batch.results)
+    batch.shipped = sum(1 for o in outcomes if o["steps"]["awb_assigned"])
+    batch.failed = batch.processed - batch.shipped
+    batch.save(update_fields=["results", "processed", "shipped", "failed"])
+
+
+def _batch_documents(batch: ShipBatch, merchant: Merchant, options: ShipOptions, booked: list[Shipment]) -> None:
+    """One pickup and one manifest per courier and location, then the batch's label and invoice PDFs; what fails
+    is named in ``batch.error`` and the rest still done."""
+    actor, problems = batch.created_by, []
+
+    def attempt(what: str, work):
+        try:
+            return work()
+        except REFUSALS as exc:
+            problems.append(f"{what}: {_failure('', exc)['message']}")
+            return None
+
+    groups: dict[tuple[int, int], list[Shipment]] = {}
+    for shipment in booked:
+        groups.setdefault((shipment.courier_id, shipment.order.pickup_location_id), []).append(shipment)
+    for group in groups.values():
+        name = f"{group[0].courier.name} from {group[0].order.pickup_location.nickname}"
+        waiting = [s.pk for s in group if s.status == S.AWB_ASSIGNED]
+        if options.request_pickup and waiting:
+            attempt(f"pickup of {name}", lambda ids=waiting: pickup_schedule(
+                merchant=merchant, shipment_ids=ids, pickup_date=options.pickup_date, actor=actor))  # fmt: skip
+        unlisted = [s.pk for s in group if not s.manifest_id]
+        if options.generate_manifest and unlisted:
+            attempt(f"manifest of {name}",
+                    lambda ids=unlisted: manifest_create(merchant=merchant, shipment_ids=ids, actor=actor))  # fmt: skip
+    placed = Shipment.objects.filter(pk__in=[s.pk for s in booked]).values_list("pickup_id", "manifest_id")
+    batch.pickups.set({pickup for pickup, _ in placed if pickup})
+    batch.manifests.set({manifest for _, manifest in placed if manifest})
+    if options.generate_manifest:
+        for manifest_id in sorted(batch.manifests.values_list("pk", flat=True)):
+            render = lambda m=manifest_id: _document(merchant, DocumentKind.MANIFEST, [m], actor)  # noqa: E731
+            document = attempt(f"manifest {manifest_id} PDF", render)
+            if document is not None:
+                batch.manifest_documents.add(document)
+    if options.print_label and booked:
+        batch.label_document = attempt("labels", lambda: _document(
+            merchant, DocumentKind.LABEL, [s.pk for s in booked], actor, options.label_format))  # fmt: skip
+    if options.print_invoice and booked:
+        batch.invoice_document = attempt("invoices", lambda: _document(
+            merchant, DocumentKind.INVOICE, [s.order_id for s in booked], actor))  # fmt: skip
+    batch.error = "; ".join(problems)[:500]

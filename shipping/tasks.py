@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef
 
 from shipping import notifications, services
 from shipping.adapters import ADAPTERS
-from shipping.models import Courier, DocumentStatus, Shipment
+from shipping.models import Courier, DocumentStatus, ShipBatch, ShipBatchStatus, Shipment
 
 logger = logging.getLogger(__name__)
 
@@ -64,3 +64,14 @@ def document_render(document_id: int) -> str:
         error = f"Rendering failed: {type(exc).__name__}: {exc}"
     services.document_fail(document_id=document_id, error=error)
     return DocumentStatus.FAILED
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800)
+def ship_batch_run(batch_id: int) -> str:
+    """Ship a batch of orders (queue ``default``); redelivered after a lost worker, it resumes where it stopped."""
+    try:
+        return services.ship_batch_run(batch_id=batch_id).status
+    except SoftTimeLimitExceeded:
+        error = "The batch exceeded its time limit; run it again to resume."
+        ShipBatch.objects.filter(pk=batch_id).update(status=ShipBatchStatus.FAILED, error=error)
+        return ShipBatchStatus.FAILED

@@ -72,6 +72,7 @@ FACTORIES: dict[str, Callable] = {
     "shipping.Manifest": lambda merchant: _manifest(merchant),
     "shipping.NDR": lambda merchant: make_shipment(merchant, "ndr").ndrs.get(),
     "shipping.Document": lambda merchant: _label_document(merchant),
+    "shipping.ShipBatch": lambda merchant: _ship_batch(merchant),
 }
 
 #: Objects for routes whose action needs a particular state: url name -> merchant -> object.
@@ -91,6 +92,8 @@ ROUTE_FACTORIES: dict[str, Callable] = {
     "return-close": lambda merchant: make_return(merchant, "rejected"),
     "shipment-cancel": lambda merchant: make_shipment(merchant, "awb_assigned"),
     "tracking-detail": lambda merchant: _tracked_shipment(merchant),
+    "ship": lambda merchant: _shippable_order(merchant),
+    "ship-batch-list": lambda merchant: _shippable_order(merchant),
     "tracking-batch": lambda merchant: _tracked_shipment(merchant),
 }
 
@@ -116,6 +119,22 @@ def _manifest(merchant):
 
     shipment = make_shipment(merchant, "awb_assigned")
     return manifest_create(merchant=merchant, actor="system", shipment_ids=[shipment.pk])
+
+
+def _shippable_order(merchant):
+    """A packed order of ``merchant``'s that the test courier can carry."""
+    shipping_courier(merchant)
+    return make_order(merchant, "packed")
+
+
+def _ship_batch(merchant):
+    """A finished batch of one packed order of ``merchant``'s, shipped with the test courier."""
+    from shipping.services import ShipOptions, ship_batch_create
+
+    shipping_courier(merchant)
+    order = make_order(merchant, "packed")
+    options = ShipOptions(print_invoice=False)
+    return ship_batch_create(merchant=merchant, order_ids=[order.pk], actor="system", options=options)
 
 
 def _label_document(merchant):
@@ -243,6 +262,8 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
     ("ndr-action", "POST"): lambda obj: {"action": "reattempt", "comment": "customer will be home"},
     ("notification-settings", "PATCH"): lambda obj: {"on_delivered": False},
     # obj: a done label document (FACTORIES "shipping.Document"); the owner's labels request is its reprint.
+    ("ship", "POST"): lambda obj: {"order_id": obj.pk, "options": {"print_invoice": False}},
+    ("ship-batch-list", "POST"): lambda obj: {"order_ids": [obj.pk]},
     ("document-labels", "POST"): lambda obj: {"shipment_ids": [s.pk for s in obj.shipments.all()], "format": "4x6"},
     ("document-invoices", "POST"): lambda obj: {"order_ids": [s.order_id for s in obj.shipments.all()]},
     ("document-packing-slips", "POST"): lambda obj: {"order_ids": [s.order_id for s in obj.shipments.all()]},

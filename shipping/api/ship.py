@@ -1,0 +1,244 @@
+"""Ship in one call: ``POST /ship/`` takes an order (or an existing order's id) to a label PDF, and
+``POST /ship/batch/`` does the same for up to 500 orders as a job.
+
+Both need the scopes orders:write and shipping:write (reading a batch: orders:read and shipping:read).
+"""
+
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.response import Response
+
+from orders.api.serializers import OrderInput
+from orders.models import Order
+from shipping import selectors, services
+from shipping.api.documents import DocumentOutput
+from shipping.api.shipment_serializers import ShipmentOutput
+from shipping.models import ShipBatch
+from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
+from shopops.api.exceptions import ApiError
+from shopops.api.schema import ApiErrorOutput
+from shopops.api.serializers import StrictInputMixin
+
+
+class ShipOptionsInput(StrictInputMixin, serializers.Serializer):
+    courier = serializers.CharField(default="recommended", help_text='A courier code, or "recommended".')
+    sort = serializers.ChoiceField(choices=services.SHIP_SORTS, required=False,
+                                   help_text="How to pick the courier when none is named; default: the merchant's "
+                                             "own order (recommended unless changed).")  # fmt: skip
+    request_pickup = serializers.BooleanField(default=True)
+    pickup_date = serializers.DateField(required=False, allow_null=True,
+                                        help_text="Default: today before the courier's cut-off, else the next "
+                                                  "working day.")  # fmt: skip
+    print_label = serializers.BooleanField(default=True)
+    label_format = serializers.ChoiceField(choices=["4x6", "a4-4up"], default="4x6")
+    print_invoice = serializers.BooleanField(default=True)
+    generate_manifest = serializers.BooleanField(default=False)
+
+    def options(self) -> services.ShipOptions:
+        return services.ShipOptions(**self.validated_data)
+
+
+class ShipNewOrderInput(OrderInput):
+    """An order as in ``POST /orders/``, plus the options."""
+
+    options = ShipOptionsInput(required=False)
+
+
+class ShipExistingOrderInput(StrictInputMixin, serializers.Serializer):
+    order_id = serializers.IntegerField(min_value=1, help_text="An order of the merchant (new, confirmed or packed).")
+    options = ShipOptionsInput(required=False)
+
+
+class ShipOrderOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    status = serializers.CharField()
+
+
+class ShipPickupOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    pickup_token = serializers.CharField(source="token")
+    pickup_date = serializers.DateField()
+
+
+class ShipDocumentsOutput(serializers.Serializer):
+    label = DocumentOutput(allow_null=True)
+    invoice = DocumentOutput(allow_null=True)
+    manifest = DocumentOutput(allow_null=True)
+
+
+class ShipStepsOutput(serializers.Serializer):
+    order_created = serializers.BooleanField()
+    confirmed = serializers.BooleanField()
+    awb_assigned = serializers.BooleanField()
+    pickup_scheduled = serializers.BooleanField()
+    label_generated = serializers.BooleanField()
+    invoice_generated = serializers.BooleanField()
+    manifest_generated = serializers.BooleanField()
+
+
+class ShipErrorOutput(serializers.Serializer):
+    step = serializers.CharField(help_text="The step that failed.")
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ShipOutput(serializers.Serializer):
+    order = ShipOrderOutput()
+    shipment = ShipmentOutput()
+    awb = serializers.CharField()
+    courier = serializers.CharField(help_text="The courier's code.")
+    charges = serializers.DictField(help_text="freight, cod, fuel_surcharge, tax, total, currency.")
+    pickup = ShipPickupOutput(allow_null=True)
+    documents = ShipDocumentsOutput()
+    steps = ShipStepsOutput()
+    error = ShipErrorOutput(allow_null=True, help_text="The first later step (pickup, documents) that failed.")
+
+
+def ship_output(result: services.ShipResult, context: dict) -> dict:
+    shipment = selectors.shipment_queryset().get(pk=result.shipment.pk)
+    shipment_data = ShipmentOutput(shipment, context=context).data
+    order = Order.objects.only("id", "number", "status").get(pk=result.order.pk)
+    return {
+        "order": ShipOrderOutput(order).data,
+        "shipment": shipment_data,
+        "awb": shipment.awb,
+        "courier": shipment.courier.code,
+        "charges": shipment_data["charges"],
+        "pickup": ShipPickupOutput(result.pickup).data if result.pickup else None,
+        "documents": {name: DocumentOutput(doc, context=context).data if doc else None
+                      for name, doc in result.documents.items()},
+        "steps": result.steps,
+        "error": result.error,
+    }  # fmt: skip
+
+
+SHIP_INPUT = PolymorphicProxySerializer(component_name="ShipInput", serializers=[ShipNewOrderInput,
+                                                                                   ShipExistingOrderInput],
+                                        resource_type_field_name=None)  # fmt: skip
+
+
+class ShipView(MerchantAPIView):
+    """Order to label in one call."""
+
+    required_scopes = ["orders:write", "shipping:write"]
+
+    def get_serializer_context(self) -> dict:
+        return {"request": self.request, "view": self, "merchant": self.merchant}
+
+    @extend_schema(
+        operation_id="ship_create",
+        summary="Ship an order in one call",
+        description=(
+            "Creates the order (a body as in POST /orders/) or takes an existing one (`order_id`), confirms and "
+            "packs it, books the courier (`options.courier`, or the first by `options.sort`), assigns the AWB, "
+            "books the pickup and renders the label and the invoice (and the manifest if asked).\n\n"
+            "The booking (order, confirmation, courier, AWB) is all or nothing: if a step of it is refused, "
+            "nothing is kept (no order, no AWB spent) and the answer is that step's error, with `details.step` and "
+            "`details.steps`. A later step that fails (pickup, a document) is reported in `error` of a 201: the "
+            "AWB and the steps before stay."
+        ),
+        request=SHIP_INPUT,
+        responses={
+            201: ShipOutput,
+            400: OpenApiResponse(ApiErrorOutput, description="Invalid order or options; `details.step` names the "
+                                                             "step (e.g. `order_created`)."),
+            404: OpenApiResponse(ApiErrorOutput, description="`order_id` is not an order of the merchant."),
+            409: OpenApiResponse(ApiErrorOutput, description="A refused booking step: `insufficient_stock` "
+                                                             "(confirmed), `not_serviceable`, `courier_not_available`, "
+                                                             "`awb_pool_exhausted` (awb_assigned), a duplicate "
+                                                             "channel order id (order_created)..."),
+        },
+    )  # fmt: skip
+    def post(self, request):
+        existing = isinstance(request.data, dict) and "order_id" in request.data
+        serializer_class = ShipExistingOrderInput if existing else ShipNewOrderInput
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        options = services.ShipOptions(**data.pop("options", None) or ShipOptionsInput(data={}).run_validation({}))
+        order = None
+        if existing:
+            order = Order.objects.filter(merchant=self.merchant, pk=data["order_id"]).first()
+            if order is None:
+                raise ApiError(404, "not_found", f"No order {data['order_id']}.", {"step": "order_created"})
+        try:
+            result = services.ship_order(merchant=self.merchant, actor=self.api_client.client_key, options=options,
+                                         order=order, order_data=None if existing else data)  # fmt: skip
+        except services.ShipRefused as refused:
+            raise _refusal(refused) from refused.cause
+        return Response(ship_output(result, self.get_serializer_context()), status=status.HTTP_201_CREATED)
+
+
+def _refusal(refused: services.ShipRefused) -> ApiError:
+    error = refused.result.error
+    status_code = refused.cause.status_code if isinstance(refused.cause, ApiError) else (
+        404 if error["code"] == "not_found" else 400)  # fmt: skip
+    return ApiError(status_code, error["code"], error["message"],
+                    {**error["details"], "step": refused.step, "steps": refused.result.steps})  # fmt: skip
+
+
+# -- batches --------------------------------------------------------------------------------------------------------
+
+
+class ShipBatchInput(StrictInputMixin, serializers.Serializer):
+    order_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False,
+                                      max_length=services.SHIP_BATCH_MAX)  # fmt: skip
+    options = ShipOptionsInput(required=False)
+
+
+class ShipBatchOutput(serializers.ModelSerializer):
+    options = serializers.DictField()
+    results = serializers.DictField(help_text="By order id: {steps: {confirmed, awb_assigned}, shipment, awb, "
+                                              "courier, error}.")  # fmt: skip
+    pickups = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    manifests = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    label_document = DocumentOutput(allow_null=True)
+    invoice_document = DocumentOutput(allow_null=True)
+    manifest_documents = DocumentOutput(many=True)
+
+    class Meta:
+        model = ShipBatch
+        fields = ["id", "status", "order_ids", "options", "total", "processed", "shipped", "failed", "results",
+                  "pickups", "manifests", "label_document", "invoice_document", "manifest_documents", "error",
+                  "created_at", "started_at", "finished_at"]  # fmt: skip
+
+
+BATCH_ERRORS = {
+    400: OpenApiResponse(ApiErrorOutput, description="No ids, more than 500, an unknown courier."),
+    404: OpenApiResponse(ApiErrorOutput, description="An id is not an order of the merchant: nothing is queued."),
+}
+
+
+class ShipBatchViewSet(mixins.RetrieveModelMixin, mixins.CreateModelMixin, MerchantScopedGenericViewSet):
+    """ "Ship these orders" as one job: 202, then poll until `status` is `done`."""
+
+    serializer_class = ShipBatchOutput
+
+    def get_base_queryset(self):
+        return ShipBatch.objects.prefetch_related("pickups", "manifests", "manifest_documents__shipments",
+                                                  "manifest_documents__orders").select_related(
+            "label_document", "invoice_document")  # fmt: skip
+
+    @property
+    def required_scopes(self) -> list[str]:
+        write = getattr(self, "action", None) == "create"
+        return ["orders:write", "shipping:write"] if write else ["orders:read", "shipping:read"]
+
+    @extend_schema(summary="Ship up to 500 orders as a job", request=ShipBatchInput,
+                   responses={202: ShipBatchOutput, **BATCH_ERRORS})  # fmt: skip
+    def create(self, request):
+        serializer = ShipBatchInput(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        options = serializer.validated_data.get("options") or ShipOptionsInput(data={}).run_validation({})
+        batch = services.ship_batch_create(merchant=self.merchant, order_ids=serializer.validated_data["order_ids"],
+                                           actor=self.api_client.client_key,
+                                           options=services.ShipOptions(**options))  # fmt: skip
+        batch = self.get_queryset().get(pk=batch.pk)
+        return Response(ShipBatchOutput(batch, context=self.get_serializer_context()).data,
+                        status=status.HTTP_202_ACCEPTED)  # fmt: skip
+
+    @extend_schema(summary="A ship batch: progress, each order's outcome, pickups, manifests and documents")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
