@@ -1197,7 +1197,9 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
         reusable = (Document.objects.select_for_update()
                     .filter(merchant=merchant, kind=kind, format=format, checksum=checksum)
                     .exclude(Q(status=DocumentStatus.FAILED) | lost).order_by("-id").first())  # fmt: skip
-        if reusable is not None:
+        file_lost = reusable is not None and reusable.status == DocumentStatus.DONE and not (
+            reusable.file and reusable.file.storage.exists(reusable.file.name))  # fmt: skip
+        if reusable is not None and not file_lost:
             return reusable
         document = Document.objects.create(merchant=merchant, kind=kind, format=format, checksum=checksum,
                                            requested_by=actor,

@@ -192,7 +192,12 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
         if document.status != DocumentStatus.DONE:
             raise Conflict("document_not_ready", f"Document {document.pk} is {document.status}.",
                            {"status": document.status, "error": document.error})  # fmt: skip
-        response = FileResponse(document.file.open("rb"), content_type="application/pdf", as_attachment=True,
+        try:
+            pdf = document.file.open("rb")
+        except FileNotFoundError as exc:  # the storage lost it: ask again (a new job renders it afresh)
+            raise Conflict("document_file_missing", f"The PDF of document {document.pk} is no longer stored; "
+                           "request the document again.", {"status": document.status}) from exc  # fmt: skip
+        response = FileResponse(pdf, content_type="application/pdf", as_attachment=True,
                                 filename=f"{document.kind}-{document.pk}.pdf")  # fmt: skip
         response["Cache-Control"] = "private, max-age=3600"
         return response

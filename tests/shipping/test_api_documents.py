@@ -113,6 +113,23 @@ def test_a_reprint_of_unchanged_labels_returns_the_same_document_without_renderi
     assert download(api, document.pk) == pdf
 
 
+def test_a_document_whose_file_was_lost_is_a_409_and_asking_again_renders_it_afresh(api, merchant, bluedart):
+    ids = [s.pk for s in labelled(merchant, 1)]
+    first = api.post(f"{DOCUMENTS}labels/", {"shipment_ids": ids}, format="json").json()
+    lost = Document.objects.get()
+    lost.file.storage.delete(lost.file.name)
+
+    response = api.get(f"{DOCUMENTS}{lost.pk}/download/")
+    again = api.post(f"{DOCUMENTS}labels/", {"shipment_ids": ids}, format="json").json()
+
+    assert response.status_code == 409
+    assert response.json() == {"code": "document_file_missing", "message": f"The PDF of document {lost.pk} is no "
+                               "longer stored; request the document again.", "details": {"status": "done"}}  # fmt: skip
+    assert again["id"] != first["id"]
+    assert (again["status"], again["page_count"]) == ("done", 1)
+    assert download(api, again["id"]).startswith(b"%PDF")
+
+
 def test_labels_of_a_changed_order_are_a_new_document(api, merchant, bluedart):
     first, second = labelled(merchant, 2)
     ids = [first.pk, second.pk]
