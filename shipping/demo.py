@@ -6,7 +6,7 @@ Then shipments in every status, carried by a simulated courier (Demo Express): i
 journey, so the histories are the ones polling would have produced, made by polling at chosen moments of the past
 (``tracking_refresh(now=...)``), with the merchant's NDR decisions in between and a lost parcel recorded by hand.
 Which parcels fail their deliveries follows from their AWBs (``simulated_failures``): the AWBs are picked for each
-story and uploaded as the courier's list of numbers. AWB pools for two offline couriers, and the merchant's
+story and uploaded as the courier's list of numbers. AWB pools for every offline courier, and the merchant's
 notification settings, complete it.
 """
 
@@ -183,14 +183,26 @@ def _simulated_courier(merchant: Merchant) -> tuple[Courier, int]:
     return courier, 1
 
 
+#: A range pool for each offline courier (name, courier, prefix, first number); Delhivery Surface instead has a
+#: short uploaded list, shown as low.
+RANGE_POOLS = [
+    ("Blue Dart Express 2026", "bluedart-express", "BDX", 70_000_000),
+    ("Delhivery Air 2026", "delhivery-air", "DLA", 51_000_000),
+    ("Ecom Express 2026", "ecom-express", "ECX", 33_000_000),
+    ("Xpressbees 2026", "xpressbees", "XPB", 14_000_000),
+    ("Shadowfax 2026", "shadowfax", "SFX", 90_000_000),
+]
+
+
 def _offline_pools(merchant: Merchant) -> int:
-    """A range pool for Blue Dart Express and a nearly used-up list for Delhivery Surface (shown as low)."""
+    """A 5,000-number range pool for each offline courier but Delhivery Surface, which has a nearly used-up list."""
     made = 0
-    bluedart = Courier.objects.get(merchant=merchant, code="bluedart-express")
-    if not AWBPool.objects.filter(merchant=merchant, name="Blue Dart Express 2026").exists():
-        services.awb_pool_create_range(courier=bluedart, name="Blue Dart Express 2026", start=70_000_000,
-                                       end=70_004_999, prefix="BDX", low_watermark=500)  # fmt: skip
-        made += 1
+    for name, code, prefix, start in RANGE_POOLS:
+        if not AWBPool.objects.filter(merchant=merchant, name=name).exists():
+            courier = Courier.objects.get(merchant=merchant, code=code)
+            services.awb_pool_create_range(courier=courier, name=name, start=start, end=start + 4_999, prefix=prefix,
+                                           low_watermark=500)  # fmt: skip
+            made += 1
     delhivery = Courier.objects.get(merchant=merchant, code="delhivery-surface")
     if not AWBPool.objects.filter(merchant=merchant, name="Delhivery Surface list").exists():
         services.awb_pool_create_list(courier=delhivery, name="Delhivery Surface list", low_watermark=50,

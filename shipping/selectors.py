@@ -21,6 +21,9 @@ from shipping.models import (
     AWBPoolKind,
     BlockedPincode,
     Courier,
+    Document,
+    DocumentKind,
+    DocumentStatus,
     Manifest,
     PickupRequest,
     PostcodeZone,
@@ -295,12 +298,37 @@ def quote_for_order(order, *, sort: str | None = None, at: datetime | None = Non
 
 
 # -- shipments, AWB pools, pickups, manifests, NDRs ----------------------------------------------------------------
-# Each list reads its page in one query (two with the shipment ids of pickups and manifests), whatever its size.
+# Each list reads its page in one query (plus one for the label documents of shipments, one for the shipment ids
+# of pickups and manifests and one for the manifest documents of manifests), whatever its size.
+
+
+def _done_documents(kind: str) -> QuerySet:
+    """Finished documents of ``kind``, newest first, with only what an output shows of them."""
+    fields = ("id", "kind", "format", "status", "page_count", "not_created", "created_at", "manifest_id")
+    return Document.objects.filter(kind=kind, status=DocumentStatus.DONE).order_by("-id").only(*fields)
 
 
 def shipment_queryset() -> QuerySet:
-    """Shipments with their courier, pickup and manifest joined, and the order's number."""
-    return Shipment.objects.select_related("courier", "pickup", "manifest").annotate(order_number=F("order__number"))
+    """Shipments with their courier, pickup and manifest joined, the order's number, and their finished label
+    documents (``label_documents``, newest first: see ``shipment_label_of``)."""
+    return (
+        Shipment.objects.select_related("courier", "pickup", "manifest").annotate(order_number=F("order__number"))
+        .prefetch_related(Prefetch("documents", queryset=_done_documents(DocumentKind.LABEL),
+                                   to_attr="label_documents"))
+    )  # fmt: skip
+
+
+def shipment_label_of(shipment: Shipment) -> Document | None:
+    """The latest finished label document that prints the shipment's current AWB, of a shipment read through
+    ``shipment_queryset`` (no query): not one that left the shipment out (``not_created``: no AWB yet,
+    cancelled), nor one requested before the shipment's AWB was (re)assigned (it prints the old AWB)."""
+    for document in shipment.label_documents:
+        if any(item.get("id") == shipment.pk for item in document.not_created):
+            continue
+        if shipment.awb_assigned_at is not None and document.created_at < shipment.awb_assigned_at:
+            continue
+        return document
+    return None
 
 
 def shipment_timeline(shipment: Shipment) -> list[dict]:
@@ -347,9 +375,17 @@ def pickup_queryset() -> QuerySet:
 
 
 def manifest_queryset() -> QuerySet:
+    """Manifests with their courier and location, their shipment ids, and their finished manifest documents
+    (``manifest_documents``, newest first: see ``manifest_document_of``)."""
     return Manifest.objects.select_related("courier", "location").prefetch_related(
-        Prefetch("shipments", queryset=_shipment_ids())
+        Prefetch("shipments", queryset=_shipment_ids()),
+        Prefetch("documents", queryset=_done_documents(DocumentKind.MANIFEST), to_attr="manifest_documents"),
     )
+
+
+def manifest_document_of(manifest: Manifest) -> Document | None:
+    """The latest finished PDF of a manifest read through ``manifest_queryset`` (no query)."""
+    return manifest.manifest_documents[0] if manifest.manifest_documents else None
 
 
 def ndr_queryset() -> QuerySet:

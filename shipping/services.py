@@ -1361,7 +1361,7 @@ def _book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipR
             if order.status == OrderStatus.CONFIRMED:
                 order = order_services.order_pack(order=order, actor=actor)
             live = Shipment.objects.filter(order=order).exclude(status=S.CANCELLED).first()
-            if order.status != OrderStatus.PACKED and not (live and live.awb):
+            if order.status != OrderStatus.PACKED:  # shipped (picked up), delivered, cancelled...: refused
                 raise order_services.transition_refused(order, OrderStatus.PACKED)
             result.steps["confirmed"] = True
             step = "awb_assigned"
@@ -1463,6 +1463,16 @@ def ship_batch_create(*, merchant: Merchant, order_ids: list[int], actor: str, o
     return batch
 
 
+def ship_batch_resume(*, batch: ShipBatch) -> ShipBatch:
+    """Queue a batch that is not done again (its worker was lost, it hit its time limit, it failed): the job
+    resumes where it stopped. 409 ``batch_done`` for a finished batch."""
+    if batch.status == ShipBatchStatus.DONE:
+        raise Conflict("batch_done", f"Ship batch {batch.pk} is done; there is nothing left to run.",
+                       {"status": batch.status})  # fmt: skip
+    transaction.on_commit(lambda: _enqueue_batch(batch.pk))
+    return batch
+
+
 def _enqueue_batch(batch_id: int) -> None:
     from shipping.tasks import ship_batch_run
 
@@ -1478,7 +1488,8 @@ def ship_batch_run(*, batch_id: int) -> ShipBatch:
     if batch.status == ShipBatchStatus.DONE:
         return batch
     merchant, options = batch.merchant, ShipOptions.from_json(batch.options)
-    ShipBatch.objects.filter(pk=batch.pk).update(status=ShipBatchStatus.RUNNING, started_at=timezone.now())
+    batch.status, batch.started_at = ShipBatchStatus.RUNNING, batch.started_at or timezone.now()  # the first start
+    batch.save(update_fields=["status", "started_at"])
     orders = Order.objects.filter(merchant=merchant).in_bulk(batch.order_ids)
     for order_id in batch.order_ids:
         outcome = batch.results.get(str(order_id))

@@ -1,5 +1,6 @@
 """Input and output shapes of shipments, AWB pools, pickups, manifests, the NDR queue and notification settings."""
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,7 +17,7 @@ from shipping.models import (
     Shipment,
 )
 from shipping.notifications import tracking_url
-from shipping.selectors import awb_pool_remaining_of
+from shipping.selectors import awb_pool_remaining_of, manifest_document_of, shipment_label_of
 from shopops.api.serializers import StrictInputMixin
 
 #: Shipments one pickup or manifest request may name.
@@ -28,6 +29,13 @@ MAX_ID = 2**63 - 1
 
 def _id(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def _download_url(document, context: dict) -> str:
+    """A finished document's download link, absolute when there is a request (as ``DocumentOutput`` gives it)."""
+    url = reverse("document-download", kwargs={"pk": document.pk})
+    request = context.get("request")
+    return request.build_absolute_uri(url) if request else url
 
 
 # -- shipments --------------------------------------------------------------------------------------------------
@@ -53,8 +61,16 @@ class ShipmentManifestOutput(serializers.Serializer):
     number = serializers.CharField()
 
 
+class ShipmentLabelOutput(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The label document's id (GET /documents/{id}/).")
+    format = serializers.CharField(help_text="4x6 or a4-4up.")
+    page_count = serializers.IntegerField(help_text="Pages of the whole document (it may hold other shipments).")
+    download_url = serializers.URLField(help_text="The PDF.")
+
+
 class ShipmentOutput(serializers.ModelSerializer):
-    """A shipment read through ``shipping.selectors.shipment_queryset`` (courier, pickup and manifest joined)."""
+    """A shipment read through ``shipping.selectors.shipment_queryset`` (courier, pickup and manifest joined, label
+    documents prefetched)."""
 
     order_number = serializers.CharField(read_only=True)
     courier = serializers.CharField(source="courier.code", help_text="The courier's code.")
@@ -62,7 +78,10 @@ class ShipmentOutput(serializers.ModelSerializer):
     charges = serializers.SerializerMethodField()
     pickup = serializers.SerializerMethodField()
     manifest = serializers.SerializerMethodField()
-    label = serializers.SerializerMethodField(help_text="The label document; null until labels are generated.")
+    label = serializers.SerializerMethodField(
+        help_text="The latest finished label document printing the shipment's current AWB; null until one is made "
+                  "(POST /documents/labels/).",
+    )  # fmt: skip
     tracking_url = serializers.SerializerMethodField(help_text="The customer's tracking page; null without an AWB.")
 
     class Meta:
@@ -94,9 +113,13 @@ class ShipmentOutput(serializers.ModelSerializer):
             return None
         return {"id": shipment.manifest_id, "number": shipment.manifest.number}
 
-    @extend_schema_field(serializers.URLField(allow_null=True))
-    def get_label(self, shipment: Shipment) -> str | None:
-        return None  # the documents feature fills it
+    @extend_schema_field(ShipmentLabelOutput(allow_null=True))
+    def get_label(self, shipment: Shipment) -> dict | None:
+        document = shipment_label_of(shipment)
+        if document is None:
+            return None
+        return {"id": document.pk, "format": document.format, "page_count": document.page_count,
+                "download_url": _download_url(document, self.context)}  # fmt: skip
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_tracking_url(self, shipment: Shipment) -> str | None:
@@ -270,10 +293,14 @@ class PickupCreateInput(StrictInputMixin, serializers.Serializer):
 
 
 class ManifestOutput(serializers.ModelSerializer):
+    """A manifest read through ``shipping.selectors.manifest_queryset`` (shipment ids and documents prefetched)."""
+
     courier = serializers.CharField(source="courier.code", help_text="The courier's code.")
     location_nickname = serializers.CharField(source="location.nickname")
     shipment_ids = serializers.SerializerMethodField()
-    document_url = serializers.SerializerMethodField(help_text="The manifest PDF; null until documents exist.")
+    document_url = serializers.SerializerMethodField(
+        help_text="The latest finished PDF of the manifest; null until one is made (POST /documents/manifests/)."
+    )
 
     class Meta:
         model = Manifest
@@ -285,7 +312,8 @@ class ManifestOutput(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_document_url(self, manifest: Manifest) -> str | None:
-        return None
+        document = manifest_document_of(manifest)
+        return _download_url(document, self.context) if document else None
 
 
 class ManifestCreateInput(StrictInputMixin, serializers.Serializer):

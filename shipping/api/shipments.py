@@ -341,7 +341,8 @@ class ManifestViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         manifest = services.manifest_create(merchant=self.merchant, actor=self.actor, shipment_ids=shipment_ids,
                                             pickup=pickup)  # fmt: skip
         fresh = selectors.manifest_queryset().get(pk=manifest.pk)
-        return Response(s.ManifestOutput(fresh).data, status=status.HTTP_201_CREATED)
+        return Response(s.ManifestOutput(fresh, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)  # fmt: skip
 
 
 # -- NDR ----------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from shipping import services
-from shipping.models import Manifest, PickupRequest, Shipment, ShipmentStatus
+from shipping.models import Document, DocumentKind, DocumentStatus, Manifest, PickupRequest, Shipment, ShipmentStatus
 from tests.api import NOT_FOUND, invalid, listed_ids
 from tests.catalog.factories import LocationFactory
 from tests.orders.factories import default_location
@@ -286,7 +286,8 @@ def test_a_shipment_without_an_awb_cannot_be_manifested(api, merchant):
     assert response.json()["details"] == {"shipments": {str(shipment.pk): "new"}}
 
 
-def test_manifest_list_filters_and_query_count(api, merchant, other_api):
+def test_manifest_list_filters_and_query_count(api, merchant, other_api, settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     courier = shipping_courier(merchant)
     other = shipping_courier(merchant, code="dtdc", name="DTDC")
     manifests = [
@@ -297,15 +298,67 @@ def test_manifest_list_filters_and_query_count(api, merchant, other_api):
     dtdc = services.manifest_create(
         merchant=merchant, actor="t", shipment_ids=[make_shipment(merchant, "awb_assigned", courier=other).pk]
     )
+    documents = {}
+    for manifest in (manifests[1], dtdc):
+        document = services.document_request(merchant=merchant, kind="manifest", ids=[manifest.pk], actor="t",
+                                             enqueue=False)  # fmt: skip
+        documents[manifest.number] = services.document_render(document_id=document.pk).pk
 
     with CaptureQueriesContext(connection) as small:
         assert api.get(MANIFESTS, {"page_size": 1}).status_code == 200
     with CaptureQueriesContext(connection) as large:
         body = api.get(MANIFESTS, {"page_size": 4}).json()
 
-    assert len(small) == len(large) == 4
+    assert len(small) == len(large) == 5  # the token, the merchant, the page, the shipment ids, the documents
     assert [(row["number"], len(row["shipment_ids"])) for row in body["results"]] == [
         ("MAN-000004", 1), ("MAN-000003", 3), ("MAN-000002", 2), ("MAN-000001", 1)]  # fmt: skip
+    assert [row["document_url"] for row in body["results"]] == [
+        f"http://testserver/api/v1/documents/{documents['MAN-000004']}/download/", None,
+        f"http://testserver/api/v1/documents/{documents['MAN-000002']}/download/", None]  # fmt: skip
     assert listed_ids(api, MANIFESTS, {"courier": "dtdc"}) == [dtdc.pk]
     assert listed_ids(other_api, MANIFESTS) == []
     assert other_api.get(f"{MANIFESTS}{manifests[0].pk}/").json() == NOT_FOUND
+
+
+def test_the_document_url_is_the_latest_done_manifest_pdf(api, merchant, settings, tmp_path,
+                                                          django_capture_on_commit_callbacks):  # fmt: skip
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    first, second = make_shipment(merchant, "awb_assigned"), make_shipment(merchant, "awb_assigned")
+    manifest = services.manifest_create(merchant=merchant, actor="t", shipment_ids=[first.pk])
+    services.manifest_create(merchant=merchant, actor="t", shipment_ids=[second.pk])
+    failed = services.document_request(merchant=merchant, kind=DocumentKind.MANIFEST, ids=[manifest.pk], actor="t",
+                                       enqueue=False)  # fmt: skip
+    assert api.get(f"{MANIFESTS}{manifest.pk}/").json()["document_url"] is None  # queued
+    services.document_fail(document_id=failed.pk, error="The worker ran out of time.")
+    with django_capture_on_commit_callbacks(execute=True):
+        labels = api.post("/api/v1/documents/labels/", {"shipment_ids": [first.pk]}, format="json")
+    assert labels.status_code == 202  # answered queued: the render runs on commit
+    assert Document.objects.get(pk=labels.json()["id"]).status == DocumentStatus.DONE
+    assert api.get(f"{MANIFESTS}{manifest.pk}/").json()["document_url"] is None  # failed; a label is no manifest
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/documents/manifests/", {"manifest_id": manifest.pk}, format="json")
+
+    assert response.status_code == 202, response.json()
+    document = Document.objects.get(pk=response.json()["id"])
+    assert (document.status, document.manifest_id, document.pk != failed.pk) == (DocumentStatus.DONE, manifest.pk, True)
+    url = f"http://testserver/api/v1/documents/{document.pk}/download/"
+    assert api.get(f"{MANIFESTS}{manifest.pk}/").json()["document_url"] == url
+    assert [row["document_url"] for row in api.get(MANIFESTS).json()["results"]] == [None, url]
+    assert api.get(url).status_code == 200
+
+
+def test_a_manifest_made_with_its_pdf_shows_the_url(api, merchant, settings, tmp_path,
+                                                    django_capture_on_commit_callbacks):  # fmt: skip
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    shipment = make_shipment(merchant, "awb_assigned")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/documents/manifests/", {"shipment_ids": [shipment.pk]}, format="json")
+
+    assert response.status_code == 202, response.json()
+    manifest = Manifest.objects.get()
+    assert (response.json()["manifest"], response.json()["status"]) == (manifest.pk, "queued")  # rendered on commit
+    assert api.get(f"{MANIFESTS}{manifest.pk}/").json()["document_url"] == (
+        f"http://testserver/api/v1/documents/{response.json()['id']}/download/")  # fmt: skip
+    assert api.get(f"/api/v1/documents/{response.json()['id']}/").json()["status"] == "done"

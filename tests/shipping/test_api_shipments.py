@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from orders.models import OrderStatus
 from shipping import services
-from shipping.models import Shipment, ShipmentEvent, ShipmentStatus
+from shipping.models import Document, DocumentKind, DocumentStatus, Shipment, ShipmentEvent, ShipmentStatus
 from tests.api import NOT_FOUND, invalid, listed_ids, walk
 from tests.orders.factories import make_order
 from tests.shipping.factories import courier_event, make_shipment, shipping_courier
@@ -473,13 +473,20 @@ def test_the_list_shows_pickup_and_manifest(api, merchant):
     assert row["manifest"] == {"id": manifest.pk, "number": "MAN-000001"}
 
 
-def test_list_query_count_is_constant(api, merchant, other_merchant):
+def test_list_query_count_is_constant(api, merchant, other_merchant, settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     courier = shipping_courier(merchant)
+    picked = []
     for n in range(12):
         shipment = make_shipment(merchant, ShipmentStatus.PICKUP_SCHEDULED if n % 2 else ShipmentStatus.NEW,
                                  courier=courier)  # fmt: skip
         if n % 4 == 1:
             services.manifest_create(merchant=merchant, actor="t", shipment_ids=[shipment.pk])
+        if n % 2:
+            picked.append(shipment.pk)
+    for ids in (picked, picked[:2]):  # two label documents for two shipments, one for four others
+        document = services.document_request(merchant=merchant, kind="label", ids=ids, actor="t", enqueue=False)
+        services.document_render(document_id=document.pk)
     make_shipment(other_merchant)
 
     counts = []
@@ -490,8 +497,10 @@ def test_list_query_count_is_constant(api, merchant, other_merchant):
         assert response.status_code == 200
         counts.append(len(queries))
 
-    assert len(api.get(URL, {"page_size": 10}).json()["results"]) == 10
-    assert counts == [3, 3, 3, 3]  # the token, the merchant, the page
+    rows = api.get(URL, {"page_size": 10}).json()["results"]
+    assert len(rows) == 10
+    assert sum(row["label"] is not None for row in rows) == 5  # the page: shipments 12..3, five with an AWB
+    assert counts == [4, 4, 4, 4]  # the token, the merchant, the page, the page's label documents
     ids, sizes = walk(api, URL, {"page_size": 5})
     assert sizes == [5, 5, 2] and len(set(ids)) == 12
 
@@ -500,9 +509,106 @@ def test_list_stays_within_the_query_budget(api, merchant, django_assert_max_num
     for _ in range(7):
         make_shipment(merchant, ShipmentStatus.PICKUP_SCHEDULED)
 
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):
         response = api.get(URL, {"page_size": 5, "ordering": "-ship_date"})
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == 5
     assert response.json()["next"] is not None
+
+
+# -- the label ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def render_documents(settings, tmp_path, django_capture_on_commit_callbacks):
+    """Document requests rendered as their request commits (the eager task), into a private media root."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def label_of(api, shipment: Shipment):
+    response = api.get(f"{URL}{shipment.pk}/")
+    assert response.status_code == 200
+    return response.json()["label"]
+
+
+def request_labels(api, render_documents, shipments: list[Shipment], format: str = "4x6") -> Document:
+    with render_documents():
+        response = api.post("/api/v1/documents/labels/", {"shipment_ids": [s.pk for s in shipments],
+                                                           "format": format}, format="json")  # fmt: skip
+    assert response.status_code == 202, response.json()
+    return Document.objects.get(pk=response.json()["id"])
+
+
+def label_body(document: Document, page_count: int, format: str = "4x6") -> dict:
+    return {"id": document.pk, "format": format, "page_count": page_count,
+            "download_url": f"http://testserver/api/v1/documents/{document.pk}/download/"}  # fmt: skip
+
+
+def test_the_label_is_null_until_labels_are_made_then_the_latest_done(api, merchant, render_documents):
+    shipment, other = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED), make_shipment(merchant, "awb_assigned")
+    assert label_of(api, shipment) is None
+
+    single = request_labels(api, render_documents, [shipment])
+
+    assert single.status == DocumentStatus.DONE
+    assert label_of(api, shipment) == label_body(single, 1)
+    assert label_of(api, other) is None
+
+    sheet = request_labels(api, render_documents, [shipment, other], format="a4-4up")
+
+    assert label_of(api, shipment) == label_body(sheet, 1, format="a4-4up")
+    assert label_of(api, other) == label_body(sheet, 1, format="a4-4up")
+    assert request_labels(api, render_documents, [shipment]).pk == single.pk  # a reprint reuses the older job
+    assert label_of(api, shipment) == label_body(sheet, 1, format="a4-4up")  # ...and the newest job stays shown
+    rows = {row["id"]: row["label"] for row in api.get(URL).json()["results"]}
+    assert rows == {shipment.pk: label_body(sheet, 1, format="a4-4up"), other.pk: label_body(sheet, 1, "a4-4up")}
+
+
+def test_a_failed_or_unfinished_label_and_other_documents_are_not_the_label(api, merchant, render_documents):
+    shipment = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED)
+    queued = services.document_request(merchant=merchant, kind=DocumentKind.LABEL, ids=[shipment.pk], actor="t",
+                                       enqueue=False)  # fmt: skip
+    assert label_of(api, shipment) is None  # queued
+    services.document_fail(document_id=queued.pk, error="The worker ran out of time.")
+    assert label_of(api, shipment) is None  # failed
+    with render_documents():
+        response = api.post("/api/v1/documents/manifests/", {"shipment_ids": [shipment.pk]}, format="json")
+    assert response.status_code == 202, response.json()
+    manifest_document = Document.objects.get(pk=response.json()["id"])
+
+    assert (manifest_document.status, list(manifest_document.shipments.all())) == (DocumentStatus.DONE, [shipment])
+    assert label_of(api, shipment) is None  # a manifest covering the shipment is not its label
+    assert api.get(URL).json()["results"][0]["label"] is None
+
+    label = request_labels(api, render_documents, [shipment])
+    assert label.pk != queued.pk  # the failed job is not reused
+    assert label_of(api, shipment) == label_body(label, 1)
+
+
+def test_a_label_that_left_the_shipment_out_is_not_its_label(api, merchant, render_documents):
+    printed, no_awb = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED), make_shipment(merchant)
+
+    document = request_labels(api, render_documents, [printed, no_awb])
+
+    assert document.status == DocumentStatus.DONE
+    assert document.not_created == [{"id": no_awb.pk, "reason": "The shipment has no AWB yet: assign one first."}]
+    assert label_of(api, printed) == label_body(document, 1)
+    assert label_of(api, no_awb) is None
+
+
+def test_a_label_of_the_old_awb_is_not_shown_after_reassignment(api, merchant, render_documents):
+    shipping_courier(merchant)
+    shipping_courier(merchant, code="dtdc", name="DTDC")
+    shipment = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED)
+    old = request_labels(api, render_documents, [shipment])
+    assert label_of(api, shipment) == label_body(old, 1)
+
+    response = api.post(f"{URL}{shipment.pk}/assign-awb/", {"courier": "dtdc"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert (response.json()["awb"], response.json()["label"]) == ("DT10000000", None)
+    new = request_labels(api, render_documents, [shipment])
+    assert new.pk != old.pk
+    assert label_of(api, shipment) == label_body(new, 1)

@@ -121,6 +121,10 @@ def test_seed_demo_shows_shipments_in_every_status_with_simulated_histories_once
     pools = {p.name: (p.courier.code, p.kind, awb_pool_remaining(p)) for p in AWBPool.objects.filter(merchant=merchant)}
     assert pools == {
         "Blue Dart Express 2026": ("bluedart-express", "range", 5000),
+        "Delhivery Air 2026": ("delhivery-air", "range", 5000),
+        "Ecom Express 2026": ("ecom-express", "range", 5000),
+        "Xpressbees 2026": ("xpressbees", "range", 5000),
+        "Shadowfax 2026": ("shadowfax", "range", 5000),
         "Delhivery Surface list": ("delhivery-surface", "list", 40),
         "Demo Express (demo stories)": (SIM_CODE, "list", 0),
         "Demo Express range": (SIM_CODE, "range", 10_000),
