@@ -698,6 +698,8 @@ class ShipBatch(models.Model):
     created_by = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="Last sign of life of the worker running it.")  # fmt: skip
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

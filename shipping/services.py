@@ -1442,6 +1442,8 @@ def ship_order(*, merchant: Merchant, actor: str, options: ShipOptions, order: O
 # -- shipping in batches --------------------------------------------------------------------------------------------
 
 SHIP_BATCH_MAX = 500
+#: A running batch whose worker gave no sign of life for this long was lost: running it again takes over.
+SHIP_BATCH_STALE_AFTER = timedelta(minutes=10)
 
 
 def ship_batch_create(*, merchant: Merchant, order_ids: list[int], actor: str, options: ShipOptions) -> ShipBatch:
@@ -1484,12 +1486,18 @@ def ship_batch_run(*, batch_id: int) -> ShipBatch:
     per courier and location, one label PDF and one invoice PDF for all, one manifest per courier and location.
     Run again, it skips what is done: booked orders keep their AWB, shipments their pickup and manifest, and the
     documents of unchanged data are the same documents."""
-    batch = ShipBatch.objects.select_related("merchant").get(pk=batch_id)
-    if batch.status == ShipBatchStatus.DONE:
-        return batch
+    now = timezone.now()
+    with transaction.atomic():
+        batch = ShipBatch.objects.select_for_update().select_related("merchant").get(pk=batch_id)
+        if batch.status == ShipBatchStatus.DONE:
+            return batch
+        alive = batch.heartbeat_at is not None and batch.heartbeat_at > now - SHIP_BATCH_STALE_AFTER
+        if batch.status == ShipBatchStatus.RUNNING and alive:
+            return batch  # another worker is on it ("run again" while it runs, a duplicate delivery)
+        batch.status, batch.started_at = ShipBatchStatus.RUNNING, batch.started_at or now  # the first start
+        batch.heartbeat_at = now
+        batch.save(update_fields=["status", "started_at", "heartbeat_at"])
     merchant, options = batch.merchant, ShipOptions.from_json(batch.options)
-    batch.status, batch.started_at = ShipBatchStatus.RUNNING, batch.started_at or timezone.now()  # the first start
-    batch.save(update_fields=["status", "started_at"])
     orders = Order.objects.filter(merchant=merchant).in_bulk(batch.order_ids)
     for order_id in batch.order_ids:
         outcome = batch.results.get(str(order_id))
@@ -1503,6 +1511,7 @@ def ship_batch_run(*, batch_id: int) -> ShipBatch:
     booked = list(Shipment.objects.filter(merchant=merchant, order_id__in=batch.order_ids)
                   .exclude(status=S.CANCELLED).exclude(awb="")
                   .select_related("order__pickup_location", "courier").order_by("order_id"))  # fmt: skip
+    ShipBatch.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now())
     _batch_documents(batch, merchant, options, booked)
     batch.status, batch.finished_at = ShipBatchStatus.DONE, timezone.now()
     batch.save(update_fields=["status", "finished_at", "error", "results", "label_document", "invoice_document"])
@@ -1521,7 +1530,8 @@ def _batch_progress(batch: ShipBatch) -> None:
     batch.processed = len(batch.results)
     batch.shipped = sum(1 for o in outcomes if o["steps"]["awb_assigned"])
     batch.failed = batch.processed - batch.shipped
-    batch.save(update_fields=["results", "processed", "shipped", "failed"])
+    batch.heartbeat_at = timezone.now()
+    batch.save(update_fields=["results", "processed", "shipped", "failed", "heartbeat_at"])
 
 
 def _batch_documents(batch: ShipBatch, merchant: Merchant, options: ShipOptions, booked: list[Shipment]) -> None:

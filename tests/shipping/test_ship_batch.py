@@ -3,9 +3,11 @@ manifest per courier and location, one label PDF and one invoice PDF; a re-run a
 and the batch API (POST /ship/batch/, GET /ship/batch/{id}/)."""
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.db.models import Count
+from django.utils import timezone
 
 from catalog.models import StockLevel
 from orders.models import Order, OrderEvent
@@ -258,6 +260,7 @@ def test_a_batch_resumed_after_its_worker_died_mid_booking_does_no_step_twice(de
     assert (half.status, half.processed, half.label_document, half.pickups.count()) == ("running", 49, None, 0)
     assert Shipment.objects.filter(awb__gt="").count() == 40  # orders 1-50 less the 10 short: the 50th booked
     monkeypatch.undo()
+    worker_gone(batch)
 
     done = ship_batch_run(batch_id=batch.pk)
 
@@ -283,6 +286,7 @@ def test_a_batch_resumed_after_dying_between_pickups_and_labels_books_no_pickup_
     assert (PickupRequest.objects.count(), Manifest.objects.count(), Document.objects.count()) == (2, 2, 2)
     before = state(merchant)
     monkeypatch.undo()
+    worker_gone(batch)
 
     done = ship_batch_run(batch_id=batch.pk)
 
@@ -294,6 +298,26 @@ def test_a_batch_resumed_after_dying_between_pickups_and_labels_books_no_pickup_
                                                                      if k != "documents"}  # fmt: skip
     assert_nothing_done_twice(merchant, done)
     assert done.label_document.page_count == 7
+
+
+def worker_gone(batch: ShipBatch) -> None:
+    """The crashed worker's last sign of life is older than SHIP_BATCH_STALE_AFTER: another may take over."""
+    ShipBatch.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=11))
+
+
+def test_a_running_batch_whose_worker_is_alive_is_left_to_it(desk, monkeypatch):
+    ids = desk.hundred()[:10]
+    batch = batch_of(desk.merchant, ids)
+    crash_after(monkeypatch, "_book", 3)
+    with pytest.raises(WorkerDied):
+        ship_batch_run(batch_id=batch.pk)
+    monkeypatch.undo()
+    before = (state(desk.merchant), ShipBatch.objects.filter(pk=batch.pk).values().get())
+
+    second = ship_batch_run(batch_id=batch.pk)  # the first worker's heartbeat is seconds old
+
+    assert (second.status, second.processed) == ("running", 2)
+    assert (state(desk.merchant), ShipBatch.objects.filter(pk=batch.pk).values().get()) == before
 
 
 def test_running_a_done_batch_again_changes_nothing(desk):
