@@ -406,6 +406,8 @@ class Shipment(models.Model):
             models.Index(fields=["merchant", "shipped_at", "id"], name="shipment_merchant_shipped"),
             models.Index(fields=["merchant", "delivered_at", "id"], name="shipment_merchant_delivered"),
             models.Index(fields=["merchant", "pickup_date", "id"], name="shipment_merchant_pickup"),
+            models.Index(fields=["merchant", "expected_delivery_date", "id"], name="shipment_merchant_expected"),
+            models.Index(fields=["merchant", "updated_at", "id"], name="shipment_merchant_updated"),
             models.Index(fields=["merchant", "awb"], name="shipment_merchant_awb"),
             models.Index(fields=["courier", "status", "last_polled_at"], name="shipment_poll_queue"),
             models.Index(fields=["awb"], name="shipment_awb"),
