@@ -417,6 +417,9 @@ class MerchantAdmin(MerchantScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if request.user.is_superuser else ["slug", "is_active"]
 
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if request.user.is_superuser else {}  # the slug is read-only for others
+
 
 @admin.register(Membership)
 class MembershipAdmin(MerchantScopedAdmin):

@@ -112,3 +112,18 @@ def test_a_scoped_admin_cannot_override_get_queryset():
 
 def test_the_site_is_titled_for_shopops():
     assert admin.site.site_header == "ShopOps"
+
+
+def test_an_owner_edits_their_merchant_without_touching_its_slug(staff_client, merchant):
+    url = f"/admin/shopops/merchant/{merchant.pk}/change/"
+
+    page = staff_client.get(url)
+    saved = staff_client.post(url, {"name": "Acme Retail India", "legal_name": "", "time_zone": "Asia/Kolkata",
+                                    "default_currency": "INR", "country": "IN", "tax_id": "", "email": "",
+                                    "phone": "", "line1": "", "line2": "", "city": "", "state": "",
+                                    "postcode": ""})  # fmt: skip
+
+    assert page.status_code == 200
+    assert saved.status_code == 302
+    merchant.refresh_from_db()
+    assert (merchant.name, merchant.slug) == ("Acme Retail India", "acme")
