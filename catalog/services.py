@@ -28,6 +28,7 @@ from catalog.models import (
 )
 from shopops.api.exceptions import ApiError, Conflict
 from shopops.models import Merchant
+from shopops.validation import as_id
 
 PRODUCT_FIELDS = (
     "sku", "title", "description", "brand", "category", "specs", "hsn_code", "tax_rate", "mrp", "price", "currency",
@@ -321,7 +322,7 @@ def location_resolve(*, merchant: Merchant, ref: str | int) -> Location:
     """A location named by id or nickname, as every request that names one accepts."""
     ref = str(ref).strip()
     locations = Location.objects.filter(merchant=merchant)
-    location = locations.filter(pk=int(ref)).first() if ref.isdigit() else None
+    location = locations.filter(pk=as_id(ref)).first() if as_id(ref) is not None else None
     if location is None:
         location = locations.filter(nickname=ref).first()
     if location is None:

@@ -17,6 +17,7 @@ from orders.models import (
     ReturnStatus,
 )
 from shopops.api.filters import CharInFilter, DateBoundFilter, StrictBooleanFilter
+from shopops.validation import as_id
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -43,8 +44,8 @@ class OrderFilter(django_filters.FilterSet):
 
     def filter_channel(self, queryset, name, value):
         query = Q(channel__channel_id=value)
-        if value.isdigit():
-            query |= Q(channel_id=int(value))
+        if as_id(value) is not None:
+            query |= Q(channel_id=as_id(value))
         return queryset.filter(query)
 
     def filter_q(self, queryset, name, value):
@@ -63,8 +64,8 @@ class OrderFilter(django_filters.FilterSet):
 
     def filter_location(self, queryset, name, value):
         query = Q(pickup_location__nickname=value)
-        if value.isdigit():
-            query |= Q(pickup_location_id=int(value))
+        if as_id(value) is not None:
+            query |= Q(pickup_location_id=as_id(value))
         return queryset.filter(query)
 
     def filter_queryset(self, queryset):

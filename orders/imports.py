@@ -54,6 +54,7 @@ from shopops.api.exceptions import ApiError
 from shopops.bulk import copy_rows, new_ids, pg_array, pg_cursor
 from shopops.models import Merchant
 from shopops.services import counter_next
+from shopops.validation import as_id
 
 CHUNK_ORDERS = 2000
 MAX_ERRORS = 10_000  # a file this broken is reported up to here
@@ -1006,7 +1007,7 @@ def _inventory_chunk(job: BulkImport, chunk: list, errors: list[RowError]) -> tu
             problems.append(("location", row.get("location", ""), "Unknown location."))
         if action not in ("add", "remove", "set"):
             problems.append(("action", action, "Use add, remove or set."))
-        if not quantity.isdigit():
+        if not (quantity.isascii() and quantity.isdigit()):
             problems.append(("quantity", quantity, "A whole number of units, 0 or more."))
         if problems:
             errors.extend(RowError(number, c, v, m) for c, v, m in problems)
@@ -1017,7 +1018,7 @@ def _inventory_chunk(job: BulkImport, chunk: list, errors: list[RowError]) -> tu
                     merchant=job.merchant, product=product, location=location, action=action, quantity=int(quantity),
                     reason=row.get("reason") or f"Import {job.pk}", actor=job.created_by, reference=f"import:{job.pk}",
                 )  # fmt: skip
-                if row.get("low_stock_threshold", "").isdigit():
+                if as_id(row.get("low_stock_threshold", "")) is not None:
                     catalog_services.stock_set_threshold(
                         level=level, low_stock_threshold=int(row["low_stock_threshold"])
                     )

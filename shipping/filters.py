@@ -22,6 +22,7 @@ from shipping.models import (
     ShipmentStatus,
 )
 from shopops.api.filters import CharInFilter, DateBoundFilter, DateOrDateTimeField, StrictBooleanFilter
+from shopops.validation import as_id
 
 #: An NDR waiting for the merchant (open) or for the courier's next attempt (reattempt).
 LIVE_NDR_STATUSES = (NDRStatus.OPEN, NDRStatus.REATTEMPT)
@@ -129,8 +130,8 @@ class PickupFilter(django_filters.FilterSet):
         fields = []
 
     def filter_location(self, queryset, name, value):
-        if value.isdigit():
-            return queryset.filter(location_id=int(value))
+        if as_id(value) is not None:
+            return queryset.filter(location_id=as_id(value))
         return queryset.filter(location__nickname=value)
 
 

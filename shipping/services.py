@@ -350,9 +350,7 @@ def shipment_create(*, order: Order, actor: str, courier: Courier | None = None,
     with transaction.atomic():
         locked = _locked_order(order.pk)
         if locked.status not in SHIPPABLE_ORDER_STATUSES:
-            raise Conflict("order_not_shippable", f"Order {locked.number} is {locked.status}; only confirmed or "
-                           "packed orders are shipped.",
-                           {"status": locked.status, "shippable_statuses": list(SHIPPABLE_ORDER_STATUSES)})  # fmt: skip
+            raise _order_not_shippable(locked)
         live = Shipment.objects.filter(order=locked).exclude(status=S.CANCELLED).first()
         if live is not None:
             raise Conflict("shipment_exists", f"Order {locked.number} already has shipment {live.pk} ({live.status}).",
@@ -373,9 +371,24 @@ def shipment_create(*, order: Order, actor: str, courier: Courier | None = None,
     return shipment
 
 
+def _lock_order_of(shipment_id: int) -> None:
+    """Lock the shipment's order. Everywhere the order is locked before its shipment, so a shipment service and
+    an order transition (the /ship/ booking, a courier event driving the order) never wait on each other."""
+    order_id = Shipment.objects.filter(pk=shipment_id).values_list("order_id", flat=True).get()
+    list(Order.objects.select_for_update().filter(pk=order_id).values_list("pk", flat=True))
+
+
 def _locked_shipment(shipment_id: int) -> Shipment:
+    """The shipment under its row lock, its order locked first."""
+    _lock_order_of(shipment_id)
     return (Shipment.objects.select_for_update(of=("self",))
             .select_related("courier", "order", "merchant").get(pk=shipment_id))  # fmt: skip
+
+
+def _order_not_shippable(order: Order) -> Conflict:
+    details = {"status": order.status, "shippable_statuses": list(SHIPPABLE_ORDER_STATUSES)}
+    message = f"Order {order.number} is {order.status}; only confirmed or packed orders are shipped."
+    return Conflict("order_not_shippable", message, details)
 
 
 def awb_allocate(*, courier: Courier) -> str:
@@ -386,10 +399,14 @@ def awb_allocate(*, courier: Courier) -> str:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("awb_allocate must run inside the transaction that uses the number")
     for pool in AWBPool.objects.filter(courier=courier, is_active=True).order_by("id"):
-        awb = _take_from_range(pool) if pool.kind == AWBPoolKind.RANGE else _take_from_list(pool)
-        if awb is not None:
-            _warn_if_low(pool)
-            return awb
+        while (awb := _take_from_range(pool) if pool.kind == AWBPoolKind.RANGE else _take_from_list(pool)) is not None:
+            if not Shipment.objects.filter(courier=courier, awb=awb).exists():
+                _warn_if_low(pool)
+                return awb
+            # Two pools of the courier overlap (e.g. prefix "A" from 10 and prefix "A1" from 0): the number is
+            # already a shipment's; it stays spent and the next one is taken.
+            logger.warning("AWB %s of pool %s is already used by a shipment of %s; skipped", awb, pool.name,
+                           courier.code)  # fmt: skip
     raise Conflict("awb_pool_exhausted", f"No AWB numbers left for {courier.name}; add a pool or a list of numbers.",
                    {"courier": courier.code})  # fmt: skip
 
@@ -517,6 +534,8 @@ def shipment_assign_awb(*, shipment: Shipment, actor: str, courier: Courier | No
         reassign = courier is not None and courier.pk != locked.courier_id
         if locked.status not in PRE_PICKUP_STATUSES:
             raise shipment_transition_refused(locked, S.AWB_ASSIGNED)
+        if locked.order.status not in SHIPPABLE_ORDER_STATUSES:  # e.g. cancelled since the shipment was made
+            raise _order_not_shippable(locked.order)
         if not reassign and locked.awb:
             raise Conflict("awb_already_assigned", f"Shipment {locked.pk} already has AWB {locked.awb}.",
                            {"awb": locked.awb, "courier": locked.courier.code})  # fmt: skip
@@ -622,6 +641,9 @@ def pickup_schedule(*, merchant: Merchant, shipment_ids: list[int], actor: str, 
                 {"location": [f"The shipments leave from {origin.nickname}, not {location.nickname}."]}
             )
         not_ready = {s.pk: s.status for s in shipments if s.status != S.AWB_ASSIGNED}
+        unshippable = [s.order for s in shipments if s.order.status not in SHIPPABLE_ORDER_STATUSES]
+        if unshippable:
+            raise _order_not_shippable(unshippable[0])
         if not_ready:
             raise Conflict("shipments_not_ready", "Only shipments with an AWB and no pickup yet can be picked up.",
                            {"shipments": {str(k): v for k, v in not_ready.items()}})  # fmt: skip
@@ -732,7 +754,9 @@ def _reachable() -> dict[str, frozenset[str]]:
     return closure
 
 
-COURIER_MOVES = _reachable()
+#: A parcel is lost only once the courier has it: before pickup, "lost" is not a move.
+COURIER_MOVES = {status: moves - {S.LOST} if status in PRE_PICKUP_STATUSES else moves
+                 for status, moves in _reachable().items()}  # fmt: skip
 
 
 @dataclass
@@ -746,9 +770,10 @@ class IngestResult:
 
 
 def event_key(update: TrackingUpdate) -> str:
-    """The courier's event id, or (without one) a digest of what identifies the event."""
+    """The courier's event id with its AWB (couriers may number the scans of each parcel from 1), or without one
+    a digest of what identifies the event."""
     if update.event_id:
-        return update.event_id[:100]
+        return f"{update.awb}|{update.event_id}"[:100]
     basis = f"{update.awb}|{update.code}|{update.occurred_at.isoformat()}|{update.location}|{update.description}"
     return "sha256:" + hashlib.sha256(basis.encode()).hexdigest()
 
@@ -765,8 +790,12 @@ def tracking_ingest(*, courier: Courier, updates: list[TrackingUpdate], source: 
     actor = actor or f"courier:{courier.code}"
     for update in updates:
         with transaction.atomic():
-            shipment = (Shipment.objects.select_for_update(of=("self",)).select_related("order", "merchant")
-                        .filter(courier=courier, awb=update.awb).exclude(status=S.CANCELLED).first())  # fmt: skip
+            live = Shipment.objects.filter(courier=courier, awb=update.awb).exclude(status=S.CANCELLED)
+            found = live.values_list("pk", flat=True).first()
+            if found is not None:
+                _lock_order_of(found)
+            shipment = (live.select_for_update(of=("self",)).select_related("order", "merchant").filter(pk=found)
+                        .first() if found is not None else None)  # fmt: skip
             status = status_for(courier, update.code)
             key = event_key(update)
             if TrackingEvent.objects.filter(courier=courier, event_key=key).exists():
@@ -799,6 +828,8 @@ def _apply_event(shipment: Shipment, event: TrackingEvent, status: str, actor: s
     if shipment.last_event_at is not None and event.occurred_at < shipment.last_event_at:
         return False
     repeat_ndr = status == S.NDR == shipment.status
+    if status == shipment.status and not repeat_ndr:
+        return False  # a second scan of the same status (kept in the timeline)
     if status not in COURIER_MOVES[shipment.status] and not repeat_ndr:
         return False
     previous = shipment.status
@@ -865,7 +896,7 @@ def ndr_action(*, ndr: NDR, action: str, actor: str, comment: str = "", reattemp
         raise ValidationError({"action": [f"One of {', '.join(NDRAction.values)}."]})
     now = now or timezone.now()
     with transaction.atomic():
-        shipment = _locked_shipment(ndr.shipment_id)  # the shipment first, as tracking does: no deadlock
+        shipment = _locked_shipment(ndr.shipment_id)  # its order, then the shipment, then the NDR, as tracking does
         locked = NDR.objects.select_for_update().get(pk=ndr.pk)
         if locked.status not in (NDRStatus.OPEN, NDRStatus.REATTEMPT):
             raise Conflict("ndr_resolved", f"NDR {locked.pk} is resolved ({locked.status}).", {"status": locked.status})
@@ -1140,6 +1171,8 @@ def invoice_for(*, order: Order, at: datetime | None = None) -> Invoice:
 # -- document jobs --------------------------------------------------------------------------------------------------
 
 DOCUMENT_MAX_ITEMS = 500
+#: A document still queued this long after it was asked for is asked for again (its task was lost).
+DOCUMENT_QUEUED_LOST_AFTER = timedelta(hours=1)
 #: The render task's hard time limit (s): a document still "rendering" after it lost its worker.
 DOCUMENT_TIME_LIMIT = 600
 #: kind -> (model the ids name, the formats it comes in, its default format)
@@ -1193,7 +1226,9 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
     checksum = documents.data_checksum(kind, format, objects)
     with transaction.atomic():
         lost_before = timezone.now() - timedelta(seconds=DOCUMENT_TIME_LIMIT)  # its worker was killed: not reused
-        lost = Q(status=DocumentStatus.RENDERING, started_at__lt=lost_before)
+        never_sent = timezone.now() - DOCUMENT_QUEUED_LOST_AFTER  # its task never reached a worker (broker down)
+        lost = Q(status=DocumentStatus.RENDERING, started_at__lt=lost_before) | Q(
+            status=DocumentStatus.QUEUED, created_at__lt=never_sent)  # fmt: skip
         reusable = (Document.objects.select_for_update()
                     .filter(merchant=merchant, kind=kind, format=format, checksum=checksum)
                     .exclude(Q(status=DocumentStatus.FAILED) | lost).order_by("-id").first())  # fmt: skip

@@ -29,17 +29,25 @@ def tracked_shipments(*, merchant: Merchant, awbs: list[str]) -> dict[str, Shipm
     """The merchant's shipment for each AWB it has: when the AWB is with two of its couriers, the most recent
     live one (a cancelled shipment only when the AWB has no live one)."""
     chosen: dict[str, Shipment] = {}
-    for shipment in _live_first(Shipment.objects.filter(merchant=merchant, awb__in=set(awbs))
+    awbs = {awb for awb in awbs if _storable(awb)}
+    for shipment in _live_first(Shipment.objects.filter(merchant=merchant, awb__in=awbs)
                                 .select_related("courier")):  # fmt: skip
         chosen.setdefault(shipment.awb, shipment)
     prefetch_related_objects(list(chosen.values()), _events())  # only the chosen shipments' scans
     return chosen
 
 
+def _storable(awb: str) -> bool:
+    """Whether ``awb`` could be a stored AWB at all (40 characters at most, no NUL, which PostgreSQL refuses)."""
+    return 0 < len(awb) <= 40 and "\x00" not in awb
+
+
 def public_shipments(awb: str) -> list[Shipment]:
     """Every shipment with this AWB, whichever merchant and courier, live ones first, with what the public page
     may show: the merchant's name and time zone, the courier, the destination city (annotated: the order and its
     customer are never loaded) and the scans."""
+    if not _storable(awb):
+        return []
     rows = (
         Shipment.objects.filter(awb=awb)
         .select_related("courier", "merchant")

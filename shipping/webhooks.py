@@ -70,10 +70,9 @@ def signing_courier(*, code: str, timestamp: str | None, signature: str | None, 
         raise SignatureRefused("invalid_signature", f"The {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers are "
                                "required.")  # fmt: skip
     timestamp = timestamp.strip()
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise SignatureRefused("invalid_signature", f"{TIMESTAMP_HEADER} must be unix seconds.") from None
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise SignatureRefused("invalid_signature", f"{TIMESTAMP_HEADER} must be unix seconds.")
+    sent_at = int(timestamp)
     given = signature.strip().encode("utf-8", "replace")
     match = None
     candidates = Courier.objects.filter(code=code, is_active=True).exclude(webhook_secret="").select_related(

@@ -100,3 +100,11 @@ def validate_gtin(value: str) -> None:
     expected = _GTIN_CLASSES[len(value)](value[:-1]).get_fullcode()
     if expected != value:
         raise ValidationError(f"Wrong check digit: a barcode starting {value[:-1]} ends in {expected[-1]}.")
+
+
+def as_id(value: str) -> int | None:
+    """``value`` as a row id when it is one (ASCII digits that fit a 64-bit key), else None.
+
+    ``str.isdigit`` alone admits "²" (which ``int`` refuses) and 30-digit numbers (which the database refuses)."""
+    value = str(value).strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None

@@ -21,6 +21,9 @@ from shopops.api.base import MerchantScopedGenericViewSet
 from shopops.api.exceptions import Conflict
 from shopops.api.schema import ApiErrorOutput
 from shopops.api.serializers import StrictInputMixin
+from shopops.validation import as_id
+
+MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
 
 MAX_ITEMS = services.DOCUMENT_MAX_ITEMS
 #: The scope family of each kind of document.
@@ -31,7 +34,7 @@ ACTION_KIND = {"labels": DocumentKind.LABEL, "invoices": DocumentKind.INVOICE, "
 
 
 def _ids(noun: str) -> serializers.ListField:
-    return serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False,
+    return serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False,
                                  max_length=MAX_ITEMS, help_text=f"Up to {MAX_ITEMS} {noun} ids.")  # fmt: skip
 
 
@@ -52,10 +55,16 @@ class PackingSlipsInput(StrictInputMixin, serializers.Serializer):
 
 
 class ManifestsInput(StrictInputMixin, serializers.Serializer):
-    manifest_id = serializers.IntegerField(min_value=1, required=False, help_text="An existing manifest.")
-    shipment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False,
-                                         max_length=MAX_ITEMS, required=False,
-                                         help_text="Shipments to put on a new manifest first.")  # fmt: skip
+    manifest_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text="An existing manifest."
+    )
+    shipment_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        allow_empty=False,
+        max_length=MAX_ITEMS,
+        required=False,
+        help_text="Shipments to put on a new manifest first.",
+    )
 
     def validate(self, attrs):
         if ("manifest_id" in attrs) == ("shipment_ids" in attrs):
@@ -126,7 +135,7 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
         request = getattr(self, "request", None)
         access = "read" if request is None or request.method in ("GET", "HEAD", "OPTIONS") else "write"
         pk = str(getattr(self, "kwargs", {}).get("pk", ""))
-        if getattr(request, "api_client", None) is not None and pk.isdigit():
+        if getattr(request, "api_client", None) is not None and as_id(pk) is not None:
             kind = (Document.objects.filter(merchant=self.merchant, pk=pk)
                     .values_list("kind", flat=True).first())  # fmt: skip
         return [f"{KIND_SCOPE.get(kind, 'shipping')}:{access}"]

@@ -19,6 +19,8 @@ from shopops.api.exceptions import ApiError
 from shopops.api.schema import ApiErrorOutput
 from shopops.api.serializers import StrictInputMixin
 
+MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
+
 
 class ShipOptionsInput(StrictInputMixin, serializers.Serializer):
     courier = serializers.CharField(default="recommended", help_text='A courier code, or "recommended".')
@@ -45,7 +47,9 @@ class ShipNewOrderInput(OrderInput):
 
 
 class ShipExistingOrderInput(StrictInputMixin, serializers.Serializer):
-    order_id = serializers.IntegerField(min_value=1, help_text="An order of the merchant (new, confirmed or packed).")
+    order_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="An order of the merchant (new, confirmed or packed)."
+    )
     options = ShipOptionsInput(required=False)
 
 
@@ -183,7 +187,7 @@ def _refusal(refused: services.ShipRefused) -> ApiError:
 
 
 class ShipBatchInput(StrictInputMixin, serializers.Serializer):
-    order_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False,
+    order_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False,
                                       max_length=services.SHIP_BATCH_MAX)  # fmt: skip
     options = ShipOptionsInput(required=False)
 

@@ -220,6 +220,8 @@ class CourierWebhookView(APIView):
             updates = webhooks.parse_events(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, "parse_error", f"The body is not JSON: {exc}.") from None
+        except RecursionError:
+            raise ApiError(400, "parse_error", "The body is not JSON: nested too deeply.") from None
         except webhooks.PayloadRefused as exc:
             raise serializers.ValidationError(exc.errors) from None
         except webhooks.TooManyEvents as exc:

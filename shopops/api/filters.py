@@ -24,6 +24,8 @@ class DateOrDateTimeField(forms.CharField):
             raise forms.ValidationError("Use YYYY-MM-DD or an ISO 8601 timestamp such as 2026-11-28T09:30:00+05:30.")
         if isinstance(parsed, datetime) and parsed.tzinfo is None:
             raise forms.ValidationError("A timestamp needs a UTC offset, e.g. +05:30 or Z.")
+        if not 1900 <= parsed.year <= 9000:  # far dates would overflow once moved to a time zone or a day on
+            raise forms.ValidationError("Use a date between the years 1900 and 9000.")
         return parsed
 
 

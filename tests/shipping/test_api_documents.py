@@ -2,9 +2,12 @@
 the task runs in-process when the request commits, so these tests commit), reprints reuse the document, any foreign
 id refuses the whole request, the PDF is served only through the scoped download, and each kind needs its scopes."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework import serializers
 
 from orders.services import order_update
@@ -128,6 +131,19 @@ def test_a_document_whose_file_was_lost_is_a_409_and_asking_again_renders_it_afr
     assert again["id"] != first["id"]
     assert (again["status"], again["page_count"]) == ("done", 1)
     assert download(api, again["id"]).startswith(b"%PDF")
+
+
+def test_a_document_queued_for_over_an_hour_is_asked_for_again(api, merchant, bluedart):
+    ids = [s.pk for s in labelled(merchant, 1)]
+    first = api.post(f"{DOCUMENTS}labels/", {"shipment_ids": ids}, format="json").json()
+    # As if its task never reached a worker: still queued, an hour and a minute later.
+    Document.objects.filter(pk=first["id"]).update(status=DocumentStatus.QUEUED,
+                                                   created_at=timezone.now() - timedelta(minutes=61))  # fmt: skip
+
+    again = api.post(f"{DOCUMENTS}labels/", {"shipment_ids": ids}, format="json").json()
+
+    assert again["id"] != first["id"]
+    assert again["status"] == "done"
 
 
 def test_labels_of_a_changed_order_are_a_new_document(api, merchant, bluedart):

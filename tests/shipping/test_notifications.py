@@ -74,7 +74,10 @@ def test_one_email_and_one_sms_per_customer_facing_event(event, merchant, mailou
     assert sms == [(PHONE, text.format(n=number, d=day))]
     rows = list(Notification.objects.filter(event=event).order_by("channel").values_list(
         "channel", "recipient", "status", "error", "tracking_event__event_key"))  # fmt: skip
-    assert rows == [("email", EMAIL, "sent", "", f"ev-{event}"), ("sms", PHONE, "sent", "", f"ev-{event}")]
+    assert rows == [
+        ("email", EMAIL, "sent", "", f"{shipment.awb}|ev-{event}"),
+        ("sms", PHONE, "sent", "", f"{shipment.awb}|ev-{event}"),
+    ]
 
 
 def test_the_shipped_email_reads_well(merchant, mailoutbox, django_capture_on_commit_callbacks):

@@ -15,7 +15,7 @@ from shipping.models import PickupRequest, PickupStatus, ShipmentEvent, Shipment
 from shopops.api.exceptions import Conflict
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.orders.factories import make_order
-from tests.shipping.factories import CITY_CARD, make_courier, make_shipment, shipping_courier
+from tests.shipping.factories import CITY_CARD, courier_event, make_courier, make_shipment, shipping_courier
 
 pytestmark = pytest.mark.django_db
 IST = ZoneInfo("Asia/Kolkata")
@@ -248,3 +248,39 @@ def test_a_past_pickup_date_is_refused(merchant):
                                  pickup_date=date.today() - timedelta(days=2))  # fmt: skip
 
     assert caught.value.message_dict == {"pickup_date": ["The pickup date is in the past."]}
+
+
+def test_an_order_cancelled_after_its_shipment_was_made_gets_no_awb(merchant):
+    shipment = make_shipment(merchant, ShipmentStatus.NEW)
+    order_services.order_cancel(order=shipment.order, reason="customer asked", actor="user:1")
+
+    refused = _conflict(lambda: services.shipment_assign_awb(shipment=shipment, actor="user:1"))
+
+    assert (refused.code, refused.details) == (
+        "order_not_shippable", {"status": "cancelled", "shippable_statuses": ["confirmed", "packed"]})  # fmt: skip
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.awb) == ("new", "")
+    assert services.awb_pool_remaining(shipment.courier.awb_pools.get()) == 1000
+
+
+def test_overlapping_pools_skip_a_number_already_given_to_a_shipment(merchant):
+    courier = shipping_courier(merchant, code="acourier", name="A Courier", pool=None)
+    services.awb_pool_create_range(courier=courier, name="first", start=10, end=19, prefix="A")
+    first = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED, courier=courier)
+    services.awb_pool_set_active(pool=courier.awb_pools.get(name="first"), is_active=False)
+    services.awb_pool_create_range(courier=courier, name="second", start=0, end=2, prefix="A1")  # A10, A11, A12
+
+    second = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED, courier=courier)
+
+    assert (first.awb, second.awb) == ("A10", "A11")
+    assert services.awb_pool_remaining(courier.awb_pools.get(name="second")) == 1
+
+
+def test_a_lost_scan_before_pickup_is_kept_but_does_not_move_the_shipment(merchant):
+    shipment = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED)
+
+    result = courier_event(shipment, "lost")
+
+    shipment.refresh_from_db()
+    assert (result.accepted, result.applied, result.ignored) == (1, 0, 1)
+    assert shipment.status == "awb_assigned"

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from shipping import services
 from shipping.adapters import TrackingUpdate
-from shipping.models import NDR, NDRStatus, ShipmentEvent, ShipmentStatus, TrackingEvent
-from tests.shipping.factories import make_shipment, shipping_courier
+from shipping.models import NDR, NDRStatus, Notification, ShipmentEvent, ShipmentStatus, TrackingEvent
+from tests.shipping.factories import courier_event, make_shipment, shipping_courier
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +114,7 @@ def test_an_unmapped_code_is_informational(merchant, now):
     result = ingest(shipment, ("BAGGED", now, "ev-1"))
 
     assert result == counts(accepted=1, ignored=1)
-    scan = TrackingEvent.objects.get(event_key="ev-1")
+    scan = TrackingEvent.objects.get(event_key=f"{shipment.awb}|ev-1")
     assert (scan.status, scan.code, scan.applied, scan.description) == ("", "BAGGED", False, "BAGGED!")
     shipment.refresh_from_db()
     assert (shipment.status, shipment.last_event_at) == (ShipmentStatus.IN_TRANSIT, last)
@@ -217,4 +217,29 @@ def test_the_same_orphan_event_delivered_twice_at_once_is_stored_once(merchant):
     assert "error" not in outcome, outcome.get("error")
     assert (first.accepted, first.orphans, first.duplicates) == (1, 1, 0)
     assert (outcome["second"].accepted, outcome["second"].orphans, outcome["second"].duplicates) == (0, 0, 1)
-    assert TrackingEvent.objects.filter(courier=courier, event_key="ev-1").count() == 1
+    assert TrackingEvent.objects.filter(courier=courier, event_key="BL55555555|ev-1").count() == 1
+
+
+def test_courier_event_ids_count_per_awb(merchant):
+    first = make_shipment(merchant, ShipmentStatus.PICKUP_SCHEDULED)
+    second = make_shipment(merchant, ShipmentStatus.PICKUP_SCHEDULED)
+
+    one = courier_event(first, "picked_up", event_id="1")
+    two = courier_event(second, "picked_up", event_id="1")
+    again = courier_event(second, "picked_up", event_id="1")
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (one.applied, two.applied, again.duplicates) == (1, 1, 1)
+    assert (first.status, second.status) == ("picked_up", "picked_up")
+
+
+def test_a_second_scan_of_the_same_status_is_kept_without_moving_or_notifying(merchant):
+    shipment = make_shipment(merchant, ShipmentStatus.OUT_FOR_DELIVERY)
+    notified = Notification.objects.filter(shipment=shipment).count()
+
+    result = courier_event(shipment, "out_for_delivery")
+
+    assert (result.accepted, result.applied, result.ignored) == (1, 0, 1)
+    assert Notification.objects.filter(shipment=shipment).count() == notified
+    assert ShipmentEvent.objects.filter(shipment=shipment, to_status="out_for_delivery").count() == 1

@@ -65,7 +65,7 @@ def test_a_signed_batch_is_accepted_with_exact_counts(shipment, merchant):
     assert response.json() == {"accepted": 3, "duplicates": 0, "orphans": 1, "applied": 2}
     shipment.refresh_from_db()
     assert (shipment.status, shipment.last_event_at) == (ShipmentStatus.IN_TRANSIT, t0 + timedelta(hours=2))
-    stored = TrackingEvent.objects.get(event_key="ev-1")
+    stored = TrackingEvent.objects.get(event_key=f"{shipment.awb}|ev-1")
     assert (stored.merchant_id, stored.shipment_id, stored.source, stored.status, stored.code, stored.location,
             stored.applied, stored.raw) == (merchant.pk, shipment.pk, "webhook", "picked_up", "picked_up",
                                             "Bengaluru", True, picked_up)  # fmt: skip
@@ -132,6 +132,22 @@ def test_a_timestamp_that_is_not_a_number_is_refused(shipment):
     }
 
     _refused(post(raw, headers=headers), "invalid_signature")
+
+
+@pytest.mark.parametrize("timestamp", ["1" + "0" * 400, "１７６４３１９５００", "-1764319500"])
+def test_a_timestamp_too_long_or_not_ascii_digits_is_refused_even_when_signed(shipment, timestamp):
+    raw = b'{"events": []}'
+    headers = {webhooks.TIMESTAMP_HEADER: timestamp, webhooks.SIGNATURE_HEADER: webhooks.sign(SECRET, timestamp, raw)}
+
+    _refused(post(raw, headers=headers), "invalid_signature")
+
+
+def test_json_nested_too_deeply_is_a_400_not_a_500(shipment):
+    response = post(b"[" * 100_000 + b"]" * 100_000)
+
+    assert response.status_code == 400
+    assert response.json() == {"code": "parse_error", "message": "The body is not JSON: nested too deeply.",
+                               "details": {}}  # fmt: skip
 
 
 @pytest.mark.parametrize("age", [301, -301])
@@ -202,9 +218,10 @@ def test_events_out_of_order_keep_the_newest_status(merchant):
     shipment.refresh_from_db()
     assert (shipment.status, shipment.delivered_at, shipment.last_event_at) == (
         ShipmentStatus.DELIVERED, delivered_at, delivered_at)  # fmt: skip
-    scans = TrackingEvent.objects.filter(shipment=shipment, event_key__in=["ev-dl", "ev-ofd"])
+    keys = [f"{shipment.awb}|ev-dl", f"{shipment.awb}|ev-ofd"]
+    scans = TrackingEvent.objects.filter(shipment=shipment, event_key__in=keys)
     assert list(scans.values_list("event_key", "status", "applied")) == [
-        ("ev-ofd", "out_for_delivery", False), ("ev-dl", "delivered", True)]  # fmt: skip
+        (keys[1], "out_for_delivery", False), (keys[0], "delivered", True)]  # fmt: skip
 
 
 def test_two_merchants_with_the_same_courier_code_each_get_their_own_events(merchant, other_merchant):
