@@ -12,16 +12,11 @@ from catalog.filters import LocationFilter, ProductFilter, StockLevelFilter, Sto
 from catalog.models import Category, Product, ProductImage
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import field_errors
+from shopops.api.serializers import validated_input
 
 
 class ReadMixin(mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """List and retrieve; writes are each viewset's own methods, calling the services."""
-
-
-def _input(serializer_class, view, data, **kwargs):
-    serializer = serializer_class(data=data, context=view.get_serializer_context(), **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 @extend_schema_view(
@@ -41,13 +36,13 @@ class CategoryViewSet(ReadMixin, MerchantScopedGenericViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def create(self, request):
-        data = _input(s.CategoryInput, self, request.data)
+        data = validated_input(s.CategoryInput, self, request.data)
         category = services.category_create(merchant=self.merchant, **data)
         return Response(s.CategoryOutput(category).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         category = self.get_object()
-        data = _input(s.CategoryInput, self, request.data, partial=True)
+        data = validated_input(s.CategoryInput, self, request.data, partial=True)
         return Response(s.CategoryOutput(services.category_update(category=category, data=data)).data)
 
     def destroy(self, request, pk=None):
@@ -74,13 +69,13 @@ class ProductViewSet(ReadMixin, MerchantScopedGenericViewSet):
         return selectors.product_queryset()
 
     def create(self, request):
-        data = _input(s.ProductInput, self, request.data)
+        data = validated_input(s.ProductInput, self, request.data)
         product = services.product_create(merchant=self.merchant, data=data)
         return Response(s.ProductOutput(product, context=self.get_serializer_context()).data, status=201)
 
     def update(self, request, pk=None, partial=False):
         product = self.get_object()
-        data = _input(s.ProductInput, self, request.data, instance=product, partial=partial)
+        data = validated_input(s.ProductInput, self, request.data, instance=product, partial=partial)
         product = services.product_update(product=product, data=data)
         return Response(s.ProductOutput(product, context=self.get_serializer_context()).data)
 
@@ -95,7 +90,7 @@ class ProductViewSet(ReadMixin, MerchantScopedGenericViewSet):
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         """Upsert up to 100 products by SKU; each item succeeds or fails on its own."""
-        items = _input(s.ProductBulkInput, self, request.data)["products"]
+        items = validated_input(s.ProductBulkInput, self, request.data)["products"]
         skus = {item.get("sku") for item in items if isinstance(item.get("sku"), str)}
         existing = {p.sku: p for p in Product.objects.filter(merchant=self.merchant, sku__in=skus)}
         valid, results = [], {}
@@ -125,7 +120,7 @@ class ProductViewSet(ReadMixin, MerchantScopedGenericViewSet):
     def add_image(self, request, pk=None):
         """Attach an image: an uploaded file (multipart) or a url."""
         product = self.get_object()
-        data = _input(s.ProductImageInput, self, request.data)
+        data = validated_input(s.ProductImageInput, self, request.data)
         image = services.product_image_add(product=product, **data)
         return Response(s.ProductImageOutput(image, context=self.get_serializer_context()).data, status=201)
 
@@ -159,14 +154,14 @@ class LocationViewSet(ReadMixin, MerchantScopedGenericViewSet):
         return selectors.location_queryset()
 
     def create(self, request):
-        data = dict(_input(s.LocationInput, self, request.data))
+        data = dict(validated_input(s.LocationInput, self, request.data))
         is_default = data.pop("is_default", False)
         location = services.location_create(merchant=self.merchant, data=data, is_default=is_default)
         return Response(s.LocationOutput(location).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         location = self.get_object()
-        data = dict(_input(s.LocationInput, self, request.data, partial=True))
+        data = dict(validated_input(s.LocationInput, self, request.data, partial=True))
         is_default = data.pop("is_default", None)
         location = services.location_update(location=location, data=data, is_default=is_default)
         return Response(s.LocationOutput(location).data)
@@ -203,11 +198,11 @@ class InventoryViewSet(mixins.ListModelMixin, MerchantScopedGenericViewSet):
     def adjust(self, request, sku=None):
         """Add, remove or set on-hand stock at a location; optionally compare-and-set on expected_on_hand."""
         product = get_object_or_404(Product, merchant=self.merchant, sku=sku)
-        data = dict(_input(s.StockAdjustInput, self, request.data))
+        data = dict(validated_input(s.StockAdjustInput, self, request.data))
         location = services.location_resolve(merchant=self.merchant, ref=data.pop("location"))
         threshold = data.pop("low_stock_threshold", None)
         level = services.stock_adjust(
-            merchant=self.merchant, product=product, location=location, actor=self.api_client.client_key, **data
+            merchant=self.merchant, product=product, location=location, actor=self.actor, **data
         )
         if threshold is not None:
             services.stock_set_threshold(level=level, low_stock_threshold=threshold)

@@ -17,13 +17,8 @@ from orders.filters import ChannelFilter, CustomerFilter, ImportFilter, OrderFil
 from orders.models import BulkImport, ImportKind, Order, ReturnStatus
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import ApiError, Conflict, error_of
+from shopops.api.serializers import validated_input
 from shopops.csvexport import stream_csv
-
-
-def _input(serializer_class, view, data, **kwargs):
-    serializer = serializer_class(data=data, context=view.get_serializer_context(), **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 @extend_schema_view(
@@ -45,11 +40,11 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
         return selectors.channel_queryset()
 
     def create(self, request):
-        channel = services.channel_create(merchant=self.merchant, **_input(s.ChannelInput, self, request.data))
+        channel = services.channel_create(merchant=self.merchant, **validated_input(s.ChannelInput, self, request.data))
         return Response(s.ChannelOutput(channel).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        data = _input(s.ChannelInput, self, request.data, partial=True)
+        data = validated_input(s.ChannelInput, self, request.data, partial=True)
         return Response(s.ChannelOutput(services.channel_update(channel=self.get_object(), data=data)).data)
 
     def destroy(self, request, pk=None):
@@ -102,10 +97,6 @@ class OrderViewSet(MerchantScopedGenericViewSet):
     def get_base_queryset(self):
         return selectors.order_queryset()
 
-    @property
-    def actor(self) -> str:
-        return self.api_client.client_key
-
     def _out(self, order, code=status.HTTP_200_OK):
         rows = selectors.with_lines(list(selectors.order_rows(Order.objects.filter(pk=order.pk))))
         return Response(s.OrderOutput(rows[0]).data, status=code)
@@ -121,12 +112,12 @@ class OrderViewSet(MerchantScopedGenericViewSet):
         return Response(s.OrderOutput(selectors.with_lines(rows)[0]).data)
 
     def create(self, request):
-        data = _input(s.OrderInput, self, request.data)
+        data = validated_input(s.OrderInput, self, request.data)
         order = services.order_create(merchant=self.merchant, data=data, actor=self.actor)
         return self._out(order, status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        data = _input(s.OrderUpdateInput, self, request.data, partial=True)
+        data = validated_input(s.OrderUpdateInput, self, request.data, partial=True)
         return self._out(services.order_update(order=self.get_object(), data=data, actor=self.actor))
 
     @extend_schema(request=None, responses=s.OrderOutput)
@@ -143,13 +134,13 @@ class OrderViewSet(MerchantScopedGenericViewSet):
     @extend_schema(request=s.CancelInput, responses=s.OrderOutput)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        reason = _input(s.CancelInput, self, request.data)["reason"]
+        reason = validated_input(s.CancelInput, self, request.data)["reason"]
         return self._out(services.order_cancel(order=self.get_object(), reason=reason, actor=self.actor))
 
     @extend_schema(request=s.ReturnCreateInput, responses={201: s.ReturnOutput})
     @action(detail=True, methods=["post"], url_path="return")
     def create_return(self, request, pk=None):
-        data = _input(s.ReturnCreateInput, self, request.data)
+        data = validated_input(s.ReturnCreateInput, self, request.data)
         location = location_resolve(merchant=self.merchant, ref=data["location"]) if data.get("location") else None
         created = services.return_create(order=self.get_object(), lines=data["lines"], reason=data["reason"],
                                          actor=self.actor, location=location)  # fmt: skip
@@ -159,14 +150,14 @@ class OrderViewSet(MerchantScopedGenericViewSet):
     @action(detail=True, methods=["post"], url_path="add-inventory")
     def add_inventory(self, request, pk=None):
         """Receive stock for the order's short lines, then retry its confirmation."""
-        lines = _input(s.AddInventoryInput, self, request.data)["lines"]
+        lines = validated_input(s.AddInventoryInput, self, request.data)["lines"]
         return self._out(services.order_add_inventory(order=self.get_object(), lines=lines, actor=self.actor))
 
     @extend_schema(request=s.MapLinesInput, responses=s.OrderOutput)
     @action(detail=True, methods=["post"], url_path="map-lines")
     def map_lines(self, request, pk=None):
         """Map lines whose SKU was unknown at creation to catalog products."""
-        lines = _input(s.MapLinesInput, self, request.data)["lines"]
+        lines = validated_input(s.MapLinesInput, self, request.data)["lines"]
         return self._out(services.order_map_lines(order=self.get_object(), mappings=lines, actor=self.actor))
 
     @extend_schema(responses=s.OrderEventOutput(many=True))
@@ -180,11 +171,11 @@ class OrderViewSet(MerchantScopedGenericViewSet):
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         """Create up to 100 orders; each succeeds or fails on its own."""
-        items = _input(s.OrderBulkInput, self, request.data)["orders"]
+        items = validated_input(s.OrderBulkInput, self, request.data)["orders"]
         results = []
         for index, item in enumerate(items):
             try:
-                data = _input(s.OrderInput, self, item)
+                data = validated_input(s.OrderInput, self, item)
                 order = services.order_create(merchant=self.merchant, data=data, actor=self.actor)
                 results.append({"index": index, "status": "created", "id": order.pk, "number": order.number,
                                 "error": None})  # fmt: skip
@@ -196,7 +187,7 @@ class OrderViewSet(MerchantScopedGenericViewSet):
     @action(detail=False, methods=["post"], url_path="bulk-cancel")
     def bulk_cancel(self, request):
         """Cancel up to 100 orders; each is refused or cancelled on its own."""
-        data = _input(s.BulkCancelInput, self, request.data)
+        data = validated_input(s.BulkCancelInput, self, request.data)
         orders = {o.pk: o for o in self.get_queryset().filter(pk__in=data["order_ids"])}
         results = []
         for index, order_id in enumerate(data["order_ids"]):
@@ -242,7 +233,7 @@ class ReturnViewSet(MerchantScopedReadOnlyViewSet):
 
     def _move(self, to_status: str) -> Response:
         moved = services.return_transition(return_request=self.get_object(), to_status=to_status,
-                                           actor=self.api_client.client_key)  # fmt: skip
+                                           actor=self.actor)  # fmt: skip
         return Response(s.ReturnOutput(selectors.return_queryset().get(pk=moved.pk)).data)
 
     @extend_schema(request=None, responses=s.ReturnOutput)
@@ -343,11 +334,11 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSc
         self._action_scopes = list(scopes)
 
     def create(self, request):
-        data = _input(s.ImportInput, self, request.data)
+        data = validated_input(s.ImportInput, self, request.data)
         upload = data["file"]
         job = imports.import_create(merchant=self.merchant, kind=data["kind"], upload=upload, file_name=upload.name,
                                     dry_run=data["dry_run"], error_policy=data["error_policy"],
-                                    actor=self.api_client.client_key)  # fmt: skip
+                                    actor=self.actor)  # fmt: skip
         tasks.import_run.delay_on_commit(
             job.pk
         )  # without a broker it runs here and now, and the body shows the outcome

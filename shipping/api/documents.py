@@ -20,7 +20,7 @@ from shipping.models import Document, DocumentKind, DocumentStatus, Shipment
 from shopops.api.base import MerchantScopedGenericViewSet
 from shopops.api.exceptions import Conflict
 from shopops.api.schema import ApiErrorOutput
-from shopops.api.serializers import StrictInputMixin
+from shopops.api.serializers import StrictInputMixin, validated_input
 from shopops.validation import as_id
 
 MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
@@ -142,46 +142,41 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
 
     def _queued(self, kind: str, ids: list[int], format: str | None = None) -> Response:
         document = services.document_request(merchant=self.merchant, kind=kind, ids=ids, format=format,
-                                             actor=self.api_client.client_key)  # fmt: skip
+                                             actor=self.actor)  # fmt: skip
         document = self.get_queryset().get(pk=document.pk)
         return Response(DocumentOutput(document, context=self.get_serializer_context()).data,
                         status=status.HTTP_202_ACCEPTED)  # fmt: skip
-
-    def _data(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     @extend_schema(summary="Shipping labels for shipments (scope shipping:write)", request=LabelsInput,
                    responses={202: DocumentOutput, **ERRORS})  # fmt: skip
     @action(detail=False, methods=["post"])
     def labels(self, request):
-        data = self._data(LabelsInput)
+        data = validated_input(LabelsInput, self, request.data)
         return self._queued(DocumentKind.LABEL, data["shipment_ids"], data["format"])
 
     @extend_schema(summary="Tax invoices for orders (scope orders:write)", request=InvoicesInput,
                    responses={202: DocumentOutput, **ERRORS})  # fmt: skip
     @action(detail=False, methods=["post"])
     def invoices(self, request):
-        return self._queued(DocumentKind.INVOICE, self._data(InvoicesInput)["order_ids"])
+        return self._queued(DocumentKind.INVOICE, validated_input(InvoicesInput, self, request.data)["order_ids"])
 
     @extend_schema(summary="A manifest's PDF, of an existing manifest or of shipments put on a new one "
                            "(scope shipping:write)", request=ManifestsInput,
                    responses={202: DocumentOutput, **ERRORS, 409: MANIFEST_CONFLICT})  # fmt: skip
     @action(detail=False, methods=["post"])
     def manifests(self, request):
-        data = self._data(ManifestsInput)
+        data = validated_input(ManifestsInput, self, request.data)
         manifest_id = data.get("manifest_id")
         if manifest_id is None:
             manifest_id = services.manifest_create(merchant=self.merchant, shipment_ids=data["shipment_ids"],
-                                                   actor=self.api_client.client_key).pk  # fmt: skip
+                                                   actor=self.actor).pk  # fmt: skip
         return self._queued(DocumentKind.MANIFEST, [manifest_id])
 
     @extend_schema(summary="Packing slips for orders (scope orders:write)", request=PackingSlipsInput,
                    responses={202: DocumentOutput, **ERRORS})  # fmt: skip
     @action(detail=False, methods=["post"], url_path="packing-slips")
     def packing_slips(self, request):
-        data = self._data(PackingSlipsInput)
+        data = validated_input(PackingSlipsInput, self, request.data)
         return self._queued(DocumentKind.PACKING_SLIP, data["order_ids"], data["format"])
 
     @extend_schema(summary="A document job: status, pages, what was left out, the download link",

@@ -17,7 +17,7 @@ from shipping.models import ShipBatch
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.exceptions import ApiError
 from shopops.api.schema import ApiErrorOutput
-from shopops.api.serializers import StrictInputMixin
+from shopops.api.serializers import StrictInputMixin, validated_input
 
 MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
 
@@ -36,8 +36,10 @@ class ShipOptionsInput(StrictInputMixin, serializers.Serializer):
     print_invoice = serializers.BooleanField(default=True)
     generate_manifest = serializers.BooleanField(default=False)
 
-    def options(self) -> services.ShipOptions:
-        return services.ShipOptions(**self.validated_data)
+
+def _options(validated: dict | None) -> services.ShipOptions:
+    """The options given, the defaults for those left out (``options`` itself may be left out)."""
+    return services.ShipOptions(**(validated or ShipOptionsInput().run_validation({})))
 
 
 class ShipNewOrderInput(OrderInput):
@@ -128,9 +130,6 @@ class ShipView(MerchantAPIView):
 
     required_scopes = ["orders:write", "shipping:write"]
 
-    def get_serializer_context(self) -> dict:
-        return {"request": self.request, "view": self, "merchant": self.merchant}
-
     @extend_schema(
         operation_id="ship_create",
         summary="Ship an order in one call",
@@ -158,17 +157,15 @@ class ShipView(MerchantAPIView):
     def post(self, request):
         existing = isinstance(request.data, dict) and "order_id" in request.data
         serializer_class = ShipExistingOrderInput if existing else ShipNewOrderInput
-        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        options = services.ShipOptions(**data.pop("options", None) or ShipOptionsInput(data={}).run_validation({}))
+        data = dict(validated_input(serializer_class, self, request.data))
+        options = _options(data.pop("options", None))
         order = None
         if existing:
             order = Order.objects.filter(merchant=self.merchant, pk=data["order_id"]).first()
             if order is None:
                 raise ApiError(404, "not_found", f"No order {data['order_id']}.", {"step": "order_created"})
         try:
-            result = services.ship_order(merchant=self.merchant, actor=self.api_client.client_key, options=options,
+            result = services.ship_order(merchant=self.merchant, actor=self.actor, options=options,
                                          order=order, order_data=None if existing else data)  # fmt: skip
         except services.ShipRefused as refused:
             raise _refusal(refused) from refused.cause
@@ -233,12 +230,9 @@ class ShipBatchViewSet(mixins.RetrieveModelMixin, mixins.CreateModelMixin, Merch
     @extend_schema(summary="Ship up to 500 orders as a job", request=ShipBatchInput,
                    responses={202: ShipBatchOutput, **BATCH_ERRORS})  # fmt: skip
     def create(self, request):
-        serializer = ShipBatchInput(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        options = serializer.validated_data.get("options") or ShipOptionsInput(data={}).run_validation({})
-        batch = services.ship_batch_create(merchant=self.merchant, order_ids=serializer.validated_data["order_ids"],
-                                           actor=self.api_client.client_key,
-                                           options=services.ShipOptions(**options))  # fmt: skip
+        data = validated_input(ShipBatchInput, self, request.data)
+        batch = services.ship_batch_create(merchant=self.merchant, order_ids=data["order_ids"], actor=self.actor,
+                                           options=_options(data.get("options")))  # fmt: skip
         batch = self.get_queryset().get(pk=batch.pk)
         return Response(ShipBatchOutput(batch, context=self.get_serializer_context()).data,
                         status=status.HTTP_202_ACCEPTED)  # fmt: skip

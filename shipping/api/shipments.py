@@ -21,12 +21,7 @@ from shipping.filters import AWBPoolFilter, ManifestFilter, NDRFilter, PickupFil
 from shipping.models import AWBPoolKind, Courier, NotificationSetting, PickupRequest, Shipment
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.schema import ApiErrorOutput
-
-
-def _input(serializer_class, view, data, **kwargs):
-    serializer = serializer_class(data=data, context=view.get_serializer_context(), **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+from shopops.api.serializers import validated_input
 
 
 def _errors(**codes: str) -> dict:
@@ -48,12 +43,6 @@ def _known_shipments(merchant, shipment_ids: list[int]) -> list[int]:
     if unknown:
         raise serializers.ValidationError({"shipment_ids": [f"Unknown shipments: {', '.join(unknown)}."]})
     return shipment_ids
-
-
-class ActorMixin:
-    @property
-    def actor(self) -> str:
-        return self.api_client.client_key
 
 
 # -- shipments --------------------------------------------------------------------------------------------------
@@ -91,7 +80,7 @@ SHIPMENT_ORDERING = {
         },
     ),  # fmt: skip
 )
-class ShipmentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
     """Shipments: new -> awb_assigned -> pickup_scheduled -> picked_up -> in_transit -> out_for_delivery ->
     delivered; ndr -> out_for_delivery | rto_initiated -> rto_in_transit -> rto_delivered; cancelled before
     pickup; lost."""
@@ -111,7 +100,7 @@ class ShipmentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         return Response(s.ShipmentOutput(fresh, context=self.get_serializer_context()).data, status=code)
 
     def create(self, request):
-        data = _input(s.ShipmentCreateInput, self, request.data)
+        data = validated_input(s.ShipmentCreateInput, self, request.data)
         order = Order.objects.filter(merchant=self.merchant, pk=data["order"]).first()
         if order is None:
             raise serializers.ValidationError({"order": [f"Unknown order {data['order']}."]})
@@ -134,7 +123,7 @@ class ShipmentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
     @action(detail=True, methods=["post"], url_path="assign-awb")
     def assign_awb(self, request, pk=None):
         shipment = self.get_object()
-        data = _input(s.ShipmentAssignAWBInput, self, request.data)
+        data = validated_input(s.ShipmentAssignAWBInput, self, request.data)
         courier = _courier(self.merchant, data["courier"]) if "courier" in data else None
         return self._out(services.shipment_assign_awb(shipment=shipment, courier=courier, actor=self.actor))
 
@@ -148,7 +137,7 @@ class ShipmentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         shipment = self.get_object()
-        reason = _input(s.ShipmentCancelInput, self, request.data)["reason"]
+        reason = validated_input(s.ShipmentCancelInput, self, request.data)["reason"]
         return self._out(services.shipment_cancel(shipment=shipment, reason=reason, actor=self.actor))
 
     @extend_schema(
@@ -215,7 +204,7 @@ class AWBPoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
         return Response(s.AWBPoolOutput(selectors.awb_pool_queryset().get(pk=pool.pk)).data, status=code)
 
     def create(self, request):
-        data = _input(s.AWBPoolInput, self, request.data)
+        data = validated_input(s.AWBPoolInput, self, request.data)
         courier = _courier(self.merchant, data["courier"])
         if data["kind"] == AWBPoolKind.RANGE:
             pool = services.awb_pool_create_range(courier=courier, name=data["name"], start=data["range_start"],
@@ -228,7 +217,7 @@ class AWBPoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
 
     def partial_update(self, request, pk=None):
         pool = self.get_object()
-        data = _input(s.AWBPoolUpdateInput, self, request.data)
+        data = validated_input(s.AWBPoolUpdateInput, self, request.data)
         if "is_active" in data:
             pool = services.awb_pool_set_active(pool=pool, is_active=data["is_active"])
         if "low_watermark" in data:
@@ -259,7 +248,7 @@ class AWBPoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
         },
     ),  # fmt: skip
 )
-class PickupViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+class PickupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
     """Courier pickups: one courier's visit to one location on one date."""
 
     scope_object = "shipping"
@@ -276,7 +265,7 @@ class PickupViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         return Response(s.PickupOutput(selectors.pickup_queryset().get(pk=pickup.pk)).data, status=code)
 
     def create(self, request):
-        data = _input(s.PickupCreateInput, self, request.data)
+        data = validated_input(s.PickupCreateInput, self, request.data)
         shipment_ids = _known_shipments(self.merchant, data["shipment_ids"])
         location = location_resolve(merchant=self.merchant, ref=data["location"]) if data.get("location") else None
         pickup = services.pickup_schedule(merchant=self.merchant, shipment_ids=shipment_ids, actor=self.actor,
@@ -317,7 +306,7 @@ class PickupViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         },
     ),  # fmt: skip
 )
-class ManifestViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+class ManifestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
     """Manifests: the list of shipments a courier's agent signs for at pickup."""
 
     scope_object = "shipping"
@@ -331,7 +320,7 @@ class ManifestViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         return selectors.manifest_queryset()
 
     def create(self, request):
-        data = _input(s.ManifestCreateInput, self, request.data)
+        data = validated_input(s.ManifestCreateInput, self, request.data)
         pickup = None
         if "pickup" in data:
             pickup = PickupRequest.objects.filter(merchant=self.merchant, pk=data["pickup"]).first()
@@ -354,7 +343,7 @@ class ManifestViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
     ),  # fmt: skip
     retrieve=extend_schema(summary="An NDR"),
 )
-class NDRViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
+class NDRViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
     """Non-delivery reports: open (waiting for the merchant), reattempt (requested), delivered or rto (resolved)."""
 
     scope_object = "shipping"
@@ -383,7 +372,7 @@ class NDRViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, M
     @action(detail=True, methods=["post"], url_path="action", url_name="action")
     def take_action(self, request, pk=None):
         ndr = self.get_object()
-        data = _input(s.NDRActionInput, self, request.data)
+        data = validated_input(s.NDRActionInput, self, request.data)
         services.ndr_action(ndr=ndr, action=data["action"], actor=self.actor, comment=data["comment"],
                             reattempt_date=data.get("reattempt_date"))  # fmt: skip
         fresh = selectors.ndr_queryset().get(pk=ndr.pk)

@@ -18,12 +18,7 @@ from shipping.selectors import quote, weights_for
 from shipping.zones import UnknownPincode, place
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.exceptions import ApiError
-
-
-def _input(serializer_class, view, data, **kwargs):
-    serializer = serializer_class(data=data, context=view.get_serializer_context(), **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+from shopops.api.serializers import validated_input
 
 
 def courier_queryset():
@@ -57,14 +52,14 @@ class CourierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
         return Response(s.CourierOutput(self.get_queryset().get(pk=courier.pk)).data, **kwargs)
 
     def create(self, request):
-        data = dict(_input(s.CourierInput, self, request.data))
+        data = dict(validated_input(s.CourierInput, self, request.data))
         rate_cards = data.pop("rate_cards", [])
         courier = services.courier_create(merchant=self.merchant, data=data, rate_cards=rate_cards)
         return self._output(courier, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         courier = self.get_object()
-        data = dict(_input(s.CourierInput, self, request.data, instance=courier, partial=True))
+        data = dict(validated_input(s.CourierInput, self, request.data, instance=courier, partial=True))
         rate_cards = data.pop("rate_cards", None)
         courier = services.courier_update(courier=courier, data=data, rate_cards=rate_cards)
         return self._output(courier)
@@ -84,7 +79,7 @@ class CourierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
     def serviceability_import(self, request, pk=None):
         """Load the courier's serviceable pincodes from CSV. All or nothing: a file with a bad row imports nothing."""
         courier = self.get_object()
-        data = _input(s.ServiceabilityImportInput, self, request.data)
+        data = validated_input(s.ServiceabilityImportInput, self, request.data)
         upload = data["file"]
         if upload.size > settings.API_MAX_UPLOAD_BYTES:
             raise ApiError(413, "payload_too_large", "The file is too large.",
@@ -113,7 +108,7 @@ class ServiceabilityView(MerchantAPIView):
                    404: OpenApiResponse(description="`order` is not an order of the merchant.")},
     )  # fmt: skip
     def get(self, request):
-        params = dict(_input(s.ServiceabilityQuery, self, request.query_params))
+        params = dict(validated_input(s.ServiceabilityQuery, self, request.query_params))
         order_id = params.pop("order", None)
         if order_id is not None:
             params = {**self._from_order(order_id), **{k: v for k, v in params.items() if v is not None}}
@@ -159,6 +154,3 @@ class ServiceabilityView(MerchantAPIView):
         if order.weight_grams:
             values["weight_grams"] = order.weight_grams
         return values
-
-    def get_serializer_context(self):
-        return {"request": self.request, "view": self, "merchant": self.merchant}

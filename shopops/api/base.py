@@ -26,6 +26,11 @@ class MerchantContextMixin(IdempotentMixin):
     def merchant(self):
         return self.request.api_client.merchant
 
+    @property
+    def actor(self) -> str:
+        """Who a write is recorded as: ``app:<client_id>`` or ``user:<id>``."""
+        return self.api_client.client_key
+
     def get_serializer_context(self):
         context = super().get_serializer_context()
         if hasattr(self.request, "api_client"):
@@ -35,6 +40,12 @@ class MerchantContextMixin(IdempotentMixin):
 
 class MerchantAPIView(MerchantContextMixin, APIView):
     """An endpoint that is not a model resource (quotes, wrappers), still merchant-bound."""
+
+    def get_serializer_context(self) -> dict:
+        context = {"request": self.request, "view": self}
+        if hasattr(self.request, "api_client"):
+            context["merchant"] = self.merchant
+        return context
 
 
 class MerchantScopedViewSetMixin(MerchantContextMixin):

@@ -16,3 +16,10 @@ class StrictInputMixin:
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+
+def validated_input(serializer_class, view, data, **kwargs):
+    """``data`` validated by ``serializer_class`` in the view's context (a 400 naming the fields otherwise)."""
+    serializer = serializer_class(data=data, context=view.get_serializer_context(), **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
