@@ -40,13 +40,25 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> list[int]:
 
 
 def new_ids(model: type[models.Model], count: int) -> list[int]:
-    """``count`` ids from the table's sequence (PostgreSQL), for rows that ``copy_rows`` writes with their id."""
+    """``count`` ids reserved from the table's sequence, for rows that ``copy_rows`` writes with their id.
+
+    PostgreSQL: ``nextval``. SQLite (the embedded default): Django's id columns are AUTOINCREMENT, so the block is
+    reserved by moving the table's ``sqlite_sequence`` row on, in one statement that takes the write lock."""
     if count <= 0:
         return []
+    table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                       [model._meta.db_table, count])  # fmt: skip
-        return [row[0] for row in cursor.fetchall()]
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [table, count])  # fmt: skip
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute("UPDATE sqlite_sequence SET seq = seq + %s WHERE name = %s RETURNING seq", [count, table])
+        row = cursor.fetchone()
+        if row is None:  # no row was ever inserted: the sequence starts after the ids already there (none)
+            cursor.execute(f"SELECT COALESCE(MAX(id), 0) + %s FROM {connection.ops.quote_name(table)}", [count])
+            row = cursor.fetchone()
+            cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, row[0]])
+        return list(range(row[0] - count + 1, row[0] + 1))
 
 
 def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[tuple]) -> list[int]:
