@@ -15,7 +15,6 @@ courier's code), description?, location?, occurred_at (ISO 8601 with its offset)
 
 import hashlib
 import hmac
-import json
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -23,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from shipping.adapters import TrackingUpdate
 from shipping.models import Courier
+from shopops.validation import loads_storable
 
 TIMESTAMP_HEADER = "X-ShopOps-Timestamp"
 SIGNATURE_HEADER = "X-ShopOps-Signature"
@@ -95,7 +95,7 @@ def signing_courier(*, code: str, timestamp: str | None, signature: str | None, 
 def parse_events(body: bytes, *, now: datetime | None = None) -> list[TrackingUpdate]:
     """The body's events as tracking updates; ``PayloadRefused`` naming each bad event's index and field (the
     whole request is refused: nothing is stored), ``ValueError`` when the body is not JSON."""
-    payload = json.loads(body.decode("utf-8"))
+    payload = loads_storable(body.decode("utf-8"))
     if isinstance(payload, dict) and "events" in payload:
         events = payload["events"]
         if not isinstance(events, list):

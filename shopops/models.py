@@ -139,7 +139,9 @@ class IdempotencyKey(models.Model):
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.IN_FLIGHT)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    response_content = models.BinaryField(
+        null=True, blank=True, help_text="The response body exactly as it was sent (bytes: any content is storable)."
+    )
     response_headers = models.JSONField(default=dict, blank=True)
     locked_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -121,7 +121,7 @@ def idempotency_key_claim(*, merchant: Merchant, client: str, key: str, fingerpr
             fingerprint=fingerprint,
             status=IdempotencyKey.Status.IN_FLIGHT,
             response_status=None,
-            response_body=None,
+            response_content=None,
             response_headers={},
             locked_at=now,
             created_at=now,
@@ -136,10 +136,12 @@ def idempotency_key_claim(*, merchant: Merchant, client: str, key: str, fingerpr
     return IdempotencyClaim("replay", record)
 
 
-def idempotency_key_complete(*, record: IdempotencyKey, status: int, body, headers: dict[str, str]) -> None:
+def idempotency_key_complete(*, record: IdempotencyKey, status: int, content: bytes, headers: dict[str, str]) -> None:
+    """Store the response sent for ``record``'s request, byte for byte (a replay sends the same bytes)."""
     IdempotencyKey.objects.filter(pk=record.pk, locked_at=record.locked_at).update(
-        status=IdempotencyKey.Status.COMPLETED, response_status=status, response_body=body, response_headers=headers
-    )
+        status=IdempotencyKey.Status.COMPLETED, response_status=status, response_content=content,
+        response_headers=headers,
+    )  # fmt: skip
 
 
 def idempotency_key_release(*, record: IdempotencyKey) -> None:

@@ -1,13 +1,13 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from oauth2_provider import views as oauth2_views
 
 from shipping.views import track_page
-from shopops.api.exceptions import api_aware_handler
+from shopops.api.exceptions import api_aware_handler, api_path_not_found
 from shopops.health import healthz
 
 oauth2_urlpatterns = (
@@ -15,7 +15,6 @@ oauth2_urlpatterns = (
         path("authorize/", oauth2_views.AuthorizationView.as_view(), name="authorize"),
         path("token/", oauth2_views.TokenView.as_view(), name="token"),
         path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
-        path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
     ],
     "oauth2_provider",
 )
@@ -32,6 +31,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Last: whatever else is asked under /api/ or /o/ answers the API's JSON 404 in every mode.
+    re_path(r"^(?:api|o)/", api_path_not_found),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -5,6 +5,8 @@ state names per country) and python-barcode (GTIN check digits), so the API,
 the admin and the file imports apply the same rules.
 """
 
+import json
+import re
 from decimal import Decimal
 from functools import lru_cache
 
@@ -108,3 +110,55 @@ def as_id(value: str) -> int | None:
     ``str.isdigit`` alone admits "²" (which ``int`` refuses) and 30-digit numbers (which the database refuses)."""
     value = str(value).strip()
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+# -- what any stored text may hold ---------------------------------------------------------------
+
+#: Deeper JSON is refused: no ShopOps resource nests more than a few levels (specs objects included).
+MAX_JSON_DEPTH = 32
+#: Characters no stored text may hold: NUL and the UTF-16 surrogate halves.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class UnstorableInput(ValueError):
+    """A body holds a value ShopOps cannot store; ``path`` says where (``lines.0.sku``, or ``<key>``)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{reason} at '{path}'" if path else reason)
+
+
+def check_storable(data, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise UnstorableInput if ``data`` (parsed JSON or form fields) nests deeper than ``max_depth`` or holds
+    a NUL or a lone surrogate in any key or string. Iterative, so a deep body cannot exhaust the stack here."""
+    stack = [(data, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            if UNSTORABLE.search(value):
+                raise UnstorableInput(path, "a NUL character or an unpaired surrogate")
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > max_depth:
+            raise UnstorableInput(path, f"JSON nested more than {max_depth} levels")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and UNSTORABLE.search(key):
+                raise UnstorableInput(path, "a NUL character or an unpaired surrogate in a field name")
+            stack.append((item, f"{path}.{key}" if path else str(key), depth + 1))
+
+
+def loads_storable(raw: bytes | str):
+    """``json.loads`` that also refuses what ``check_storable`` refuses (ValueError, as json.loads raises)."""
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise UnstorableInput("", f"JSON nested more than {MAX_JSON_DEPTH} levels") from None
+    check_storable(data)
+    return data
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")

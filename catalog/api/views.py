@@ -3,7 +3,6 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from catalog import selectors, services
@@ -12,6 +11,7 @@ from catalog.filters import LocationFilter, ProductFilter, StockLevelFilter, Sto
 from catalog.models import Category, Product, ProductImage
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import field_errors
+from shopops.api.parsers import FormParser, JSONParser, MultiPartParser
 from shopops.api.serializers import validated_input
 
 

@@ -6,7 +6,6 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
@@ -17,6 +16,7 @@ from orders.filters import ChannelFilter, CustomerFilter, ImportFilter, OrderFil
 from orders.models import BulkImport, ImportKind, Order, ReturnStatus
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import ApiError, Conflict, error_of
+from shopops.api.parsers import FormParser, MultiPartParser
 from shopops.api.serializers import validated_input
 from shopops.csvexport import stream_csv
 

@@ -10,7 +10,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from catalog.services import location_resolve
@@ -20,6 +19,7 @@ from shipping.api import shipment_serializers as s
 from shipping.filters import AWBPoolFilter, ManifestFilter, NDRFilter, PickupFilter, ShipmentFilter
 from shipping.models import AWBPoolKind, Courier, NotificationSetting, PickupRequest, Shipment
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
+from shopops.api.parsers import FormParser, JSONParser, MultiPartParser
 from shopops.api.schema import ApiErrorOutput
 from shopops.api.serializers import validated_input
 

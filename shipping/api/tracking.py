@@ -6,7 +6,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -16,8 +15,10 @@ from shipping import notifications, services, webhooks
 from shipping.tracking import tracked_shipments
 from shopops.api.base import MerchantAPIView
 from shopops.api.exceptions import ApiError
+from shopops.api.parsers import JSONParser
 from shopops.api.permissions import HasMerchantScope
 from shopops.api.schema import ApiErrorOutput
+from shopops.validation import UnstorableInput
 
 MAX_BATCH = 50
 
@@ -218,10 +219,10 @@ class CourierWebhookView(APIView):
             raise ApiError(401, exc.code, exc.message) from None
         try:
             updates = webhooks.parse_events(body)
+        except UnstorableInput as exc:
+            raise ApiError(400, "parse_error", f"The body holds {exc}; it cannot be stored.") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, "parse_error", f"The body is not JSON: {exc}.") from None
-        except RecursionError:
-            raise ApiError(400, "parse_error", "The body is not JSON: nested too deeply.") from None
         except webhooks.PayloadRefused as exc:
             raise serializers.ValidationError(exc.errors) from None
         except webhooks.TooManyEvents as exc:

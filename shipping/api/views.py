@@ -7,7 +7,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from orders.models import Order, PaymentMethod
@@ -18,6 +17,7 @@ from shipping.selectors import quote, weights_for
 from shipping.zones import UnknownPincode, place
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.exceptions import ApiError
+from shopops.api.parsers import FormParser, MultiPartParser
 from shopops.api.serializers import validated_input
 
 

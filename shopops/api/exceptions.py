@@ -53,6 +53,7 @@ DEFAULT_CODES = {
     406: ("not_acceptable", "The requested response format is not available."),
     409: ("conflict", "The request conflicts with the current state of the resource."),
     413: ("payload_too_large", "The request body is too large."),
+    411: ("length_required", "Send the body with a Content-Length header."),
     415: ("unsupported_media_type", "Unsupported media type."),
     422: ("unprocessable", "The request cannot be processed."),
     429: ("throttled", "Too many requests."),
@@ -164,6 +165,26 @@ def api_aware_handler(status_code: int, html_handler):
         return html_handler(request, **kwargs)
 
     return handler
+
+
+def api_path_not_found(request, path: str = ""):
+    """Every unknown path under /api/ and /o/ answers the API's JSON 404, in development mode too (where Django
+    would render its HTML debug page instead of calling ``handler404``). A GET of a known path written without
+    its trailing slash is redirected, as CommonMiddleware does for the other pages."""
+    from django.http import HttpResponsePermanentRedirect
+    from django.urls import Resolver404, resolve
+
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_path_not_found:
+            if request.method in ("GET", "HEAD"):
+                return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+            return json_error_response(404, "not_found", "Not found: the path needs its trailing slash.",
+                                       {"path": request.path + "/"})  # fmt: skip
+    return json_error_response(404)
 
 
 def error_of(exc: Exception) -> dict:

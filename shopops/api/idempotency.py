@@ -1,9 +1,10 @@
 """The Idempotency-Key mechanism for every POST and PATCH of the API."""
 
 import hashlib
-import json
+import logging
 
-from rest_framework.utils.encoders import JSONEncoder
+from django.db import DatabaseError
+from django.http import HttpResponse
 
 from shopops import services
 from shopops.api.exceptions import ApiError
@@ -13,6 +14,8 @@ REPLAY_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 METHODS = frozenset({"POST", "PATCH"})
 STORED_HEADERS = ("Location", "Content-Type")
+
+logger = logging.getLogger("shopops.api")
 
 
 class Replay(Exception):
@@ -66,8 +69,9 @@ def idempotency_key(request) -> str | None:
 class IdempotentMixin:
     """Claims the key after authentication, permissions and throttling; stores the response at the end.
 
-    Responses below 500 are stored and replayed for 24 hours; a 5xx or an
-    exception releases the key so the client can retry.
+    Responses below 500 are stored as the bytes sent (once rendered) and replayed for 24 hours; a 5xx or an
+    exception releases the key so the client can retry. Storing cannot fail on a response's content; if the
+    database refuses it anyway, the key is released rather than left locked.
     """
 
     _idempotency_record = None
@@ -77,8 +81,6 @@ class IdempotentMixin:
         key = idempotency_key(request)
         if key is None:
             return
-        from rest_framework.response import Response
-
         client = request.api_client
         claim = services.idempotency_key_claim(
             merchant=client.merchant, client=client.client_key, key=key, fingerprint=request_fingerprint(request)
@@ -103,7 +105,7 @@ class IdempotentMixin:
             record = claim.record
             headers = dict(record.response_headers)
             headers[REPLAY_HEADER] = "true"
-            raise Replay(Response(record.response_body, status=record.response_status, headers=headers))
+            raise Replay(HttpResponse(bytes(record.response_content), status=record.response_status, headers=headers))
 
     def handle_exception(self, exc):
         if isinstance(exc, Replay):
@@ -118,7 +120,19 @@ class IdempotentMixin:
         if response.status_code >= 500 or getattr(response, "streaming", False):
             services.idempotency_key_release(record=record)
             return response
-        body = json.loads(json.dumps(getattr(response, "data", None), cls=JSONEncoder))
-        headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
-        services.idempotency_key_complete(record=record, status=response.status_code, body=body, headers=headers)
+        if getattr(response, "is_rendered", True):
+            _store(record, response)
+        else:
+            response.add_post_render_callback(lambda rendered: _store(record, rendered))
         return response
+
+
+def _store(record, response) -> None:
+    headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
+    try:
+        services.idempotency_key_complete(
+            record=record, status=response.status_code, content=bytes(response.content), headers=headers
+        )
+    except DatabaseError:
+        logger.exception("Could not store the response of Idempotency-Key %s; the key is released", record.key)
+        services.idempotency_key_release(record=record)

@@ -146,8 +146,22 @@ def test_json_nested_too_deeply_is_a_400_not_a_500(shipment):
     response = post(b"[" * 100_000 + b"]" * 100_000)
 
     assert response.status_code == 400
-    assert response.json() == {"code": "parse_error", "message": "The body is not JSON: nested too deeply.",
-                               "details": {}}  # fmt: skip
+    assert response.json() == {"code": "parse_error", "message": "The body holds JSON nested more than 32 levels; it "
+                               "cannot be stored.", "details": {}}  # fmt: skip
+
+
+def test_a_nul_in_an_event_is_a_400_and_nothing_is_stored(shipment):
+    raw = (
+        b'{"events": [{"awb": "X1", "status": "DL", "occurred_at": "2026-11-28T10:00:00+05:30", '
+        b'"location": "a\\u0000"}]}'
+    )
+
+    response = post(raw)
+
+    assert response.status_code == 400
+    assert response.json()["message"] == ("The body holds a NUL character or an unpaired surrogate at "
+                                           "'events.0.location'; it cannot be stored.")  # fmt: skip
+    assert TrackingEvent.objects.count() == 0
 
 
 @pytest.mark.parametrize("age", [301, -301])
