@@ -687,7 +687,7 @@ class ShipmentAdmin(MerchantScopedAdmin):
     def tracking_link(self, shipment: Shipment):
         if not shipment.awb:
             return "-"
-        url = reverse("track", args=[shipment.awb])
+        url = reverse("track", args=[shipment.awb, shipment.tracking_token])
         return format_html('<a href="{}">{}</a>', url, url)
 
     # -- views in the merchant's time zone ----------------------------------------------------

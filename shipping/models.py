@@ -1,6 +1,7 @@
 """Shipping: couriers, their rate cards per zone, and the pincodes they serve."""
 
 import datetime
+import secrets
 from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -359,6 +360,11 @@ class Manifest(models.Model):
         return self.number
 
 
+def new_tracking_token() -> str:
+    """128 random bits, URL-safe: the key of a shipment's public tracking link."""
+    return secrets.token_urlsafe(16)
+
+
 class Shipment(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="shipments")
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="shipments")
@@ -387,6 +393,10 @@ class Shipment(models.Model):
     cancel_reason = models.CharField(max_length=255, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True, help_text="When the latest applied event happened.")
     last_polled_at = models.DateTimeField(null=True, blank=True)
+    tracking_token = models.CharField(
+        max_length=32, unique=True, default=new_tracking_token, editable=False,
+        help_text="The unguessable key in the customer's tracking link (/track/<awb>/<token>/).",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

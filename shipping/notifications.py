@@ -43,11 +43,12 @@ def sms_backend():
 
 
 def tracking_url(shipment) -> str:
-    """The courier's tracking page when it has one, else ShopOps's public page."""
+    """The courier's tracking page when it has one, else ShopOps's public page for this shipment alone (its link
+    carries the shipment's unguessable token)."""
     template = shipment.courier.tracking_url_template
     if template and "{awb}" in template:
         return template.replace("{awb}", shipment.awb)
-    return f"{settings.SHOPOPS_PUBLIC_URL.rstrip('/')}/track/{shipment.awb}/"
+    return f"{settings.SHOPOPS_PUBLIC_URL.rstrip('/')}/track/{shipment.awb}/{shipment.tracking_token}/"
 
 
 def context_for(notification) -> dict:

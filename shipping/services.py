@@ -61,6 +61,7 @@ from shipping.models import (
 )
 from shipping.models import ShipmentStatus as S
 from shipping.selectors import PRIOR_ON_TIME_RATE, PRIOR_RTO_RATE, CourierQuote, quote_for_order
+from shipping.webhooks import event_time_problem
 from shipping.zones import UnknownPincode, Zone, normalize_postcode
 from shopops.api.exceptions import ApiError, Conflict
 from shopops.bulk import insert_rows
@@ -766,6 +767,7 @@ class IngestResult:
     orphans: int = 0
     applied: int = 0
     ignored: int = 0
+    refused: int = 0
     errors: list[dict] = field(default_factory=list)
 
 
@@ -778,17 +780,29 @@ def event_key(update: TrackingUpdate) -> str:
     return "sha256:" + hashlib.sha256(basis.encode()).hexdigest()
 
 
-def tracking_ingest(*, courier: Courier, updates: list[TrackingUpdate], source: str, actor: str = "") -> IngestResult:
+#: How far a scan may be dated before its order was placed (clocks of shops and couriers differ a little).
+ORDER_CLOCK_SLACK = timedelta(hours=1)
+
+
+def tracking_ingest(*, courier: Courier, updates: list[TrackingUpdate], source: str, actor: str = "",
+                    now: datetime | None = None) -> IngestResult:  # fmt: skip
     """Store courier events and move shipments along, each event in its own transaction under the shipment's lock.
 
     An event already received (same courier event id, or the same content) is a duplicate and changes nothing.
     An event for an AWB no shipment of this courier has is kept as an orphan. An event older than the latest
     applied one, or one that would move the shipment backwards, is stored in the timeline but does not change
     the status. A status change drives the order (picked up: shipped, the stock leaves; delivered; RTO;
-    RTO delivered: restocked), opens or updates the NDR, and queues the customer's notifications."""
+    RTO delivered: restocked), opens or updates the NDR, and queues the customer's notifications.
+
+    An event whose time cannot be true is refused (counted, not stored): before the year 2000, more than a day
+    ahead of ``now`` (a poll's clock), or (for a shipment found) more than an hour before its order was placed."""
     result = IngestResult()
     actor = actor or f"courier:{courier.code}"
+    now = now or timezone.now()
     for update in updates:
+        if event_time_problem(update.occurred_at, now=now):
+            result.refused += 1
+            continue
         with transaction.atomic():
             live = Shipment.objects.filter(courier=courier, awb=update.awb).exclude(status=S.CANCELLED)
             found = live.values_list("pk", flat=True).first()
@@ -796,6 +810,9 @@ def tracking_ingest(*, courier: Courier, updates: list[TrackingUpdate], source: 
                 _lock_order_of(found)
             shipment = (live.select_for_update(of=("self",)).select_related("order", "merchant").filter(pk=found)
                         .first() if found is not None else None)  # fmt: skip
+            if shipment is not None and update.occurred_at < shipment.order.ordered_at - ORDER_CLOCK_SLACK:
+                result.refused += 1
+                continue
             status = status_for(courier, update.code)
             key = event_key(update)
             if TrackingEvent.objects.filter(courier=courier, event_key=key).exists():
@@ -1002,7 +1019,13 @@ def tracking_record(*, shipment: Shipment, code: str, actor: str, occurred_at: d
         raise ValidationError({"awb": ["The shipment has no AWB yet: assign one first."]})
     if status_for(shipment.courier, code) is None:
         raise ValidationError({"code": [f"{code!r} is not a status ShopOps knows for {shipment.courier.name}."]})
-    update = TrackingUpdate(awb=shipment.awb, code=code, occurred_at=occurred_at or timezone.now(),
+    occurred_at = occurred_at or timezone.now()
+    if problem := event_time_problem(occurred_at) or (
+        "The time is before the order was placed." if occurred_at < shipment.order.ordered_at - ORDER_CLOCK_SLACK
+        else None
+    ):  # fmt: skip
+        raise ValidationError({"occurred_at": [problem]})
+    update = TrackingUpdate(awb=shipment.awb, code=code, occurred_at=occurred_at,
                             description=description, location=location,
                             event_id=f"manual-{secrets.token_hex(8)}")  # fmt: skip
     return tracking_ingest(courier=shipment.courier, updates=[update], source="manual", actor=actor)
@@ -1035,6 +1058,8 @@ def tracking_import(*, courier: Courier, fileobj, actor: str) -> IngestResult:
                 problem = ("status", f"{cells['status']!r} is not a status ShopOps knows for {courier.name}.")
             elif when is None or timezone.is_naive(when):
                 problem = ("occurred_at", "A date and time with its offset, e.g. 2026-11-28T14:05:00+05:30.")
+            elif late := event_time_problem(when):
+                problem = ("occurred_at", late)
             if problem:
                 if len(errors) < 100:
                     errors.append({"row": number, "column": problem[0], "value": cells.get(problem[0], ""),
@@ -1079,8 +1104,8 @@ def tracking_poll(*, courier: Courier, now: datetime | None = None, limit: int |
                      .prefetch_related("ndrs", "tracking_events").order_by("pk"))  # fmt: skip
         updates = adapter.fetch_tracking(batch, now=now)
         Shipment.objects.filter(pk__in=[s.pk for s in batch]).update(last_polled_at=now)
-        part = tracking_ingest(courier=courier, updates=updates, source="poll")
-        for name in ("accepted", "duplicates", "orphans", "applied", "ignored"):
+        part = tracking_ingest(courier=courier, updates=updates, source="poll", now=now)
+        for name in ("accepted", "duplicates", "orphans", "applied", "ignored", "refused"):
             setattr(result, name, getattr(result, name) + getattr(part, name))
     return result
 
@@ -1140,8 +1165,8 @@ def tracking_refresh(*, shipments: list[Shipment], now: datetime | None = None) 
             batch = group[start : start + adapter.batch_size]
             updates = adapter.fetch_tracking(batch, now=now)
             Shipment.objects.filter(pk__in=[s.pk for s in batch]).update(last_polled_at=now)
-            part = tracking_ingest(courier=courier, updates=updates, source="poll")
-            for name in ("accepted", "duplicates", "orphans", "applied", "ignored"):
+            part = tracking_ingest(courier=courier, updates=updates, source="poll", now=now)
+            for name in ("accepted", "duplicates", "orphans", "applied", "ignored", "refused"):
                 setattr(result, name, getattr(result, name) + getattr(part, name))
     return result
 

@@ -15,7 +15,7 @@ courier's code), description?, location?, occurred_at (ISO 8601 with its offset)
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -32,6 +32,9 @@ TOLERANCE = 300
 MAX_EVENTS = 500
 #: An event dated further ahead than this is refused: it would hide every later, genuine event.
 FUTURE_SLACK = timedelta(hours=24)
+#: No courier scan is older than this: an earlier time is a placeholder or a forgery (and year 1 cannot even be
+#: shown in a time zone east of UTC).
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 #: Longest values; a longer description or location is cut to fit (as every ingested event is).
 FIELD_LIMITS = {"awb": 40, "status": 40, "event_id": 100}
 
@@ -106,11 +109,11 @@ def parse_events(body: bytes, *, now: datetime | None = None) -> list[TrackingUp
         raise PayloadRefused({"events": ['An object {"events": [...]}, or a single event object.']})
     if len(events) > MAX_EVENTS:
         raise TooManyEvents(len(events))
-    latest = (now or timezone.now()) + FUTURE_SLACK
+    now = now or timezone.now()
     errors: dict[str, list[str]] = {}
     updates = []
     for index, event in enumerate(events):
-        problems, when = _event_problems(event, latest)
+        problems, when = _event_problems(event, now)
         for name, message in problems.items():
             errors[f"events.{index}.{name}" if name else f"events.{index}"] = [message]
         if not problems:
@@ -124,7 +127,16 @@ def parse_events(body: bytes, *, now: datetime | None = None) -> list[TrackingUp
     return updates
 
 
-def _event_problems(event, latest: datetime) -> tuple[dict[str, str], datetime | None]:
+def event_time_problem(when: datetime, *, now: datetime | None = None) -> str | None:
+    """Why a scan's time cannot be true (before 2000, more than a day ahead), or None. Every source checks it."""
+    if when < EARLIEST_EVENT:
+        return "The time is before the year 2000."
+    if when > (now or timezone.now()) + FUTURE_SLACK:
+        return "The time is more than a day in the future."
+    return None
+
+
+def _event_problems(event, now: datetime) -> tuple[dict[str, str], datetime | None]:
     """What is wrong with one event (field -> message; "" for the event itself), and its time."""
     if not isinstance(event, dict):
         return {"": "An event is an object."}, None
@@ -153,6 +165,6 @@ def _event_problems(event, latest: datetime) -> tuple[dict[str, str], datetime |
         problems["occurred_at"] = "An ISO 8601 date and time with its offset, e.g. 2026-11-28T14:05:00+05:30."
     elif timezone.is_naive(when):
         problems["occurred_at"] = "The time has no offset; add one, e.g. +05:30 or Z."
-    elif when > latest:
-        problems["occurred_at"] = "The time is more than a day in the future."
+    elif problem := event_time_problem(when, now=now):
+        problems["occurred_at"] = problem
     return problems, when

@@ -165,6 +165,8 @@ EMAIL_BACKEND = os.environ.get(
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ShopOps <no-reply@localhost>")
 SHOPOPS_SMS_BACKEND = os.environ.get("SHOPOPS_SMS_BACKEND", "shipping.notifications.LogSMSBackend")
 SHOPOPS_PUBLIC_URL = os.environ.get("SHOPOPS_PUBLIC_URL", "http://127.0.0.1:8000")
+# Lookups of the public tracking page by AWB and order number or phone digits, per visitor address.
+TRACKING_LOOKUP_RATE = os.environ.get("TRACKING_LOOKUP_RATE", "30/hour")
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,7 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from oauth2_provider import views as oauth2_views
 
-from shipping.views import track_page
+from shipping.views import track_lookup, track_page
 from shopops.api.exceptions import api_aware_handler, api_path_not_found
 from shopops.health import healthz
 
@@ -27,7 +27,9 @@ urlpatterns = [
     path("api/v1/", include("catalog.api.urls")),
     path("api/v1/", include("orders.api.urls")),
     path("api/v1/", include("shipping.api.urls")),
-    path("track/<str:awb>/", track_page, name="track"),
+    path("track/", track_lookup, name="track-lookup"),
+    path("track/<str:awb>/", track_lookup, name="track-lookup-awb"),
+    path("track/<str:awb>/<str:token>/", track_page, name="track"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

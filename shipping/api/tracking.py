@@ -154,6 +154,7 @@ class WebhookOutput(serializers.Serializer):
     duplicates = serializers.IntegerField(help_text="Events already received: nothing changed.")
     orphans = serializers.IntegerField(help_text="Events for an AWB none of the courier's shipments has, kept.")
     applied = serializers.IntegerField(help_text="Events that moved a shipment's status.")
+    refused = serializers.IntegerField(help_text="Events dated before their shipment's order was placed: not stored.")
 
 
 SIGNATURE_HEADERS = [

@@ -31,7 +31,7 @@ def serve(courier, *pincodes: str, cod: str = "Y") -> None:
 
 # -- shipments ----------------------------------------------------------------------------------------------------
 
-from datetime import datetime, timedelta  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 
 from django.utils import timezone  # noqa: E402
 
@@ -85,10 +85,16 @@ def courier_event(shipment: Shipment, code: str, at: datetime | None = None, eve
     return shipping_services.tracking_ingest(courier=shipment.courier, updates=[update], source="webhook")
 
 
+#: When the orders of ``make_shipment`` were placed.
+ORDERED_AT = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
+
+
 def make_shipment(merchant, status: str = ShipmentStatus.NEW, courier=None, order=None, **order_overrides):
     """A shipment of a packed order, taken to ``status`` through the services and courier events."""
     courier = courier or Courier.objects.filter(merchant=merchant, code="bluedart").first()
     courier = courier or shipping_courier(merchant)
+    # placed well before any scan the tests send (a scan dated before its order is refused)
+    order_overrides.setdefault("ordered_at", ORDERED_AT)
     order = order or make_order(merchant, OrderStatus.PACKED, **order_overrides)
     shipment = shipping_services.shipment_create(order=order, courier=courier, actor="system")
     start = timezone.now() - timedelta(days=3)

@@ -165,7 +165,7 @@ def test_the_change_page_shows_the_shipment_with_its_timelines_read_only(desk, m
         ("shipped", "sms", "+919812345678"), ("out_for_delivery", "sms", "+919812345678"),
         ("ndr", "sms", "+919812345678")]  # fmt: skip
     assert response.context["has_change_permission"] is False
-    assert f'href="/track/{shipment.awb}/"' in response.content.decode()
+    assert f'href="/track/{shipment.awb}/{shipment.tracking_token}/"' in response.content.decode()
     assert desk.post(url, {"awb": "X"}).status_code == 403
     assert desk.get(f"{SHIPMENTS}add/").status_code == 403
 

@@ -179,7 +179,7 @@ def test_assign_awb(api, merchant):
     shipment.refresh_from_db()
     assert response.json() == new_shipment_body(
         shipment, awb="BL10000000", status="awb_assigned",
-        tracking_url="http://127.0.0.1:8000/track/BL10000000/",
+        tracking_url=f"http://127.0.0.1:8000/track/BL10000000/{shipment.tracking_token}/",
     )  # fmt: skip
     shipment.order.refresh_from_db()
     assert (shipment.order.awb, shipment.order.courier) == ("BL10000000", "bluedart")

@@ -35,10 +35,13 @@ def test_a_location_that_only_looks_like_an_id_is_matched_as_a_nickname(api, mer
     assert (response.status_code, response.json()["results"]) == (200, [])
 
 
-@pytest.mark.parametrize("awb", ["%00abc", "A" * 41])
-def test_an_awb_that_cannot_exist_is_not_found(api, client, awb):
-    assert api.get(f"/api/v1/tracking/{awb}/").status_code == 404
-    assert client.get(f"/track/{awb}/").status_code == 404
+@pytest.mark.parametrize(("awb", "api_status"), [("%00abc", 400), ("A" * 41, 404)])
+def test_an_awb_that_cannot_exist_is_refused_or_not_found(api, client, awb, api_status):
+    assert api.get(f"/api/v1/tracking/{awb}/").status_code == api_status
+    assert client.get(f"/track/{awb}/{'t' * 22}/").status_code == 404
+    lookup = client.get(f"/track/{awb}/")
+    assert lookup.status_code == 200
+    assert 'name="awb" id="id_awb" value=""' in lookup.content.decode()
 
 
 @pytest.mark.parametrize(("url", "body", "field"), [

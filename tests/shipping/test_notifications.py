@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "priya.sharma@example.in"
 PHONE = "+919812345678"
-URL = "https://track.acme.example/track/BL10000000/"
+URL = "https://track.acme.example/track/BL10000000/{token}/"  # the shipment's own link
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +71,7 @@ def test_one_email_and_one_sms_per_customer_facing_event(event, merchant, mailou
     assert len(callbacks) == 2  # one notify_send per channel, enqueued after the commit
     assert [(m.subject, m.to, m.from_email) for m in mailoutbox] == [
         (subject.format(n=number), [EMAIL], "ShopOps <no-reply@localhost>")]  # fmt: skip
-    assert sms == [(PHONE, text.format(n=number, d=day))]
+    assert sms == [(PHONE, text.format(n=number, d=day, token=shipment.tracking_token))]
     rows = list(Notification.objects.filter(event=event).order_by("channel").values_list(
         "channel", "recipient", "status", "error", "tracking_event__event_key"))  # fmt: skip
     assert rows == [
@@ -89,7 +89,7 @@ def test_the_shipped_email_reads_well(merchant, mailoutbox, django_capture_on_co
     assert mailoutbox[0].body == (
         f"Hello Priya Sharma,\n\nYour order {shipment.order.number} from Acme Retail is on its way with Blue Dart "
         f"(AWB BL10000000).\nIt should reach you by {by}.\nPlease keep {shipment.cod_amount} INR ready to pay on "
-        f"delivery.\n\nTrack it here: {URL}\n\nAcme Retail\n"
+        f"delivery.\n\nTrack it here: {URL.format(token=shipment.tracking_token)}\n\nAcme Retail\n"
     )
 
 

@@ -26,8 +26,9 @@ def ingest(shipment, *updates: tuple, awb: str | None = None) -> dict:
     return {k: v for k, v in asdict(result).items() if k != "errors"}
 
 
-def counts(accepted=0, duplicates=0, orphans=0, applied=0, ignored=0) -> dict:
-    return {"accepted": accepted, "duplicates": duplicates, "orphans": orphans, "applied": applied, "ignored": ignored}
+def counts(accepted=0, duplicates=0, orphans=0, applied=0, ignored=0, refused=0) -> dict:
+    return {"accepted": accepted, "duplicates": duplicates, "orphans": orphans, "applied": applied, "ignored": ignored,
+            "refused": refused}  # fmt: skip
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def expected(shipment, status="in_transit") -> dict:
         "courier": "bluedart",
         "courier_name": "Blue Dart",
         "expected_delivery_date": shipment.expected_delivery_date.isoformat(),
-        "tracking_url": f"https://track.acme.example/track/{shipment.awb}/",
+        "tracking_url": f"https://track.acme.example/track/{shipment.awb}/{shipment.tracking_token}/",
         "events": [
             {"status": "picked_up", "code": "picked_up", "description": "Picked up", "location": "Bengaluru",
              "occurred_at": "2026-03-02T10:00:00+05:30"},

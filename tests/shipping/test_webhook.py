@@ -62,7 +62,7 @@ def test_a_signed_batch_is_accepted_with_exact_counts(shipment, merchant):
     response = post(body)
 
     assert response.status_code == 202
-    assert response.json() == {"accepted": 3, "duplicates": 0, "orphans": 1, "applied": 2}
+    assert response.json() == {"accepted": 3, "duplicates": 0, "orphans": 1, "applied": 2, "refused": 0}
     shipment.refresh_from_db()
     assert (shipment.status, shipment.last_event_at) == (ShipmentStatus.IN_TRANSIT, t0 + timedelta(hours=2))
     stored = TrackingEvent.objects.get(event_key=f"{shipment.awb}|ev-1")
@@ -77,14 +77,14 @@ def test_a_single_event_object_is_accepted(shipment):
     response = post(event(shipment.awb, "picked_up", at, "ev-1"))
 
     assert response.status_code == 202
-    assert response.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 1}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 1, "refused": 0}
 
 
 def test_an_empty_list_is_accepted_as_a_ping(shipment):
     response = post({"events": []})
 
     assert response.status_code == 202
-    assert response.json() == {"accepted": 0, "duplicates": 0, "orphans": 0, "applied": 0}
+    assert response.json() == {"accepted": 0, "duplicates": 0, "orphans": 0, "applied": 0, "refused": 0}
 
 
 def _refused(response, code: str) -> None:
@@ -200,7 +200,7 @@ def test_a_replayed_body_is_all_duplicates_and_changes_nothing(
     body = {"events": [event(shipment.awb, "picked_up", at, "ev-1"),
                        event(shipment.awb, "in_transit", at + timedelta(hours=1))]}  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
-        assert post(body).json() == {"accepted": 2, "duplicates": 0, "orphans": 0, "applied": 2}
+        assert post(body).json() == {"accepted": 2, "duplicates": 0, "orphans": 0, "applied": 2, "refused": 0}
     sent = len(mailoutbox)
     shipment.refresh_from_db()
     before = (shipment.status, shipment.updated_at, shipment.notifications.count())
@@ -209,7 +209,7 @@ def test_a_replayed_body_is_all_duplicates_and_changes_nothing(
         response = post(body)
 
     assert response.status_code == 202
-    assert response.json() == {"accepted": 0, "duplicates": 2, "orphans": 0, "applied": 0}
+    assert response.json() == {"accepted": 0, "duplicates": 2, "orphans": 0, "applied": 0, "refused": 0}
     assert callbacks == []
     assert (sent, len(mailoutbox)) == (1, 1)  # the shipped email, once
     shipment.refresh_from_db()
@@ -227,8 +227,8 @@ def test_events_out_of_order_keep_the_newest_status(merchant):
     first = post({"events": [event(shipment.awb, "delivered", delivered_at, "ev-dl")]})
     second = post({"events": [event(shipment.awb, "out_for_delivery", ofd_at, "ev-ofd")]})
 
-    assert first.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 1}
-    assert second.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 0}
+    assert first.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 1, "refused": 0}
+    assert second.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 0, "refused": 0}
     shipment.refresh_from_db()
     assert (shipment.status, shipment.delivered_at, shipment.last_event_at) == (
         ShipmentStatus.DELIVERED, delivered_at, delivered_at)  # fmt: skip
@@ -249,7 +249,8 @@ def test_two_merchants_with_the_same_courier_code_each_get_their_own_events(merc
     to_other = post({"events": [event(theirs.awb, "picked_up", at, "ev-1")]}, secret="secret-of-other")
     to_ours = post({"events": [event(ours.awb, "in_transit", at, "ev-1")]}, secret="secret-of-acme")
 
-    assert to_other.json() == to_ours.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 1}
+    assert to_other.json() == to_ours.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 1,
+                                                 "refused": 0}  # fmt: skip
     ours.refresh_from_db()
     theirs.refresh_from_db()
     assert (ours.status, theirs.status) == (ShipmentStatus.IN_TRANSIT, ShipmentStatus.PICKED_UP)
@@ -266,7 +267,7 @@ def test_an_unknown_awb_is_kept_as_an_orphan(shipment, merchant):
     response = post(body)
 
     assert response.status_code == 202
-    assert response.json() == {"accepted": 1, "duplicates": 0, "orphans": 1, "applied": 0}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "orphans": 1, "applied": 0, "refused": 0}
     orphan = TrackingEvent.objects.get()
     assert (orphan.merchant_id, orphan.courier_id, orphan.shipment_id, orphan.awb, orphan.applied, orphan.raw) == (
         merchant.pk, shipment.courier_id, None, "BL12345678", False, body["events"][0])  # fmt: skip
@@ -277,7 +278,7 @@ def test_an_unmapped_courier_code_is_stored_as_information(shipment):
 
     response = post({"events": [event(shipment.awb, "BAGGED", at, "ev-1", description="Bagged at hub")]})
 
-    assert response.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 0}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 0, "refused": 0}
     scan = TrackingEvent.objects.get()
     assert (scan.status, scan.code, scan.applied) == ("", "BAGGED", False)
 
@@ -381,3 +382,34 @@ def test_the_webhook_is_in_the_openapi_schema_with_its_headers_and_answers():
     assert sorted(operation["responses"]) == ["202", "400", "401", "413", "429"]
     assert operation["operationId"] == "courier_webhook"
     assert "security" not in operation  # no OAuth: the signature headers authenticate
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "message"),
+    [
+        ("0001-01-01T00:00:00+14:00", "The time is before the year 2000."),
+        ("1999-12-31T23:59:59+05:30", "The time is before the year 2000."),
+    ],
+)
+def test_an_event_dated_before_2000_is_a_400_and_nothing_is_stored(shipment, occurred_at, message):
+    body = {"events": [{"awb": shipment.awb, "status": "delivered", "occurred_at": occurred_at}]}
+
+    response = post(body)
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {"events.0.occurred_at": [message]}
+    assert TrackingEvent.objects.count() == 0
+    assert Client().get(f"/track/{shipment.awb}/{shipment.tracking_token}/").status_code == 200
+    assert Client().get(f"/api/v1/tracking/{shipment.awb}/").status_code == 401  # still answers, not a 500
+
+
+def test_an_event_dated_before_its_order_was_placed_is_refused_and_counted(shipment):
+    placed = shipment.order.ordered_at
+    early = event(shipment.awb, "delivered", placed - timedelta(hours=1, seconds=1), "early")
+    close = event(shipment.awb, "picked_up", placed - timedelta(minutes=59), "close")  # within the clock slack
+
+    response = post({"events": [early, close]})
+
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 1, "duplicates": 0, "orphans": 0, "applied": 1, "refused": 1}
+    assert list(TrackingEvent.objects.values_list("code", flat=True)) == ["picked_up"]
