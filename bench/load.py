@@ -1,10 +1,12 @@
 """Load: gunicorn on this machine under a mixed partner workload, against the same requests to a bare Django view.
 
-Starts gunicorn (``BENCH_LOAD_WORKERS`` sync workers, default 3) on 127.0.0.1 with the production settings (DEBUG
-off, the throttle's counters in Redis, persistent database connections) plus a bench-only URL conf
-(``bench.load_urls``) that adds a bare JSON view. ``BENCH_LOAD_CLIENTS`` client threads (default twice the workers)
-send requests back to back over the loopback, each phase bounded by ``BENCH_LOAD_SECONDS`` (default 20) and
-``BENCH_LOAD_REQUESTS`` (default 20,000), after an unmeasured warm-up of ``BENCH_LOAD_WARMUP_SECONDS`` (default 3):
+Starts gunicorn (``BENCH_LOAD_WORKERS`` workers, default 3, of ``BENCH_LOAD_WORKER_CLASS``, default sync) on
+127.0.0.1 with the production settings (DEBUG off, the throttle's counters in Redis at ``BENCH_CACHE_URL``, persistent
+database connections) plus a bench-only URL conf (``bench.load_urls``) that adds a bare JSON view.
+``BENCH_LOAD_CLIENTS`` client threads (default twice the workers) send requests back to back over the loopback, each
+phase bounded by ``BENCH_LOAD_SECONDS`` (default 20) and ``BENCH_LOAD_REQUESTS`` (default 20,000), after an
+unmeasured warm-up of ``BENCH_LOAD_WARMUP_SECONDS`` (default 3). The two phases take turns in ROUNDS slices, so that
+the machine's other load weighs on both alike:
 
 1. the floor: every request of the workload (same method, headers, query string and body) sent to the bare view;
 2. the mix, as a partner integration calls ShopOps (weights in MIX): order lists with filters, new orders, rate
@@ -12,8 +14,8 @@ send requests back to back over the loopback, each phase bounded by ``BENCH_LOAD
 
 Prints, per operation and overall: requests, throughput, p50 and p99 latency seen by the client, the error rate and
 the count of 5xx; exits non-zero on any 5xx. The one-call shipping books the pickup and renders the 4x6 label (drawn
-with ReportLab, a few ms) but asks for no invoice (``print_invoice: false``): the invoice is a WeasyPrint render of
-the order, which partners ask for apart (``POST /documents/invoices/``, rendered by workers).
+with ReportLab) but asks for no invoice (``print_invoice: false``): the invoice is a WeasyPrint render that would
+dominate the mix by itself; partners can ask for it apart (``POST /documents/invoices/``, rendered by workers).
 
 The data (kept between runs, made through the services and the demo seeds): the demo merchant's catalog, couriers
 (rate cards, serviceability over 251 pincodes) and orders, plus ``BENCH_LOAD_ORDERS`` (default 3,000) orders spread
@@ -49,6 +51,7 @@ CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", 2 * WORKERS))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", 20))
 REQUESTS = int(os.environ.get("BENCH_LOAD_REQUESTS", 20_000))
 WARMUP_SECONDS = float(os.environ.get("BENCH_LOAD_WARMUP_SECONDS", 3))
+ROUNDS = 4  # each phase runs in this many slices, taking turns with the other
 WORKER_CLASS = os.environ.get("BENCH_LOAD_WORKER_CLASS", "sync")
 ORDERS = int(os.environ.get("BENCH_LOAD_ORDERS", 3000))
 TRACKED = 500
@@ -372,7 +375,8 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _gunicorn(workdir: Path):
-    """gunicorn on a free loopback port; the whole process group is stopped on the way out (errors, Ctrl-C)."""
+    """gunicorn on a free loopback port, in a session of its own; its whole process group is stopped on the way out
+    (an error, Ctrl-C or a TERM)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -396,11 +400,17 @@ def _gunicorn(workdir: Path):
         process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)  # fmt: skip
     base_url = f"127.0.0.1:{port}"
+    previous = signal.signal(signal.SIGTERM, _terminate)  # a TERM to the benchmark stops its server too
     try:
         _wait_ready(process, base_url, log_path)
         yield base_url, log_path
     finally:
         _stop(process)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def _wait_ready(process, base_url: str, log_path: Path) -> None:
@@ -514,6 +524,11 @@ class Phase:
     seconds: float
     failures: list[str]  # the first few refused or failed requests, for the printout
 
+    @classmethod
+    def joined(cls, parts: list["Phase"]) -> "Phase":
+        return cls(samples=[s for p in parts for s in p.samples], seconds=sum(p.seconds for p in parts),
+                   failures=[f for p in parts for f in p.failures][:5])  # fmt: skip
+
 
 def run_phase(base_url: str, next_call: Callable[[random.Random, int, int], Call], *, clients: int, seconds: float,
               max_requests: int, bare: bool, seed: int) -> Phase:  # fmt: skip
@@ -579,7 +594,7 @@ def run() -> str:
     print(f"data: {setup.order_count:,} orders, {len(setup.awbs)} tracked AWBs, {len(setup.skus)} products, "
           f"{len(setup.pincodes)} delivery pincodes")  # fmt: skip
     print(f"load: gunicorn {WORKERS} {WORKER_CLASS} workers, {CLIENTS} client threads back to back on 127.0.0.1, "
-          f"each phase {SECONDS:g} s or {REQUESTS:,} requests after a {WARMUP_SECONDS:g} s warm-up; "
+          f"each phase {SECONDS:g} s or {REQUESTS:,} requests in {ROUNDS} turns after a {WARMUP_SECONDS:g} s warm-up; "
           f"DATABASE_CONN_MAX_AGE={CONN_MAX_AGE}, throttle {THROTTLE_RATE} in {CACHE_URL}")  # fmt: skip
     print("  ship: pickup booked and the 4x6 label rendered in the request; no invoice (print_invoice=false)")
     load_before = os.getloadavg()[0]
@@ -587,12 +602,17 @@ def run() -> str:
         run_id = secrets.token_hex(3)
         today = timezone.now().astimezone(setup.merchant.tzinfo).date()
         workload = Workload(setup=setup, token=_partner_token(setup.merchant, url), run_id=run_id, today=today)
-        phases = {}
-        for name, bare in (("bare view", True), ("mix", False)):
+        for bare in (True, False):
             run_phase(url, workload.next_call, clients=CLIENTS, seconds=WARMUP_SECONDS, max_requests=REQUESTS,
-                      bare=bare, seed=1)  # fmt: skip
-            phases[name] = run_phase(url, workload.next_call, clients=CLIENTS, seconds=SECONDS,
-                                     max_requests=REQUESTS, bare=bare, seed=2)  # fmt: skip
+                      bare=bare, seed=0)  # fmt: skip
+        # The floor and the mix take turns (ROUNDS slices each), so that a change in the machine's other load
+        # weighs on both alike.
+        slices: dict[str, list[Phase]] = {"bare view": [], "mix": []}
+        for round_ in range(1, ROUNDS + 1):
+            for name, bare in (("bare view", True), ("mix", False)):
+                slices[name].append(run_phase(url, workload.next_call, clients=CLIENTS, seconds=SECONDS / ROUNDS,
+                                              max_requests=REQUESTS // ROUNDS, bare=bare, seed=round_))  # fmt: skip
+        phases = {name: Phase.joined(parts) for name, parts in slices.items()}
         server_log = _tail(log)
         load_after = os.getloadavg()[0]
     created = Order.objects.filter(merchant=setup.merchant, channel_order_id__startswith=f"LB-{run_id}-").count()
