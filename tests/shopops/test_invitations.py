@@ -2,11 +2,15 @@
 
 import re
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from threading import Barrier
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from shopops import tasks
@@ -449,3 +453,61 @@ def test_invitations_changelist_query_count_does_not_grow(owner_client, owner, m
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = owner_client.get(INVITATIONS_URL)
     assert response.context["cl"].result_count == 125
+
+
+# -- concurrency (PostgreSQL) ----------------------------------------------------------------------------
+
+
+def _run_concurrently(count, work):
+    barrier = Barrier(count)
+
+    def call(index):
+        barrier.wait()
+        try:
+            return work(index)
+        except Exception as exc:  # collected and asserted by the test
+            return exc
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def _require_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL for real row locks: set DATABASE_URL (CI does)")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_invitations_to_one_address_make_one(merchant):
+    _require_postgres()
+
+    results = _run_concurrently(
+        8, lambda i: invitation_create(merchant=merchant, email="A@Example.com" if i % 2 else "a@example.com")
+    )
+
+    assert sorted(type(r).__name__ for r in results) == ["Conflict"] * 7 + ["Invitation"]
+    assert {r.code for r in results if isinstance(r, ApiError)} == {"invitation_pending"}
+    assert list(Invitation.objects.values_list("email", flat=True)) == ["a@example.com"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_link_used_at_once_by_several_people_makes_one_member(merchant):
+    _require_postgres()
+    _, token = invitation_with_link(merchant=merchant, email="a@example.com")
+    _, sign_up_token = invitation_with_link(merchant=merchant, email="b@example.com")
+    accounts = UserFactory.create_batch(4, email="a@example.com")
+
+    accepted = _run_concurrently(4, lambda i: invitation_accept(user=accounts[i], token=token))
+    signed_up = _run_concurrently(4, lambda i: invitation_sign_up(token=sign_up_token, password=f"a-Long-phrase-{i}"))
+
+    for results in (accepted, signed_up):
+        assert sorted(type(r).__name__ for r in results) == ["ApiError"] * 3 + ["Membership"]
+        assert {r.code for r in results if isinstance(r, ApiError)} == {"invitation_used"}
+    assert sorted(Membership.objects.values_list("user__email", flat=True)) == ["a@example.com", "b@example.com"]
+    assert get_user_model().objects.filter(email="b@example.com").count() == 1
+    for invitation in Invitation.objects.all():
+        assert invitation.accepted_by.memberships.get().merchant == merchant
