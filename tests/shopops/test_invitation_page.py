@@ -173,7 +173,7 @@ def test_closed_links_get_a_clear_page_naming_nobody(client, merchant, fields, s
     assert Membership.objects.filter(user__email="new@example.com").count() == 0
 
 
-@pytest.mark.parametrize("token", ["nope", "a" * 5000, "%C3%BC%00", "a!b'c(d)*e"])
+@pytest.mark.parametrize("token", ["nope", "a" * 5000, "%C3%BC%00", "abc%00", "a!b'c(d)*e"])
 def test_bad_links_are_404_pages_never_500s(client, merchant, token):
     invitation_with_link(merchant=merchant, email="new@example.com")
 
