@@ -3,12 +3,15 @@
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,8 +19,24 @@ from django.utils import timezone
 
 from shopops.api.exceptions import ApiError
 from shopops.csvexport import stream_csv
-from shopops.models import ADMIN_ROLES, WRITE_ROLES, Membership, Merchant, PartnerApplication
-from shopops.services import membership_add
+from shopops.models import (
+    ADMIN_ROLES,
+    OWNER_ROLES,
+    WRITE_ROLES,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Merchant,
+    PartnerApplication,
+)
+from shopops.services import (
+    invitation_create,
+    invitation_resend,
+    invitation_revoke,
+    membership_add,
+    membership_remove,
+    membership_role_change,
+)
 
 admin.site.site_header = "ShopOps"
 admin.site.site_title = "ShopOps"
@@ -422,16 +441,158 @@ class MerchantAdmin(MerchantScopedAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(MerchantScopedAdmin):
-    write_roles = ADMIN_ROLES
-    list_display = ["user", "merchant", "role", "created_at"]
+class MembershipAdmin(ServiceAdmin):
+    """The merchant's team: every member reads it; owners change roles and remove members.
+
+    People join by invitation (the Invitations page). Only superusers add a membership here, for any existing
+    user: a merchant's owner has no add form, so no request of theirs can name a user (a forged POST is a 403
+    and creates nothing). The last owner of a merchant can be neither demoted nor removed.
+    """
+
+    write_roles = OWNER_ROLES
+    list_display = ["user", "email", "merchant", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__email", "merchant__name"]
     list_select_related = ["user", "merchant"]
-    autocomplete_fields = ["user"]
+    autocomplete_fields = ["user"]  # the superusers' add form
+    fields = ["user", "merchant", "role"]
+    actions = ["remove_selected"]
+    conflict_fields = {"last_owner": "role"}
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "user"] if obj is not None else readonly
+
+    @admin.display(description="email", ordering="user__email")
+    def email(self, obj) -> str:
+        return obj.user.email
 
     def save_model(self, request, obj, form, change):
-        membership_add(merchant=obj.merchant, user=obj.user, role=obj.role)
+        with self.refusals():
+            if change:
+                saved = membership_role_change(membership=obj, role=obj.role)
+            else:
+                saved = membership_add(merchant=obj.merchant, user=obj.user, role=obj.role)
+        adopt(obj, saved)
+
+    def delete_model(self, request, obj):
+        with self.refusals():
+            membership_remove(membership=obj)
+
+    @admin.action(description="Remove the selected members from the merchant")
+    def remove_selected(self, request, queryset):
+        run_per_object(self, request, queryset.select_related("user", "merchant"), ActionReport("Removed", "member"),
+                       lambda membership: membership_remove(membership=membership), refusal_reason)  # fmt: skip
+
+
+class InvitationStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return InvitationStatus.choices
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        open_ = Q(accepted_at__isnull=True, revoked_at__isnull=True)
+        conditions = {
+            InvitationStatus.PENDING: open_ & Q(expires_at__gt=now),
+            InvitationStatus.EXPIRED: open_ & Q(expires_at__lte=now),
+            InvitationStatus.ACCEPTED: Q(accepted_at__isnull=False),
+            InvitationStatus.REVOKED: Q(revoked_at__isnull=False),
+        }
+        condition = conditions.get(self.value())
+        return queryset if condition is None else queryset.filter(condition)
+
+
+class InvitationAddForm(forms.ModelForm):
+    class Meta:
+        model = Invitation
+        fields = ["merchant", "email", "role"]
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ServiceAdmin):
+    """Owners invite people by email (an address and a role) and see, resend and revoke their invitations.
+
+    An invitation is never edited or deleted: resending issues a new link and expiry, revoking ends the link,
+    and the row stays as the record of who invited whom.
+    """
+
+    write_roles = OWNER_ROLES
+    form = InvitationAddForm
+    list_display = ["email", "merchant", "role", "status_label", "invited_by", "sent", "expires_at", "accepted_at"]
+    list_filter = [InvitationStatusFilter, "role"]
+    search_fields = ["email"]
+    list_select_related = ["merchant", "invited_by"]
+    actions = ["resend_selected", "revoke_selected"]
+    conflict_fields = {"invitation_pending": "email"}
+    detail_fields = ["merchant", "email", "role", "status_label", "invited_by", "created_at", "sent_at",
+                     "send_error", "expires_at", "accepted_at", "accepted_by", "revoked_at"]  # fmt: skip
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._may(request, self.write_roles, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the page only shows an invitation; resend and revoke are actions
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_fields(self, request, obj=None):
+        return self.detail_fields if obj is not None else ["merchant", "email", "role"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.detail_fields if obj is not None else []
+
+    @admin.display(description="status")
+    def status_label(self, obj) -> str:
+        return obj.status.label
+
+    @admin.display(description="sent", ordering="sent_at")
+    def sent(self, obj) -> str:
+        if obj.send_error:
+            return f"Not sent: {obj.send_error}"
+        return timezone.localtime(obj.sent_at).strftime("%Y-%m-%d %H:%M") if obj.sent_at else "Queued"
+
+    def save_model(self, request, obj, form, change):
+        with self.refusals():
+            saved = invitation_create(merchant=obj.merchant, email=obj.email, role=obj.role, invited_by=request.user)
+        adopt(obj, saved)
+
+    @admin.action(description="Resend the selected invitations (new link, new expiry)")
+    def resend_selected(self, request, queryset):
+        run_per_object(self, request, queryset.select_related("merchant"), ActionReport("Resent", "invitation"),
+                       lambda invitation: invitation_resend(invitation=invitation), refusal_reason)  # fmt: skip
+
+    @admin.action(description="Revoke the selected invitations")
+    def revoke_selected(self, request, queryset):
+        run_per_object(self, request, queryset.select_related("merchant"), ActionReport("Revoked", "invitation"),
+                       lambda invitation: invitation_revoke(invitation=invitation), refusal_reason)  # fmt: skip
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class MemberScopedUserAdmin(auth_admin.UserAdmin):
+    """Django's user admin for superusers. Merchant members hold no user permissions, so it answers them 403;
+    a staff user granted them anyway still sees only the members of their own merchants (and so does the
+    user autocomplete, which searches this queryset)."""
+
+    def get_queryset(self, request):
+        users = super().get_queryset(request)
+        if request.user.is_superuser:
+            return users
+        return users.filter(memberships__merchant_id__in=list(member_roles(request))).distinct()
 
 
 if admin.site.is_registered(PartnerApplication):  # django-oauth-toolkit registers its own, unscoped

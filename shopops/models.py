@@ -1,10 +1,12 @@
-"""Cross-cutting core: merchants, their members, partner applications, idempotency keys."""
+"""Cross-cutting core: merchants, their members and invitations, partner applications, idempotency keys."""
 
 import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 
 
@@ -67,8 +69,10 @@ class Role(models.TextChoices):
 
 # Roles allowed to change business data; a viewer only reads.
 WRITE_ROLES = frozenset({Role.OWNER, Role.MANAGER, Role.STAFF})
-# Roles allowed to manage the merchant itself, its members and partner applications.
+# Roles allowed to manage the merchant itself and its partner applications.
 ADMIN_ROLES = frozenset({Role.OWNER, Role.MANAGER})
+# Roles allowed to invite members, change their roles and remove them.
+OWNER_ROLES = frozenset({Role.OWNER})
 
 
 class Membership(TimeStampedModel):
@@ -84,6 +88,69 @@ class Membership(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+class Invitation(TimeStampedModel):
+    """An invitation to join a merchant, sent by email as a link that expires.
+
+    The link carries a random token; only its SHA-256 digest is stored, so the
+    table cannot be used to accept an invitation. Sending (and resending) issues
+    a new token, which ends the previous link. An invitation is open until it is
+    accepted or revoked; at most one is open per merchant and address.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(help_text="Stored in lower case; the account that accepts must have this address.")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token_digest = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the last email with a link was sent.")
+    send_error = models.CharField(max_length=500, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "-created_at", "-id"], name="invitation_merchant_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="invitation_role_valid"),
+            models.CheckConstraint(condition=models.Q(email=Lower("email")), name="invitation_email_lower_case"),
+            models.CheckConstraint(
+                condition=models.Q(accepted_at__isnull=True) | models.Q(revoked_at__isnull=True),
+                name="invitation_not_accepted_and_revoked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.merchant}"
+
+    @property
+    def status(self) -> InvitationStatus:
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationStatus.REVOKED
+        if self.expires_at <= timezone.now():
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING
 
 
 class PartnerApplication(AbstractApplication):

@@ -167,6 +167,11 @@ SHOPOPS_SMS_BACKEND = os.environ.get("SHOPOPS_SMS_BACKEND", "shipping.notificati
 SHOPOPS_PUBLIC_URL = os.environ.get("SHOPOPS_PUBLIC_URL", "http://127.0.0.1:8000")
 # Lookups of the public tracking page by AWB and order number or phone digits, per visitor address.
 TRACKING_LOOKUP_RATE = os.environ.get("TRACKING_LOOKUP_RATE", "30/hour")
+# Team invitations: the emailed link works for this many days (links point at SHOPOPS_PUBLIC_URL too).
+SHOPOPS_INVITATION_DAYS = env_int("SHOPOPS_INVITATION_DAYS", 7)
+if SHOPOPS_INVITATION_DAYS < 1:
+    raise ImproperlyConfigured("SHOPOPS_INVITATION_DAYS must be a positive number of days.")
+SHOPOPS_INVITATION_TTL = timedelta(days=SHOPOPS_INVITATION_DAYS)
 
 LOGGING = {
     "version": 1,

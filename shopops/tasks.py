@@ -14,3 +14,11 @@ def idempotency_keys_prune() -> int:
 def oauth2_tokens_clear_expired() -> None:
     """Delete expired OAuth2 tokens and grants (Celery beat, every 6 hours)."""
     call_command("cleartokens")
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60, autoretry_for=services.TRANSIENT_EMAIL_ERRORS,
+             retry_backoff=True, max_retries=5)  # fmt: skip
+def notify_invitation(invitation_id: int) -> str:
+    """Email a pending invitation a new link (queue ``notifications``); other invitations are left alone."""
+    invitation = services.invitation_send(invitation_id=invitation_id)
+    return invitation.status if invitation is not None else "missing"

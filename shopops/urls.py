@@ -9,6 +9,7 @@ from oauth2_provider import views as oauth2_views
 from shipping.views import track_lookup, track_page
 from shopops.api.exceptions import api_aware_handler, api_path_not_found
 from shopops.health import healthz
+from shopops.views import invitation_page
 
 oauth2_urlpatterns = (
     [
@@ -30,6 +31,7 @@ urlpatterns = [
     path("track/", track_lookup, name="track-lookup"),
     path("track/<str:awb>/", track_lookup, name="track-lookup-awb"),
     path("track/<str:awb>/<str:token>/", track_page, name="track"),
+    path("invitations/<str:token>/", invitation_page, name="invitation"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -6,7 +6,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, set_token_value
 
-from shopops.models import IdempotencyKey, Membership, Merchant, PartnerApplication, Role
+from shopops.models import IdempotencyKey, Invitation, Membership, Merchant, PartnerApplication, Role
+from shopops.selectors import invitation_token_digest
 
 
 class MerchantFactory(factory.django.DjangoModelFactory):
@@ -40,6 +41,22 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     merchant = factory.SubFactory(MerchantFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.OWNER
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invitation
+
+    merchant = factory.SubFactory(MerchantFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Role.STAFF
+    expires_at = factory.LazyFunction(lambda: timezone.now() + settings.SHOPOPS_INVITATION_TTL)
+
+
+def invitation_with_link(**fields) -> tuple[Invitation, str]:
+    """A pending invitation and the token of its link (as the send task would issue it)."""
+    token = secrets.token_urlsafe(32)
+    return InvitationFactory(token_digest=invitation_token_digest(token), **fields), token
 
 
 class PartnerApplicationFactory(factory.django.DjangoModelFactory):

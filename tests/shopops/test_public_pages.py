@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from shipping.models import ShipmentStatus
 from tests.shipping.factories import courier_event, make_shipment
+from tests.shopops.factories import invitation_with_link
 
 pytestmark = pytest.mark.django_db
 
@@ -66,11 +68,33 @@ def _tracking(ours, theirs) -> tuple[list[Visit], tuple[str, ...]]:
     return visits, ("Other Shop", "Collected from the other warehouse", "Kolkata", b.tracking_token)
 
 
+def _invitations(ours, theirs) -> tuple[list[Visit], tuple[str, ...]]:
+    """Both merchants invited the same address; B also has a withdrawn invitation."""
+    _, a = invitation_with_link(merchant=ours, email="shared@example.com", role="manager")
+    _, b = invitation_with_link(merchant=theirs, email="shared@example.com", role="viewer")
+    _, b_revoked = invitation_with_link(merchant=theirs, email="gone@example.com", revoked_at=timezone.now())
+    visits = [
+        Visit(f"/invitations/{a}/", 200, ("Join Acme Retail on ShopOps", "as <strong>manager</strong>")),
+        Visit(
+            f"/invitations/{a}/",
+            200,
+            ("The two passwords differ.",),
+            method="post",
+            data={"action": "signup", "password1": "a-Long-enough-phrase", "password2": "other"},
+        ),
+        Visit(f"/invitations/{a[:-1]}/", 404, ("This invitation link is not valid",)),
+        Visit(f"/invitations/{a.upper()}/", 404, ("This invitation link is not valid",)),
+        Visit(f"/invitations/{b_revoked}/", 410, ("This invitation was withdrawn",)),
+    ]
+    return visits, ("Other Shop", b, b_revoked, "gone@example.com")
+
+
 #: route (as the URL conf spells it) -> probe; one probe may cover several routes of one feature.
 PROBES: dict[str, Callable] = {
     "track/": _tracking,
     "track/<str:awb>/": _tracking,
     "track/<str:awb>/<str:token>/": _tracking,
+    "invitations/<str:token>/": _invitations,
 }
 
 
