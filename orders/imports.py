@@ -33,7 +33,7 @@ from rest_framework import serializers
 from catalog import services as catalog_services
 from catalog.api.serializers import ProductInput
 from catalog.models import Location, Product
-from orders import services
+from orders import outbox, services
 from orders.api.serializers import AddressInput, CustomerInput, OrderInput, OrderLineInput
 from orders.models import (
     BulkImport,
@@ -692,17 +692,25 @@ def _finish(job: BulkImport, status: str | None = None, error: str = "") -> None
     job.refresh_from_db()
     if status is None:
         status = ImportStatus.PARTIALLY_FAILED if job.failed_count else ImportStatus.DONE
-    BulkImport.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now(),
-                                                updated_at=timezone.now())  # fmt: skip
+    job.status, job.error, job.finished_at = status, error, timezone.now()
+    with transaction.atomic():
+        BulkImport.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=job.finished_at,
+                                                    updated_at=job.finished_at)  # fmt: skip
+        outbox.import_emit(job)
 
 
 def import_fail_stuck(*, older_than: timedelta) -> int:
     """Mark failed the running jobs whose worker stopped beating (time limit exceeded, lost worker)."""
-    cutoff = timezone.now() - older_than
-    return BulkImport.objects.filter(
-        status__in=[ImportStatus.VALIDATING, ImportStatus.IMPORTING], heartbeat_at__lt=cutoff
-    ).update(status=ImportStatus.FAILED, error="The import stopped making progress (worker lost or time limit).",
-             finished_at=timezone.now())  # fmt: skip
+    now, error = timezone.now(), "The import stopped making progress (worker lost or time limit)."
+    with transaction.atomic():
+        stuck = list(BulkImport.objects.select_for_update().filter(
+            status__in=[ImportStatus.VALIDATING, ImportStatus.IMPORTING], heartbeat_at__lt=now - older_than))  # fmt: skip
+        BulkImport.objects.filter(pk__in=[job.pk for job in stuck]).update(status=ImportStatus.FAILED, error=error,
+                                                                          finished_at=now)  # fmt: skip
+        for job in stuck:
+            job.status, job.error, job.finished_at = ImportStatus.FAILED, error, now
+            outbox.import_emit(job)
+    return len(stuck)
 
 
 def _record_errors(job: BulkImport, errors: list[RowError]) -> None:

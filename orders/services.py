@@ -21,6 +21,7 @@ from django.utils import timezone
 from catalog import services as catalog_services
 from catalog.models import Location, MovementKind, Product
 from catalog.services import StockLine
+from orders import outbox
 from orders.models import (
     EDITABLE_STATUSES,
     ORDER_TRANSITIONS,
@@ -446,6 +447,7 @@ def order_create_prepared(*, merchant: Merchant, prepared: PreparedOrder, actor:
            message=f"Created from {prepared.channel.name}" + (f"; unmapped SKUs: {', '.join(unmapped)}" if unmapped
                                                              else ""),
            data={"returning_customer": returning, "unmapped_skus": unmapped})  # fmt: skip
+    outbox.order_emit(order, created=True)
     return order
 
 
@@ -497,6 +499,7 @@ def _transition(order: Order, to_status: str, actor: str, *, timestamp_field: st
         locked.save(update_fields=fields)
         _event(locked, "status_changed", actor, from_status=from_status, to_status=to_status, message=message,
                data=data)  # fmt: skip
+        outbox.order_emit(locked, previous_status=from_status)
     return locked
 
 
@@ -554,11 +557,12 @@ def order_mark_shipped(*, order: Order, actor: str, awb: str = "", courier: str 
 def order_set_awb(*, order: Order, awb: str, courier: str, actor: str) -> None:
     """Record the shipment's AWB and courier code on the order (blank both when its shipment is cancelled)."""
     with transaction.atomic():
-        Order.objects.filter(pk=order.pk).update(awb=awb, courier=courier, updated_at=timezone.now())
-        order.awb, order.courier = awb, courier
+        order.awb, order.courier, order.updated_at = awb, courier, timezone.now()
+        Order.objects.filter(pk=order.pk).update(awb=awb, courier=courier, updated_at=order.updated_at)
         message = f"AWB {awb} with {courier}" if awb else "Shipment cancelled: AWB cleared"
         _event(order, "awb_assigned" if awb else "awb_cleared", actor, message=message,
                data={"awb": awb, "courier": courier})  # fmt: skip
+        outbox.order_emit(order, changed=["awb", "courier"])
 
 
 def order_mark_delivered(*, order: Order, actor: str) -> Order:
@@ -611,6 +615,7 @@ def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
         setattr(locked, name, value)
     locked.save(update_fields=[*changes, "updated_at"])
     _event(locked, "updated", actor, message=f"Changed {', '.join(changes)}", data={"fields": list(changes)})
+    outbox.order_emit(locked, changed=list(changes))
     return locked
 
 
@@ -652,6 +657,7 @@ def order_map_lines(*, order: Order, mappings: list[dict[str, Any]], actor: str)
         message=", ".join(f"{lines[m['line_id']].sku} -> {m['sku']}" for m in mappings),
         data={"mappings": mappings},
     )
+    outbox.order_emit(locked, changed=["lines"])
     return locked
 
 

@@ -23,7 +23,7 @@ from rest_framework.exceptions import NotFound
 from catalog.models import Location
 from orders import services as order_services
 from orders.models import Order, OrderStatus, PaymentMethod
-from shipping import documents, notifications
+from shipping import documents, notifications, outbox
 from shipping.adapters import TrackingUpdate, adapter_for, status_for
 from shipping.models import (
     FINAL_STATUSES,
@@ -295,6 +295,7 @@ def _set_status(shipment: Shipment, to_status: str, actor: str, *, at: datetime 
     shipment.save(update_fields=sorted(changed))
     _shipment_event(shipment, "status_changed", actor, from_status=from_status, to_status=to_status, message=message,
                     data=data)  # fmt: skip
+    outbox.shipment_emit(shipment, "shipment.status_changed", previous_status=from_status)
 
 
 def _locked_order(order_id: int) -> Order:
@@ -551,6 +552,7 @@ def shipment_assign_awb(*, shipment: Shipment, actor: str, courier: Courier | No
         _shipment_event(locked, "awb_assigned", actor, from_status=from_status, to_status=S.AWB_ASSIGNED,
                         message=f"AWB {awb} with {locked.courier.name}",
                         data={"awb": awb, "courier": locked.courier.code})  # fmt: skip
+        outbox.shipment_emit(locked, "shipment.awb_assigned", previous_status=from_status)
         order_services.order_set_awb(order=locked.order, awb=awb, courier=locked.courier.code, actor=actor)
     return locked
 
@@ -878,6 +880,7 @@ def _ndr_follow(shipment: Shipment, status: str, event: TrackingEvent, previous:
             NDR.objects.filter(pk=live.pk).update(attempts=F("attempts") + 1, last_attempt_at=event.occurred_at,
                                                   reason=reason[:255], status=NDRStatus.OPEN, action="",
                                                   reattempt_date=None)  # fmt: skip
+        outbox.shipment_emit(shipment, "shipment.ndr")
         return
     if live is not None and status == S.DELIVERED:
         NDR.objects.filter(pk=live.pk).update(status=NDRStatus.DELIVERED, resolved_at=event.occurred_at)
@@ -1314,7 +1317,9 @@ def document_render(*, document_id: int) -> Document:
     document.file_checksum = hashlib.sha256(rendered.pdf).hexdigest()
     document.page_count, document.not_created = rendered.page_count, rendered.not_created
     document.status, document.finished_at = DocumentStatus.DONE, timezone.now()
-    document.save(update_fields=["file", "file_checksum", "page_count", "not_created", "status", "finished_at"])
+    with transaction.atomic():
+        document.save(update_fields=["file", "file_checksum", "page_count", "not_created", "status", "finished_at"])
+        outbox.document_emit(document)
     return document
 
 

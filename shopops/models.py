@@ -237,3 +237,26 @@ class Counter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+from shopops.webhooks.models import (  # noqa: E402  (models of this app, kept in their own module)
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "ADMIN_ROLES",
+    "WRITE_ROLES",
+    "Counter",
+    "IdempotencyKey",
+    "Membership",
+    "Merchant",
+    "PartnerApplication",
+    "Role",
+    "TimeStampedModel",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "validate_time_zone",
+]

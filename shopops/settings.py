@@ -173,6 +173,11 @@ if SHOPOPS_INVITATION_DAYS < 1:
     raise ImproperlyConfigured("SHOPOPS_INVITATION_DAYS must be a positive number of days.")
 SHOPOPS_INVITATION_TTL = timedelta(days=SHOPOPS_INVITATION_DAYS)
 
+# Outbound webhooks: endpoints on private, loopback or link-local addresses (and plain http) are refused unless
+# this is on (development, tests); a delivery attempt waits this long for the partner's answer.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", False)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -194,6 +199,8 @@ API_SCOPES = {
     "shipping:write": "Create shipments, pickups, manifests and documents",
     "marketing:read": "Read segments and campaigns",
     "marketing:write": "Create and change segments and campaigns",
+    "webhooks:read": "Read webhook endpoints and their delivery log",
+    "webhooks:write": "Register webhook endpoints, rotate their secrets, resend deliveries",
 }
 
 REST_FRAMEWORK = {
@@ -296,6 +303,8 @@ SPECTACULAR_SETTINGS = {
         "CourierModeEnum": "shipping.models.CourierMode",
         "AWBPoolKindEnum": "shipping.models.AWBPoolKind",
         "NDRActionEnum": "shipping.models.NDRAction",
+        "WebhookEventTypeEnum": "shopops.webhooks.models.WebhookEventType",
+        "WebhookDeliveryStatusEnum": "shopops.webhooks.models.DeliveryStatus",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
@@ -322,7 +331,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_NAMES = ["default", "imports", "documents", "notifications"]
+CELERY_TASK_QUEUES_NAMES = ["default", "imports", "documents", "notifications", "webhooks"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redis: a task unacknowledged for longer than this is redelivered, so it
@@ -349,6 +358,10 @@ CELERY_BEAT_SCHEDULE = {
     "courier-performance-refresh": {
         "task": "shipping.tasks.courier_performance_refresh_all",
         "schedule": timedelta(hours=6),
+    },
+    "webhooks-sweep": {
+        "task": "shopops.webhooks.tasks.webhooks_sweep",
+        "schedule": timedelta(seconds=30),
     },
     "oauth2-tokens-clear-expired": {
         "task": "shopops.tasks.oauth2_tokens_clear_expired",

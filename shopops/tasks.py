@@ -22,3 +22,7 @@ def notify_invitation(invitation_id: int) -> str:
     """Email a pending invitation a new link (queue ``notifications``); other invitations are left alone."""
     invitation = services.invitation_send(invitation_id=invitation_id)
     return invitation.status if invitation is not None else "missing"
+
+
+# The webhook tasks live with the webhooks; importing them here registers them with the worker.
+from shopops.webhooks.tasks import webhook_deliver, webhooks_sweep  # noqa: E402, F401

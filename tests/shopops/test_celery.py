@@ -18,8 +18,15 @@ from tests.shopops.factories import aged_idempotency_key
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_app_declares_the_four_queues_and_reliable_defaults():
-    assert [queue.name for queue in app.conf.task_queues] == ["default", "imports", "documents", "notifications"]
+def test_app_declares_the_five_queues_and_reliable_defaults():
+    assert [queue.name for queue in app.conf.task_queues] == [
+        "default",
+        "imports",
+        "documents",
+        "notifications",
+        "webhooks",
+    ]
+    assert [queue.name for queue in app.conf.task_queues] == settings.CELERY_TASK_QUEUES_NAMES
     assert app.conf.task_acks_late is True
     assert app.conf.task_reject_on_worker_lost is True
     assert app.conf.task_serializer == "json"
