@@ -703,10 +703,11 @@ def import_fail_stuck(*, older_than: timedelta) -> int:
     """Mark failed the running jobs whose worker stopped beating (time limit exceeded, lost worker)."""
     now, error = timezone.now(), "The import stopped making progress (worker lost or time limit)."
     with transaction.atomic():
-        stuck = list(BulkImport.objects.select_for_update().filter(
-            status__in=[ImportStatus.VALIDATING, ImportStatus.IMPORTING], heartbeat_at__lt=now - older_than))  # fmt: skip
-        BulkImport.objects.filter(pk__in=[job.pk for job in stuck]).update(status=ImportStatus.FAILED, error=error,
-                                                                          finished_at=now)  # fmt: skip
+        running = [ImportStatus.VALIDATING, ImportStatus.IMPORTING]
+        silent = BulkImport.objects.filter(status__in=running, heartbeat_at__lt=now - older_than)
+        stuck = list(silent.select_for_update())
+        ids = [job.pk for job in stuck]
+        BulkImport.objects.filter(pk__in=ids).update(status=ImportStatus.FAILED, error=error, finished_at=now)
         for job in stuck:
             job.status, job.error, job.finished_at = ImportStatus.FAILED, error, now
             outbox.import_emit(job)

@@ -54,7 +54,8 @@ def document_emit(document: Document) -> None:
             "page_count": document.page_count, "not_created": document.not_created,
             "shipment_ids": sorted(document.shipments.values_list("pk", flat=True)),
             "order_ids": sorted(document.orders.values_list("pk", flat=True)),
-            "download_url": f"{settings.SHOPOPS_PUBLIC_URL.rstrip('/')}{path}", "finished_at": iso(document.finished_at),
+            "download_url": f"{settings.SHOPOPS_PUBLIC_URL.rstrip('/')}{path}",
+            "finished_at": iso(document.finished_at),
         }}  # fmt: skip
 
     outbox_emit(merchant_id=document.merchant_id, type="document.ready", object_key=f"document:{document.pk}",

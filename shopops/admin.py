@@ -629,3 +629,6 @@ class PartnerApplicationAdmin(MerchantScopedAdmin):
                 "client_secret"
             ].help_text = "Copy this secret now: it is stored hashed and cannot be shown again."
         return form
+
+
+from shopops.webhooks import admin as webhooks_admin  # noqa: E402, F401  (registers the webhooks' pages)

@@ -103,7 +103,9 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["next_attempt_at"], condition=Q(status__in=UNFINISHED), name="webhookdelivery_due"),
             # per-object ordering: an unfinished earlier delivery of the same object and endpoint
             models.Index(
-                fields=["endpoint", "object_key", "id"], condition=Q(status__in=UNFINISHED), name="webhookdelivery_chain"
+                fields=["endpoint", "object_key", "id"],
+                condition=Q(status__in=UNFINISHED),
+                name="webhookdelivery_chain",
             ),
         ]
 

@@ -245,8 +245,12 @@ def _earlier_unfinished():
 
 def event_body(delivery: WebhookDelivery) -> bytes:
     """The JSON the endpoint receives: ``{id, type, created_at, data}``."""
-    event = {"id": delivery.event_id, "type": delivery.event_type,
-             "created_at": delivery.event_created_at.isoformat().replace("+00:00", "Z"), "data": delivery.data}
+    event = {
+        "id": delivery.event_id,
+        "type": delivery.event_type,
+        "created_at": delivery.event_created_at.isoformat().replace("+00:00", "Z"),
+        "data": delivery.data,
+    }
     return json.dumps(event, separators=(",", ":")).encode()  # fmt: skip
 
 
@@ -323,7 +327,8 @@ def post(target: addresses.Target, headers: dict[str, str], body: bytes) -> Outc
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None, rand: Rand = random.random) -> str | None:
     """Make one attempt of a due delivery (the worker's job). Returns the delivery's status afterwards, or None
     when there was nothing to do (sent already, not due, waiting behind an earlier delivery, endpoint disabled)."""
-    delivery = _claim(delivery_id, now or timezone.now())
+    started = now or timezone.now()
+    delivery = _claim(delivery_id, started)
     if delivery is None:
         return None
     endpoint = delivery.endpoint
@@ -345,29 +350,31 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None, rand: Ran
     else:
         outcome = post(target, headers, body)
     outcome.url, outcome.request_headers, outcome.request_body = endpoint.url, headers, body.decode()
-    return _record(delivery, delivery.attempt_count, outcome, timezone.now(), rand)
+    return _record(delivery, delivery.attempt_count, outcome, started, rand)
 
 
-def _record(delivery: WebhookDelivery, number: int, outcome: Outcome, now: datetime, rand: Rand) -> str | None:
-    """Store attempt ``number``'s outcome and decide what follows (its own transaction). Returns the new status,
-    or None when the attempt is no longer this caller's (its lease ran out and the sweep recorded it)."""
+def _record(delivery: WebhookDelivery, number: int, outcome: Outcome, started: datetime, rand: Rand) -> str | None:
+    """Store the outcome of attempt ``number`` (made at ``started``) and decide what follows, in its own
+    transaction: the next attempt is due RETRY_DELAYS[number - 1] (± jitter) after this one started. Returns the
+    new status, or None when the attempt is no longer this caller's (its lease ran out and the sweep took it)."""
+    now = max(timezone.now(), started)
     if outcome.succeeded:
         changes = {"status": DeliveryStatus.SUCCEEDED, "delivered_at": now}
     elif number >= MAX_ATTEMPTS:
         changes = {"status": DeliveryStatus.FAILED, "failed_at": now}
     else:
-        changes = {"status": DeliveryStatus.PENDING, "next_attempt_at": now + retry_delay(number, rand)}
+        changes = {"status": DeliveryStatus.PENDING, "next_attempt_at": started + retry_delay(number, rand)}
     with transaction.atomic():
         mine = WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.DELIVERING, attempt_count=number)
         if not mine.update(lease_expires_at=None, last_response_status=outcome.response_status,
                            last_error=outcome.error, **changes):  # fmt: skip
-            logger.warning("Webhook delivery %s: attempt %s finished after its lease; not recorded", delivery.pk, number)
+            logger.warning("Webhook delivery %s: attempt %s ended after its lease; not recorded", delivery.pk, number)
             return None
         WebhookAttempt.objects.create(
             merchant_id=delivery.merchant_id, delivery_id=delivery.pk, number=number, url=outcome.url[:2000],
             request_headers=outcome.request_headers or {}, request_body=outcome.request_body,
             response_status=outcome.response_status, response_body=outcome.response_body, error=outcome.error,
-            duration_ms=outcome.duration_ms, started_at=now - timedelta(milliseconds=outcome.duration_ms or 0),
+            duration_ms=outcome.duration_ms, started_at=started,
         )  # fmt: skip
         if outcome.succeeded:
             WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, failing_since__isnull=False).update(
@@ -425,14 +432,14 @@ def deliveries_sweep(*, now: datetime | None = None, endpoint_id: int | None = N
     REQUEUE_AFTER ago: a message lost with the broker). Returns how many were sent to workers."""
     now = now or timezone.now()
     lost = WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERING, lease_expires_at__lt=now)
-    for delivery in lost.order_by("pk")[:limit]:
-        _record(delivery, delivery.attempt_count,
-                Outcome(url=WebhookEndpoint.objects.values_list("url", flat=True).get(pk=delivery.endpoint_id),
-                        error="The worker stopped before it recorded the outcome of this attempt."), now, rand)  # fmt: skip
+    for delivery in lost.select_related("endpoint").order_by("pk")[:limit]:
+        outcome = Outcome(url=delivery.endpoint.url, error="The worker stopped before recording the outcome.")
+        _record(delivery, delivery.attempt_count, outcome, delivery.lease_expires_at - LEASE, rand)
     due = (
         WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now,
                                        endpoint__is_enabled=True)
-        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=F("next_attempt_at")) | Q(queued_at__lt=now - REQUEUE_AFTER))
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=F("next_attempt_at"))
+                | Q(queued_at__lt=now - REQUEUE_AFTER))
         .filter(~Exists(_earlier_unfinished()))
     )  # fmt: skip
     if endpoint_id is not None:
