@@ -38,6 +38,7 @@ from tests.conftest import client_for
 from tests.orders.factories import ChannelFactory, default_location, make_order, make_return, order_data
 from tests.shipping.factories import make_shipment, shipping_courier
 from tests.shopops.factories import MembershipFactory
+from tests.shopops.webhooks import WebhookEndpointFactory, make_delivery
 
 #: DRF views that are deliberately not merchant-bound, with the reason.
 OPT_OUT: dict[str, str] = {
@@ -73,6 +74,8 @@ FACTORIES: dict[str, Callable] = {
     "shipping.NDR": lambda merchant: make_shipment(merchant, "ndr").ndrs.get(),
     "shipping.Document": lambda merchant: _label_document(merchant),
     "shipping.ShipBatch": lambda merchant: _ship_batch(merchant),
+    "shopops.WebhookEndpoint": lambda merchant: WebhookEndpointFactory(merchant=merchant),
+    "shopops.WebhookDelivery": lambda merchant: make_delivery(WebhookEndpointFactory(merchant=merchant)),
 }
 
 #: Objects for routes whose action needs a particular state: url name -> merchant -> object.
@@ -95,6 +98,8 @@ ROUTE_FACTORIES: dict[str, Callable] = {
     "ship": lambda merchant: _shippable_order(merchant),
     "ship-batch-list": lambda merchant: _shippable_order(merchant),
     "tracking-batch": lambda merchant: _tracked_shipment(merchant),
+    "webhook-delivery-resend": lambda merchant: make_delivery(WebhookEndpointFactory(merchant=merchant),
+                                                              status="succeeded"),
 }
 
 
@@ -271,6 +276,13 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
     # Another merchant's AWB gives a 200 with a per-AWB not_found (tests/shipping/test_tracking_api.py); the
     # harness treats the route as a non-object write and checks that the shipment is unchanged.
     ("tracking-batch", "POST"): lambda obj: {"awbs": [obj.awb]},
+    # a public address literal (no DNS); nothing is sent: the test's transaction never commits
+    ("webhook-endpoint-list", "POST"): lambda obj: {"url": "https://93.184.216.34/hooks", "events": ["order.created"]},
+    ("webhook-endpoint-detail", "PATCH"): lambda obj: {"description": "ERP", "events": ["shipment.ndr"]},
+    ("webhook-endpoint-detail", "DELETE"): lambda obj: None,
+    ("webhook-endpoint-rotate-secret", "POST"): lambda obj: {},
+    ("webhook-endpoint-ping", "POST"): lambda obj: None,
+    ("webhook-delivery-resend", "POST"): lambda obj: None,
     ("import-list", "POST"): lambda obj: (
         {"file": _orders_csv(obj.merchant, "CSV-2"), "kind": "orders", "dry_run": "false"},
         "multipart",

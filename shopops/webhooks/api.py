@@ -79,9 +79,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, M
         data = validated_input(s.WebhookEndpointInput, self, request.data)
         self._check_rights(data["events"])
         created = services.endpoint_create(merchant=self.merchant, actor=self.actor, **data)
-        return Response(s.WebhookEndpointSecretOutput({**s.WebhookEndpointOutput(created.endpoint).data,
-                                                       "secret": created.secret}).data,
-                        status=status.HTTP_201_CREATED)  # fmt: skip
+        return Response(s.WebhookEndpointSecretOutput(created.endpoint).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         endpoint = self.get_object()
@@ -104,8 +102,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, M
         data = validated_input(s.WebhookSecretRotateInput, self, request.data or {})
         self._check_rights()
         rotated = services.endpoint_rotate_secret(endpoint=endpoint, keep_previous=data["keep_previous"])
-        return Response(s.WebhookEndpointSecretOutput({**s.WebhookEndpointOutput(rotated.endpoint).data,
-                                                       "secret": rotated.secret}).data)  # fmt: skip
+        return Response(s.WebhookEndpointSecretOutput(rotated.endpoint).data)
 
     @extend_schema(summary="Send a test event", request=None,
                    responses={202: s.WebhookDeliveryOutput, **_errors(e409="`endpoint_disabled`.")})  # fmt: skip
@@ -127,7 +124,7 @@ class WebhookDeliveryViewSet(MerchantScopedReadOnlyViewSet):
     http_method_names = ["get", "post", "head", "options"]
 
     def get_base_queryset(self):
-        if self.action == "retrieve":
+        if getattr(self, "action", None) == "retrieve":
             return WebhookDelivery.objects.prefetch_related(
                 Prefetch("attempts", queryset=WebhookAttempt.objects.order_by("number"))
             )
