@@ -98,8 +98,9 @@ ROUTE_FACTORIES: dict[str, Callable] = {
     "ship": lambda merchant: _shippable_order(merchant),
     "ship-batch-list": lambda merchant: _shippable_order(merchant),
     "tracking-batch": lambda merchant: _tracked_shipment(merchant),
-    "webhook-delivery-resend": lambda merchant: make_delivery(WebhookEndpointFactory(merchant=merchant),
-                                                              status="succeeded"),
+    "webhook-delivery-resend": lambda merchant: make_delivery(
+        WebhookEndpointFactory(merchant=merchant), status="succeeded"
+    ),
 }
 
 
