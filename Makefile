@@ -72,7 +72,7 @@ test: lint schema
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 worker: install
-	$(BIN)/celery -A shopops worker -Q default,imports,documents,notifications --loglevel=INFO
+	$(BIN)/celery -A shopops worker -Q default,imports,documents,notifications,webhooks --loglevel=INFO
 
 beat: install
 	$(BIN)/celery -A shopops beat --loglevel=INFO --schedule $(VENV)/celerybeat-schedule
