@@ -285,3 +285,42 @@ def test_a_worker_lost_mid_attempt_counts_as_a_failed_attempt(endpoint, receiver
     )
     assert WebhookAttempt.objects.get(delivery=delivery).error == "The worker stopped before recording the outcome."
     assert receiver.requests == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_send_a_delivery_once(merchant, receiver):
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL for real row locks: set DATABASE_URL (CI does)")
+    delivery = make_delivery(WebhookEndpointFactory(merchant=merchant, url=receiver.url))
+    outcomes, barrier = [], threading.Barrier(6)
+
+    def worker():
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(services.delivery_attempt(delivery_id=delivery.pk))
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # a worker holding the row: the others skip it instead of waiting
+        WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+        held = threading.Thread(target=lambda: (outcomes.append(services.delivery_attempt(delivery_id=delivery.pk)),
+                                                connection.close()))  # fmt: skip
+        held.start()
+        held.join(timeout=10)
+    assert outcomes == [None]
+    outcomes.clear()
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes, key=str) == [None, None, None, None, None, "succeeded"]
+    assert len(receiver.requests) == 1
+    assert WebhookAttempt.objects.filter(delivery=delivery).count() == 1
