@@ -27,6 +27,8 @@ ALL_SCOPES = [
     "orders:write",
     "shipping:read",
     "shipping:write",
+    "webhooks:read",
+    "webhooks:write",
 ]
 
 

@@ -118,7 +118,7 @@ def test_shipment_events_in_order_of_one_object(merchant):
     assert {k: changed.data["shipment"][k] for k in ("id", "order", "order_number", "courier", "awb")} == {
         "id": shipment.pk, "order": shipment.order_id, "order_number": shipment.order.number, "courier": "bluedart",
         "awb": shipment.awb}  # fmt: skip
-    assert changed.data["shipment"]["tracking_url"].endswith(f"/track/{shipment.awb}/")
+    assert f"/track/{shipment.awb}/" in changed.data["shipment"]["tracking_url"]
     assert {k: ndr.data["ndr"][k] for k in ("status", "reason", "attempts")} == {
         "status": "open", "reason": "Customer not available", "attempts": 1}  # fmt: skip
 
