@@ -306,6 +306,11 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventTypeEnum": "shopops.webhooks.models.WebhookEventType",
         "WebhookDeliveryStatusEnum": "shopops.webhooks.models.DeliveryStatus",
     },
+    # Path parameters documented with the characters their URL converter matches (anything else is a 404).
+    "PATH_CONVERTER_OVERRIDES": {
+        "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+        "str": {"type": "string", "pattern": "^[^/]+$"},
+    },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 

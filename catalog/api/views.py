@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -12,6 +12,7 @@ from catalog.models import Category, Product, ProductImage
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import field_errors
 from shopops.api.parsers import FormParser, JSONParser, MultiPartParser
+from shopops.api.schema import ApiErrorOutput
 from shopops.api.serializers import validated_input
 
 
@@ -23,7 +24,12 @@ class ReadMixin(mixins.ListModelMixin, mixins.RetrieveModelMixin):
     list=extend_schema(summary="List categories"),
     create=extend_schema(request=s.CategoryInput, responses={201: s.CategoryOutput}),
     partial_update=extend_schema(request=s.CategoryInput, responses=s.CategoryOutput),
-    destroy=extend_schema(responses={204: None}),
+    destroy=extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(ApiErrorOutput, description="`category_has_children`: move or delete them first."),
+        }
+    ),
 )
 class CategoryViewSet(ReadMixin, MerchantScopedGenericViewSet):
     """Product categories, a tree by ``parent``."""
@@ -138,7 +144,16 @@ class ProductViewSet(ReadMixin, MerchantScopedGenericViewSet):
 @extend_schema_view(
     create=extend_schema(request=s.LocationInput, responses={201: s.LocationOutput}),
     partial_update=extend_schema(request=s.LocationInput, responses=s.LocationOutput),
-    destroy=extend_schema(responses={204: None}),
+    destroy=extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                ApiErrorOutput,
+                description="`location_in_use`: stock records or orders use it (deactivate it instead); "
+                "`location_is_default`: make another location the default first.",
+            ),
+        }
+    ),
 )
 class LocationViewSet(ReadMixin, MerchantScopedGenericViewSet):
     """Warehouses and pickup locations. Exactly one is the default."""

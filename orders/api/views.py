@@ -17,6 +17,7 @@ from orders.models import BulkImport, ImportKind, Order, ReturnStatus
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import ApiError, Conflict, error_of
 from shopops.api.parsers import FormParser, MultiPartParser
+from shopops.api.schema import ApiErrorOutput
 from shopops.api.serializers import validated_input
 from shopops.csvexport import stream_csv
 
@@ -24,7 +25,12 @@ from shopops.csvexport import stream_csv
 @extend_schema_view(
     create=extend_schema(request=s.ChannelInput, responses={201: s.ChannelOutput}),
     partial_update=extend_schema(request=s.ChannelInput, responses=s.ChannelOutput),
-    destroy=extend_schema(responses={204: None}),
+    destroy=extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(ApiErrorOutput, description="`channel_in_use`: it has orders; deactivate it instead."),
+        }
+    ),
 )
 class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
     """Sales channels. ``channel_id`` is assigned at creation and never changes."""
@@ -161,9 +167,9 @@ class OrderViewSet(MerchantScopedGenericViewSet):
         return self._out(services.order_map_lines(order=self.get_object(), mappings=lines, actor=self.actor))
 
     @extend_schema(responses=s.OrderEventOutput(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def events(self, request, pk=None):
-        """The order's timeline, oldest first."""
+        """The order's timeline, oldest first: every event in one array (not paginated, no filters)."""
         order = self.get_object()
         return Response(s.OrderEventOutput(order.events.order_by("id"), many=True).data)
 

@@ -12,7 +12,7 @@ from shipping.models import Adapter, Courier, CourierMode, RateCard, ShipmentSta
 from shipping.selectors import SORTS, courier_rates, courier_rating
 from shipping.services import PINCODE, POSTCODE
 from shipping.zones import Zone, normalize_postcode
-from shopops.api.serializers import StrictInputMixin
+from shopops.api.serializers import LocalTimeField, StrictInputMixin
 from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 MAX_WEIGHT_GRAMS = 1_000_000
@@ -74,6 +74,11 @@ class CourierOutput(serializers.ModelSerializer):
     has_webhook_secret = serializers.SerializerMethodField(
         help_text="Whether webhooks must be signed; the secret itself is never shown."
     )
+    pickup_cutoff = LocalTimeField(
+        read_only=True,
+        help_text="`HH:MM:SS` in the merchant's time zone (no offset): shipments booked after it are picked up "
+        "the next day.",
+    )
 
     class Meta:
         model = Courier
@@ -111,7 +116,10 @@ class CourierInput(StrictInputMixin, serializers.ModelSerializer):
     rate_cards = RateCardInput(many=True, required=False, help_text="Rate cards to create or replace, by zone.")
     max_weight_grams = serializers.IntegerField(min_value=1, max_value=MAX_WEIGHT_GRAMS, required=False)
     volumetric_divisor = serializers.IntegerField(min_value=1000, max_value=10000, required=False)
-    pickup_cutoff = serializers.TimeField(required=False, help_text="Bookings after it (merchant's time) go next day.")
+    pickup_cutoff = LocalTimeField(
+        required=False,
+        help_text="`HH:MM:SS` or `HH:MM` in the merchant's time zone, no offset: bookings after it go next day.",
+    )
     adapter = serializers.ChoiceField(choices=Adapter.choices, required=False,
                                       help_text="offline: AWB pools, tracking by hand, CSV or webhook; simulated: "
                                                 "demo events.")  # fmt: skip

@@ -191,6 +191,8 @@ class WebhookSchema(AutoSchema):
         401: OpenApiResponse(ApiErrorOutput, description="`invalid_signature` (missing headers, or no courier "
                              "with this code whose secret matches) or `signature_expired` (signed more than "
                              f"{webhooks.TOLERANCE} s away). Nothing is stored."),
+        404: OpenApiResponse(ApiErrorOutput, description="`not_found`: the courier code is not a slug (letters, "
+                             "digits, `-` and `_`), so no such URL."),
         413: OpenApiResponse(ApiErrorOutput, description=f"More than {webhooks.MAX_EVENTS} events, or a body "
                              "over the size limit."),
         429: OpenApiResponse(ApiErrorOutput, description="Throttled; see the `Retry-After` header."),

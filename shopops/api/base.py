@@ -7,7 +7,7 @@ is applied on top, so a new endpoint cannot forget it.
 """
 
 from django.core.exceptions import ImproperlyConfigured
-from rest_framework import generics, mixins, viewsets
+from rest_framework import exceptions, generics, mixins, viewsets
 from rest_framework.views import APIView
 
 from shopops.api.context import ApiClient
@@ -17,6 +17,12 @@ from shopops.api.idempotency import IdempotentMixin
 class MerchantContextMixin(IdempotentMixin):
     #: The scope family of this view: "orders" needs orders:read to read and orders:write to write.
     scope_object: str | None = None
+
+    def initial(self, request, *args, **kwargs):
+        # A method the endpoint does not offer is a 405 before the Idempotency-Key (or anything else) is looked at.
+        if request.method not in self.allowed_methods:
+            raise exceptions.MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
 
     @property
     def api_client(self) -> ApiClient:

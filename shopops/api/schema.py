@@ -50,7 +50,8 @@ class ShopOpsAutoSchema(AutoSchema):
         if direction != "response":
             return responses
         codes = ["401", "403", "429"]
-        if self.method in METHODS or self.method == "PUT" or self._is_list_view() or self.get_filter_backends():
+        paginated = self._is_list_view() and self._get_paginator() is not None
+        if self.method in METHODS or self.method == "PUT" or paginated or self.get_filter_backends():
             codes.append("400")
         if self.method in METHODS or self.method == "PUT":
             codes += ["409", "413", "422"]

@@ -1,4 +1,21 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+@extend_schema_field({"type": "string", "pattern": LOCAL_TIME_PATTERN, "example": "14:00:00"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the merchant's time zone: ``HH:MM:SS`` out, ``HH:MM:SS`` or ``HH:MM`` in.
+
+    It carries no UTC offset (the offset of a daily cutoff changes with the date where clocks move), so an
+    input with one is refused rather than read as local time.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%H:%M:%S")
+        kwargs.setdefault("input_formats", ["%H:%M:%S", "%H:%M"])
+        super().__init__(**kwargs)
 
 
 class StrictInputMixin:

@@ -1084,6 +1084,15 @@ def test_events_list_creation_then_each_status_change_in_order(api, merchant, te
     assert [e["id"] for e in response.json()] == sorted(e["id"] for e in response.json())
 
 
+def test_events_are_one_array_whatever_the_list_parameters(api, merchant):
+    order = make_order(merchant)
+
+    response = api.get(url(order, "events"), {"page_size": 1, "status": "shipped", "ordering": "-total"})
+
+    assert response.status_code == 200
+    assert [e["kind"] for e in response.json()] == [e.kind for e in order.events.order_by("id")]
+
+
 def test_events_of_another_merchants_order_are_404(api, other_merchant):
     theirs = make_order(other_merchant)
 

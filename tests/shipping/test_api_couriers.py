@@ -29,6 +29,18 @@ def test_create_with_the_integration_settings(api, merchant):
     assert (courier.adapter, courier.webhook_secret, courier.poll_limit_per_minute) == ("simulated", "s3cret-value", 30)
 
 
+def test_the_pickup_cutoff_is_a_local_time_without_offset(api, merchant):
+    courier = shipping_courier(merchant)
+
+    set_hh_mm = api.patch(f"{URL}{courier.pk}/", {"pickup_cutoff": "09:30"}, format="json")
+    with_offset = api.patch(f"{URL}{courier.pk}/", {"pickup_cutoff": "14:00:00+05:30"}, format="json")
+
+    assert (set_hh_mm.status_code, set_hh_mm.json()["pickup_cutoff"]) == (200, "09:30:00")
+    assert with_offset.status_code == 400
+    assert list(with_offset.json()["details"]) == ["pickup_cutoff"]
+    assert api.get(f"{URL}{courier.pk}/").json()["pickup_cutoff"] == "09:30:00"
+
+
 def test_patch_clears_the_secret_and_replaces_the_codes(api, merchant):
     courier = shipping_courier(merchant, webhook_secret="old", status_codes={"DL": "delivered"})
 

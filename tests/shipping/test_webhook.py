@@ -379,7 +379,7 @@ def test_the_webhook_is_in_the_openapi_schema_with_its_headers_and_answers():
 
     headers = {p["name"]: p["required"] for p in operation["parameters"] if p["in"] == "header"}
     assert headers == {"X-ShopOps-Timestamp": True, "X-ShopOps-Signature": True}
-    assert sorted(operation["responses"]) == ["202", "400", "401", "413", "429"]
+    assert sorted(operation["responses"]) == ["202", "400", "401", "404", "413", "429"]
     assert operation["operationId"] == "courier_webhook"
     assert "security" not in operation  # no OAuth: the signature headers authenticate
 
