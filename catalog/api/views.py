@@ -6,6 +6,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from catalog import selectors, services
+from catalog.api import examples as ex
 from catalog.api import serializers as s
 from catalog.filters import LocationFilter, ProductFilter, StockLevelFilter, StockMovementFilter
 from catalog.models import Category, Product, ProductImage
@@ -57,7 +58,9 @@ class CategoryViewSet(ReadMixin, MerchantScopedGenericViewSet):
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.ProductInput, responses={201: s.ProductOutput}),
+    list=extend_schema(examples=ex.PRODUCT_LIST),
+    retrieve=extend_schema(examples=ex.PRODUCT_DETAIL),
+    create=extend_schema(request=s.ProductInput, responses={201: s.ProductOutput}, examples=ex.PRODUCT_CREATE),
     update=extend_schema(request=s.ProductInput, responses=s.ProductOutput),
     partial_update=extend_schema(request=s.ProductInput, responses=s.ProductOutput),
     destroy=extend_schema(summary="Archive a product", responses={204: None}),
@@ -208,7 +211,7 @@ class InventoryViewSet(mixins.ListModelMixin, MerchantScopedGenericViewSet):
     def retrieve(self, request, sku=None):
         return Response(s.InventoryOutput(selectors.inventory_summary(merchant=self.merchant, sku=sku)).data)
 
-    @extend_schema(request=s.StockAdjustInput, responses=s.InventoryOutput)
+    @extend_schema(request=s.StockAdjustInput, responses=s.InventoryOutput, examples=ex.INVENTORY_ADJUST)
     @action(detail=True, methods=["post"])
     def adjust(self, request, sku=None):
         """Add, remove or set on-hand stock at a location; optionally compare-and-set on expected_on_hand."""

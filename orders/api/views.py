@@ -11,6 +11,7 @@ from rest_framework.reverse import reverse
 
 from catalog.services import location_resolve
 from orders import imports, selectors, services, tasks
+from orders.api import examples as ex
 from orders.api import serializers as s
 from orders.filters import ChannelFilter, CustomerFilter, ImportFilter, OrderFilter, ReturnFilter
 from orders.models import BulkImport, ImportKind, Order, ReturnStatus
@@ -86,9 +87,10 @@ ORDERING = {
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List orders"),
-    create=extend_schema(request=s.OrderInput, responses={201: s.OrderOutput}),
-    partial_update=extend_schema(request=s.OrderUpdateInput, responses=s.OrderOutput),
+    list=extend_schema(summary="List orders", examples=ex.ORDER_LIST),
+    retrieve=extend_schema(examples=ex.ORDER_DETAIL),
+    create=extend_schema(request=s.OrderInput, responses={201: s.OrderOutput}, examples=ex.ORDER_CREATE),
+    partial_update=extend_schema(request=s.OrderUpdateInput, responses=s.OrderOutput, examples=ex.ORDER_UPDATE),
 )
 class OrderViewSet(MerchantScopedGenericViewSet):
     """Orders and their lifecycle: new -> confirmed -> packed -> shipped -> delivered; cancel before shipping."""
@@ -126,18 +128,18 @@ class OrderViewSet(MerchantScopedGenericViewSet):
         data = validated_input(s.OrderUpdateInput, self, request.data, partial=True)
         return self._out(services.order_update(order=self.get_object(), data=data, actor=self.actor))
 
-    @extend_schema(request=None, responses=s.OrderOutput)
+    @extend_schema(request=None, responses=s.OrderOutput, examples=ex.ORDER_CONFIRM)
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
         """Reserve stock for every line at the pickup location (409 insufficient_stock names short lines)."""
         return self._out(services.order_confirm(order=self.get_object(), actor=self.actor))
 
-    @extend_schema(request=None, responses=s.OrderOutput)
+    @extend_schema(request=None, responses=s.OrderOutput, examples=ex.ORDER_PACK)
     @action(detail=True, methods=["post"])
     def pack(self, request, pk=None):
         return self._out(services.order_pack(order=self.get_object(), actor=self.actor))
 
-    @extend_schema(request=s.CancelInput, responses=s.OrderOutput)
+    @extend_schema(request=s.CancelInput, responses=s.OrderOutput, examples=ex.ORDER_CANCEL)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         reason = validated_input(s.CancelInput, self, request.data)["reason"]
@@ -166,7 +168,7 @@ class OrderViewSet(MerchantScopedGenericViewSet):
         lines = validated_input(s.MapLinesInput, self, request.data)["lines"]
         return self._out(services.order_map_lines(order=self.get_object(), mappings=lines, actor=self.actor))
 
-    @extend_schema(responses=s.OrderEventOutput(many=True))
+    @extend_schema(responses=s.OrderEventOutput(many=True), examples=ex.ORDER_EVENTS)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def events(self, request, pk=None):
         """The order's timeline, oldest first: every event in one array (not paginated, no filters)."""
@@ -303,6 +305,7 @@ CSV_RESPONSE = {(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description
         "job's error report (`errors_url`).",
         request={"multipart/form-data": s.ImportInput},
         responses={202: s.ImportOutput},
+        examples=ex.IMPORT_CREATE,
     ),
 )
 class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):

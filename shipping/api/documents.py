@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from orders.models import Order
 from shipping import services
+from shipping.api import examples as ex
 from shipping.models import Document, DocumentKind, DocumentStatus, Shipment
 from shopops.api.base import MerchantScopedGenericViewSet
 from shopops.api.exceptions import Conflict
@@ -148,7 +149,7 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
                         status=status.HTTP_202_ACCEPTED)  # fmt: skip
 
     @extend_schema(summary="Shipping labels for shipments (scope shipping:write)", request=LabelsInput,
-                   responses={202: DocumentOutput, **ERRORS})  # fmt: skip
+                   responses={202: DocumentOutput, **ERRORS}, examples=ex.LABELS)  # fmt: skip
     @action(detail=False, methods=["post"])
     def labels(self, request):
         data = validated_input(LabelsInput, self, request.data)
@@ -181,7 +182,7 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
 
     @extend_schema(summary="A document job: status, pages, what was left out, the download link",
                    description="Scope shipping:read for labels and manifests, orders:read for invoices and "
-                               "packing slips.")  # fmt: skip
+                               "packing slips.", examples=ex.DOCUMENT_DETAIL)  # fmt: skip
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from orders.api.serializers import OrderInput
 from orders.models import Order
 from shipping import selectors, services
+from shipping.api import examples as ex
 from shipping.api.documents import DocumentOutput
 from shipping.api.shipment_serializers import ShipmentOutput
 from shipping.models import ShipBatch
@@ -143,6 +144,7 @@ class ShipView(MerchantAPIView):
             "AWB and the steps before stay."
         ),
         request=SHIP_INPUT,
+        examples=ex.SHIP,
         responses={
             201: ShipOutput,
             400: OpenApiResponse(ApiErrorOutput, description="Invalid order or options; `details.step` names the "

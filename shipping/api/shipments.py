@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from catalog.services import location_resolve
 from orders.models import Order
 from shipping import selectors, services
+from shipping.api import examples as ex
 from shipping.api import shipment_serializers as s
 from shipping.filters import AWBPoolFilter, ManifestFilter, NDRFilter, PickupFilter, ShipmentFilter
 from shipping.models import AWBPoolKind, Courier, NotificationSetting, PickupRequest, Shipment
@@ -62,12 +63,13 @@ SHIPMENT_ORDERING = {
         summary="List shipments",
         description="Dates that are not set yet (ship, delivered, pickup) sort last in either direction.",
     ),  # fmt: skip
-    retrieve=extend_schema(summary="A shipment"),
+    retrieve=extend_schema(summary="A shipment", examples=ex.SHIPMENT_DETAIL),
     create=extend_schema(
         summary="Create a shipment for an order",
         description="For a confirmed or packed order, with `courier` or the merchant's recommended courier; the "
         "charges come from the courier's rate card. Then assign an AWB (`/assign-awb/`).",
         request=s.ShipmentCreateInput,
+        examples=ex.SHIPMENT_CREATE,
         responses={
             201: s.ShipmentOutput,
             **_errors(
@@ -114,6 +116,7 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
         "With another `courier`, the shipment is first moved to it (before pickup only): re-quoted, taken off its "
         "pickup and manifest; the old AWB stays spent.",
         request=s.ShipmentAssignAWBInput,
+        examples=ex.SHIPMENT_ASSIGN_AWB,
         responses={200: s.ShipmentOutput,
                    **_errors(e400="`invalid`: an unknown `courier` code.",
                              e409="`shipment_cancelled`, `awb_already_assigned` (same courier, AWB already set), "
@@ -131,6 +134,7 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
         summary="Cancel a shipment before pickup",
         description="The courier is told, the AWB stays spent, and the order may be shipped again.",
         request=s.ShipmentCancelInput,
+        examples=ex.SHIPMENT_CANCEL,
         responses={200: s.ShipmentOutput,
                    **_errors(e409="`transition_not_allowed`: already picked up, delivered or cancelled.")},
     )  # fmt: skip

@@ -12,6 +12,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from shipping import notifications, services, webhooks
+from shipping.api import examples as ex
 from shipping.tracking import tracked_shipments
 from shopops.api.base import MerchantAPIView
 from shopops.api.exceptions import ApiError
@@ -78,7 +79,7 @@ class TrackingView(MerchantAPIView):
     scope_object = "shipping"
 
     @extend_schema(operation_id="tracking_retrieve", summary="Track a parcel by AWB",
-                   responses={200: TrackingOutput})  # fmt: skip
+                   responses={200: TrackingOutput}, examples=ex.TRACKING_DETAIL)  # fmt: skip
     def get(self, request, awb: str):
         shipment = tracked_shipments(merchant=self.merchant, awbs=[awb]).get(awb)
         if shipment is None:
@@ -107,7 +108,7 @@ class TrackingBatchView(MerchantAPIView):
     permission_classes = [LookupPermission]
 
     @extend_schema(operation_id="tracking_batch", summary="Track up to 50 parcels", request=TrackingBatchInput,
-                   responses={200: TrackingBatchOutput})  # fmt: skip
+                   responses={200: TrackingBatchOutput}, examples=ex.TRACKING_BATCH)  # fmt: skip
     def post(self, request):
         serializer = TrackingBatchInput(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from orders.models import Order, PaymentMethod
 from shipping import services
+from shipping.api import examples as ex
 from shipping.api import serializers as s
 from shipping.models import Courier, ServiceablePincode
 from shipping.selectors import quote, weights_for
@@ -102,6 +103,7 @@ class ServiceabilityView(MerchantAPIView):
         operation_id="serviceability_retrieve",
         summary="Quote couriers for a parcel",
         parameters=[s.ServiceabilityQuery],
+        examples=ex.SERVICEABILITY,
         responses={200: s.QuoteOutput,
                    400: OpenApiResponse(description="A malformed or unknown pincode, a weight out of range, absurd "
                                                     "dimensions: field errors in `details`."),

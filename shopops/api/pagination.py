@@ -90,8 +90,9 @@ class KeysetPagination(BasePagination):
             "type": "object",
             "required": ["results"],
             "properties": {
-                "next": {"type": "string", "nullable": True, "format": "uri"},
-                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                # The examples (see OpenApiExample on list views) show one page: no link either way.
+                "next": {"type": "string", "nullable": True, "format": "uri", "example": None},
+                "previous": {"type": "string", "nullable": True, "format": "uri", "example": None},
                 "results": schema,
             },
         }

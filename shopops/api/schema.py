@@ -2,12 +2,14 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from shopops.api.idempotency import HEADER, MAX_KEY_LENGTH, METHODS
 from shopops.api.permissions import required_scopes
+from shopops.api.serializers import StrictInputMixin
 
 
 class ApiErrorOutput(serializers.Serializer):
@@ -44,6 +46,13 @@ class ShopOpsAutoSchema(AutoSchema):
                 )
             )
         return parameters
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        strict = isinstance(force_instance(serializer), StrictInputMixin)
+        if direction == "request" and strict and schema.get("type") == "object":
+            schema["additionalProperties"] = False  # a key it does not declare is a 400 `Unknown field.`
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -93,3 +102,135 @@ class PartnerTokenScheme(OpenApiAuthenticationExtension):
             flow["refreshUrl"] = spectacular_settings.OAUTH2_REFRESH_URL
             flow["scopes"] = spectacular_settings.OAUTH2_SCOPES
         return {"type": "oauth2", "flows": flows}
+
+
+# -- OpenAPI links ------------------------------------------------------------------------------------------------
+# What a response leads to, so generated clients and stateful fuzzers (tests/fuzz/) can chain calls:
+# create -> read, change, act; a step of a flow -> the next one (order -> shipment -> pickup, label).
+
+#: Beyond the resource's own operations: (method, path, status) -> [(method, path, parameters, requestBody)].
+FLOW_LINKS = {
+    ("post", "/api/v1/orders/", "201"): [
+        ("post", "/api/v1/shipments/", {}, {"order": "$response.body#/id"}),
+        ("post", "/api/v1/ship/", {}, {"order_id": "$response.body#/id"}),
+        ("post", "/api/v1/documents/invoices/", {}, {"order_ids": ["$response.body#/id"]}),
+        ("post", "/api/v1/documents/packing-slips/", {}, {"order_ids": ["$response.body#/id"]}),
+    ],
+    ("post", "/api/v1/orders/{id}/confirm/", "200"): [
+        ("post", "/api/v1/shipments/", {}, {"order": "$request.path.id"}),
+        ("post", "/api/v1/ship/", {}, {"order_id": "$request.path.id"}),
+    ],
+    ("post", "/api/v1/orders/{id}/return/", "201"): [
+        ("get", "/api/v1/returns/{id}/", {"id": "$response.body#/id"}, None),
+        ("post", "/api/v1/returns/{id}/approve/", {"id": "$response.body#/id"}, None),
+        ("post", "/api/v1/returns/{id}/reject/", {"id": "$response.body#/id"}, None),
+    ],
+    ("post", "/api/v1/returns/{id}/approve/", "200"): [
+        ("post", "/api/v1/returns/{id}/schedule-pickup/", {"id": "$request.path.id"}, None),
+        ("post", "/api/v1/returns/{id}/in-transit/", {"id": "$request.path.id"}, None),
+        ("post", "/api/v1/returns/{id}/receive/", {"id": "$request.path.id"}, None),
+    ],
+    ("post", "/api/v1/returns/{id}/receive/", "200"): [
+        ("post", "/api/v1/returns/{id}/refund/", {"id": "$request.path.id"}, None),
+        ("post", "/api/v1/returns/{id}/close/", {"id": "$request.path.id"}, None),
+    ],
+    ("post", "/api/v1/products/", "201"): [
+        ("get", "/api/v1/inventory/{sku}/", {"sku": "$response.body#/sku"}, None),
+        ("post", "/api/v1/inventory/{sku}/adjust/", {"sku": "$response.body#/sku"}, None),
+    ],
+    ("post", "/api/v1/products/{id}/images/", "201"): [
+        (
+            "delete",
+            "/api/v1/products/{id}/images/{image_id}/",
+            {"id": "$request.path.id", "image_id": "$response.body#/id"},
+            None,
+        ),
+    ],  # fmt: skip
+    ("post", "/api/v1/shipments/", "201"): [
+        ("post", "/api/v1/pickups/", {}, {"shipment_ids": ["$response.body#/id"]}),
+        ("post", "/api/v1/manifests/", {}, {"shipment_ids": ["$response.body#/id"]}),
+        ("post", "/api/v1/documents/labels/", {}, {"shipment_ids": ["$response.body#/id"]}),
+    ],
+    ("post", "/api/v1/shipments/{id}/assign-awb/", "200"): [
+        ("get", "/api/v1/tracking/{awb}/", {"awb": "$response.body#/awb"}, None),
+        ("post", "/api/v1/tracking/", {}, {"awbs": ["$response.body#/awb"]}),
+        ("post", "/api/v1/pickups/", {}, {"shipment_ids": ["$request.path.id"]}),
+        ("post", "/api/v1/documents/labels/", {}, {"shipment_ids": ["$request.path.id"]}),
+    ],
+    ("post", "/api/v1/ship/", "201"): [
+        ("get", "/api/v1/orders/{id}/", {"id": "$response.body#/order"}, None),
+        ("get", "/api/v1/orders/{id}/events/", {"id": "$response.body#/order"}, None),
+        ("get", "/api/v1/shipments/{id}/", {"id": "$response.body#/shipment"}, None),
+        ("post", "/api/v1/shipments/{id}/cancel/", {"id": "$response.body#/shipment"}, None),
+        ("get", "/api/v1/tracking/{awb}/", {"awb": "$response.body#/awb"}, None),
+    ],
+}
+for _kind in ("labels", "invoices", "manifests", "packing-slips"):
+    FLOW_LINKS[("post", f"/api/v1/documents/{_kind}/", "202")] = [
+        ("get", "/api/v1/documents/{id}/", {"id": "$response.body#/id"}, None),
+        ("get", "/api/v1/documents/{id}/download/", {"id": "$response.body#/id"}, None),
+    ]
+OPERATIONS = ("get", "put", "patch", "delete", "post")
+
+
+def _body_properties(result: dict, response: dict) -> set[str]:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    name = schema.get("$ref", "").rpartition("/")[2]
+    return set(result["components"]["schemas"].get(name, {}).get("properties", {}))
+
+
+def _path_parameters(operation: dict) -> set[str]:
+    return {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+
+
+def _success(operation: dict) -> str | None:
+    return next((code for code in sorted(operation["responses"]) if code.startswith("2")), None)
+
+
+def postprocess_links(result, generator, request, public):
+    """Add OpenAPI links to the success responses.
+
+    A resource's own operations follow its list (by the first row's ``id``), its creation (``POST /orders/`` ->
+    ``/orders/{id}/`` and each action under it, by the new ``id``) and each of its changes and actions
+    (``/orders/{id}/confirm/`` -> the others, by the same path ``id``); FLOW_LINKS adds the steps that cross
+    resources.
+    """
+    paths = result["paths"]
+    links: dict[tuple[str, str, str], list] = {}
+    for path, item in paths.items():
+        for method, operation in item.items():
+            status = _success(operation) if method in OPERATIONS else None
+            if status is None or method == "delete":
+                continue
+            body = _body_properties(result, operation["responses"][status])
+            if method == "get":
+                if _path_parameters(operation) or body != {"next", "previous", "results"}:
+                    continue
+                prefix, expression = f"{path}{{id}}/", "$response.body#/results/0/id"  # a list: its first row
+            elif _path_parameters(operation) == set() and "id" in body:
+                prefix, expression = f"{path}{{id}}/", "$response.body#/id"  # a creation: its new id
+            elif _path_parameters(operation) == {"id"} and path.count("{") == 1:
+                prefix, expression = path[: path.index("{id}/") + 5], "$request.path.id"  # an action on a resource
+            else:
+                continue
+            for target_path, target_item in paths.items():
+                if not target_path.startswith(prefix):
+                    continue
+                for target_method, target in target_item.items():
+                    if target_method in OPERATIONS and _path_parameters(target) == {"id"} and target is not operation:
+                        entry = (target_method, target_path, {"id": expression}, None)
+                        links.setdefault((method, path, status), []).append(entry)
+    for source, targets in FLOW_LINKS.items():
+        links.setdefault(source, []).extend(targets)
+
+    for (method, path, status), targets in links.items():
+        response = paths[path][method]["responses"][status]
+        for target_method, target_path, parameters, body in targets:
+            target = paths[target_path][target_method]
+            link = {"operationId": target["operationId"]}
+            if parameters:
+                link["parameters"] = parameters
+            if body is not None:
+                link["requestBody"] = body
+            response.setdefault("links", {})[target["operationId"]] = link
+    return result

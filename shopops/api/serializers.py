@@ -19,11 +19,10 @@ class LocalTimeField(serializers.TimeField):
 
 
 class StrictInputMixin:
-    """Refuses keys the serializer does not declare, so a misspelt field is a 400, not silently dropped.
-
-    ``tolerated_fields`` are output-only names (``id``, timestamps) that a client
-    may send back from a GET; they are ignored.
-    """
+    # Refuses keys the serializer does not declare, so a misspelt field is a 400, not silently dropped.
+    # ``tolerated_fields`` are output-only names (``id``, timestamps) that a client may send back from a
+    # GET; they are ignored. (A comment, not a docstring: the OpenAPI schema would show it as the
+    # description of every input that has none of its own.)
 
     tolerated_fields: frozenset[str] = frozenset({"id", "created_at", "updated_at"})
 
