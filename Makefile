@@ -11,11 +11,12 @@ MANAGE := $(BIN)/python manage.py
 SYSTEM_LIBS := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: help system-deps install run serve demo migrate test lint format schema worker beat bench clean
+.PHONY: help system-deps install run serve demo migrate test fuzz lint format schema worker beat bench clean
 
 help:
 	@echo "make run      create the virtualenv, install, migrate, load demo data, serve on $(HOST):$(PORT)"
 	@echo "make test     ruff, migrations check, OpenAPI schema check, pytest"
+	@echo "make fuzz     Schemathesis against a live server on PostgreSQL (FUZZ_DATABASE_URL): no 5xx, no schema drift"
 	@echo "make worker   a Celery worker on CELERY_BROKER_URL (all queues)"
 	@echo "make beat     Celery beat (periodic tasks)"
 	@echo "make bench    benchmarks on PostgreSQL (BENCH=orders_list for one)"
@@ -71,6 +72,10 @@ test: lint schema
 	DJANGO_SETTINGS_MODULE=tests.settings $(MANAGE) makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Needs PostgreSQL (FUZZ_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/shopops_fuzz, recreated).
+fuzz: install
+	$(BIN)/python tests/fuzz/run.py
+
 worker: install
 	$(BIN)/celery -A shopops worker -Q default,imports,documents,notifications,webhooks --loglevel=INFO
 
@@ -81,4 +86,4 @@ bench: install
 	$(BIN)/python -m bench $(BENCH)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media .pytest-media .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 media .pytest-media .pytest_cache .ruff_cache .fuzz-report
