@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -167,6 +168,7 @@ def api_aware_handler(status_code: int, html_handler):
     return handler
 
 
+@csrf_exempt  # a write to an unknown path is a 404 like any other, not Django's HTML CSRF page
 def api_path_not_found(request, path: str = ""):
     """Every unknown path under /api/ and /o/ answers the API's JSON 404, in development mode too (where Django
     would render its HTML debug page instead of calling ``handler404``). A GET of a known path written without

@@ -214,6 +214,19 @@ def test_unknown_api_path_answers_404_json_without_debug(api, settings):
     assert response.json() == {"code": "not_found", "message": "Not found.", "details": {}}
 
 
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_unknown_api_path_answers_404_json_to_a_write_without_a_csrf_token(method):
+    # given a client whose writes Django's CSRF check would refuse (as a partner's server, with no cookie)
+    client = APIClient(enforce_csrf_checks=True)
+
+    # when: an id that is not one (the router's ids have no dot)
+    response = getattr(client, method)("/api/v1/categories/0.5/", {}, format="json")
+
+    # then: the API's 404, not Django's HTML CSRF page
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "message": "Not found.", "details": {}}
+
+
 # --- 405 ----------------------------------------------------------------------------------------
 
 
