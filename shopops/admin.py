@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from shopops.api.exceptions import ApiError
 from shopops.csvexport import stream_csv
+from shopops.errors import DomainError
 from shopops.models import (
     ADMIN_ROLES,
     OWNER_ROLES,
@@ -164,7 +165,7 @@ def service_refusals(conflict_fields: dict[str, str] | None = None, label: str =
     """
     try:
         yield
-    except ApiError as exc:
+    except (DomainError, ApiError) as exc:
         raise ServiceRefusal({(conflict_fields or {}).get(exc.code): [exc.message]}) from exc
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
@@ -343,7 +344,7 @@ def run_per_object(model_admin: MerchantScopedAdmin, request, objects: Iterable,
             continue
         try:
             apply(obj)
-        except (ApiError, ValidationError) as exc:
+        except (DomainError, ApiError, ValidationError) as exc:
             report.refused.append(f"{obj} ({reason(exc)})")
         else:
             report.done += 1
@@ -352,7 +353,7 @@ def run_per_object(model_admin: MerchantScopedAdmin, request, objects: Iterable,
 
 def refusal_reason(exc: Exception) -> str:
     """A service's refusal as a short phrase for an action's message."""
-    if isinstance(exc, ApiError):
+    if isinstance(exc, (DomainError, ApiError)):
         return exc.message.rstrip(".")
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages).rstrip(".")

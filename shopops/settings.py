@@ -311,7 +311,11 @@ SPECTACULAR_SETTINGS = {
         "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
         "str": {"type": "string", "pattern": "^[^/]+$"},
     },
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "shopops.api.schema.postprocess_links"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "shopops.api.schema.postprocess_links",
+        "shopops.api.schema.postprocess_error_codes",
+    ],
 }
 
 # --- Celery ---------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""One error format for every API error: ``{"code", "message", "details"}``."""
+"""One error format for every API error: ``{"code", "message", "details"}``.
+
+The one place where a domain error's kind (``shopops/errors.py``) becomes an HTTP status. ``ApiError`` is for
+refusals of the API layer itself (scopes, pagination cursors, idempotency keys, request size).
+"""
 
 import logging
 from typing import Any
@@ -12,15 +16,30 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from shopops import errors
+from shopops.errors import DomainError, ErrorKind
+
 logger = logging.getLogger("shopops.api")
 
 
-class ApiError(exceptions.APIException):
-    """An error with an explicit status, snake_case code, sentence and details.
+#: The HTTP status of each kind of domain error.
+STATUS_FOR_KIND = {
+    ErrorKind.INVALID: status.HTTP_400_BAD_REQUEST,
+    ErrorKind.FORBIDDEN: status.HTTP_403_FORBIDDEN,
+    ErrorKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorKind.CONFLICT: status.HTTP_409_CONFLICT,
+    ErrorKind.GONE: status.HTTP_410_GONE,
+    ErrorKind.INTERNAL: status.HTTP_500_INTERNAL_SERVER_ERROR,
+}
 
-    Services raise it (or a subclass) for state conflicts and domain refusals;
-    the handler renders it as is.
-    """
+
+def status_for(error: DomainError) -> int:
+    return STATUS_FOR_KIND[error.kind]
+
+
+class ApiError(exceptions.APIException):
+    """An API-layer error with an explicit status, snake_case code, sentence and details; the handler renders it
+    as is. Services raise domain errors (``shopops/errors.py``) instead."""
 
     def __init__(self, status_code: int, code: str, message: str, details: dict[str, Any] | None = None):
         self.status_code = status_code
@@ -33,6 +52,10 @@ class ApiError(exceptions.APIException):
 class Conflict(ApiError):
     def __init__(self, code: str, message: str, details: dict[str, Any] | None = None):
         super().__init__(status.HTTP_409_CONFLICT, code, message, details)
+
+
+def domain_to_api(exc: DomainError) -> ApiError:
+    return ApiError(status_for(exc), exc.code, exc.message, exc.details)
 
 
 class PayloadTooLarge(ApiError):
@@ -99,7 +122,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     from rest_framework.views import set_rollback  # imported here: rest_framework.views imports settings
 
     headers: dict[str, str] = {}
-    if isinstance(exc, Http404):
+    if isinstance(exc, DomainError):
+        exc = domain_to_api(exc)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -190,9 +215,10 @@ def api_path_not_found(request, path: str = ""):
 
 
 def error_of(exc: Exception) -> dict:
-    """The ``{code, message, details}`` of a refused item in a batch (per-item results, import rows)."""
+    """The ``{code, message, details}`` of a refused item of an API batch: DRF's validation errors as the
+    handler renders them, everything else as ``shopops.errors.error_of`` records it."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, exceptions.APIException):
         return _body_for(exc)
-    raise exc
+    return errors.error_of(exc)

@@ -234,3 +234,29 @@ def postprocess_links(result, generator, request, public):
                 link["requestBody"] = body
             response.setdefault("links", {})[target["operationId"]] = link
     return result
+
+
+ERROR_CODE_APPS = ("shopops", "catalog", "orders", "shipping", "marketing")
+
+
+def declared_error_codes() -> list:
+    """Every ``ErrorCode`` the apps declare in their ``errors.py``, sorted by code."""
+    import importlib
+    import importlib.util
+
+    from shopops.errors import REGISTRY
+
+    for app in ERROR_CODE_APPS:
+        if importlib.util.find_spec(f"{app}.errors") is not None:
+            importlib.import_module(f"{app}.errors")
+    return sorted(REGISTRY.values(), key=lambda error: error.code)
+
+
+def postprocess_error_codes(result, generator, request, public):
+    """List every domain error code, its HTTP status and its meaning on the error body's ``code``."""
+    from shopops.api.exceptions import STATUS_FOR_KIND
+
+    rows = [f"- `{error.code}` ({STATUS_FOR_KIND[error.kind]}): {error.meaning}" for error in declared_error_codes()]
+    code = result["components"]["schemas"]["ApiErrorOutput"]["properties"]["code"]
+    code["description"] = f"{code['description']}\n\nCodes the services answer with:\n\n" + "\n".join(rows)
+    return result
