@@ -1,7 +1,7 @@
 """The merchant dashboard for the catalog: categories, products, locations, stock levels and the stock ledger.
 
 Every admin derives from ``MerchantScopedAdmin`` (rows, choices and filters limited to the user's merchants) and
-writes only through ``catalog.services``. A service's refusal (``ValidationError`` or a 409 ``Conflict``) is shown
+writes only through ``catalog.services``. A service's refusal (``ValidationError`` or a ``DomainError``) is shown
 as a form error or an admin message, never a 500, and leaves nothing half-written.
 """
 
@@ -46,8 +46,8 @@ from shopops.admin import (
     adopt,
     changed_data,
 )
-from shopops.api.exceptions import ApiError
 from shopops.csvexport import csv_text
+from shopops.errors import DomainError
 
 # -- categories ----------------------------------------------------------------------------
 
@@ -481,7 +481,7 @@ class StockLevelAdmin(MerchantScopedAdmin):
                     merchant=level.merchant, product=level.product, location=level.location, action=action,
                     quantity=quantity, reason=reason, actor=actor,
                 )  # fmt: skip
-            except ApiError as exc:
+            except DomainError as exc:
                 self.message_user(request, f"{where}: {exc.message}", messages.ERROR)
             except ValidationError as exc:
                 self.message_user(request, f"{where}: {' '.join(exc.messages)}", messages.ERROR)

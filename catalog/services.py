@@ -16,6 +16,17 @@ from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from catalog.errors import (
+    CATEGORY_HAS_CHILDREN,
+    DUPLICATE_NICKNAME,
+    DUPLICATE_SKU,
+    DUPLICATE_SLUG,
+    LOCATION_IN_USE,
+    LOCATION_IS_DEFAULT,
+    NOT_RESERVED,
+    STOCK_CONFLICT,
+    InsufficientStock,
+)
 from catalog.models import (
     Category,
     Location,
@@ -26,7 +37,7 @@ from catalog.models import (
     StockLevel,
     StockMovement,
 )
-from shopops.api.exceptions import ApiError, Conflict
+from shopops.errors import DomainError
 from shopops.models import Merchant
 from shopops.validation import as_id
 
@@ -80,8 +91,7 @@ def _category_check(category: Category) -> None:
         ancestor = ancestor.parent
     existing = Category.objects.filter(merchant_id=category.merchant_id, slug=category.slug).exclude(pk=category.pk)
     if existing.exists():
-        raise Conflict(
-            "duplicate_slug",
+        raise DUPLICATE_SLUG(
             f"A category with slug {category.slug!r} already exists.",
             {"existing_id": existing.values_list("pk", flat=True).first(), "slug": category.slug},
         )
@@ -91,19 +101,18 @@ def _category_check(category: Category) -> None:
 def category_delete(*, category: Category) -> None:
     """Delete a leaf category; its products keep existing without a category."""
     if category.children.exists():
-        raise Conflict("category_has_children", "Move or delete the sub-categories first.", {"category": category.pk})
+        raise CATEGORY_HAS_CHILDREN("Move or delete the sub-categories first.", {"category": category.pk})
     category.delete()
 
 
 # -- products ------------------------------------------------------------------------
 
 
-def _duplicate_sku(merchant_id: int, sku: str, exclude_pk: int | None = None) -> Conflict | None:
+def _duplicate_sku(merchant_id: int, sku: str, exclude_pk: int | None = None) -> DomainError | None:
     existing = Product.objects.filter(merchant_id=merchant_id, sku=sku).exclude(pk=exclude_pk).values("pk").first()
     if existing is None:
         return None
-    return Conflict(
-        "duplicate_sku",
+    return DUPLICATE_SKU(
         f"A product with SKU {sku!r} already exists (id {existing['pk']}).",
         {"sku": sku, "existing_id": existing["pk"]},
     )
@@ -179,12 +188,8 @@ def product_bulk_upsert(*, merchant: Merchant, items: list[dict[str, Any]]) -> l
                     results.append(BulkResult(index, sku, "created", product.pk))
         except ValidationError as exc:
             results.append(BulkResult(index, sku, "failed", error=_error_of(exc)))
-        except ApiError as exc:
-            results.append(
-                BulkResult(
-                    index, sku, "failed", error={"code": exc.code, "message": exc.message, "details": exc.details}
-                )
-            )
+        except DomainError as exc:
+            results.append(BulkResult(index, sku, "failed", error=exc.as_dict()))
     return results
 
 
@@ -251,8 +256,7 @@ def _location_check(location: Location) -> None:
         raise ValidationError(errors)
     existing = Location.objects.filter(merchant_id=location.merchant_id, nickname=location.nickname)
     if existing.exclude(pk=location.pk).exists():
-        raise Conflict(
-            "duplicate_nickname",
+        raise DUPLICATE_NICKNAME(
             f"A location named {location.nickname!r} already exists.",
             {"nickname": location.nickname, "existing_id": existing.values_list("pk", flat=True).first()},
         )
@@ -299,20 +303,17 @@ def location_update(*, location: Location, data: dict[str, Any], is_default: boo
 
 def location_delete(*, location: Location) -> None:
     if location.stock_levels.exists():
-        raise Conflict(
-            "location_in_use", "The location holds stock records; deactivate it instead.", {"location": location.pk}
-        )
+        raise LOCATION_IN_USE("The location holds stock records; deactivate it instead.", {"location": location.pk})
     if (
         location.is_default
         and Location.objects.filter(merchant_id=location.merchant_id).exclude(pk=location.pk).exists()
     ):
-        raise Conflict("location_is_default", "Make another location the default first.", {"location": location.pk})
+        raise LOCATION_IS_DEFAULT("Make another location the default first.", {"location": location.pk})
     try:
         with transaction.atomic():
             location.delete()
     except ProtectedError as exc:
-        raise Conflict(
-            "location_in_use",
+        raise LOCATION_IN_USE(
             "Orders or stock records use this location; deactivate it instead.",
             {"location": location.pk},
         ) from exc
@@ -381,12 +382,6 @@ def _move(
     )  # fmt: skip
 
 
-class InsufficientStock(Conflict):
-    def __init__(self, shortages: list[dict[str, Any]]):
-        skus = ", ".join(s["sku"] for s in shortages)
-        super().__init__("insufficient_stock", f"Not enough stock for {skus}.", {"lines": shortages})
-
-
 def _shortage(level: StockLevel | None, line: StockLine, have: int) -> dict[str, Any]:
     sku = level.sku if level else Product.objects.filter(pk=line.product_id).values_list("sku", flat=True).first()
     return {"sku": sku, "product": line.product_id, "location": line.location_id, "requested": line.quantity,
@@ -421,8 +416,7 @@ def stock_adjust(
         raise ValidationError({"quantity": "Must be a positive integer (zero only with set)."})
     level = _lock_levels(merchant.pk, [(product.pk, location.pk)], create=True)[(product.pk, location.pk)]
     if expected_on_hand is not None and expected_on_hand != level.on_hand:
-        raise Conflict(
-            "stock_conflict",
+        raise STOCK_CONFLICT(
             f"On hand is {level.on_hand}, not the expected {expected_on_hand}; reload and retry.",
             {"expected_on_hand": expected_on_hand, "on_hand": level.on_hand, "sku": product.sku},
         )
@@ -496,8 +490,7 @@ def _consume(
     for line in lines:
         level = levels.get((line.product_id, line.location_id))
         if reserved_sign < 0 and (level is None or level.reserved < line.quantity):
-            raise Conflict(
-                "not_reserved",
+            raise NOT_RESERVED(
                 "Less stock is reserved than the request releases or ships.",
                 {"lines": [_shortage(level, line, level.reserved if level else 0)]},
             )

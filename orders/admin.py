@@ -76,6 +76,7 @@ from shopops.admin import (
 )
 from shopops.api.exceptions import ApiError
 from shopops.csvexport import stream_csv
+from shopops.errors import DomainError
 from shopops.models import Merchant
 
 
@@ -246,7 +247,7 @@ def status_refusal(status_labels: dict[str, str]) -> Callable[[Exception], str]:
     """A refusal as a short phrase for an action's message: "is packed", "insufficient stock for TEE-RED-M"."""
 
     def reason(exc: Exception) -> str:
-        if isinstance(exc, ApiError):
+        if isinstance(exc, (DomainError, ApiError)):
             details = exc.details
             if exc.code == "transition_not_allowed":
                 return f"is {status_labels.get(details['status'], details['status']).lower()}"

@@ -52,6 +52,7 @@ from orders.models import (
 from orders.selectors import EXPORT_COLUMNS
 from shopops.api.exceptions import ApiError
 from shopops.bulk import copy_rows, new_ids, pg_array, pg_cursor
+from shopops.errors import DomainError
 from shopops.models import Merchant
 from shopops.services import counter_next
 from shopops.validation import as_id
@@ -1032,7 +1033,7 @@ def _inventory_chunk(job: BulkImport, chunk: list, errors: list[RowError]) -> tu
                         level=level, low_stock_threshold=int(row["low_stock_threshold"])
                     )
             updated += 1
-        except ApiError as exc:
+        except (DomainError, ApiError) as exc:
             errors.append(RowError(number, "quantity", quantity, exc.message))
         except ValidationError as exc:
             errors.extend(RowError(number, "quantity", quantity, m) for m in exc.messages)

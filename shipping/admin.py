@@ -114,6 +114,7 @@ from shopops.admin import (
     service_refusals,
 )
 from shopops.api.exceptions import ApiError
+from shopops.errors import DomainError
 from shopops.models import ADMIN_ROLES
 
 # -- couriers and their rate cards ----------------------------------------------------------
@@ -474,7 +475,7 @@ def status_phrase(status: str) -> str:
 
 def shipment_refusal(exc: Exception) -> str:
     """A shipping service's refusal as a short phrase for an action's message."""
-    if isinstance(exc, ApiError):
+    if isinstance(exc, (DomainError, ApiError)):
         details = exc.details or {}
         if exc.code == "transition_not_allowed":
             return f"is {status_phrase(details['status'])}"
@@ -767,7 +768,7 @@ class ShipmentAdmin(MerchantScopedAdmin):
             try:
                 pickup = pickup_schedule(merchant=group[0].merchant, shipment_ids=[s.pk for s in group],
                                          actor=actor_of(request), pickup_date=day)  # fmt: skip
-            except (ApiError, ValidationError) as exc:
+            except (DomainError, ApiError, ValidationError) as exc:
                 report.refused.append(f"{group_label(group[0])} ({shipment_refusal(exc)})")
             else:
                 report.done += len(group)
@@ -786,7 +787,7 @@ class ShipmentAdmin(MerchantScopedAdmin):
             try:
                 manifest = manifest_create(merchant=group[0].merchant, shipment_ids=[s.pk for s in group],
                                            actor=actor_of(request))  # fmt: skip
-            except (ApiError, ValidationError) as exc:
+            except (DomainError, ApiError, ValidationError) as exc:
                 report.refused.append(f"{group_label(group[0])} ({shipment_refusal(exc)})")
             else:
                 report.done += len(group)
@@ -1363,7 +1364,7 @@ def request_documents(model_admin, request, objects: list, kind: str, format: st
         try:
             document = document_request(merchant=items[0].merchant, kind=kind, ids=[obj.pk for obj in items],
                                         format=format, actor=actor_of(request))  # fmt: skip
-        except (ApiError, ValidationError) as exc:
+        except (DomainError, ApiError, ValidationError) as exc:
             model_admin.message_user(request, f"Nothing printed: {shipment_refusal(exc)}.", messages.ERROR)
             continue
         document.refresh_from_db()
@@ -1547,7 +1548,7 @@ def ship_selected(modeladmin, request, queryset):
         try:
             batch = ship_batch_create(merchant=merchant, order_ids=[o.pk for o in orders], actor=actor_of(request),
                                       options=form.options())  # fmt: skip
-        except (ApiError, ValidationError) as exc:
+        except (DomainError, ApiError, ValidationError) as exc:
             modeladmin.message_user(request, f"{merchant}: nothing shipped ({refusal_reason(exc)}).", messages.ERROR)
             continue
         batches.append(batch)

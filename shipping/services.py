@@ -65,6 +65,7 @@ from shipping.webhooks import event_time_problem
 from shipping.zones import UnknownPincode, Zone, normalize_postcode
 from shopops.api.exceptions import ApiError, Conflict
 from shopops.bulk import insert_rows
+from shopops.errors import DomainError
 from shopops.models import Merchant
 from shopops.services import counter_next
 
@@ -1387,7 +1388,7 @@ class ShipRefused(Exception):
 
 
 def _failure(step: str, exc: Exception) -> dict:
-    if isinstance(exc, ApiError):
+    if isinstance(exc, (DomainError, ApiError)):
         return {"step": step, "code": exc.code, "message": exc.message, "details": exc.details}
     if isinstance(exc, ValidationError):
         details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -1395,7 +1396,7 @@ def _failure(step: str, exc: Exception) -> dict:
     return {"step": step, "code": "not_found", "message": str(exc), "details": {}}
 
 
-REFUSALS = (ApiError, ValidationError, NotFound)
+REFUSALS = (DomainError, ApiError, ValidationError, NotFound)
 
 
 def _ship_courier(merchant: Merchant, options: ShipOptions) -> Courier | None:

@@ -53,8 +53,9 @@ class DomainError(Exception):
         return f"{type(self).__name__}({self.kind}, {self.code!r}, {self.message!r})"
 
 
-#: Every declared code by name, for the schema and the tests.
-REGISTRY: dict[str, "ErrorCode"] = {}
+#: Every declared code by (code, kind), for the schema and the tests. A code may mean one thing per kind
+#: (``invitation_revoked`` is a 409 when resending, a 410 when opening the link).
+REGISTRY: dict[tuple[str, "ErrorKind"], "ErrorCode"] = {}
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,10 @@ class ErrorCode:
     meaning: str
 
     def __post_init__(self):
-        known = REGISTRY.get(self.code)
-        if known is not None and known != self:
-            raise ValueError(f"Error code {self.code!r} is declared twice with different kinds or meanings.")
-        REGISTRY[self.code] = self
+        known = REGISTRY.get((self.code, self.kind))
+        if known is not None and known.meaning != self.meaning:
+            raise ValueError(f"Error code {self.code!r} ({self.kind}) is declared twice with different meanings.")
+        REGISTRY[(self.code, self.kind)] = self
 
     def __call__(self, message: str, details: dict[str, Any] | None = None) -> DomainError:
         return DomainError(self.code, message, details, kind=self.kind)
@@ -82,7 +83,7 @@ class ErrorCode:
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self.code)
+        return hash((self.code, self.kind))
 
     def __str__(self) -> str:
         return self.code
@@ -139,3 +140,23 @@ def refusal_text(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
     raise exc
+
+
+# -- codes of the core: members, invitations, webhooks ------------------------------------------------
+
+LAST_OWNER = ErrorCode("last_owner", ErrorKind.CONFLICT, "A merchant keeps at least one owner.")
+INVITATION_PENDING = ErrorCode("invitation_pending", ErrorKind.CONFLICT, "An invitation to this address is pending.")
+INVITATION_ACCEPTED = ErrorCode("invitation_accepted", ErrorKind.CONFLICT, "The invitation was accepted already.")
+INVITATION_WAS_REVOKED = ErrorCode(
+    "invitation_revoked", ErrorKind.CONFLICT, "The invitation was revoked: invite again."
+)
+INVITATION_REVOKED = ErrorCode("invitation_revoked", ErrorKind.GONE, "The invitation was withdrawn by its sender.")
+ACCOUNT_EXISTS = ErrorCode("account_exists", ErrorKind.CONFLICT, "An account for the invited address exists: log in.")
+INVITATION_NOT_FOUND = ErrorCode("invitation_not_found", ErrorKind.NOT_FOUND, "The invitation link is not valid.")
+INVITATION_USED = ErrorCode("invitation_used", ErrorKind.GONE, "The invitation has been used already.")
+INVITATION_EXPIRED = ErrorCode("invitation_expired", ErrorKind.GONE, "The invitation has expired.")
+INVITATION_EMAIL_MISMATCH = ErrorCode(
+    "invitation_email_mismatch", ErrorKind.FORBIDDEN, "The invitation was sent to another address than the user's."
+)
+ENDPOINT_DISABLED = ErrorCode("endpoint_disabled", ErrorKind.CONFLICT, "The webhook endpoint is disabled.")
+DELIVERY_IN_PROGRESS = ErrorCode("delivery_in_progress", ErrorKind.CONFLICT, "The delivery is still being sent.")

@@ -2,7 +2,14 @@
 
 import hashlib
 
-from shopops.api.exceptions import ApiError
+from shopops.errors import (
+    INVITATION_EMAIL_MISMATCH,
+    INVITATION_EXPIRED,
+    INVITATION_NOT_FOUND,
+    INVITATION_REVOKED,
+    INVITATION_USED,
+    DomainError,
+)
 from shopops.models import Invitation
 
 #: Longest token a link may carry (ours have 43 characters); anything longer is not looked up.
@@ -27,15 +34,13 @@ def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
             invitations = invitations.select_for_update(of=("self",))
         invitation = invitations.filter(token_digest=invitation_token_digest(token)).first()
     if invitation is None or not invitation.merchant.is_active:
-        raise ApiError(
-            404,
-            "invitation_not_found",
+        raise INVITATION_NOT_FOUND(
             "This invitation link is not valid: check that you opened the whole link from the email.",
         )
     return invitation
 
 
-def invitation_refusal(invitation: Invitation, user=None) -> ApiError | None:
+def invitation_refusal(invitation: Invitation, user=None) -> DomainError | None:
     """Why ``invitation`` cannot be accepted (by ``user``, when given), or None.
 
     410 ``invitation_used`` (accepted by someone else: the same user accepting again is fine),
@@ -45,17 +50,13 @@ def invitation_refusal(invitation: Invitation, user=None) -> ApiError | None:
     if invitation.accepted_at is not None:
         if user is not None and invitation.accepted_by_id == user.pk:
             return None
-        return ApiError(410, "invitation_used", "This invitation has been used already.")
+        return INVITATION_USED("This invitation has been used already.")
     if invitation.revoked_at is not None:
-        return ApiError(410, "invitation_revoked", "This invitation was withdrawn by the person who sent it.")
+        return INVITATION_REVOKED("This invitation was withdrawn by the person who sent it.")
     if invitation.status == "expired":
-        return ApiError(
-            410, "invitation_expired", "This invitation has expired: ask the person who sent it for a new one."
-        )
+        return INVITATION_EXPIRED("This invitation has expired: ask the person who sent it for a new one.")
     if user is not None and (user.email or "").strip().lower() != invitation.email:
-        return ApiError(
-            403,
-            "invitation_email_mismatch",
+        return INVITATION_EMAIL_MISMATCH(
             "This invitation was sent to another email address than your account's: log in with the account of "
             "the invited address, or create one.",
         )

@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_id
 
-from shopops.api.exceptions import Conflict
+from shopops.errors import ACCOUNT_EXISTS, INVITATION_ACCEPTED, INVITATION_PENDING, INVITATION_WAS_REVOKED, LAST_OWNER
 from shopops.models import (
     Counter,
     IdempotencyKey,
@@ -61,8 +61,7 @@ def _keep_an_owner(membership: Membership) -> None:
     """Refuse to take the owner role from the merchant's last owner (called with the merchant locked)."""
     others = Membership.objects.filter(merchant_id=membership.merchant_id, role=Role.OWNER).exclude(pk=membership.pk)
     if not others.exists():
-        raise Conflict(
-            "last_owner",
+        raise LAST_OWNER(
             "A merchant must keep at least one owner: make another member an owner first.",
             {"membership": membership.pk},
         )
@@ -149,9 +148,7 @@ def invitation_create(*, merchant: Merchant, email: str, role: str = Role.STAFF,
     if Membership.objects.filter(merchant=merchant, user__email__iexact=email).exists():
         raise ValidationError({"email": [f"{email} is already a member of {merchant.name}."]})
     now = timezone.now()
-    pending = Conflict(
-        "invitation_pending", f"An invitation to {email} is pending: resend it or revoke it.", {"email": email}
-    )
+    pending = INVITATION_PENDING(f"An invitation to {email} is pending: resend it or revoke it.", {"email": email})
     try:
         with transaction.atomic():
             invitation = (
@@ -177,9 +174,9 @@ def invitation_resend(*, invitation: Invitation) -> Invitation:
     with transaction.atomic():
         current = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if current.accepted_at is not None:
-            raise Conflict("invitation_accepted", f"The invitation to {current.email} was accepted already.")
+            raise INVITATION_ACCEPTED(f"The invitation to {current.email} was accepted already.")
         if current.revoked_at is not None:
-            raise Conflict("invitation_revoked", f"The invitation to {current.email} was revoked: invite them again.")
+            raise INVITATION_WAS_REVOKED(f"The invitation to {current.email} was revoked: invite them again.")
         current.expires_at = timezone.now() + settings.SHOPOPS_INVITATION_TTL
         current.token_digest = None
         current.save(update_fields=["expires_at", "token_digest", "updated_at"])
@@ -192,8 +189,7 @@ def invitation_revoke(*, invitation: Invitation) -> Invitation:
     with transaction.atomic():
         current = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if current.accepted_at is not None:
-            raise Conflict(
-                "invitation_accepted",
+            raise INVITATION_ACCEPTED(
                 f"The invitation to {current.email} was accepted already: remove the member instead.",
             )
         if current.revoked_at is None:
@@ -295,9 +291,7 @@ def invitation_sign_up(*, token: str, password: str, first_name: str = "", last_
             raise refusal
         email = invitation.email
         if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
-            raise Conflict(
-                "account_exists", f"An account for {email} exists already: log in with it to accept the invitation."
-            )
+            raise ACCOUNT_EXISTS(f"An account for {email} exists already: log in with it to accept the invitation.")
         username = _username_for(email)
         candidate = User(username=username, email=email, first_name=first_name, last_name=last_name)
         try:

@@ -20,7 +20,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from shopops.api.exceptions import ApiError
+from shopops.api.exceptions import status_for
+from shopops.errors import DomainError
 from shopops.models import Role
 from shopops.selectors import invitation_for_token, invitation_refusal
 from shopops.services import invitation_accept, invitation_sign_up
@@ -54,9 +55,9 @@ def _page(request, template: str, context: dict, status: int = 200):
     return response
 
 
-def _refused(request, error: ApiError):
+def _refused(request, error: DomainError):
     return _page(request, "invitations/refused.html", {"code": error.code, "message": error.message},
-                 error.status_code)  # fmt: skip
+                 status_for(error))  # fmt: skip
 
 
 def _joined(request, membership, new_account: bool = False):
@@ -73,7 +74,7 @@ def _joined(request, membership, new_account: bool = False):
 def invitation_page(request, token: str):
     try:
         invitation = invitation_for_token(token)
-    except ApiError as error:
+    except DomainError as error:
         return _refused(request, error)
     user = request.user if request.user.is_authenticated else None
     refusal = invitation_refusal(invitation, user)
@@ -99,7 +100,7 @@ def invitation_page(request, token: str):
             except ValidationError as exc:
                 errors = exc.message_dict.get("password", exc.messages) if hasattr(exc, "error_dict") else exc.messages
                 sign_up_form.add_error("password1", errors)
-            except ApiError as error:
+            except DomainError as error:
                 if error.code != "account_exists":
                     return _refused(request, error)
                 sign_up_form.add_error(None, error.message)
@@ -109,7 +110,7 @@ def invitation_page(request, token: str):
     elif user is not None and action == "accept":
         try:
             membership = invitation_accept(user=user, token=token)
-        except ApiError as error:
+        except DomainError as error:
             return _refused(request, error)
         return _joined(request, membership)
     context = {
@@ -123,4 +124,4 @@ def invitation_page(request, token: str):
         "login_form": login_form,
         "sign_up_form": sign_up_form,
     }
-    return _page(request, "invitations/invitation.html", context, refusal.status_code if refusal else 200)
+    return _page(request, "invitations/invitation.html", context, status_for(refusal) if refusal else 200)

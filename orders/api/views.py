@@ -21,6 +21,7 @@ from shopops.api.parsers import FormParser, MultiPartParser
 from shopops.api.schema import ApiErrorOutput
 from shopops.api.serializers import validated_input
 from shopops.csvexport import stream_csv
+from shopops.errors import DomainError
 
 
 @extend_schema_view(
@@ -187,7 +188,7 @@ class OrderViewSet(MerchantScopedGenericViewSet):
                 order = services.order_create(merchant=self.merchant, data=data, actor=self.actor)
                 results.append({"index": index, "status": "created", "id": order.pk, "number": order.number,
                                 "error": None})  # fmt: skip
-            except (ApiError, ValidationError, DRFValidationError) as exc:
+            except (DomainError, ApiError, ValidationError, DRFValidationError) as exc:
                 results.append({"index": index, "status": "failed", "id": None, "number": None, "error": error_of(exc)})
         return Response(_bulk_summary(results, "created"))
 
@@ -208,7 +209,7 @@ class OrderViewSet(MerchantScopedGenericViewSet):
                 services.order_cancel(order=order, reason=data["reason"], actor=self.actor)
                 results.append({"index": index, "status": "cancelled", "id": order.pk, "number": order.number,
                                 "error": None})  # fmt: skip
-            except ApiError as exc:
+            except (DomainError, ApiError) as exc:
                 results.append({"index": index, "status": "failed", "id": order.pk, "number": order.number,
                                 "error": error_of(exc)})  # fmt: skip
         return Response(_bulk_summary(results, "cancelled"))

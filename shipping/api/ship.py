@@ -16,9 +16,10 @@ from shipping.api.documents import DocumentOutput
 from shipping.api.shipment_serializers import ShipmentOutput
 from shipping.models import ShipBatch
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
-from shopops.api.exceptions import ApiError
+from shopops.api.exceptions import ApiError, status_for
 from shopops.api.schema import ApiErrorOutput
 from shopops.api.serializers import StrictInputMixin, validated_input
+from shopops.errors import DomainError
 
 MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
 
@@ -176,8 +177,11 @@ class ShipView(MerchantAPIView):
 
 def _refusal(refused: services.ShipRefused) -> ApiError:
     error = refused.result.error
-    status_code = refused.cause.status_code if isinstance(refused.cause, ApiError) else (
-        404 if error["code"] == "not_found" else 400)  # fmt: skip
+    if isinstance(refused.cause, DomainError):
+        status_code = status_for(refused.cause)
+    else:
+        status_code = refused.cause.status_code if isinstance(refused.cause, ApiError) else (
+            404 if error["code"] == "not_found" else 400)  # fmt: skip
     return ApiError(status_code, error["code"], error["message"],
                     {**error["details"], "step": refused.step, "steps": refused.result.steps})  # fmt: skip
 

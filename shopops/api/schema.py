@@ -249,7 +249,7 @@ def declared_error_codes() -> list:
     for app in ERROR_CODE_APPS:
         if importlib.util.find_spec(f"{app}.errors") is not None:
             importlib.import_module(f"{app}.errors")
-    return sorted(REGISTRY.values(), key=lambda error: error.code)
+    return sorted(REGISTRY.values(), key=lambda error: (error.code, error.kind))
 
 
 def postprocess_error_codes(result, generator, request, public):

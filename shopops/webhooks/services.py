@@ -31,7 +31,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from shopops.api.exceptions import Conflict
+from shopops.errors import DELIVERY_IN_PROGRESS, ENDPOINT_DISABLED
 from shopops.models import Membership, Merchant, Role
 from shopops.webhooks import addresses, signing
 from shopops.webhooks.models import (
@@ -160,7 +160,7 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 def endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """Send a ``webhook.ping`` event to this endpoint alone (to test the receiver and its signature check)."""
     if not endpoint.is_enabled:
-        raise Conflict("endpoint_disabled", "The endpoint is disabled; enable it first.", {"is_enabled": False})
+        raise ENDPOINT_DISABLED("The endpoint is disabled; enable it first.", {"is_enabled": False})
     now = timezone.now()
     with transaction.atomic():
         delivery = WebhookDelivery.objects.create(
@@ -216,11 +216,11 @@ def _enqueue(delivery_ids: list[int]) -> None:
 def delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a finished delivery's event again, as a new delivery (same event id) with a fresh set of attempts."""
     if delivery.status in UNFINISHED:
-        raise Conflict("delivery_in_progress", f"Delivery {delivery.pk} is still {delivery.status}; it is sent "
+        raise DELIVERY_IN_PROGRESS(f"Delivery {delivery.pk} is still {delivery.status}; it is sent "
                        "without being asked.", {"status": delivery.status})  # fmt: skip
     endpoint = WebhookEndpoint.objects.get(pk=delivery.endpoint_id)
     if not endpoint.is_enabled:
-        raise Conflict("endpoint_disabled", "The endpoint is disabled; enable it first.", {"is_enabled": False})
+        raise ENDPOINT_DISABLED("The endpoint is disabled; enable it first.", {"is_enabled": False})
     now = timezone.now()
     with transaction.atomic():
         copy = WebhookDelivery.objects.create(

@@ -8,9 +8,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from catalog import services
+from catalog.errors import InsufficientStock
 from catalog.models import ON_HAND_KINDS, MovementKind, StockLevel, StockMovement
-from catalog.services import InsufficientStock, StockLine
-from shopops.api.exceptions import Conflict
+from catalog.services import StockLine
+from shopops.errors import DomainError
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 
 
@@ -91,7 +92,7 @@ def test_remove_below_reserved_is_refused_and_changes_nothing(merchant, product,
 def test_stale_expected_on_hand_is_a_conflict(merchant, product, location):
     stock(product, location, 5)
 
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(DomainError) as refused:
         services.stock_adjust(merchant=merchant, product=product, location=location, action="set", quantity=9,
                               reason="count", actor="system", expected_on_hand=4)  # fmt: skip
 
@@ -148,7 +149,7 @@ def test_reserve_release_ship_and_restock_keep_the_ledger_equal_to_the_level(mer
 def test_shipping_more_than_reserved_is_refused(merchant, product, location):
     stock(product, location, 10, reserved=2)
 
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(DomainError) as refused:
         services.stock_ship(merchant=merchant, lines=[StockLine(product.pk, location.pk, 3)], reference="s:1",
                             actor="system")  # fmt: skip
 
@@ -241,7 +242,7 @@ def test_compare_and_set_adjustments_exactly_one_wins(merchant, product, locatio
         actor=f"user:{i}", expected_on_hand=10))  # fmt: skip
 
     winners = [r for r in results if isinstance(r, StockLevel)]
-    conflicts = [r for r in results if isinstance(r, Conflict) and r.code == "stock_conflict"]
+    conflicts = [r for r in results if isinstance(r, DomainError) and r.code == "stock_conflict"]
     assert (len(winners), len(conflicts)) == (1, 19)
     level.refresh_from_db()
     assert level.on_hand == winners[0].on_hand

@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from catalog.errors import InsufficientStock
 from catalog.models import MovementKind, StockLevel, StockMovement
 from orders import services
 from orders.models import ORDER_TRANSITIONS, OrderEvent, OrderStatus, Return, ReturnStatus
@@ -234,7 +235,7 @@ def test_confirm_with_short_stock_names_the_short_lines_and_reserves_nothing(mer
     order = make_order(merchant, products=[(shirt, 2), (cap, 3), (scarf, 1)])
     before = state_of(order)
 
-    with pytest.raises(Conflict) as short:
+    with pytest.raises(InsufficientStock) as short:
         services.order_confirm(order=order, actor=ACTOR)
 
     assert short.value.code == "insufficient_stock"
@@ -321,7 +322,7 @@ def test_add_inventory_receives_stock_for_a_short_order_and_confirms_it(merchant
     shirt = ProductFactory(merchant=merchant)
     stock(shirt, main, 1)
     order = make_order(merchant, products=[(shirt, 3)])
-    with pytest.raises(Conflict):
+    with pytest.raises(InsufficientStock):
         services.order_confirm(order=order, actor=ACTOR)
     line = order.lines.get()
 

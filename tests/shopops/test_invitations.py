@@ -14,8 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from shopops import tasks
-from shopops.api.exceptions import ApiError
+from shopops.api.exceptions import status_for
 from shopops.celery import app
+from shopops.errors import DomainError
 from shopops.models import Invitation, Membership
 from shopops.selectors import invitation_token_digest
 from shopops.services import (
@@ -115,10 +116,10 @@ def test_inviting_an_address_with_an_account_elsewhere_looks_the_same(
 def test_a_second_invitation_while_one_is_pending_is_a_conflict_in_any_case(merchant, owner):
     invitation_create(merchant=merchant, email="a@example.com")
 
-    with pytest.raises(ApiError) as conflict:
+    with pytest.raises(DomainError) as conflict:
         invitation_create(merchant=merchant, email="A@Example.com", role="viewer")
 
-    assert (conflict.value.status_code, conflict.value.code) == (409, "invitation_pending")
+    assert (status_for(conflict.value), conflict.value.code) == (409, "invitation_pending")
     assert list(Invitation.objects.values_list("email", "role")) == [("a@example.com", "staff")]
 
 
@@ -159,7 +160,7 @@ def test_resending_issues_a_new_link_and_ends_the_old_one(merchant, owner, djang
     invitation.refresh_from_db()
     assert len(mail.outbox) == 2
     assert invitation.expires_at > timezone.now() + timedelta(days=6)
-    with pytest.raises(ApiError) as old_link:
+    with pytest.raises(DomainError) as old_link:
         invitation_accept(user=UserFactory(email="a@example.com"), token=first)
     assert old_link.value.code == "invitation_not_found"
     assert invitation_accept(user=UserFactory(email="a@example.com"), token=second).merchant == merchant
@@ -170,14 +171,14 @@ def test_revoking_ends_the_link_and_forbids_a_resend(merchant):
 
     invitation_revoke(invitation=invitation)
     invitation_revoke(invitation=invitation)  # twice changes nothing
-    with pytest.raises(ApiError) as resend:
+    with pytest.raises(DomainError) as resend:
         invitation_resend(invitation=invitation)
-    with pytest.raises(ApiError) as accept:
+    with pytest.raises(DomainError) as accept:
         invitation_accept(user=UserFactory(email="a@example.com"), token=token)
 
     invitation.refresh_from_db()
     assert invitation.status == "revoked"
-    assert (resend.value.code, accept.value.status_code, accept.value.code) == (
+    assert (resend.value.code, status_for(accept.value), accept.value.code) == (
         "invitation_revoked", 410, "invitation_revoked"
     )  # fmt: skip
     assert Membership.objects.filter(merchant=merchant).count() == 0
@@ -249,10 +250,10 @@ def test_an_existing_member_keeps_their_role(merchant, owner):
 def test_refused_acceptances_change_nothing(merchant, fields, user_email, status, code):
     invitation, token = invitation_with_link(merchant=merchant, email="a@example.com", **fields)
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         invitation_accept(user=UserFactory(email=user_email), token=token)
 
-    assert (refused.value.status_code, refused.value.code) == (status, code)
+    assert (status_for(refused.value), refused.value.code) == (status, code)
     assert Membership.objects.count() == 0
     invitation.refresh_from_db()
     assert invitation.accepted_at is None
@@ -262,10 +263,10 @@ def test_a_used_link_is_refused_to_anyone_else(merchant):
     _, token = invitation_with_link(merchant=merchant, email="a@example.com")
     invitation_accept(user=UserFactory(email="a@example.com"), token=token)
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         invitation_accept(user=UserFactory(email="a@example.com"), token=token)
 
-    assert (refused.value.status_code, refused.value.code) == (410, "invitation_used")
+    assert (status_for(refused.value), refused.value.code) == (410, "invitation_used")
     assert Membership.objects.count() == 1
 
 
@@ -273,10 +274,10 @@ def test_a_used_link_is_refused_to_anyone_else(merchant):
 def test_unknown_tokens_are_not_found(merchant, token):
     invitation_with_link(merchant=merchant, email="a@example.com")
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         invitation_accept(user=UserFactory(email="a@example.com"), token=token)
 
-    assert (refused.value.status_code, refused.value.code) == (404, "invitation_not_found")
+    assert (status_for(refused.value), refused.value.code) == (404, "invitation_not_found")
 
 
 def test_an_inactive_merchants_invitation_is_not_found(merchant):
@@ -284,7 +285,7 @@ def test_an_inactive_merchants_invitation_is_not_found(merchant):
     merchant.is_active = False
     merchant.save()
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         invitation_accept(user=UserFactory(email="a@example.com"), token=token)
 
     assert refused.value.code == "invitation_not_found"
@@ -308,11 +309,11 @@ def test_signing_up_refuses_weak_passwords_and_existing_accounts(merchant):
     with pytest.raises(ValidationError) as weak:
         invitation_sign_up(token=token, password="password")
     UserFactory(username="someone", email="NEW@example.com")
-    with pytest.raises(ApiError) as exists:
+    with pytest.raises(DomainError) as exists:
         invitation_sign_up(token=token, password="a-Long-enough-phrase")
 
     assert weak.value.message_dict == {"password": ["This password is too common."]}
-    assert (exists.value.status_code, exists.value.code) == (409, "account_exists")
+    assert (status_for(exists.value), exists.value.code) == (409, "account_exists")
     assert Membership.objects.count() == 0
 
 
@@ -488,8 +489,8 @@ def test_concurrent_invitations_to_one_address_make_one(merchant):
         8, lambda i: invitation_create(merchant=merchant, email="A@Example.com" if i % 2 else "a@example.com")
     )
 
-    assert sorted(type(r).__name__ for r in results) == ["Conflict"] * 7 + ["Invitation"]
-    assert {r.code for r in results if isinstance(r, ApiError)} == {"invitation_pending"}
+    assert sorted(type(r).__name__ for r in results) == ["DomainError"] * 7 + ["Invitation"]
+    assert {r.code for r in results if isinstance(r, DomainError)} == {"invitation_pending"}
     assert list(Invitation.objects.values_list("email", flat=True)) == ["a@example.com"]
 
 
@@ -505,8 +506,8 @@ def test_a_link_used_at_once_by_several_people_makes_one_member(merchant):
     signed_up = _run_concurrently(4, lambda i: invitation_sign_up(token=sign_up_token, password=f"a-Long-phrase-{i}"))
 
     for results in (accepted, signed_up):
-        assert sorted(type(r).__name__ for r in results) == ["ApiError"] * 3 + ["Membership"]
-        assert {r.code for r in results if isinstance(r, ApiError)} == {"invitation_used"}
+        assert sorted(type(r).__name__ for r in results) == ["DomainError"] * 3 + ["Membership"]
+        assert {r.code for r in results if isinstance(r, DomainError)} == {"invitation_used"}
     assert sorted(Membership.objects.values_list("user__email", flat=True)) == ["a@example.com", "b@example.com"]
     assert get_user_model().objects.filter(email="b@example.com").count() == 1
     for invitation in Invitation.objects.all():

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 
-from shopops.api.exceptions import ApiError
+from shopops.errors import DomainError
 from shopops.models import Membership
 from shopops.services import membership_add, membership_remove, membership_role_change
 from tests.shopops.factories import MembershipFactory, UserFactory
@@ -235,7 +235,7 @@ def test_membership_add_makes_the_user_staff_and_keeps_an_owner(merchant, owner)
     user = UserFactory(is_staff=False)
 
     membership = membership_add(merchant=merchant, user=user, role="viewer")
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         membership_add(merchant=merchant, user=owner, role="staff")
 
     user.refresh_from_db()
@@ -248,7 +248,7 @@ def test_a_second_owner_lets_the_first_step_down(merchant, owner):
     second = MembershipFactory(merchant=merchant, role="owner")
 
     membership_role_change(membership=owner.memberships.get(), role="manager")
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         membership_remove(membership=second)
 
     assert sorted(Membership.objects.values_list("role", flat=True)) == ["manager", "owner"]
@@ -282,6 +282,6 @@ def test_two_owners_stepping_down_at_once_leave_one_owner(merchant):
         results = _run_concurrently([lambda m=first: membership_role_change(membership=m, role="manager"),
                                      lambda m=second: membership_remove(membership=m)])  # fmt: skip
 
-        refused = [r for r in results if isinstance(r, ApiError)]
+        refused = [r for r in results if isinstance(r, DomainError)]
         assert [r.code for r in refused] == ["last_owner"]
         assert Membership.objects.filter(merchant=merchant, role="owner").count() == 1
