@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from shopops.models import Merchant
+from shopops.transitions import declare
 from shopops.validation import money_field, validate_gtin
 
 
@@ -78,6 +79,12 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} — {self.title}"
+
+
+#: Archiving hides a product from new orders; it can be made active again.
+PRODUCT_STATES = declare(
+    Product, {ProductStatus.ACTIVE: {ProductStatus.ARCHIVED}, ProductStatus.ARCHIVED: {ProductStatus.ACTIVE}}
+)
 
 
 class ProductImage(models.Model):

@@ -28,6 +28,7 @@ from catalog.errors import (
     InsufficientStock,
 )
 from catalog.models import (
+    PRODUCT_STATES,
     Category,
     Location,
     MovementKind,
@@ -39,6 +40,7 @@ from catalog.models import (
 )
 from shopops.errors import DomainError
 from shopops.models import Merchant
+from shopops.transitions import transition
 from shopops.validation import as_id
 
 PRODUCT_FIELDS = (
@@ -156,10 +158,9 @@ def product_update(*, product: Product, data: dict[str, Any]) -> Product:
 
 
 def product_archive(*, product: Product) -> Product:
-    if product.status != ProductStatus.ARCHIVED:
-        product.status = ProductStatus.ARCHIVED
-        product.save(update_fields=["status", "updated_at"])
-    return product
+    if product.status == ProductStatus.ARCHIVED:
+        return product
+    return transition(PRODUCT_STATES, product, ProductStatus.ARCHIVED)
 
 
 @dataclass(frozen=True)

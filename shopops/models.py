@@ -9,6 +9,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 
+from shopops.transitions import declare
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -223,6 +225,15 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client}:{self.key}"
+
+
+#: A request claims its key (in flight) and its response completes it; a key whose process died, or older than
+#: the TTL, is claimed again.
+IDEMPOTENCY_KEY_STATES = declare(
+    IdempotencyKey,
+    {IdempotencyKey.Status.IN_FLIGHT: {IdempotencyKey.Status.COMPLETED, IdempotencyKey.Status.IN_FLIGHT},
+     IdempotencyKey.Status.COMPLETED: {IdempotencyKey.Status.IN_FLIGHT}},
+)  # fmt: skip
 
 
 class Counter(models.Model):

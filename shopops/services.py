@@ -21,6 +21,7 @@ from oauth2_provider.generators import generate_client_id
 
 from shopops.errors import ACCOUNT_EXISTS, INVITATION_ACCEPTED, INVITATION_PENDING, INVITATION_WAS_REVOKED, LAST_OWNER
 from shopops.models import (
+    IDEMPOTENCY_KEY_STATES,
     Counter,
     IdempotencyKey,
     Invitation,
@@ -31,6 +32,7 @@ from shopops.models import (
     Role,
 )
 from shopops.selectors import invitation_for_token, invitation_refusal, invitation_token_digest
+from shopops.transitions import transition_where
 
 logger = logging.getLogger(__name__)
 
@@ -390,9 +392,12 @@ def idempotency_key_claim(*, merchant: Merchant, client: str, key: str, fingerpr
         record.locked_at < now - settings.IDEMPOTENCY_LOCK_TIMEOUT
     )
     if expired or abandoned:
-        taken = IdempotencyKey.objects.filter(pk=record.pk, locked_at=record.locked_at, status=record.status).update(
+        mine = IdempotencyKey.objects.filter(pk=record.pk, locked_at=record.locked_at, status=record.status)
+        taken = transition_where(
+            IDEMPOTENCY_KEY_STATES,
+            mine,
+            IdempotencyKey.Status.IN_FLIGHT,
             fingerprint=fingerprint,
-            status=IdempotencyKey.Status.IN_FLIGHT,
             response_status=None,
             response_content=None,
             response_headers={},
@@ -411,10 +416,9 @@ def idempotency_key_claim(*, merchant: Merchant, client: str, key: str, fingerpr
 
 def idempotency_key_complete(*, record: IdempotencyKey, status: int, content: bytes, headers: dict[str, str]) -> None:
     """Store the response sent for ``record``'s request, byte for byte (a replay sends the same bytes)."""
-    IdempotencyKey.objects.filter(pk=record.pk, locked_at=record.locked_at).update(
-        status=IdempotencyKey.Status.COMPLETED, response_status=status, response_content=content,
-        response_headers=headers,
-    )  # fmt: skip
+    mine = IdempotencyKey.objects.filter(pk=record.pk, locked_at=record.locked_at)
+    transition_where(IDEMPOTENCY_KEY_STATES, mine, IdempotencyKey.Status.COMPLETED, response_status=status,
+                     response_content=content, response_headers=headers)  # fmt: skip
 
 
 def idempotency_key_release(*, record: IdempotencyKey) -> None:

@@ -7,6 +7,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
+from shopops.transitions import declare
+
 
 class WebhookEventType(models.TextChoices):
     ORDER_CREATED = "order.created", "Order created"
@@ -139,3 +141,12 @@ class WebhookAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.response_status is not None and 200 <= self.response_status < 300
+
+
+#: A due delivery is taken by a worker (delivering); the attempt succeeds, fails for good, or is due again.
+DELIVERY_STATES = declare(
+    WebhookDelivery,
+    {DeliveryStatus.PENDING: {DeliveryStatus.DELIVERING},
+     DeliveryStatus.DELIVERING: {DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, DeliveryStatus.PENDING},
+     DeliveryStatus.SUCCEEDED: set(), DeliveryStatus.FAILED: set()},
+)  # fmt: skip

@@ -33,9 +33,11 @@ from django.utils import timezone
 
 from shopops.errors import DELIVERY_IN_PROGRESS, ENDPOINT_DISABLED
 from shopops.models import Membership, Merchant, Role
+from shopops.transitions import transition, transition_where
 from shopops.webhooks import addresses, signing
 from shopops.webhooks.models import (
     ALL_EVENTS,
+    DELIVERY_STATES,
     SUBSCRIBABLE_EVENTS,
     UNFINISHED,
     DeliveryStatus,
@@ -289,10 +291,8 @@ def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
         )  # fmt: skip
         if delivery is None:
             return None
-        delivery.status, delivery.lease_expires_at = DeliveryStatus.DELIVERING, now + LEASE
-        delivery.attempt_count += 1
-        delivery.save(update_fields=["status", "lease_expires_at", "attempt_count"])
-    return delivery
+        attempt = {"lease_expires_at": now + LEASE, "attempt_count": delivery.attempt_count + 1}
+        return transition(DELIVERY_STATES, delivery, DeliveryStatus.DELIVERING, locked=True, values=attempt)
 
 
 def post(target: addresses.Target, headers: dict[str, str], body: bytes) -> Outcome:
@@ -359,15 +359,16 @@ def _record(delivery: WebhookDelivery, number: int, outcome: Outcome, started: d
     new status, or None when the attempt is no longer this caller's (its lease ran out and the sweep took it)."""
     now = max(timezone.now(), started)
     if outcome.succeeded:
-        changes = {"status": DeliveryStatus.SUCCEEDED, "delivered_at": now}
+        status, changes = DeliveryStatus.SUCCEEDED, {"delivered_at": now}
     elif number >= MAX_ATTEMPTS:
-        changes = {"status": DeliveryStatus.FAILED, "failed_at": now}
+        status, changes = DeliveryStatus.FAILED, {"failed_at": now}
     else:
-        changes = {"status": DeliveryStatus.PENDING, "next_attempt_at": started + retry_delay(number, rand)}
+        status, changes = DeliveryStatus.PENDING, {"next_attempt_at": started + retry_delay(number, rand)}
     with transaction.atomic():
         mine = WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.DELIVERING, attempt_count=number)
-        if not mine.update(lease_expires_at=None, last_response_status=outcome.response_status,
-                           last_error=outcome.error, **changes):  # fmt: skip
+        if not transition_where(DELIVERY_STATES, mine, status, lease_expires_at=None,
+                                last_response_status=outcome.response_status, last_error=outcome.error,
+                                **changes):  # fmt: skip
             logger.warning("Webhook delivery %s: attempt %s ended after its lease; not recorded", delivery.pk, number)
             return None
         WebhookAttempt.objects.create(
@@ -380,11 +381,11 @@ def _record(delivery: WebhookDelivery, number: int, outcome: Outcome, started: d
             WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, failing_since__isnull=False).update(
                 failing_since=None
             )
-        elif changes["status"] == DeliveryStatus.FAILED:
+        elif status == DeliveryStatus.FAILED:
             _mark_failing(delivery.endpoint_id, now)
-        if changes["status"] != DeliveryStatus.PENDING and delivery.object_key:
+        if status != DeliveryStatus.PENDING and delivery.object_key:
             transaction.on_commit(partial(_send_next_of_object, delivery), robust=True)
-    return changes["status"]
+    return status
 
 
 def _send_next_of_object(delivery: WebhookDelivery) -> None:
