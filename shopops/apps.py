@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class ShopOpsConfig(AppConfig):
     name = "shopops"
     verbose_name = "ShopOps"
+
+    def ready(self):
+        from shopops.api.checks import check_api_scopes
+
+        # Every API view declares its scopes: `manage.py check` (and migrate, runserver, the schema) refuse to go on.
+        checks.register(check_api_scopes, checks.Tags.security, checks.Tags.urls)

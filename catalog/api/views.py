@@ -101,7 +101,7 @@ class ProductViewSet(ReadMixin, MerchantScopedGenericViewSet):
         """Upsert up to 100 products by SKU; each item succeeds or fails on its own."""
         items = validated_input(s.ProductBulkInput, self, request.data)["products"]
         skus = {item.get("sku") for item in items if isinstance(item.get("sku"), str)}
-        existing = {p.sku: p for p in Product.objects.filter(merchant=self.merchant, sku__in=skus)}
+        existing = {p.sku: p for p in self.scoped(Product.objects).filter(sku__in=skus)}
         valid, results = [], {}
         for index, item in enumerate(items):
             stored = existing.get(item["sku"]) if isinstance(item.get("sku"), str) else None
@@ -215,7 +215,7 @@ class InventoryViewSet(mixins.ListModelMixin, MerchantScopedGenericViewSet):
     @action(detail=True, methods=["post"])
     def adjust(self, request, sku=None):
         """Add, remove or set on-hand stock at a location; optionally compare-and-set on expected_on_hand."""
-        product = get_object_or_404(Product, merchant=self.merchant, sku=sku)
+        product = get_object_or_404(self.scoped(Product.objects), sku=sku)
         data = dict(validated_input(s.StockAdjustInput, self, request.data))
         location = services.location_resolve(merchant=self.merchant, ref=data.pop("location"))
         threshold = data.pop("low_stock_threshold", None)

@@ -21,8 +21,8 @@ from shipping.models import Document, DocumentKind, DocumentStatus, Shipment
 from shopops.api.base import MerchantScopedGenericViewSet
 from shopops.api.exceptions import Conflict
 from shopops.api.schema import ApiErrorOutput
+from shopops.api.scopes import ByField
 from shopops.api.serializers import StrictInputMixin, validated_input
-from shopops.validation import as_id
 
 MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
 
@@ -30,8 +30,8 @@ MAX_ITEMS = services.DOCUMENT_MAX_ITEMS
 #: The scope family of each kind of document.
 KIND_SCOPE = {DocumentKind.LABEL: "shipping", DocumentKind.MANIFEST: "shipping", DocumentKind.INVOICE: "orders",
               DocumentKind.PACKING_SLIP: "orders"}  # fmt: skip
-ACTION_KIND = {"labels": DocumentKind.LABEL, "invoices": DocumentKind.INVOICE, "manifests": DocumentKind.MANIFEST,
-               "packing_slips": DocumentKind.PACKING_SLIP}  # fmt: skip
+#: Reading a document needs the read scope of its kind's family.
+READ_SCOPES_BY_KIND = ByField("kind", {kind: [f"{family}:read"] for kind, family in KIND_SCOPE.items()})
 
 
 def _ids(noun: str) -> serializers.ListField:
@@ -120,26 +120,17 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
     """PDF jobs. The same request on unchanged data returns the same document (a reprint is not rendered again)."""
 
     serializer_class = DocumentOutput
+    #: Asking for a document needs the write scope of its kind's family; reading one, the read scope of the
+    #: document's kind (checked on the document fetched; one the merchant does not have needs shipping:read, then
+    #: answers 404).
+    scope_object = "shipping"
+    action_scopes = {"labels": ["shipping:write"], "manifests": ["shipping:write"], "invoices": ["orders:write"],
+                     "packing_slips": ["orders:write"]}  # fmt: skip
+    object_scopes = {"retrieve": READ_SCOPES_BY_KIND, "download": READ_SCOPES_BY_KIND}
 
     def get_base_queryset(self):
         return Document.objects.prefetch_related(Prefetch("shipments", queryset=Shipment.objects.only("id")),
                                                  Prefetch("orders", queryset=Order.objects.only("id")))  # fmt: skip
-
-    @property
-    def required_scopes(self) -> list[str]:
-        """A request's write scope by its action; a document's read scope by its kind (``shipping`` for a
-        document the merchant does not have, which then answers 404). Without a request (the tenancy harness,
-        the schema) the action alone decides: requests are writes, the rest reads."""
-        kind = ACTION_KIND.get(getattr(self, "action", None) or "")
-        if kind is not None:
-            return [f"{KIND_SCOPE[kind]}:write"]
-        request = getattr(self, "request", None)
-        access = "read" if request is None or request.method in ("GET", "HEAD", "OPTIONS") else "write"
-        pk = str(getattr(self, "kwargs", {}).get("pk", ""))
-        if getattr(request, "api_client", None) is not None and as_id(pk) is not None:
-            kind = (Document.objects.filter(merchant=self.merchant, pk=pk)
-                    .values_list("kind", flat=True).first())  # fmt: skip
-        return [f"{KIND_SCOPE.get(kind, 'shipping')}:{access}"]
 
     def _queued(self, kind: str, ids: list[int], format: str | None = None) -> Response:
         document = services.document_request(merchant=self.merchant, kind=kind, ids=ids, format=format,

@@ -130,7 +130,7 @@ SHIP_INPUT = PolymorphicProxySerializer(component_name="ShipInput", serializers=
 class ShipView(MerchantAPIView):
     """Order to label in one call."""
 
-    required_scopes = ["orders:write", "shipping:write"]
+    scope_object = ("orders", "shipping")
 
     @extend_schema(
         operation_id="ship_create",
@@ -164,7 +164,7 @@ class ShipView(MerchantAPIView):
         options = _options(data.pop("options", None))
         order = None
         if existing:
-            order = Order.objects.filter(merchant=self.merchant, pk=data["order_id"]).first()
+            order = self.scoped(Order.objects).filter(pk=data["order_id"]).first()
             if order is None:
                 raise ApiError(404, "not_found", f"No order {data['order_id']}.", {"step": "order_created"})
         try:
@@ -222,16 +222,12 @@ class ShipBatchViewSet(mixins.RetrieveModelMixin, mixins.CreateModelMixin, Merch
     """ "Ship these orders" as one job: 202, then poll until `status` is `done`."""
 
     serializer_class = ShipBatchOutput
+    scope_object = ("orders", "shipping")
 
     def get_base_queryset(self):
         return ShipBatch.objects.prefetch_related("pickups", "manifests", "manifest_documents__shipments",
                                                   "manifest_documents__orders").select_related(
             "label_document", "invoice_document")  # fmt: skip
-
-    @property
-    def required_scopes(self) -> list[str]:
-        write = getattr(self, "action", None) == "create"
-        return ["orders:write", "shipping:write"] if write else ["orders:read", "shipping:read"]
 
     @extend_schema(summary="Ship up to 500 orders as a job", request=ShipBatchInput,
                    responses={202: ShipBatchOutput, **BATCH_ERRORS})  # fmt: skip

@@ -30,16 +30,16 @@ def _errors(**codes: str) -> dict:
     return {int(code[1:]): OpenApiResponse(ApiErrorOutput, description=text) for code, text in codes.items()}
 
 
-def _courier(merchant, code: str, field: str = "courier") -> Courier:
-    courier = Courier.objects.filter(merchant=merchant, code=code).first()
+def _courier(view, code: str, field: str = "courier") -> Courier:
+    courier = view.scoped(Courier.objects).filter(code=code).first()
     if courier is None:
         raise serializers.ValidationError({field: [f"Unknown courier {code!r}."]})
     return courier
 
 
-def _known_shipments(merchant, shipment_ids: list[int]) -> list[int]:
+def _known_shipments(view, shipment_ids: list[int]) -> list[int]:
     """The ids, when every one is a shipment of the merchant; else a 400 naming the others."""
-    found = set(Shipment.objects.filter(merchant=merchant, pk__in=set(shipment_ids)).values_list("pk", flat=True))
+    found = set(view.scoped(Shipment.objects).filter(pk__in=set(shipment_ids)).values_list("pk", flat=True))
     unknown = [str(pk) for pk in dict.fromkeys(shipment_ids) if pk not in found]
     if unknown:
         raise serializers.ValidationError({"shipment_ids": [f"Unknown shipments: {', '.join(unknown)}."]})
@@ -103,10 +103,10 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
 
     def create(self, request):
         data = validated_input(s.ShipmentCreateInput, self, request.data)
-        order = Order.objects.filter(merchant=self.merchant, pk=data["order"]).first()
+        order = self.scoped(Order.objects).filter(pk=data["order"]).first()
         if order is None:
             raise serializers.ValidationError({"order": [f"Unknown order {data['order']}."]})
-        courier = _courier(self.merchant, data["courier"]) if "courier" in data else None
+        courier = _courier(self, data["courier"]) if "courier" in data else None
         shipment = services.shipment_create(order=order, courier=courier, actor=self.actor)
         return self._out(shipment, status.HTTP_201_CREATED)
 
@@ -127,7 +127,7 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
     def assign_awb(self, request, pk=None):
         shipment = self.get_object()
         data = validated_input(s.ShipmentAssignAWBInput, self, request.data)
-        courier = _courier(self.merchant, data["courier"]) if "courier" in data else None
+        courier = _courier(self, data["courier"]) if "courier" in data else None
         return self._out(services.shipment_assign_awb(shipment=shipment, courier=courier, actor=self.actor))
 
     @extend_schema(
@@ -209,7 +209,7 @@ class AWBPoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
 
     def create(self, request):
         data = validated_input(s.AWBPoolInput, self, request.data)
-        courier = _courier(self.merchant, data["courier"])
+        courier = _courier(self, data["courier"])
         if data["kind"] == AWBPoolKind.RANGE:
             pool = services.awb_pool_create_range(courier=courier, name=data["name"], start=data["range_start"],
                                                   end=data["range_end"], prefix=data["prefix"], width=data["width"],
@@ -270,7 +270,7 @@ class PickupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSc
 
     def create(self, request):
         data = validated_input(s.PickupCreateInput, self, request.data)
-        shipment_ids = _known_shipments(self.merchant, data["shipment_ids"])
+        shipment_ids = _known_shipments(self, data["shipment_ids"])
         location = location_resolve(merchant=self.merchant, ref=data["location"]) if data.get("location") else None
         pickup = services.pickup_schedule(merchant=self.merchant, shipment_ids=shipment_ids, actor=self.actor,
                                           location=location, pickup_date=data.get("pickup_date"))  # fmt: skip
@@ -327,10 +327,10 @@ class ManifestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
         data = validated_input(s.ManifestCreateInput, self, request.data)
         pickup = None
         if "pickup" in data:
-            pickup = PickupRequest.objects.filter(merchant=self.merchant, pk=data["pickup"]).first()
+            pickup = self.scoped(PickupRequest.objects).filter(pk=data["pickup"]).first()
             if pickup is None:
                 raise serializers.ValidationError({"pickup": [f"Unknown pickup {data['pickup']}."]})
-        shipment_ids = _known_shipments(self.merchant, data["shipment_ids"]) if "shipment_ids" in data else None
+        shipment_ids = _known_shipments(self, data["shipment_ids"]) if "shipment_ids" in data else None
         manifest = services.manifest_create(merchant=self.merchant, actor=self.actor, shipment_ids=shipment_ids,
                                             pickup=pickup)  # fmt: skip
         fresh = selectors.manifest_queryset().get(pk=manifest.pk)
@@ -392,7 +392,7 @@ class NotificationSettingView(MerchantAPIView):
     scope_object = "shipping"
 
     def _current(self) -> NotificationSetting:
-        return NotificationSetting.objects.filter(merchant=self.merchant).first() or NotificationSetting()
+        return self.scoped(NotificationSetting.objects).first() or NotificationSetting()
 
     @extend_schema(operation_id="notification_settings_retrieve", summary="The notification settings",
                    responses=s.NotificationSettingOutput)  # fmt: skip

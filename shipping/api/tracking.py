@@ -17,8 +17,8 @@ from shipping.tracking import tracked_shipments
 from shopops.api.base import MerchantAPIView
 from shopops.api.exceptions import ApiError
 from shopops.api.parsers import JSONParser
-from shopops.api.permissions import HasMerchantScope
 from shopops.api.schema import ApiErrorOutput
+from shopops.api.scopes import PUBLIC
 from shopops.validation import UnstorableInput
 
 MAX_BATCH = 50
@@ -87,25 +87,13 @@ class TrackingView(MerchantAPIView):
         return Response(TrackingOutput(shipment).data)
 
 
-class LookupPermission(HasMerchantScope):
-    """A POST that only reads (a batch lookup): the read scope, and every role, viewers too, may call it."""
-
-    def has_permission(self, request, view) -> bool:
-        try:
-            return super().has_permission(request, view)
-        except ApiError as exc:
-            if exc.code == "role_forbidden":
-                return True
-            raise
-
-
 class TrackingBatchView(MerchantAPIView):
     """Up to 50 parcels at once: one result per AWB, in the request's order, an unknown one as `not_found`.
     A read: it needs `shipping:read` and changes nothing."""
 
     scope_object = "shipping"
-    required_scopes = ["shipping:read"]
-    permission_classes = [LookupPermission]
+    #: A POST that only reads: the read scope, so every role (viewers too) may call it.
+    action_scopes = {"post": ["shipping:read"]}
 
     @extend_schema(operation_id="tracking_batch", summary="Track up to 50 parcels", request=TrackingBatchInput,
                    responses={200: TrackingBatchOutput}, examples=ex.TRACKING_BATCH)  # fmt: skip
@@ -204,6 +192,7 @@ class CourierWebhookView(APIView):
     """Signed by the courier (HMAC), not OAuth: it is bound to the courier whose secret verifies the signature,
     and through it to that courier's merchant."""
 
+    scope_object = PUBLIC
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = [CourierWebhookThrottle]

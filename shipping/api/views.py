@@ -136,7 +136,7 @@ class ServiceabilityView(MerchantAPIView):
         return Response(s.QuoteOutput(result).data)
 
     def _from_order(self, order_id: int) -> dict:
-        order = Order.objects.filter(merchant=self.merchant, pk=order_id).select_related("pickup_location").first()
+        order = self.scoped(Order.objects).filter(pk=order_id).select_related("pickup_location").first()
         if order is None:
             raise NotFound()
         pickup = (order.pickup_location.postcode or "").strip()

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from shopops.api.base import MerchantAPIView
+from shopops.api.scopes import PUBLIC
 
 
 class MerchantOutput(serializers.Serializer):
@@ -26,6 +27,8 @@ class MeOutput(serializers.Serializer):
 
 class MeView(MerchantAPIView):
     """Who the caller is: merchant, client, role and granted scopes. Useful to check a token."""
+
+    scope_object = PUBLIC  # any token or session of the merchant may ask who it is, whatever its scopes
 
     @extend_schema(responses=MeOutput, operation_id="me_retrieve", tags=["account"])
     def get(self, request):

@@ -3,7 +3,8 @@
 Scopes ``webhooks:read`` / ``webhooks:write``. Subscribing to events also needs the read scope of their data
 (``orders:read`` for order and import events, ``shipping:read`` for shipment and document events): a token
 cannot have pushed to it what it could not read. Changing endpoints takes an owner or manager when acting
-with a user's session or token.
+with a user's session or token. Both depend on what the request asks (its events, its endpoint), so the views
+check them once the input is valid and the endpoint found, with the permission's own checks.
 """
 
 from django.db.models import Prefetch
@@ -13,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
-from shopops.api.exceptions import ApiError
+from shopops.api.permissions import check_role, check_scopes
 from shopops.api.schema import ApiErrorOutput
 from shopops.api.serializers import validated_input
 from shopops.models import ADMIN_ROLES
@@ -65,15 +66,8 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, M
         return WebhookEndpoint.objects.all()
 
     def _check_rights(self, events: list[str] | None = None) -> None:
-        role = self.api_client.role
-        if role is not None and role not in ADMIN_ROLES:
-            raise ApiError(403, "role_forbidden", f"The {role} role cannot manage webhook endpoints; an owner or "
-                           "manager can.", {"role": role})  # fmt: skip
-        needed = event_scopes(events or [])
-        missing = [scope for scope in needed if scope not in self.api_client.scopes]
-        if missing:
-            raise ApiError(403, "missing_scope", f"These events need the scope{'s' if len(missing) > 1 else ''} "
-                           f"{' '.join(missing)}.", {"required_scopes": needed, "missing_scopes": missing})  # fmt: skip
+        check_role(self.api_client, ADMIN_ROLES, "cannot manage webhook endpoints; an owner or manager can.")
+        check_scopes(self.api_client, event_scopes(events or []), needs="These events need")
 
     def create(self, request):
         data = validated_input(s.WebhookEndpointInput, self, request.data)

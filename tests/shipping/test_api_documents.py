@@ -447,8 +447,8 @@ def test_reading_a_document_costs_the_same_queries_whatever_it_covers(api, merch
         counts.append(len(queries))
 
     assert len(api.get(f"{DOCUMENTS}{big}/").json()["shipment_ids"]) == 8
-    # the token, the merchant, the document's kind (for the scope), the row, its shipment ids, its order ids
-    assert counts == [6, 6]
+    # the token, the merchant, the row (its kind decides the scope), its shipment ids, its order ids
+    assert counts == [5, 5]
 
 
 # -- scopes -----------------------------------------------------------------------------------------------------------
