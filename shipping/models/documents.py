@@ -1,0 +1,137 @@
+"""Printed documents (labels, invoices, manifests, packing slips) and invoice numbers; ship batches (many orders
+shipped as one job)."""
+
+from django.db import models
+from django.db.models import Q
+
+from shipping.models.shipments import Manifest, PickupRequest, Shipment
+from shopops.models import Merchant
+from shopops.storage import PrivateStorage
+
+
+class DocumentKind(models.TextChoices):
+    LABEL = "label", "Shipping labels"
+    INVOICE = "invoice", "Tax invoices"
+    MANIFEST = "manifest", "Manifest"
+    PACKING_SLIP = "packing_slip", "Packing slips"
+
+
+class DocumentFormat(models.TextChoices):
+    LABEL_4X6 = "4x6", "4 x 6 in label (100 x 150 mm)"
+    A4_4UP = "a4-4up", "A4, 4 labels a sheet"
+    A4 = "a4", "A4"
+    A5 = "a5", "A5"
+
+
+class DocumentStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RENDERING = "rendering", "Rendering"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Document(models.Model):
+    """A PDF rendered by a worker: labels, invoices, a manifest or packing slips for the shipments or orders it
+    covers. ``checksum`` digests the data it was rendered from: the same request on unchanged data returns the
+    same document."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(max_length=12, choices=DocumentKind.choices)
+    format = models.CharField(max_length=6, choices=DocumentFormat.choices)
+    status = models.CharField(max_length=9, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED)
+    shipments = models.ManyToManyField(Shipment, blank=True, related_name="documents")
+    orders = models.ManyToManyField("orders.Order", blank=True, related_name="documents")
+    manifest = models.ForeignKey(Manifest, on_delete=models.SET_NULL, null=True, blank=True, related_name="documents")
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the request and the data rendered.")
+    file = models.FileField(upload_to="documents/%Y/%m/", storage=PrivateStorage(), blank=True)
+    file_checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the PDF bytes.")
+    page_count = models.PositiveIntegerField(default=0)
+    not_created = models.JSONField(default=list, blank=True, help_text="[{id, reason}] left out of the PDF.")
+    error = models.CharField(max_length=500, blank=True)
+    requested_by = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=DocumentKind.values), name="document_kind_valid"),
+            models.CheckConstraint(condition=Q(format__in=DocumentFormat.values), name="document_format_valid"),
+            models.CheckConstraint(condition=Q(status__in=DocumentStatus.values), name="document_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "created_at", "id"], name="document_merchant_created"),
+            models.Index(fields=["merchant", "kind", "checksum"], name="document_merchant_checksum"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk}"
+
+
+class Invoice(models.Model):
+    """An order's tax invoice number, taken once from the merchant's gap-free sequence and kept for reprints."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invoices")
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="invoice")
+    number = models.CharField(max_length=32)
+    issued_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["merchant", "number"], name="invoice_unique_number")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+# -- shipping in one call, and in batches ---------------------------------------------------------------------------
+
+
+class ShipBatchStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ShipBatch(models.Model):
+    """ "Ship selected orders" as one resumable job: each order confirmed, packed, booked with a courier and given an
+    AWB; then one pickup per courier and location, one label PDF, one invoice PDF and one manifest per courier.
+
+    ``results`` holds each order's outcome by id ({steps, shipment, awb, courier, error}); a re-run skips what is
+    already done."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="ship_batches")
+    status = models.CharField(max_length=8, choices=ShipBatchStatus.choices, default=ShipBatchStatus.QUEUED)
+    order_ids = models.JSONField(help_text="The orders, in the order given.")
+    options = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    shipped = models.PositiveIntegerField(default=0, help_text="Orders with an AWB.")
+    failed = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=dict, blank=True)
+    pickups = models.ManyToManyField(PickupRequest, blank=True, related_name="+")
+    manifests = models.ManyToManyField(Manifest, blank=True, related_name="+")
+    label_document = models.ForeignKey(Document, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    invoice_document = models.ForeignKey(Document, on_delete=models.SET_NULL, null=True, blank=True,
+                                         related_name="+")  # fmt: skip
+    manifest_documents = models.ManyToManyField(Document, blank=True, related_name="+")
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="Last sign of life of the worker running it.")  # fmt: skip
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "ship batch"
+        verbose_name_plural = "ship batches"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ShipBatchStatus.values), name="shipbatch_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ship batch {self.pk}"

@@ -1,0 +1,155 @@
+"""Courier scans, failed deliveries (NDRs) and the customer notifications they trigger."""
+
+from django.db import models
+from django.db.models import Q
+
+from shipping.models.couriers import Courier
+from shipping.models.shipments import Shipment, ShipmentStatus
+from shopops.models import Merchant
+
+
+class TrackingEvent(models.Model):
+    """A courier's scan of a parcel, from its webhook or from polling. Events for an unknown AWB are kept
+    as orphans (no shipment) so nothing the courier sent is lost."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="+")
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, null=True, blank=True,
+                                 related_name="tracking_events")  # fmt: skip
+    awb = models.CharField("AWB", max_length=40)
+    event_key = models.CharField(max_length=100, help_text="The courier's event id, or a digest of the event.")
+    status = models.CharField(
+        max_length=20,
+        choices=ShipmentStatus.choices,
+        blank=True,
+        help_text="The ShopOps status the courier code maps to (blank: informational).",
+    )
+    code = models.CharField(max_length=40, help_text="The courier's status code.")
+    description = models.CharField(max_length=500, blank=True)
+    location = models.CharField(max_length=120, blank=True, help_text="City-level place of the scan.")
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=10, choices=[("webhook", "Webhook"), ("poll", "Polling"),
+                                                      ("manual", "Manual"), ("csv", "CSV upload")])  # fmt: skip
+    applied = models.BooleanField(default=False, help_text="Whether it moved the shipment's status.")
+    raw = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["courier", "event_key"], name="trackingevent_unique_key")]
+        indexes = [
+            models.Index(fields=["shipment", "occurred_at"], name="trackingevent_shipment"),
+            models.Index(fields=["courier", "awb"], name="trackingevent_awb"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.awb} {self.code} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class NDRStatus(models.TextChoices):
+    OPEN = "open", "Open: waiting for an action"
+    REATTEMPT = "reattempt", "Reattempt requested"
+    DELIVERED = "delivered", "Resolved: delivered"
+    RTO = "rto", "Resolved: returned to origin"
+
+
+class NDRAction(models.TextChoices):
+    REATTEMPT = "reattempt", "Reattempt delivery"
+    RTO = "rto", "Return to origin"
+
+
+class NDR(models.Model):
+    """A failed delivery (non-delivery report): the attempts, the reason, and the merchant's decision."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="ndrs")
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="ndrs")
+    status = models.CharField(max_length=10, choices=NDRStatus.choices, default=NDRStatus.OPEN)
+    reason = models.CharField(max_length=255)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    first_attempt_at = models.DateTimeField()
+    last_attempt_at = models.DateTimeField()
+    action = models.CharField(max_length=10, choices=NDRAction.choices, blank=True)
+    action_comment = models.CharField(max_length=500, blank=True)
+    reattempt_date = models.DateField(null=True, blank=True)
+    action_by = models.CharField(max_length=100, blank=True)
+    action_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "NDR"
+        verbose_name_plural = "NDR queue"
+        ordering = ["-last_attempt_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment"], condition=Q(status__in=["open", "reattempt"]), name="ndr_one_open_per_shipment"
+            ),  # fmt: skip
+            models.CheckConstraint(condition=Q(status__in=NDRStatus.values), name="ndr_status_valid"),
+        ]
+        indexes = [models.Index(fields=["merchant", "status", "first_attempt_at"], name="ndr_merchant_status")]
+
+    def __str__(self) -> str:
+        return f"NDR {self.pk} ({self.status})"
+
+
+class NotificationEvent(models.TextChoices):
+    SHIPPED = "shipped", "Shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    DELIVERED = "delivered", "Delivered"
+    NDR = "ndr", "Delivery attempt failed"
+    RTO = "rto", "Returning to the merchant"
+
+
+#: Which shipment status tells the customer what.
+NOTIFY_ON_STATUS = {
+    ShipmentStatus.PICKED_UP: NotificationEvent.SHIPPED,
+    ShipmentStatus.OUT_FOR_DELIVERY: NotificationEvent.OUT_FOR_DELIVERY,
+    ShipmentStatus.DELIVERED: NotificationEvent.DELIVERED,
+    ShipmentStatus.NDR: NotificationEvent.NDR,
+    ShipmentStatus.RTO_INITIATED: NotificationEvent.RTO,
+}
+
+
+class NotificationSetting(models.Model):
+    """Which customer notifications a merchant sends, by email and by SMS (all on until changed)."""
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="notification_setting")
+    email_enabled = models.BooleanField(default=True)
+    sms_enabled = models.BooleanField(default=True)
+    on_shipped = models.BooleanField(default=True)
+    on_out_for_delivery = models.BooleanField(default=True)
+    on_delivered = models.BooleanField(default=True)
+    on_ndr = models.BooleanField(default=True)
+    on_rto = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"notification settings of {self.merchant_id}"
+
+    def wants(self, event: str) -> bool:
+        return getattr(self, f"on_{event}")
+
+
+class Notification(models.Model):
+    """One message to a customer about one tracking event, on one channel: sent at most once."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="notifications")
+    tracking_event = models.ForeignKey(TrackingEvent, on_delete=models.CASCADE, null=True, blank=True,
+                                       related_name="+")  # fmt: skip
+    event = models.CharField(max_length=20, choices=NotificationEvent.choices)
+    channel = models.CharField(max_length=5, choices=[("email", "Email"), ("sms", "SMS")])
+    recipient = models.CharField(max_length=254)
+    status = models.CharField(max_length=7, choices=[("queued", "Queued"), ("sent", "Sent"), ("failed", "Failed")],
+                              default="queued")  # fmt: skip
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tracking_event", "channel"], name="notification_once_per_event"),
+        ]
+        indexes = [models.Index(fields=["shipment", "id"], name="notification_shipment")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.channel} to {self.recipient}"
