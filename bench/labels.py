@@ -29,13 +29,9 @@ def _setup():
     from catalog.services import stock_adjust
     from orders.services import order_confirm, order_create, order_pack
     from shipping.models import Shipment
-    from shipping.services import (
-        awb_pool_create_range,
-        courier_create,
-        serviceability_import,
-        shipment_assign_awb,
-        shipment_create,
-    )
+    from shipping.services.awb import awb_pool_create_range
+    from shipping.services.couriers import courier_create, serviceability_import
+    from shipping.services.shipments import shipment_assign_awb, shipment_create
     from shopops.models import Merchant
 
     merchant = Merchant.objects.filter(slug=SLUG).first()

@@ -158,7 +158,7 @@ def _setup() -> Setup:
     from orders.models import Order
     from shipping import demo as shipping_demo
     from shipping.models import Shipment
-    from shipping.services import notification_setting_set
+    from shipping.services.notifications import notification_setting_set
     from shopops.models import Merchant
     from shopops.services import merchant_create
 
@@ -198,7 +198,7 @@ def _top_up(merchant) -> None:
     from catalog.models import Location, Product, StockLevel
     from catalog.services import stock_adjust
     from shipping.models import AWBPool, Courier
-    from shipping.services import awb_pool_create_range
+    from shipping.services.awb import awb_pool_create_range
 
     warehouse = Location.objects.get(merchant=merchant, is_default=True)
     levels = {lv.product_id: lv for lv in StockLevel.objects.filter(merchant=merchant, location=warehouse)}
@@ -292,10 +292,12 @@ def _tracked_shipments(merchant) -> None:
     from orders import services as order_services
     from orders.demo import CUSTOMERS
     from orders.models import Order
-    from shipping import services
     from shipping.adapters import SIM_PICKUP_HOUR
     from shipping.demo import SIM_CODE
     from shipping.models import Courier
+    from shipping.services.pickups import pickup_schedule
+    from shipping.services.shipments import shipment_assign_awb, shipment_create
+    from shipping.services.tracking import tracking_refresh
 
     have = Order.objects.filter(merchant=merchant, channel_order_id__startswith="LBT-").count()
     if have >= TRACKED:
@@ -318,13 +320,13 @@ def _tracked_shipments(merchant) -> None:
             order = order_services.order_create(merchant=merchant, data=data, actor=ACTOR)
             order = order_services.order_pack(order=order_services.order_confirm(order=order, actor=ACTOR),
                                               actor=ACTOR)  # fmt: skip
-            shipment = services.shipment_create(order=order, courier=courier, actor=ACTOR, at=booked_at)
-            shipment = services.shipment_assign_awb(shipment=shipment, actor=ACTOR)
-            services.pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor=ACTOR,
-                                     pickup_date=pickup_day, now=booked_at + timedelta(hours=1))  # fmt: skip
+            shipment = shipment_create(order=order, courier=courier, actor=ACTOR, at=booked_at)
+            shipment = shipment_assign_awb(shipment=shipment, actor=ACTOR)
+            pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor=ACTOR,
+                            pickup_date=pickup_day, now=booked_at + timedelta(hours=1))  # fmt: skip
         made.append(shipment)
     for start in range(0, len(made), 50):
-        services.tracking_refresh(shipments=made[start : start + 50], now=now)
+        tracking_refresh(shipments=made[start : start + 50], now=now)
     print(f"  ... in {time.perf_counter() - started:.0f} s", flush=True)
 
 

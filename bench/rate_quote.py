@@ -78,7 +78,7 @@ def _csv(pincodes: list[str], n: int) -> bytes:
 
 
 def _setup():
-    from shipping.services import courier_create, serviceability_import
+    from shipping.services.couriers import courier_create, serviceability_import
 
     merchant = _reset(SLUG, "Bench quotes")
     known, extra = _pincodes()
@@ -101,7 +101,7 @@ def _setup():
 
 def _time_import() -> tuple[float, int]:
     """One courier's 100k-row file (6-digit pincodes from 100000 up), end to end through the service."""
-    from shipping.services import courier_create, serviceability_import
+    from shipping.services.couriers import courier_create, serviceability_import
 
     merchant = _reset(IMPORT_SLUG, "Bench quotes import")
     courier = courier_create(merchant=merchant, data={"code": "big", "name": "Big courier"})

@@ -61,42 +61,30 @@ from shipping.models import (
     TrackingEvent,
 )
 from shipping.selectors import SORTS, quote, weights_for
-from shipping.services import (
+from shipping.services.awb import awb_pool_create_list, awb_pool_create_range, awb_pool_set_active
+from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create, ship_batch_resume
+from shipping.services.couriers import (
     COURIER_FIELDS,
     COURIER_INTEGRATION_FIELDS,
-    DOCUMENT_MAX_ITEMS,
-    MANIFESTABLE_STATUSES,
     PINCODE,
     RATE_FIELDS,
-    SHIP_BATCH_MAX,
-    SHIP_SORTS,
-    ShipOptions,
-    awb_pool_create_list,
-    awb_pool_create_range,
-    awb_pool_set_active,
     courier_create,
     courier_update,
-    document_request,
-    manifest_create,
-    ndr_action,
-    notification_setting_set,
-    pickup_cancel,
-    pickup_schedule,
     pincode_block,
     pincode_unblock,
     rate_card_set,
     serviceability_import,
-    ship_batch_create,
-    ship_batch_resume,
-    shipment_assign_awb,
-    shipment_cancel,
-    shipment_create,
     shipping_preference_set,
-    tracking_import,
-    tracking_record,
-    tracking_refresh,
     zone_rule_set,
 )
+from shipping.services.documents import DOCUMENT_MAX_ITEMS, document_request
+from shipping.services.manifests import MANIFESTABLE_STATUSES, manifest_create
+from shipping.services.ndr import ndr_action
+from shipping.services.notifications import notification_setting_set
+from shipping.services.pickups import pickup_cancel, pickup_schedule
+from shipping.services.ship import SHIP_SORTS, ShipOptions
+from shipping.services.shipments import shipment_assign_awb, shipment_cancel, shipment_create
+from shipping.services.tracking import tracking_import, tracking_record, tracking_refresh
 from shipping.zones import UnknownPincode, place
 from shopops.admin import (
     ActionReport,

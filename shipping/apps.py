@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class ShippingConfig(AppConfig):
     name = "shipping"
+
+    def ready(self) -> None:
+        # The services enqueue tasks by name (shipping/services/background.py): register them in every process.
+        from shipping import tasks  # noqa: F401

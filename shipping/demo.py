@@ -23,7 +23,6 @@ from catalog.models import Location, Product
 from orders import services as order_services
 from orders.demo import CUSTOMERS
 from orders.models import Order
-from shipping import services
 from shipping.adapters import SIM_PICKUP_HOUR, simulated_failures
 from shipping.models import (
     NDR,
@@ -39,7 +38,14 @@ from shipping.models import (
     TrackingEvent,
 )
 from shipping.models import ShipmentStatus as S
-from shipping.services import courier_create, serviceability_import
+from shipping.services.awb import awb_pool_create_list, awb_pool_create_range
+from shipping.services.couriers import courier_create, serviceability_import
+from shipping.services.manifests import manifest_create
+from shipping.services.ndr import ndr_action
+from shipping.services.notifications import notification_setting_set
+from shipping.services.pickups import pickup_schedule
+from shipping.services.shipments import shipment_assign_awb, shipment_cancel, shipment_create
+from shipping.services.tracking import tracking_record, tracking_refresh
 from shipping.zones import SPECIAL_STATES, Zone, place
 from shopops.models import Merchant
 
@@ -200,13 +206,13 @@ def _offline_pools(merchant: Merchant) -> int:
     for name, code, prefix, start in RANGE_POOLS:
         if not AWBPool.objects.filter(merchant=merchant, name=name).exists():
             courier = Courier.objects.get(merchant=merchant, code=code)
-            services.awb_pool_create_range(courier=courier, name=name, start=start, end=start + 4_999, prefix=prefix,
-                                           low_watermark=500)  # fmt: skip
+            awb_pool_create_range(courier=courier, name=name, start=start, end=start + 4_999, prefix=prefix,
+                                  low_watermark=500)  # fmt: skip
             made += 1
     delhivery = Courier.objects.get(merchant=merchant, code="delhivery-surface")
     if not AWBPool.objects.filter(merchant=merchant, name="Delhivery Surface list").exists():
-        services.awb_pool_create_list(courier=delhivery, name="Delhivery Surface list", low_watermark=50,
-                                      numbers=[f"DLV{1_480_000 + n}" for n in range(40)])  # fmt: skip
+        awb_pool_create_list(courier=delhivery, name="Delhivery Surface list", low_watermark=50,
+                             numbers=[f"DLV{1_480_000 + n}" for n in range(40)])  # fmt: skip
         made += 1
     return made
 
@@ -275,12 +281,12 @@ def _shipments(merchant: Merchant, courier: Courier) -> int:
         return 0
     quiet = not NotificationSetting.objects.filter(merchant=merchant).exists()
     if quiet:  # the history is the past: its customers are not messaged today
-        services.notification_setting_set(merchant=merchant, data={"email_enabled": False, "sms_enabled": False})
-    services.awb_pool_create_list(courier=courier, name="Demo Express (demo stories)", numbers=_awbs_for(STORIES),
-                                  low_watermark=0)  # fmt: skip
+        notification_setting_set(merchant=merchant, data={"email_enabled": False, "sms_enabled": False})
+    awb_pool_create_list(courier=courier, name="Demo Express (demo stories)", numbers=_awbs_for(STORIES),
+                         low_watermark=0)  # fmt: skip
     if not AWBPool.objects.filter(merchant=merchant, name="Demo Express range").exists():
-        services.awb_pool_create_range(courier=courier, name="Demo Express range", start=42_000_000,
-                                       end=42_009_999, prefix="DXR", low_watermark=200)  # fmt: skip
+        awb_pool_create_range(courier=courier, name="Demo Express range", start=42_000_000,
+                              end=42_009_999, prefix="DXR", low_watermark=200)  # fmt: skip
     now = timezone.now()
     tz = timezone.get_current_timezone()  # the simulated courier's clock
     locations = {loc.nickname: loc for loc in Location.objects.filter(merchant=merchant)}
@@ -295,25 +301,25 @@ def _shipments(merchant: Merchant, courier: Courier) -> int:
         booked_at = (pickup_at - timedelta(hours=7)) if pickup_at else now - timedelta(hours=3 + index % 5)
         order = _order(merchant, index, story, locations[story.location], products[index % len(products)],
                        booked_at - timedelta(hours=5))  # fmt: skip
-        shipment = services.shipment_create(order=order, courier=courier, actor=ACTOR, at=booked_at)
+        shipment = shipment_create(order=order, courier=courier, actor=ACTOR, at=booked_at)
         if "new" not in story.steps:
-            shipment = services.shipment_assign_awb(shipment=shipment, actor=ACTOR)
+            shipment = shipment_assign_awb(shipment=shipment, actor=ACTOR)
         if pickup_at is not None:
-            services.pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor=ACTOR,
-                                     pickup_date=pickup_at.date(), now=booked_at + timedelta(hours=1))  # fmt: skip
+            pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor=ACTOR,
+                            pickup_date=pickup_at.date(), now=booked_at + timedelta(hours=1))  # fmt: skip
         elif "pickup" in story.steps:
-            services.pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor=ACTOR)
+            pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor=ACTOR)
         elif "cancel" in story.steps:
-            services.shipment_cancel(shipment=shipment, actor=ACTOR, reason="Customer changed the delivery address")
+            shipment_cancel(shipment=shipment, actor=ACTOR, reason="Customer changed the delivery address")
         made.append((story, shipment, pickup_at, booked_at))
     for pickup in PickupRequest.objects.filter(courier=courier).order_by("pickup_date", "id"):
-        services.manifest_create(merchant=merchant, actor=ACTOR, pickup=pickup)
+        manifest_create(merchant=merchant, actor=ACTOR, pickup=pickup)
     for story, shipment, pickup_at, _ in made:
         if pickup_at is not None:
             _travel(story, shipment, pickup_at, now)
     _backdate(made)
     if quiet:
-        services.notification_setting_set(merchant=merchant, data={"email_enabled": True, "sms_enabled": True})
+        notification_setting_set(merchant=merchant, data={"email_enabled": True, "sms_enabled": True})
     return len(made)
 
 
@@ -337,29 +343,29 @@ def _travel(story: Story, shipment: Shipment, pickup_at: datetime, now: datetime
     failed_at = pickup_at + timedelta(hours=43)  # just after the first failed attempt
     if story.failures != "none" and last_poll > failed_at:
         # The courier reports the failed attempt; what follows depends on the NDR it opens (the next polls).
-        services.tracking_refresh(shipments=[shipment], now=failed_at)
-    services.tracking_refresh(shipments=[shipment], now=last_poll)
+        tracking_refresh(shipments=[shipment], now=failed_at)
+    tracking_refresh(shipments=[shipment], now=last_poll)
     ndr = NDR.objects.filter(shipment=shipment, status=NDRStatus.OPEN).first()
     decided_at = last_poll + timedelta(hours=1)
     tomorrow = now.astimezone(shipment.merchant.tzinfo).date() + timedelta(days=1)
     if "reattempt_next_day" in story.steps:
-        services.ndr_action(ndr=ndr, action=NDRAction.REATTEMPT, actor=ACTOR, now=decided_at,
-                            comment="Customer asked for delivery after 6 pm",
-                            reattempt_date=ndr.last_attempt_at.astimezone(shipment.merchant.tzinfo).date()
-                            + timedelta(days=1))  # fmt: skip
+        ndr_action(ndr=ndr, action=NDRAction.REATTEMPT, actor=ACTOR, now=decided_at,
+                   comment="Customer asked for delivery after 6 pm",
+                   reattempt_date=ndr.last_attempt_at.astimezone(shipment.merchant.tzinfo).date()
+                   + timedelta(days=1))  # fmt: skip
     if "reattempt_tomorrow" in story.steps:
-        services.ndr_action(ndr=ndr, action=NDRAction.REATTEMPT, actor=ACTOR, now=decided_at,
-                            comment="Landmark: opposite the metro station",
-                            reattempt_date=tomorrow)  # fmt: skip
+        ndr_action(ndr=ndr, action=NDRAction.REATTEMPT, actor=ACTOR, now=decided_at,
+                   comment="Landmark: opposite the metro station",
+                   reattempt_date=tomorrow)  # fmt: skip
     if "rto" in story.steps:
-        services.ndr_action(ndr=ndr, action=NDRAction.RTO, actor=ACTOR, now=decided_at,
-                            comment="Customer refused the parcel twice")  # fmt: skip
+        ndr_action(ndr=ndr, action=NDRAction.RTO, actor=ACTOR, now=decided_at,
+                   comment="Customer refused the parcel twice")  # fmt: skip
     if "lost" in story.steps:
-        services.tracking_record(shipment=shipment, code=S.LOST, actor=ACTOR, occurred_at=pickup_at + timedelta(days=3),
-                                 description="Declared lost by the courier after a search",
-                                 location="Sort centre")  # fmt: skip
+        tracking_record(shipment=shipment, code=S.LOST, actor=ACTOR, occurred_at=pickup_at + timedelta(days=3),
+                        description="Declared lost by the courier after a search",
+                        location="Sort centre")  # fmt: skip
     if "poll" in story.steps:
-        services.tracking_refresh(shipments=[shipment], now=now)
+        tracking_refresh(shipments=[shipment], now=now)
 
 
 def _backdate(made: list[tuple[Story, Shipment, datetime | None, datetime]]) -> None:

@@ -774,7 +774,7 @@ def render_invoices(*, merchant, orders: list[Order], chunk_size: int = CHUNK_SI
     """Tax invoices, one or more A4 pages each. Each order gets its invoice number once (``invoice_for``: a
     gap-free per-merchant sequence) and keeps it on reprints. Cancelled orders are listed in ``not_created``.
     Raises MissingMerchantSetting when the merchant has no GSTIN or address."""
-    from shipping.services import invoice_for
+    from shipping.services.documents import invoice_for
 
     check_invoice_settings(merchant)
     _check_scope(merchant, orders)

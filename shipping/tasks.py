@@ -7,9 +7,13 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db.models import Exists, OuterRef
 
-from shipping import notifications, services
+from shipping import notifications
 from shipping.adapters import ADAPTERS
 from shipping.models import Courier, DocumentStatus, ShipBatch, ShipBatchStatus, Shipment
+from shipping.services import batches as batch_services
+from shipping.services import documents as document_services
+from shipping.services import tracking as tracking_services
+from shipping.services.notifications import notification_send
 
 logger = logging.getLogger(__name__)
 
@@ -18,14 +22,14 @@ logger = logging.getLogger(__name__)
              retry_backoff=True, max_retries=5)  # fmt: skip
 def notify_send(notification_id: int) -> str:
     """Send one customer notification (queue ``notifications``); sent ones are not sent again."""
-    return services.notification_send(notification_id=notification_id).status
+    return notification_send(notification_id=notification_id).status
 
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=55)
 def tracking_poll_courier(courier_id: int) -> dict:
     """Poll one courier for news of its live shipments, at most its per-minute limit."""
     courier = Courier.objects.select_related("merchant").get(pk=courier_id)
-    result = services.tracking_poll(courier=courier)
+    result = tracking_services.tracking_poll(courier=courier)
     return {"accepted": result.accepted, "applied": result.applied, "duplicates": result.duplicates}
 
 
@@ -33,7 +37,7 @@ def tracking_poll_courier(courier_id: int) -> dict:
 def tracking_poll_all() -> int:
     """Every minute (Celery beat): one poll task per active courier with live shipments and a polling adapter."""
     polling = [name for name, adapter in ADAPTERS.items() if adapter.polls]
-    live = Shipment.objects.filter(courier=OuterRef("pk"), status__in=services.POLLED_STATUSES)
+    live = Shipment.objects.filter(courier=OuterRef("pk"), status__in=tracking_services.POLLED_STATUSES)
     ids = list(Courier.objects.filter(is_active=True, adapter__in=polling).filter(Exists(live))
                .values_list("pk", flat=True))  # fmt: skip
     for courier_id in ids:
@@ -47,22 +51,22 @@ def courier_performance_refresh_all() -> int:
     couriers = list(Courier.objects.select_related("merchant").filter(Exists(Shipment.objects.filter(
         courier=OuterRef("pk")))))  # fmt: skip
     for courier in couriers:
-        services.courier_performance_refresh(courier=courier)
+        tracking_services.courier_performance_refresh(courier=courier)
     return len(couriers)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=services.DOCUMENT_TIME_LIMIT - 60,
-             time_limit=services.DOCUMENT_TIME_LIMIT)  # fmt: skip
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=document_services.DOCUMENT_TIME_LIMIT - 60,
+             time_limit=document_services.DOCUMENT_TIME_LIMIT)  # fmt: skip
 def document_render(document_id: int) -> str:
     """Render one queued PDF (queue ``documents``); redelivered after a lost worker, it renders again."""
     try:
-        return services.document_render(document_id=document_id).status
+        return document_services.document_render(document_id=document_id).status
     except SoftTimeLimitExceeded:
         error = "Rendering exceeded its time limit; ask for fewer items."
     except Exception as exc:  # a crash in the renderer: the job says so instead of staying "rendering"
         logger.exception("Document %s failed to render", document_id)
         error = f"Rendering failed: {type(exc).__name__}: {exc}"
-    services.document_fail(document_id=document_id, error=error)
+    document_services.document_fail(document_id=document_id, error=error)
     return DocumentStatus.FAILED
 
 
@@ -70,7 +74,7 @@ def document_render(document_id: int) -> str:
 def ship_batch_run(batch_id: int) -> str:
     """Ship a batch of orders (queue ``default``); redelivered after a lost worker, it resumes where it stopped."""
     try:
-        return services.ship_batch_run(batch_id=batch_id).status
+        return batch_services.ship_batch_run(batch_id=batch_id).status
     except SoftTimeLimitExceeded:
         error = "The batch exceeded its time limit; run it again to resume."
         ShipBatch.objects.filter(pk=batch_id).update(status=ShipBatchStatus.FAILED, error=error)

@@ -105,7 +105,7 @@ ROUTE_FACTORIES: dict[str, Callable] = {
 
 
 def _courier(merchant):
-    from shipping.services import courier_create
+    from shipping.services.couriers import courier_create
 
     return courier_create(
         merchant=merchant,
@@ -121,7 +121,7 @@ def _tracked_shipment(merchant):
 
 
 def _manifest(merchant):
-    from shipping.services import manifest_create
+    from shipping.services.manifests import manifest_create
 
     shipment = make_shipment(merchant, "awb_assigned")
     return manifest_create(merchant=merchant, actor="system", shipment_ids=[shipment.pk])
@@ -135,7 +135,8 @@ def _shippable_order(merchant):
 
 def _ship_batch(merchant):
     """A finished batch of one packed order of ``merchant``'s, shipped with the test courier."""
-    from shipping.services import ShipOptions, ship_batch_create
+    from shipping.services.batches import ship_batch_create
+    from shipping.services.ship import ShipOptions
 
     shipping_courier(merchant)
     order = make_order(merchant, "packed")
@@ -145,7 +146,7 @@ def _ship_batch(merchant):
 
 def _label_document(merchant):
     """A rendered label document of ``merchant``'s; the merchant is set up to issue tax invoices too."""
-    from shipping.services import document_render, document_request
+    from shipping.services.documents import document_render, document_request
     from tests.shipping.documents_helpers import gst_merchant
 
     gst_merchant(merchant)

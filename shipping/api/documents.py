@@ -15,9 +15,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from orders.models import Order
-from shipping import services
 from shipping.api import examples as ex
 from shipping.models import Document, DocumentKind, DocumentStatus, Shipment
+from shipping.services.documents import DOCUMENT_MAX_ITEMS, document_request
+from shipping.services.manifests import manifest_create
 from shopops.api.base import MerchantScopedGenericViewSet
 from shopops.api.exceptions import Conflict
 from shopops.api.schema import ApiErrorOutput
@@ -26,7 +27,7 @@ from shopops.api.serializers import StrictInputMixin, validated_input
 
 MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
 
-MAX_ITEMS = services.DOCUMENT_MAX_ITEMS
+MAX_ITEMS = DOCUMENT_MAX_ITEMS
 #: The scope family of each kind of document.
 KIND_SCOPE = {DocumentKind.LABEL: "shipping", DocumentKind.MANIFEST: "shipping", DocumentKind.INVOICE: "orders",
               DocumentKind.PACKING_SLIP: "orders"}  # fmt: skip
@@ -133,8 +134,8 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
                                                  Prefetch("orders", queryset=Order.objects.only("id")))  # fmt: skip
 
     def _queued(self, kind: str, ids: list[int], format: str | None = None) -> Response:
-        document = services.document_request(merchant=self.merchant, kind=kind, ids=ids, format=format,
-                                             actor=self.actor)  # fmt: skip
+        document = document_request(merchant=self.merchant, kind=kind, ids=ids, format=format,
+                                    actor=self.actor)  # fmt: skip
         document = self.get_queryset().get(pk=document.pk)
         return Response(DocumentOutput(document, context=self.get_serializer_context()).data,
                         status=status.HTTP_202_ACCEPTED)  # fmt: skip
@@ -160,8 +161,8 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
         data = validated_input(ManifestsInput, self, request.data)
         manifest_id = data.get("manifest_id")
         if manifest_id is None:
-            manifest_id = services.manifest_create(merchant=self.merchant, shipment_ids=data["shipment_ids"],
-                                                   actor=self.actor).pk  # fmt: skip
+            manifest_id = manifest_create(merchant=self.merchant, shipment_ids=data["shipment_ids"],
+                                          actor=self.actor).pk  # fmt: skip
         return self._queued(DocumentKind.MANIFEST, [manifest_id])
 
     @extend_schema(summary="Packing slips for orders (scope orders:write)", request=PackingSlipsInput,

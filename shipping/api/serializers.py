@@ -10,7 +10,7 @@ from rest_framework.fields import empty
 
 from shipping.models import Adapter, Courier, CourierMode, RateCard, ShipmentStatus
 from shipping.selectors import SORTS, courier_rates, courier_rating
-from shipping.services import PINCODE, POSTCODE
+from shipping.services.couriers import PINCODE, POSTCODE
 from shipping.zones import Zone, normalize_postcode
 from shopops.api.serializers import LocalTimeField, StrictInputMixin
 from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS

@@ -10,11 +10,13 @@ from rest_framework.response import Response
 
 from orders.api.serializers import OrderInput
 from orders.models import Order
-from shipping import selectors, services
+from shipping import selectors
 from shipping.api import examples as ex
 from shipping.api.documents import DocumentOutput
 from shipping.api.shipment_serializers import ShipmentOutput
 from shipping.models import ShipBatch
+from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create
+from shipping.services.ship import SHIP_SORTS, ShipOptions, ShipRefused, ShipResult, ship_order
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.exceptions import ApiError, status_for
 from shopops.api.schema import ApiErrorOutput
@@ -26,7 +28,7 @@ MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
 
 class ShipOptionsInput(StrictInputMixin, serializers.Serializer):
     courier = serializers.CharField(default="recommended", help_text='A courier code, or "recommended".')
-    sort = serializers.ChoiceField(choices=services.SHIP_SORTS, required=False,
+    sort = serializers.ChoiceField(choices=SHIP_SORTS, required=False,
                                    help_text="How to pick the courier when none is named; default: the merchant's "
                                              "own order (recommended unless changed).")  # fmt: skip
     request_pickup = serializers.BooleanField(default=True)
@@ -39,9 +41,9 @@ class ShipOptionsInput(StrictInputMixin, serializers.Serializer):
     generate_manifest = serializers.BooleanField(default=False)
 
 
-def _options(validated: dict | None) -> services.ShipOptions:
+def _options(validated: dict | None) -> ShipOptions:
     """The options given, the defaults for those left out (``options`` itself may be left out)."""
-    return services.ShipOptions(**(validated or ShipOptionsInput().run_validation({})))
+    return ShipOptions(**(validated or ShipOptionsInput().run_validation({})))
 
 
 class ShipNewOrderInput(OrderInput):
@@ -104,7 +106,7 @@ class ShipOutput(serializers.Serializer):
     error = ShipErrorOutput(allow_null=True, help_text="The first later step (pickup, documents) that failed.")
 
 
-def ship_output(result: services.ShipResult, context: dict) -> dict:
+def ship_output(result: ShipResult, context: dict) -> dict:
     shipment = selectors.shipment_queryset().get(pk=result.shipment.pk)
     shipment_data = ShipmentOutput(shipment, context=context).data
     order = Order.objects.only("id", "number", "status").get(pk=result.order.pk)
@@ -168,14 +170,14 @@ class ShipView(MerchantAPIView):
             if order is None:
                 raise ApiError(404, "not_found", f"No order {data['order_id']}.", {"step": "order_created"})
         try:
-            result = services.ship_order(merchant=self.merchant, actor=self.actor, options=options,
-                                         order=order, order_data=None if existing else data)  # fmt: skip
-        except services.ShipRefused as refused:
+            result = ship_order(merchant=self.merchant, actor=self.actor, options=options,
+                                order=order, order_data=None if existing else data)  # fmt: skip
+        except ShipRefused as refused:
             raise _refusal(refused) from refused.cause
         return Response(ship_output(result, self.get_serializer_context()), status=status.HTTP_201_CREATED)
 
 
-def _refusal(refused: services.ShipRefused) -> ApiError:
+def _refusal(refused: ShipRefused) -> ApiError:
     error = refused.result.error
     if isinstance(refused.cause, DomainError):
         status_code = status_for(refused.cause)
@@ -191,7 +193,7 @@ def _refusal(refused: services.ShipRefused) -> ApiError:
 
 class ShipBatchInput(StrictInputMixin, serializers.Serializer):
     order_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False,
-                                      max_length=services.SHIP_BATCH_MAX)  # fmt: skip
+                                      max_length=SHIP_BATCH_MAX)  # fmt: skip
     options = ShipOptionsInput(required=False)
 
 
@@ -233,8 +235,8 @@ class ShipBatchViewSet(mixins.RetrieveModelMixin, mixins.CreateModelMixin, Merch
                    responses={202: ShipBatchOutput, **BATCH_ERRORS})  # fmt: skip
     def create(self, request):
         data = validated_input(ShipBatchInput, self, request.data)
-        batch = services.ship_batch_create(merchant=self.merchant, order_ids=data["order_ids"], actor=self.actor,
-                                           options=_options(data.get("options")))  # fmt: skip
+        batch = ship_batch_create(merchant=self.merchant, order_ids=data["order_ids"], actor=self.actor,
+                                  options=_options(data.get("options")))  # fmt: skip
         batch = self.get_queryset().get(pk=batch.pk)
         return Response(ShipBatchOutput(batch, context=self.get_serializer_context()).data,
                         status=status.HTTP_202_ACCEPTED)  # fmt: skip

@@ -14,11 +14,22 @@ from rest_framework.response import Response
 
 from catalog.services import location_resolve
 from orders.models import Order
-from shipping import selectors, services
+from shipping import selectors
 from shipping.api import examples as ex
 from shipping.api import shipment_serializers as s
 from shipping.filters import AWBPoolFilter, ManifestFilter, NDRFilter, PickupFilter, ShipmentFilter
 from shipping.models import AWBPoolKind, Courier, NotificationSetting, PickupRequest, Shipment
+from shipping.services.awb import (
+    awb_pool_create_list,
+    awb_pool_create_range,
+    awb_pool_set_active,
+    awb_pool_set_low_watermark,
+)
+from shipping.services.manifests import manifest_create
+from shipping.services.ndr import ndr_action
+from shipping.services.notifications import notification_setting_set
+from shipping.services.pickups import pickup_cancel, pickup_schedule
+from shipping.services.shipments import shipment_assign_awb, shipment_cancel, shipment_create
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.parsers import FormParser, JSONParser, MultiPartParser
 from shopops.api.schema import ApiErrorOutput
@@ -107,7 +118,7 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
         if order is None:
             raise serializers.ValidationError({"order": [f"Unknown order {data['order']}."]})
         courier = _courier(self, data["courier"]) if "courier" in data else None
-        shipment = services.shipment_create(order=order, courier=courier, actor=self.actor)
+        shipment = shipment_create(order=order, courier=courier, actor=self.actor)
         return self._out(shipment, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -128,7 +139,7 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
         shipment = self.get_object()
         data = validated_input(s.ShipmentAssignAWBInput, self, request.data)
         courier = _courier(self, data["courier"]) if "courier" in data else None
-        return self._out(services.shipment_assign_awb(shipment=shipment, courier=courier, actor=self.actor))
+        return self._out(shipment_assign_awb(shipment=shipment, courier=courier, actor=self.actor))
 
     @extend_schema(
         summary="Cancel a shipment before pickup",
@@ -142,7 +153,7 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
     def cancel(self, request, pk=None):
         shipment = self.get_object()
         reason = validated_input(s.ShipmentCancelInput, self, request.data)["reason"]
-        return self._out(services.shipment_cancel(shipment=shipment, reason=reason, actor=self.actor))
+        return self._out(shipment_cancel(shipment=shipment, reason=reason, actor=self.actor))
 
     @extend_schema(
         summary="A shipment's timeline",
@@ -211,21 +222,21 @@ class AWBPoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
         data = validated_input(s.AWBPoolInput, self, request.data)
         courier = _courier(self, data["courier"])
         if data["kind"] == AWBPoolKind.RANGE:
-            pool = services.awb_pool_create_range(courier=courier, name=data["name"], start=data["range_start"],
-                                                  end=data["range_end"], prefix=data["prefix"], width=data["width"],
-                                                  low_watermark=data["low_watermark"])  # fmt: skip
+            pool = awb_pool_create_range(courier=courier, name=data["name"], start=data["range_start"],
+                                         end=data["range_end"], prefix=data["prefix"], width=data["width"],
+                                         low_watermark=data["low_watermark"])  # fmt: skip
         else:
-            pool = services.awb_pool_create_list(courier=courier, name=data["name"], numbers=data["numbers"],
-                                                 low_watermark=data["low_watermark"])  # fmt: skip
+            pool = awb_pool_create_list(courier=courier, name=data["name"], numbers=data["numbers"],
+                                        low_watermark=data["low_watermark"])  # fmt: skip
         return self._out(pool, status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         pool = self.get_object()
         data = validated_input(s.AWBPoolUpdateInput, self, request.data)
         if "is_active" in data:
-            pool = services.awb_pool_set_active(pool=pool, is_active=data["is_active"])
+            pool = awb_pool_set_active(pool=pool, is_active=data["is_active"])
         if "low_watermark" in data:
-            pool = services.awb_pool_set_low_watermark(pool=pool, low_watermark=data["low_watermark"])
+            pool = awb_pool_set_low_watermark(pool=pool, low_watermark=data["low_watermark"])
         return self._out(pool)
 
 
@@ -272,8 +283,8 @@ class PickupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSc
         data = validated_input(s.PickupCreateInput, self, request.data)
         shipment_ids = _known_shipments(self, data["shipment_ids"])
         location = location_resolve(merchant=self.merchant, ref=data["location"]) if data.get("location") else None
-        pickup = services.pickup_schedule(merchant=self.merchant, shipment_ids=shipment_ids, actor=self.actor,
-                                          location=location, pickup_date=data.get("pickup_date"))  # fmt: skip
+        pickup = pickup_schedule(merchant=self.merchant, shipment_ids=shipment_ids, actor=self.actor,
+                                 location=location, pickup_date=data.get("pickup_date"))  # fmt: skip
         return self._out(pickup, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -286,7 +297,7 @@ class PickupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSc
     )  # fmt: skip
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return self._out(services.pickup_cancel(pickup=self.get_object(), actor=self.actor))
+        return self._out(pickup_cancel(pickup=self.get_object(), actor=self.actor))
 
 
 # -- manifests --------------------------------------------------------------------------------------------------
@@ -331,8 +342,8 @@ class ManifestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
             if pickup is None:
                 raise serializers.ValidationError({"pickup": [f"Unknown pickup {data['pickup']}."]})
         shipment_ids = _known_shipments(self, data["shipment_ids"]) if "shipment_ids" in data else None
-        manifest = services.manifest_create(merchant=self.merchant, actor=self.actor, shipment_ids=shipment_ids,
-                                            pickup=pickup)  # fmt: skip
+        manifest = manifest_create(merchant=self.merchant, actor=self.actor, shipment_ids=shipment_ids,
+                                   pickup=pickup)  # fmt: skip
         fresh = selectors.manifest_queryset().get(pk=manifest.pk)
         return Response(s.ManifestOutput(fresh, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)  # fmt: skip
@@ -377,8 +388,8 @@ class NDRViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantScope
     def take_action(self, request, pk=None):
         ndr = self.get_object()
         data = validated_input(s.NDRActionInput, self, request.data)
-        services.ndr_action(ndr=ndr, action=data["action"], actor=self.actor, comment=data["comment"],
-                            reattempt_date=data.get("reattempt_date"))  # fmt: skip
+        ndr_action(ndr=ndr, action=data["action"], actor=self.actor, comment=data["comment"],
+                   reattempt_date=data.get("reattempt_date"))  # fmt: skip
         fresh = selectors.ndr_queryset().get(pk=ndr.pk)
         return Response(s.NDROutput(fresh, context=self.get_serializer_context()).data)
 
@@ -404,5 +415,5 @@ class NotificationSettingView(MerchantAPIView):
     def patch(self, request):
         serializer = s.NotificationSettingInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        setting = services.notification_setting_set(merchant=self.merchant, data=serializer.validated_data)
+        setting = notification_setting_set(merchant=self.merchant, data=serializer.validated_data)
         return Response(s.NotificationSettingOutput(setting).data)

@@ -11,8 +11,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from shipping import notifications, services, webhooks
+from shipping import notifications, webhooks
 from shipping.api import examples as ex
+from shipping.services.tracking import tracking_ingest
 from shipping.tracking import tracked_shipments
 from shopops.api.base import MerchantAPIView
 from shopops.api.exceptions import ApiError
@@ -221,5 +222,5 @@ class CourierWebhookView(APIView):
         except webhooks.TooManyEvents as exc:
             raise ApiError(413, "payload_too_large", f"{exc.count} events; send at most {webhooks.MAX_EVENTS} per "
                            "request.", {"max_events": webhooks.MAX_EVENTS}) from None  # fmt: skip
-        result = services.tracking_ingest(courier=courier, updates=updates, source="webhook")
+        result = tracking_ingest(courier=courier, updates=updates, source="webhook")
         return Response(WebhookOutput(result).data, status=status.HTTP_202_ACCEPTED)

@@ -10,11 +10,11 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from orders.models import Order, PaymentMethod
-from shipping import services
 from shipping.api import examples as ex
 from shipping.api import serializers as s
 from shipping.models import Courier, ServiceablePincode
 from shipping.selectors import quote, weights_for
+from shipping.services.couriers import courier_create, courier_update, serviceability_import
 from shipping.zones import UnknownPincode, place
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.exceptions import ApiError
@@ -55,18 +55,18 @@ class CourierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
     def create(self, request):
         data = dict(validated_input(s.CourierInput, self, request.data))
         rate_cards = data.pop("rate_cards", [])
-        courier = services.courier_create(merchant=self.merchant, data=data, rate_cards=rate_cards)
+        courier = courier_create(merchant=self.merchant, data=data, rate_cards=rate_cards)
         return self._output(courier, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         courier = self.get_object()
         data = dict(validated_input(s.CourierInput, self, request.data, instance=courier, partial=True))
         rate_cards = data.pop("rate_cards", None)
-        courier = services.courier_update(courier=courier, data=data, rate_cards=rate_cards)
+        courier = courier_update(courier=courier, data=data, rate_cards=rate_cards)
         return self._output(courier)
 
     def destroy(self, request, pk=None):
-        services.courier_update(courier=self.get_object(), data={"is_active": False})
+        courier_update(courier=self.get_object(), data={"is_active": False})
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -85,8 +85,8 @@ class CourierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
         if upload.size > settings.API_MAX_UPLOAD_BYTES:
             raise ApiError(413, "payload_too_large", "The file is too large.",
                            {"max_bytes": settings.API_MAX_UPLOAD_BYTES})  # fmt: skip
-        result = services.serviceability_import(courier=courier, fileobj=upload.file, replace=data["replace"],
-                                                country=data["country"])  # fmt: skip
+        result = serviceability_import(courier=courier, fileobj=upload.file, replace=data["replace"],
+                                       country=data["country"])  # fmt: skip
         body = s.ServiceabilityImportOutput(result).data
         if result.errors:
             raise ApiError(400, "invalid_file", f"The file has bad rows ({len(result.errors)} shown); nothing "

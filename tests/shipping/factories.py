@@ -4,7 +4,7 @@ import io
 from datetime import time
 from decimal import Decimal
 
-from shipping.services import courier_create, serviceability_import
+from shipping.services.couriers import courier_create, serviceability_import
 
 METRO_CARD = {
     "zone": "metro", "first_slab_grams": 500, "first_slab_price": Decimal("40.00"), "additional_slab_grams": 500,
@@ -36,9 +36,12 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from orders.models import OrderStatus  # noqa: E402
-from shipping import services as shipping_services  # noqa: E402
 from shipping.adapters import TrackingUpdate  # noqa: E402
 from shipping.models import Courier, Shipment, ShipmentStatus  # noqa: E402
+from shipping.services.awb import awb_pool_create_range  # noqa: E402
+from shipping.services.pickups import pickup_schedule  # noqa: E402
+from shipping.services.shipments import shipment_assign_awb, shipment_cancel, shipment_create  # noqa: E402
+from shipping.services.tracking import tracking_ingest  # noqa: E402
 from shipping.zones import Zone  # noqa: E402
 from tests.orders.factories import make_order  # noqa: E402
 
@@ -52,8 +55,8 @@ def shipping_courier(merchant, code: str = "bluedart", name: str = "Blue Dart", 
     courier = make_courier(merchant, code=code, name=name, rate_cards=[CITY_CARD, METRO_CARD],
                            pincodes=("560001", "560025", "400050"), adapter=adapter, **data)  # fmt: skip
     if pool:
-        shipping_services.awb_pool_create_range(courier=courier, name=f"{code} pool", start=10_000_000,
-                                                end=10_000_000 + pool - 1, prefix=code[:2].upper())  # fmt: skip
+        awb_pool_create_range(courier=courier, name=f"{code} pool", start=10_000_000,
+                              end=10_000_000 + pool - 1, prefix=code[:2].upper())  # fmt: skip
     return courier
 
 
@@ -82,7 +85,7 @@ def courier_event(shipment: Shipment, code: str, at: datetime | None = None, eve
     """A courier's event for the shipment, through ingestion (as its webhook would deliver it)."""
     update = TrackingUpdate(awb=shipment.awb, code=code, occurred_at=at or timezone.now(), event_id=event_id,
                             **extra)  # fmt: skip
-    return shipping_services.tracking_ingest(courier=shipment.courier, updates=[update], source="webhook")
+    return tracking_ingest(courier=shipment.courier, updates=[update], source="webhook")
 
 
 #: When the orders of ``make_shipment`` were placed.
@@ -96,15 +99,15 @@ def make_shipment(merchant, status: str = ShipmentStatus.NEW, courier=None, orde
     # placed well before any scan the tests send (a scan dated before its order is refused)
     order_overrides.setdefault("ordered_at", ORDERED_AT)
     order = order or make_order(merchant, OrderStatus.PACKED, **order_overrides)
-    shipment = shipping_services.shipment_create(order=order, courier=courier, actor="system")
+    shipment = shipment_create(order=order, courier=courier, actor="system")
     start = timezone.now() - timedelta(days=3)
     for n, step in enumerate(SHIPMENT_PATHS[status]):
         if step == "awb":
-            shipment = shipping_services.shipment_assign_awb(shipment=shipment, actor="system")
+            shipment = shipment_assign_awb(shipment=shipment, actor="system")
         elif step == "pickup":
-            shipping_services.pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor="system")
+            pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor="system")
         elif step == "cancel":
-            shipping_services.shipment_cancel(shipment=shipment, actor="system", reason="test")
+            shipment_cancel(shipment=shipment, actor="system", reason="test")
         else:
             courier_event(shipment, step, at=start + timedelta(hours=n), description=f"test {step}")
     shipment.refresh_from_db()

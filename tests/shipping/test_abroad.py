@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from shipping.selectors import quote
-from shipping.services import courier_create, serviceability_import, zone_rule_set
+from shipping.services.couriers import courier_create, serviceability_import, zone_rule_set
 from shipping.zones import UnknownPincode, Zone, zone_by_prefix
 
 RULES = [("", "", Zone.REST_OF_INDIA), ("SW", "SW", Zone.WITHIN_CITY), ("SW", "", Zone.WITHIN_STATE),

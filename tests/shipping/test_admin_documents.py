@@ -6,8 +6,9 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
 
-from shipping import services
 from shipping.models import Document, DocumentKind, DocumentStatus, Invoice, ShipmentStatus
+from shipping.services.documents import document_render, document_request
+from shipping.services.manifests import manifest_create
 from tests.orders.factories import make_order
 from tests.shipping.documents_helpers import SIZE_4X6, SIZE_A4, SIZE_A5, gst_merchant, page_size, pdf_pages, same_size
 from tests.shipping.factories import make_shipment, shipping_courier
@@ -191,8 +192,8 @@ def test_print_labels_of_orders_without_shipments_says_so(desk, merchant, blueda
 
 def test_print_manifests_makes_one_document_each(desk, merchant, bluedart):
     manifests = [
-        services.manifest_create(merchant=merchant, actor="test",
-                                 shipment_ids=[make_shipment(merchant, S.AWB_ASSIGNED).pk for _ in range(count)])
+        manifest_create(merchant=merchant, actor="test",
+                        shipment_ids=[make_shipment(merchant, S.AWB_ASSIGNED).pk for _ in range(count)])
         for count in (1, 2)
     ]  # fmt: skip
 
@@ -258,7 +259,7 @@ def test_a_viewer_sees_the_pdf_but_cannot_print(client, merchant, bluedart):
     assert (orders.status_code, messages_of(orders)) == (302, [("warning", "No action selected.")])
     assert [name for name in offered if name.startswith("print_")] == []
     assert Document.objects.count() == 0
-    document = services.document_render(document_id=services.document_request(
+    document = document_render(document_id=document_request(
         merchant=merchant, kind="label", ids=[shipment.pk], actor="test").pk)  # fmt: skip
     assert client.get(f"{DOCUMENTS}{document.pk}/download/").status_code == 200
 
@@ -277,16 +278,16 @@ def test_a_document_not_done_yet_redirects_to_its_page(desk, merchant, bluedart)
 def test_the_documents_changelist_lists_the_merchants_documents_in_bounded_queries(
     desk, merchant, other_merchant, bluedart, django_assert_max_num_queries
 ):
-    mine = [services.document_request(merchant=merchant, kind="label", ids=[make_shipment(merchant).pk], actor="t")
+    mine = [document_request(merchant=merchant, kind="label", ids=[make_shipment(merchant).pk], actor="t")
             for _ in range(3)]  # fmt: skip
-    theirs = services.document_request(merchant=other_merchant, kind="label",
-                                       ids=[make_shipment(other_merchant).pk], actor="t")  # fmt: skip
+    theirs = document_request(merchant=other_merchant, kind="label",
+                              ids=[make_shipment(other_merchant).pk], actor="t")  # fmt: skip
     with django_assert_max_num_queries(20) as few:
         response = desk.get(DOCUMENTS)
     assert sorted(obj.pk for obj in response.context["cl"].result_list) == sorted(d.pk for d in mine)
     assert theirs.pk not in [obj.pk for obj in response.context["cl"].result_list]
 
-    mine += [services.document_request(merchant=merchant, kind="label", ids=[make_shipment(merchant).pk], actor="t")
+    mine += [document_request(merchant=merchant, kind="label", ids=[make_shipment(merchant).pk], actor="t")
              for _ in range(30)]  # fmt: skip
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = desk.get(DOCUMENTS)

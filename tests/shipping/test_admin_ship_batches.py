@@ -11,7 +11,8 @@ from django.utils import timezone
 from orders.models import Order, OrderStatus
 from shipping import admin as shipping_admin
 from shipping.models import Document, Manifest, PickupRequest, ShipBatch, Shipment
-from shipping.services import ShipOptions, ship_batch_create, ship_batch_run
+from shipping.services.batches import ship_batch_create, ship_batch_run
+from shipping.services.ship import ShipOptions
 from tests.orders.factories import ADDRESS, make_order
 from tests.shipping.documents_helpers import gst_merchant
 from tests.shipping.factories import shipping_courier

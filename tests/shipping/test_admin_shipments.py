@@ -11,7 +11,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from orders.models import OrderStatus
-from shipping import services
 from shipping.adapters import TrackingUpdate
 from shipping.models import (
     NDR,
@@ -29,6 +28,9 @@ from shipping.models import (
     ShipmentStatus,
     TrackingEvent,
 )
+from shipping.services.awb import awb_pool_create_list, awb_pool_create_range
+from shipping.services.manifests import manifest_create
+from shipping.services.tracking import courier_performance_refresh, tracking_ingest
 from tests.orders.factories import make_order
 from tests.shipping.factories import courier_event, make_shipment, shipping_courier
 from tests.shopops.factories import MembershipFactory
@@ -428,12 +430,12 @@ def test_create_shipments_from_the_order_changelist_with_the_recommended_courier
 def test_pools_list_the_remaining_numbers_and_flag_the_low_ones(desk, merchant, other_merchant, bluedart,
                                                                django_assert_max_num_queries):  # fmt: skip
     make_shipment(merchant, S.AWB_ASSIGNED)
-    listed_pool = services.awb_pool_create_list(courier=bluedart, name="list", numbers=["AB1234", "AB1235"],
-                                                low_watermark=5)  # fmt: skip
+    listed_pool = awb_pool_create_list(courier=bluedart, name="list", numbers=["AB1234", "AB1235"],
+                                       low_watermark=5)  # fmt: skip
     shipping_courier(other_merchant, code="theirs")
     for n in range(3):
-        services.awb_pool_create_range(courier=bluedart, name=f"extra {n}", start=n * 100, end=n * 100 + 9,
-                                       prefix="X", width=6, low_watermark=0)  # fmt: skip
+        awb_pool_create_range(courier=bluedart, name=f"extra {n}", start=n * 100, end=n * 100 + 9,
+                              prefix="X", width=6, low_watermark=0)  # fmt: skip
 
     with django_assert_max_num_queries(12):
         response = desk.get(POOLS)
@@ -546,9 +548,9 @@ def test_cancel_a_pickup_sends_its_shipments_back_to_waiting(desk, merchant, blu
 
 def test_manifests_list_with_their_shipments(desk, merchant, other_merchant, bluedart):
     scheduled = make_shipment(merchant, S.PICKUP_SCHEDULED)
-    manifest = services.manifest_create(merchant=merchant, actor="system", pickup=scheduled.pickup)
+    manifest = manifest_create(merchant=merchant, actor="system", pickup=scheduled.pickup)
     theirs = make_shipment(other_merchant, S.AWB_ASSIGNED)
-    services.manifest_create(merchant=other_merchant, actor="system", shipment_ids=[theirs.pk])
+    manifest_create(merchant=other_merchant, actor="system", shipment_ids=[theirs.pk])
 
     response = desk.get(MANIFESTS)
     page = desk.get(f"{MANIFESTS}{manifest.pk}/change/")
@@ -627,7 +629,7 @@ def test_tracking_events_list_with_the_orphans_filter(desk, merchant, other_merc
     shipment = make_shipment(merchant, S.PICKED_UP)
     applied = courier_event(shipment, "in_transit")
     make_shipment(other_merchant, S.PICKED_UP)
-    services.tracking_ingest(courier=bluedart, source="webhook", updates=[
+    tracking_ingest(courier=bluedart, source="webhook", updates=[
         TrackingUpdate(awb="NOPE0001", code="delivered", occurred_at=timezone.now())])  # fmt: skip
 
     response = desk.get(EVENTS)
@@ -671,7 +673,7 @@ def test_notifications_are_a_read_only_log_of_the_merchant(desk, merchant, other
 
 
 def test_the_courier_form_sets_the_integration_and_shows_performance_read_only(desk, merchant, bluedart):
-    services.courier_performance_refresh(courier=bluedart)
+    courier_performance_refresh(courier=bluedart)
     page = desk.get(f"/admin/shipping/courier/{bluedart.pk}/change/")
     assert page.status_code == 200
     assert {"on_time_rate", "rto_rate", "avg_transit_days", "performance_shipments"} <= set(

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shipping.models import Courier, RateCard, ServiceablePincode
-from shipping.services import pincode_block, shipping_preference_set
+from shipping.services.couriers import pincode_block, shipping_preference_set
 from tests.orders.factories import make_order
 from tests.shipping.factories import METRO_CARD, make_courier, serve
 

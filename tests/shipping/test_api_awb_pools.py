@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
-from shipping import services
 from shipping.models import AWBNumber, AWBPool
+from shipping.services.awb import awb_pool_create_list, awb_pool_set_active
 from tests.api import NOT_FOUND, invalid, listed_ids
 from tests.shipping.factories import make_shipment, shipping_courier
 
@@ -101,7 +101,7 @@ def test_create_a_list_pool_from_an_uploaded_file(api, merchant):
 )  # fmt: skip
 def test_bad_pool_input_is_a_400_naming_the_field(api, merchant, body, details):
     courier = shipping_courier(merchant, pool=None)
-    services.awb_pool_create_list(courier=courier, name="existing", numbers=["BL10000003"])
+    awb_pool_create_list(courier=courier, name="existing", numbers=["BL10000003"])
 
     response = api.post(URL, body, format="json")
 
@@ -193,9 +193,9 @@ def test_another_merchants_pool_is_a_404(other_api, merchant):
 def test_list_filters_and_constant_query_count(api, merchant):
     first = shipping_courier(merchant)
     second = shipping_courier(merchant, code="dtdc", name="DTDC")
-    lists = [services.awb_pool_create_list(courier=second, name=f"list {n}", numbers=[f"DT{n}000{i}" for i in range(3)])
+    lists = [awb_pool_create_list(courier=second, name=f"list {n}", numbers=[f"DT{n}000{i}" for i in range(3)])
              for n in range(4)]  # fmt: skip
-    services.awb_pool_set_active(pool=lists[0], is_active=False)
+    awb_pool_set_active(pool=lists[0], is_active=False)
 
     with CaptureQueriesContext(connection) as small:
         assert api.get(URL, {"page_size": 2}).status_code == 200

@@ -3,8 +3,8 @@ courier's measured performance in the courier API and in quotes."""
 
 import pytest
 
-from shipping import services
 from shipping.models import Courier
+from shipping.services.tracking import courier_performance_refresh
 from tests.api import invalid
 from tests.shipping.factories import make_shipment, shipping_courier
 
@@ -90,7 +90,7 @@ def test_performance_uses_the_measured_figures_once_there_are_shipments(api, mer
     }
     make_shipment(merchant, "delivered")  # on time, 3 hours from pickup to delivery
 
-    services.courier_performance_refresh(courier=courier)
+    courier_performance_refresh(courier=courier)
 
     # One on-time delivery against a prior worth 20 shipments: (0.9 x 20 + 1) / 21 and (0.1 x 20 + 0) / 21.
     assert api.get(f"{URL}{courier.pk}/").json()["performance"] == {
@@ -110,7 +110,7 @@ def test_a_quote_with_measured_ratings_still_takes_three_queries(merchant, djang
 
     courier = shipping_courier(merchant)
     make_shipment(merchant, "delivered")
-    services.courier_performance_refresh(courier=courier)
+    courier_performance_refresh(courier=courier)
 
     with django_assert_num_queries(3):
         result = quote(merchant=merchant, pickup_postcode="560001", delivery_postcode="560025", weight_grams=500)

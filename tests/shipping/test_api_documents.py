@@ -11,8 +11,9 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from orders.services import order_update
-from shipping import services
 from shipping.models import Document, DocumentKind, DocumentStatus, Invoice, Manifest, ShipmentStatus
+from shipping.services.manifests import manifest_create
+from shipping.services.shipments import shipment_assign_awb
 from tests.api import NOT_FOUND, invalid
 from tests.conftest import client_for
 from tests.shipping.documents_helpers import SIZE_4X6, SIZE_A4, SIZE_A5, gst_merchant, page_size, pdf_pages, same_size
@@ -242,7 +243,7 @@ def test_labels_with_no_shipment_printable_fail_with_the_reasons(api, merchant, 
 def test_a_failed_document_is_not_reused_once_the_shipments_have_awbs(api, merchant, bluedart):
     shipment = make_shipment(merchant, ShipmentStatus.NEW)
     failed = api.post(f"{DOCUMENTS}labels/", {"shipment_ids": [shipment.pk]}, format="json").json()
-    services.shipment_assign_awb(shipment=shipment, actor="test")
+    shipment_assign_awb(shipment=shipment, actor="test")
 
     response = api.post(f"{DOCUMENTS}labels/", {"shipment_ids": [shipment.pk]}, format="json")
 
@@ -330,7 +331,7 @@ def test_packing_slips_a5(api, merchant, bluedart):
 
 def test_a_manifest_by_its_id(api, merchant, bluedart):
     shipments = labelled(merchant, 3)
-    manifest = services.manifest_create(merchant=merchant, actor="test", shipment_ids=[s.pk for s in shipments])
+    manifest = manifest_create(merchant=merchant, actor="test", shipment_ids=[s.pk for s in shipments])
 
     response = api.post(f"{DOCUMENTS}manifests/", {"manifest_id": manifest.pk}, format="json")
 
@@ -360,7 +361,7 @@ def test_a_manifest_of_shipments_creates_the_manifest_first(api, merchant, blued
 
 def test_a_manifest_request_names_either_the_manifest_or_shipments(api, merchant, bluedart):
     [shipment] = labelled(merchant, 1)
-    manifest = services.manifest_create(merchant=merchant, actor="test", shipment_ids=[shipment.pk])
+    manifest = manifest_create(merchant=merchant, actor="test", shipment_ids=[shipment.pk])
 
     both = api.post(f"{DOCUMENTS}manifests/", {"manifest_id": manifest.pk, "shipment_ids": [shipment.pk]},
                     format="json")  # fmt: skip
@@ -375,7 +376,7 @@ def test_a_manifest_request_names_either_the_manifest_or_shipments(api, merchant
 def test_another_merchants_manifest_or_order_is_a_404(api, merchant, other_merchant, bluedart):
     gst_merchant(merchant)
     theirs = make_shipment(other_merchant, ShipmentStatus.AWB_ASSIGNED)
-    their_manifest = services.manifest_create(merchant=other_merchant, actor="test", shipment_ids=[theirs.pk])
+    their_manifest = manifest_create(merchant=other_merchant, actor="test", shipment_ids=[theirs.pk])
     [mine] = labelled(merchant, 1)
 
     manifest = api.post(f"{DOCUMENTS}manifests/", {"manifest_id": their_manifest.pk}, format="json")

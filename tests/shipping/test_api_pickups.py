@@ -9,8 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers
 
-from shipping import services
 from shipping.models import Document, DocumentKind, DocumentStatus, Manifest, PickupRequest, Shipment, ShipmentStatus
+from shipping.services.documents import document_fail, document_render, document_request
+from shipping.services.manifests import manifest_create
+from shipping.services.pickups import next_pickup_date, pickup_cancel, pickup_schedule
 from tests.api import NOT_FOUND, invalid, listed_ids
 from tests.catalog.factories import LocationFactory
 from tests.orders.factories import default_location
@@ -42,7 +44,7 @@ def test_schedule_a_pickup(api, merchant):
     assert response.json() == {
         "id": pickup.pk, "pickup_token": pickup.token, "courier": "bluedart", "location": default_location(merchant).pk,
         "location_nickname": "main",
-        "pickup_date": services.next_pickup_date(courier, timezone.now().astimezone(IST)).isoformat(),
+        "pickup_date": next_pickup_date(courier, timezone.now().astimezone(IST)).isoformat(),
         "status": "scheduled", "shipment_ids": [first.pk, second.pk], "created_at": iso(pickup.created_at),
         "cancelled_at": None,
     }  # fmt: skip
@@ -176,15 +178,15 @@ def test_pickup_list_filters_and_query_count(api, merchant):
     pickups = []
     for offset in range(1, 5):
         shipments = [make_shipment(merchant, "awb_assigned", courier=courier) for _ in range(offset)]
-        pickups.append(services.pickup_schedule(merchant=merchant, shipment_ids=[s.pk for s in shipments], actor="t",
-                                                pickup_date=today() + timedelta(days=offset)))  # fmt: skip
-    dtdc = services.pickup_schedule(
+        pickups.append(pickup_schedule(merchant=merchant, shipment_ids=[s.pk for s in shipments], actor="t",
+                                       pickup_date=today() + timedelta(days=offset)))  # fmt: skip
+    dtdc = pickup_schedule(
         merchant=merchant,
         actor="t",
         pickup_date=today() + timedelta(days=9),
         shipment_ids=[make_shipment(merchant, "awb_assigned", courier=other).pk],
     )
-    services.pickup_cancel(pickup=pickups[0], actor="t")
+    pickup_cancel(pickup=pickups[0], actor="t")
 
     with CaptureQueriesContext(connection) as small:
         assert api.get(PICKUPS, {"page_size": 1}).status_code == 200
@@ -229,7 +231,7 @@ def test_create_a_manifest_from_shipments(
 def test_create_a_manifest_from_a_pickup(api, merchant):
     first = make_shipment(merchant, "pickup_scheduled")
     second = make_shipment(merchant, "awb_assigned")
-    services.pickup_schedule(merchant=merchant, shipment_ids=[second.pk], actor="t", pickup_date=first.pickup_date)
+    pickup_schedule(merchant=merchant, shipment_ids=[second.pk], actor="t", pickup_date=first.pickup_date)
 
     response = api.post(MANIFESTS, {"pickup": first.pickup_id}, format="json")
 
@@ -291,18 +293,18 @@ def test_manifest_list_filters_and_query_count(api, merchant, other_api, setting
     courier = shipping_courier(merchant)
     other = shipping_courier(merchant, code="dtdc", name="DTDC")
     manifests = [
-        services.manifest_create(merchant=merchant, actor="t", shipment_ids=[
+        manifest_create(merchant=merchant, actor="t", shipment_ids=[
             make_shipment(merchant, "awb_assigned", courier=courier).pk for _ in range(n + 1)])
         for n in range(3)
     ]  # fmt: skip
-    dtdc = services.manifest_create(
+    dtdc = manifest_create(
         merchant=merchant, actor="t", shipment_ids=[make_shipment(merchant, "awb_assigned", courier=other).pk]
     )
     documents = {}
     for manifest in (manifests[1], dtdc):
-        document = services.document_request(merchant=merchant, kind="manifest", ids=[manifest.pk], actor="t",
-                                             enqueue=False)  # fmt: skip
-        documents[manifest.number] = services.document_render(document_id=document.pk).pk
+        document = document_request(merchant=merchant, kind="manifest", ids=[manifest.pk], actor="t",
+                                    enqueue=False)  # fmt: skip
+        documents[manifest.number] = document_render(document_id=document.pk).pk
 
     with CaptureQueriesContext(connection) as small:
         assert api.get(MANIFESTS, {"page_size": 1}).status_code == 200
@@ -324,12 +326,12 @@ def test_the_document_url_is_the_latest_done_manifest_pdf(api, merchant, setting
                                                           django_capture_on_commit_callbacks):  # fmt: skip
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     first, second = make_shipment(merchant, "awb_assigned"), make_shipment(merchant, "awb_assigned")
-    manifest = services.manifest_create(merchant=merchant, actor="t", shipment_ids=[first.pk])
-    services.manifest_create(merchant=merchant, actor="t", shipment_ids=[second.pk])
-    failed = services.document_request(merchant=merchant, kind=DocumentKind.MANIFEST, ids=[manifest.pk], actor="t",
-                                       enqueue=False)  # fmt: skip
+    manifest = manifest_create(merchant=merchant, actor="t", shipment_ids=[first.pk])
+    manifest_create(merchant=merchant, actor="t", shipment_ids=[second.pk])
+    failed = document_request(merchant=merchant, kind=DocumentKind.MANIFEST, ids=[manifest.pk], actor="t",
+                              enqueue=False)  # fmt: skip
     assert api.get(f"{MANIFESTS}{manifest.pk}/").json()["document_url"] is None  # queued
-    services.document_fail(document_id=failed.pk, error="The worker ran out of time.")
+    document_fail(document_id=failed.pk, error="The worker ran out of time.")
     with django_capture_on_commit_callbacks(execute=True):
         labels = api.post("/api/v1/documents/labels/", {"shipment_ids": [first.pk]}, format="json")
     assert labels.status_code == 202  # answered queued: the render runs on commit

@@ -10,8 +10,11 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from orders.models import OrderStatus
-from shipping import services
 from shipping.models import Document, DocumentKind, DocumentStatus, Shipment, ShipmentEvent, ShipmentStatus
+from shipping.services.documents import document_fail, document_render, document_request
+from shipping.services.manifests import manifest_create
+from shipping.services.ndr import ndr_action
+from shipping.services.pickups import pickup_schedule
 from tests.api import NOT_FOUND, invalid, listed_ids, walk
 from tests.orders.factories import make_order
 from tests.shipping.factories import courier_event, make_shipment, shipping_courier
@@ -405,8 +408,8 @@ def test_ship_and_delivered_dates_are_calendar_days_in_the_merchants_time_zone(a
 def test_pickup_date_filters(api, merchant):
     soon, later = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED), make_shipment(merchant, "awb_assigned")
     day = timezone.now().astimezone(IST).date()
-    services.pickup_schedule(merchant=merchant, shipment_ids=[soon.pk], actor="t", pickup_date=day + timedelta(2))
-    services.pickup_schedule(merchant=merchant, shipment_ids=[later.pk], actor="t", pickup_date=day + timedelta(5))
+    pickup_schedule(merchant=merchant, shipment_ids=[soon.pk], actor="t", pickup_date=day + timedelta(2))
+    pickup_schedule(merchant=merchant, shipment_ids=[later.pk], actor="t", pickup_date=day + timedelta(5))
     make_shipment(merchant)
 
     assert listed_ids(api, URL, {"pickup_date_after": in_days(3)}) == [later.pk]
@@ -418,7 +421,7 @@ def test_pickup_date_filters(api, merchant):
 def test_ndr_filter(api, merchant):
     failed = make_shipment(merchant, ShipmentStatus.NDR)
     resolved = make_shipment(merchant, ShipmentStatus.NDR)
-    services.ndr_action(ndr=resolved.ndrs.get(), action="rto", actor="t")
+    ndr_action(ndr=resolved.ndrs.get(), action="rto", actor="t")
     plain = make_shipment(merchant, ShipmentStatus.IN_TRANSIT)
 
     assert listed_ids(api, URL, {"ndr": "true"}) == [failed.pk]
@@ -442,8 +445,8 @@ def test_pickup_date_ordering_walks_every_page(api, merchant):
     shipments = [make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED) for _ in range(3)]
     day = timezone.now().astimezone(IST).date()
     for offset, shipment in zip((4, 2), shipments, strict=False):
-        services.pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor="t",
-                                 pickup_date=day + timedelta(offset))  # fmt: skip
+        pickup_schedule(merchant=merchant, shipment_ids=[shipment.pk], actor="t",
+                        pickup_date=day + timedelta(offset))  # fmt: skip
 
     ids, sizes = walk(api, URL, {"ordering": "pickup_date", "page_size": 1})
 
@@ -464,7 +467,7 @@ def test_an_unknown_ordering_is_a_400(api, merchant):
 
 def test_the_list_shows_pickup_and_manifest(api, merchant):
     shipment = make_shipment(merchant, ShipmentStatus.PICKUP_SCHEDULED)
-    manifest = services.manifest_create(merchant=merchant, actor="t", shipment_ids=[shipment.pk])
+    manifest = manifest_create(merchant=merchant, actor="t", shipment_ids=[shipment.pk])
 
     row = api.get(URL).json()["results"][0]
 
@@ -481,12 +484,12 @@ def test_list_query_count_is_constant(api, merchant, other_merchant, settings, t
         shipment = make_shipment(merchant, ShipmentStatus.PICKUP_SCHEDULED if n % 2 else ShipmentStatus.NEW,
                                  courier=courier)  # fmt: skip
         if n % 4 == 1:
-            services.manifest_create(merchant=merchant, actor="t", shipment_ids=[shipment.pk])
+            manifest_create(merchant=merchant, actor="t", shipment_ids=[shipment.pk])
         if n % 2:
             picked.append(shipment.pk)
     for ids in (picked, picked[:2]):  # two label documents for two shipments, one for four others
-        document = services.document_request(merchant=merchant, kind="label", ids=ids, actor="t", enqueue=False)
-        services.document_render(document_id=document.pk)
+        document = document_request(merchant=merchant, kind="label", ids=ids, actor="t", enqueue=False)
+        document_render(document_id=document.pk)
     make_shipment(other_merchant)
 
     counts = []
@@ -568,10 +571,10 @@ def test_the_label_is_null_until_labels_are_made_then_the_latest_done(api, merch
 
 def test_a_failed_or_unfinished_label_and_other_documents_are_not_the_label(api, merchant, render_documents):
     shipment = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED)
-    queued = services.document_request(merchant=merchant, kind=DocumentKind.LABEL, ids=[shipment.pk], actor="t",
-                                       enqueue=False)  # fmt: skip
+    queued = document_request(merchant=merchant, kind=DocumentKind.LABEL, ids=[shipment.pk], actor="t",
+                              enqueue=False)  # fmt: skip
     assert label_of(api, shipment) is None  # queued
-    services.document_fail(document_id=queued.pk, error="The worker ran out of time.")
+    document_fail(document_id=queued.pk, error="The worker ran out of time.")
     assert label_of(api, shipment) is None  # failed
     with render_documents():
         response = api.post("/api/v1/documents/manifests/", {"shipment_ids": [shipment.pk]}, format="json")

@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 
 from orders.models import OrderStatus
-from shipping import services
 from shipping.models import AWBNumber, Shipment, ShipmentStatus
+from shipping.services.awb import awb_pool_create_list, awb_pool_remaining
+from shipping.services.shipments import shipment_assign_awb, shipment_cancel, shipment_create
 from shopops.api.exceptions import Conflict
 from tests.catalog.factories import ProductFactory, stock
 from tests.orders.factories import default_location, make_order
@@ -28,8 +29,8 @@ def _new_shipments(merchant, courier, count: int) -> list[Shipment]:
     product = ProductFactory(merchant=merchant)
     stock(product, default_location(merchant), count)
     return [
-        services.shipment_create(order=make_order(merchant, OrderStatus.PACKED, products=[(product, 1)]),
-                                 courier=courier, actor="system")
+        shipment_create(order=make_order(merchant, OrderStatus.PACKED, products=[(product, 1)]),
+                        courier=courier, actor="system")
         for _ in range(count)
     ]  # fmt: skip
 
@@ -41,7 +42,7 @@ def _assign_all(shipments: list[Shipment], threads: int = 40) -> list:
     def assign(shipment):
         start.wait()
         try:
-            return services.shipment_assign_awb(shipment=shipment, actor="system").awb
+            return shipment_assign_awb(shipment=shipment, actor="system").awb
         except Conflict as exc:
             return exc
         finally:
@@ -64,7 +65,7 @@ def test_200_concurrent_assignments_from_a_range_pool_get_200_distinct_awbs(merc
     assert sorted(stored[s.pk] for s in shipments[:200]) == sorted(awbs)
     assert Shipment.objects.filter(courier=courier, status=ShipmentStatus.AWB_ASSIGNED).count() == 200
     with pytest.raises(Conflict) as refused:
-        services.shipment_assign_awb(shipment=shipments[200], actor="system")
+        shipment_assign_awb(shipment=shipments[200], actor="system")
     assert (refused.value.code, refused.value.status_code) == ("awb_pool_exhausted", 409)
     shipments[200].refresh_from_db()
     assert (shipments[200].status, shipments[200].awb) == (ShipmentStatus.NEW, "")
@@ -73,7 +74,7 @@ def test_200_concurrent_assignments_from_a_range_pool_get_200_distinct_awbs(merc
 def test_concurrent_assignments_from_a_list_pool_take_each_number_once(merchant):
     courier = shipping_courier(merchant, pool=None)
     numbers = [f"LX{n:08d}" for n in range(60)]
-    services.awb_pool_create_list(courier=courier, name="uploaded", numbers=numbers)
+    awb_pool_create_list(courier=courier, name="uploaded", numbers=numbers)
     shipments = _new_shipments(merchant, courier, 61)
 
     awbs = _assign_all(shipments, threads=30)
@@ -88,14 +89,14 @@ def test_concurrent_assignments_from_a_list_pool_take_each_number_once(merchant)
 def test_a_cancelled_shipments_awb_is_never_handed_out_again(merchant):
     courier = shipping_courier(merchant, pool=4)
     first, second, third = _new_shipments(merchant, courier, 3)
-    first = services.shipment_assign_awb(shipment=first, actor="system")
-    services.shipment_cancel(shipment=first, actor="system", reason="customer changed address")
+    first = shipment_assign_awb(shipment=first, actor="system")
+    shipment_cancel(shipment=first, actor="system", reason="customer changed address")
 
-    again = services.shipment_create(order=first.order, courier=courier, actor="system")
-    again = services.shipment_assign_awb(shipment=again, actor="system")
+    again = shipment_create(order=first.order, courier=courier, actor="system")
+    again = shipment_assign_awb(shipment=again, actor="system")
     other = _assign_all([second, third], threads=2)
 
     assert first.awb == "BL10000000"
     assert again.awb == "BL10000001"
     assert sorted(other) == ["BL10000002", "BL10000003"]
-    assert services.awb_pool_remaining(courier.awb_pools.get()) == 0
+    assert awb_pool_remaining(courier.awb_pools.get()) == 0

@@ -23,7 +23,7 @@ from shipping.models import (
     TrackingEvent,
 )
 from shipping.selectors import quote
-from shipping.services import awb_pool_remaining
+from shipping.services.awb import awb_pool_remaining
 from shopops.models import Merchant
 
 

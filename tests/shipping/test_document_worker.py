@@ -19,8 +19,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from shipping import documents, services, tasks
+from shipping import documents, tasks
 from shipping.models import Document, DocumentStatus, Invoice, ShipmentStatus
+from shipping.services.documents import DOCUMENT_TIME_LIMIT, document_request
 from shopops.celery import app
 from tests.shipping.documents_helpers import SIZE_4X6, gst_merchant, page_size, pdf_pages, same_size
 from tests.shipping.factories import make_shipment, shipping_courier
@@ -44,7 +45,7 @@ def stored_files(root: Path) -> list[str]:
 
 
 def label_request(merchant, shipments) -> Document:
-    return services.document_request(merchant=merchant, kind="label", ids=[s.pk for s in shipments], actor="test")
+    return document_request(merchant=merchant, kind="label", ids=[s.pk for s in shipments], actor="test")
 
 
 # -- the task as a function -----------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ def test_a_done_document_is_not_rendered_again(merchant, bluedart, private_media
 def test_a_render_refused_by_the_data_records_the_error(merchant, bluedart, private_media):
     gst_merchant(merchant)
     shipment = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED)
-    document = services.document_request(merchant=merchant, kind="invoice", ids=[shipment.order_id], actor="test")
+    document = document_request(merchant=merchant, kind="invoice", ids=[shipment.order_id], actor="test")
     merchant.tax_id = ""  # cleared while the job waited in the queue
     merchant.save(update_fields=["tax_id"])
 
@@ -129,7 +130,7 @@ def test_a_render_over_its_time_limit_fails_the_job(merchant, bluedart, private_
 def test_a_document_whose_worker_was_killed_mid_render_is_not_reused(merchant, bluedart, private_media):
     shipment = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED)
     stuck = label_request(merchant, [shipment])
-    limit = timedelta(seconds=services.DOCUMENT_TIME_LIMIT)
+    limit = timedelta(seconds=DOCUMENT_TIME_LIMIT)
     Document.objects.filter(pk=stuck.pk).update(status=DocumentStatus.RENDERING,
                                                 started_at=timezone.now() - limit + timedelta(seconds=30))  # fmt: skip
     recent = label_request(merchant, [shipment])
@@ -139,7 +140,7 @@ def test_a_document_whose_worker_was_killed_mid_render_is_not_reused(merchant, b
 
     assert recent.pk == stuck.pk  # still within the task's time limit: being rendered
     assert again.pk != stuck.pk
-    assert tasks.document_render.time_limit == services.DOCUMENT_TIME_LIMIT
+    assert tasks.document_render.time_limit == DOCUMENT_TIME_LIMIT
 
 
 @pytest.mark.django_db
@@ -222,7 +223,7 @@ def test_a_worker_on_the_documents_queue_renders_the_job(documents_worker, merch
 
     ids = [*(s.pk for s in shipments), unbooked.pk]
 
-    document = services.document_request(merchant=merchant, kind="label", ids=ids, actor="test")  # enqueued on commit
+    document = document_request(merchant=merchant, kind="label", ids=ids, actor="test")  # enqueued on commit
 
     deadline = time.monotonic() + 90
     while Document.objects.get(pk=document.pk).status in (DocumentStatus.QUEUED, DocumentStatus.RENDERING):

@@ -10,7 +10,7 @@ from django.db import connection
 from orders.models import Order, OrderStatus
 from shipping.documents import invoice_queryset, render_invoices
 from shipping.models import Invoice
-from shipping.services import invoice_for
+from shipping.services.documents import invoice_for
 from tests.catalog.factories import ProductFactory, stock
 from tests.orders.factories import default_location, make_order
 from tests.shipping.documents_helpers import gst_merchant, page_texts

@@ -10,7 +10,7 @@ from shipping.documents import (
     render_packing_slips,
 )
 from shipping.models import ShipmentStatus
-from shipping.services import manifest_create
+from shipping.services.manifests import manifest_create
 from tests.orders.factories import make_order
 from tests.shipping.documents_helpers import SIZE_A4, SIZE_A5, barcodes_on_page, page_size, page_texts, pdf_pages
 from tests.shipping.documents_helpers import same_size as same

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from catalog.models import MovementKind, StockLevel, StockMovement
 from orders.models import OrderStatus
-from shipping import services
 from shipping.models import NDR, NDRStatus, ShipmentStatus
+from shipping.services.ndr import ndr_action
 from tests.shipping.factories import courier_event, make_shipment
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_ndr_then_rto_restocks(merchant):
     shipment = make_shipment(merchant, ShipmentStatus.NDR)
     ndr = NDR.objects.get(shipment=shipment)
     assert (ndr.status, ndr.attempts) == (NDRStatus.OPEN, 1)
-    services.ndr_action(ndr=ndr, action="rto", actor="user:1", comment="customer unreachable")
+    ndr_action(ndr=ndr, action="rto", actor="user:1", comment="customer unreachable")
     shipment.refresh_from_db()
     order = shipment.order
     order.refresh_from_db()

@@ -15,8 +15,10 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from shipping import notifications, services
+from shipping import notifications
 from shipping.models import NDR, Notification, ShipmentStatus
+from shipping.services.ndr import ndr_action
+from shipping.services.notifications import notification_send, notification_setting_set
 from shopops.celery import app
 from tests.shipping.factories import courier_event, make_shipment
 
@@ -98,7 +100,7 @@ def test_the_rto_requested_by_the_merchant_notifies_too(merchant, mailoutbox, sm
     shipment = shipment_at(merchant, ShipmentStatus.NDR)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.ndr_action(ndr=NDR.objects.get(shipment=shipment), action="rto", actor="user:1")
+        ndr_action(ndr=NDR.objects.get(shipment=shipment), action="rto", actor="user:1")
 
     assert [m.subject for m in mailoutbox] == [f"Your order {shipment.order.number} is being returned to Acme Retail"]
     assert len(sms) == 1
@@ -120,7 +122,7 @@ def test_a_redelivered_event_sends_nothing_twice(merchant, mailoutbox, sms, djan
 
 
 def test_an_event_the_merchant_turned_off_sends_nothing(merchant, mailoutbox, sms, django_capture_on_commit_callbacks):
-    services.notification_setting_set(merchant=merchant, data={"on_shipped": False})
+    notification_setting_set(merchant=merchant, data={"on_shipped": False})
     shipment = shipment_at(merchant, ShipmentStatus.PICKUP_SCHEDULED)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -134,7 +136,7 @@ def test_an_event_the_merchant_turned_off_sends_nothing(merchant, mailoutbox, sm
 
 
 def test_with_email_disabled_only_the_sms_goes(merchant, mailoutbox, sms, django_capture_on_commit_callbacks):
-    services.notification_setting_set(merchant=merchant, data={"email_enabled": False})
+    notification_setting_set(merchant=merchant, data={"email_enabled": False})
     shipment = shipment_at(merchant, ShipmentStatus.PICKUP_SCHEDULED)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -161,8 +163,8 @@ def test_sending_a_notification_twice_sends_it_once(merchant, mailoutbox):
     email = Notification.objects.get(channel="email")
     assert email.status == "queued"
 
-    first = services.notification_send(notification_id=email.pk)
-    second = services.notification_send(notification_id=email.pk)
+    first = notification_send(notification_id=email.pk)
+    second = notification_send(notification_id=email.pk)
 
     assert (first.status, second.status, len(mailoutbox)) == ("sent", "sent", 1)
     assert second.sent_at == first.sent_at
@@ -184,12 +186,12 @@ def test_a_refusal_marks_the_notification_failed(merchant, settings):
     courier_event(shipment, "picked_up")
     sms = Notification.objects.get(channel="sms")
 
-    result = services.notification_send(notification_id=sms.pk)
+    result = notification_send(notification_id=sms.pk)
 
     sms.refresh_from_db()
     assert (result.status, sms.status, sms.error, sms.sent_at) == (
         "failed", "failed", "gateway refused +919812345678: number not reachable", None)  # fmt: skip
-    assert services.notification_send(notification_id=sms.pk).status == "failed"  # not retried
+    assert notification_send(notification_id=sms.pk).status == "failed"  # not retried
 
 
 def test_a_transient_error_leaves_it_queued_for_the_retry(merchant, settings):
@@ -199,7 +201,7 @@ def test_a_transient_error_leaves_it_queued_for_the_retry(merchant, settings):
     sms = Notification.objects.get(channel="sms")
 
     with pytest.raises(ConnectionError):
-        services.notification_send(notification_id=sms.pk)
+        notification_send(notification_id=sms.pk)
 
     sms.refresh_from_db()
     assert (sms.status, sms.error) == ("queued", "")

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from shipping import services
 from shipping.models import Shipment, ShipmentStatus
 from shipping.selectors import courier_rating
+from shipping.services.tracking import courier_performance_refresh
 from tests.shipping.factories import make_shipment, shipping_courier
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ def test_a_courier_without_finished_shipments_keeps_the_prior(merchant):
     courier = shipping_courier(merchant)
     make_shipment(merchant, ShipmentStatus.IN_TRANSIT, courier=courier)
 
-    courier = services.courier_performance_refresh(courier=courier)
+    courier = courier_performance_refresh(courier=courier)
 
     assert (courier.on_time_rate, courier.rto_rate, courier.avg_transit_days, courier.performance_shipments) == (
         Decimal("0.9000"), Decimal("0.1000"), None, 0)  # fmt: skip
@@ -37,7 +37,7 @@ def test_rates_count_late_deliveries_and_rtos_with_the_prior_weight_of_20(mercha
         Shipment.objects.filter(pk=shipment.pk).update(shipped_at=done - timedelta(days=2), delivered_at=done,
                                                        expected_delivery_date=expected)  # fmt: skip
 
-    courier = services.courier_performance_refresh(courier=courier, now=now)
+    courier = courier_performance_refresh(courier=courier, now=now)
 
     # on time: (0.90 x 20 + 2) / (20 + 3); RTO: (0.10 x 20 + 1) / (20 + 4)
     assert courier.on_time_rate == Decimal("0.8696")
@@ -52,6 +52,6 @@ def test_shipments_older_than_90_days_are_forgotten(merchant):
     shipment = make_shipment(merchant, ShipmentStatus.RTO_DELIVERED, courier=courier)
     Shipment.objects.filter(pk=shipment.pk).update(rto_initiated_at=timezone.now() - timedelta(days=91))
 
-    courier = services.courier_performance_refresh(courier=courier)
+    courier = courier_performance_refresh(courier=courier)
 
     assert (courier.rto_rate, courier.performance_shipments) == (Decimal("0.1000"), 0)

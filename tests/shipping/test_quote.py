@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from shipping.selectors import Weights, quote
-from shipping.services import courier_create, pincode_block, serviceability_import
+from shipping.services.couriers import courier_create, pincode_block, serviceability_import
 from shipping.zones import UnknownPincode, Zone
 
 D = Decimal

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from shipping.models import BlockedPincode, ServiceablePincode
-from shipping.services import courier_create, pincode_block, serviceability_import
+from shipping.services.couriers import courier_create, pincode_block, serviceability_import
 
 FLAGS = ("pickup", "delivery", "cod", "reverse", "oda")
 

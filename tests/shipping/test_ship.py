@@ -11,7 +11,7 @@ from django.utils import timezone
 from catalog.models import Product, StockLevel
 from orders.models import Customer, Order, OrderEvent
 from shipping.models import AWBPool, Document, PickupRequest, Shipment, ShipmentEvent
-from shipping.services import awb_pool_create_range, awb_pool_remaining
+from shipping.services.awb import awb_pool_create_range, awb_pool_remaining
 from tests.api import invalid
 from tests.catalog.factories import ProductFactory, stock
 from tests.conftest import client_for

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from catalog.models import StockLevel
 from orders.models import Order, OrderEvent
-from shipping import services
 from shipping.models import (
     AWBPool,
     Document,
@@ -21,7 +20,10 @@ from shipping.models import (
     Shipment,
     ShipmentEvent,
 )
-from shipping.services import ShipOptions, awb_pool_create_range, awb_pool_remaining, ship_batch_create, ship_batch_run
+from shipping.services import batches
+from shipping.services.awb import awb_pool_create_range, awb_pool_remaining
+from shipping.services.batches import ship_batch_create, ship_batch_run
+from shipping.services.ship import ShipOptions
 from tests.api import invalid
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
@@ -232,9 +234,9 @@ class WorkerDied(BaseException):
 
 
 def crash_after(monkeypatch, name: str, calls: int) -> list:
-    """Make ``shipping.services.<name>`` run for real, then die on its ``calls``-th call (after its work was
-    committed, before the job records it)."""
-    real, seen = getattr(services, name), []
+    """Make ``shipping.services.batches.<name>`` run for real, then die on its ``calls``-th call (after its work
+    was committed, before the job records it)."""
+    real, seen = getattr(batches, name), []
 
     def dying(*args, **kwargs):
         seen.append(1)
@@ -243,7 +245,7 @@ def crash_after(monkeypatch, name: str, calls: int) -> list:
             raise WorkerDied(f"{name} call {calls}")
         return result
 
-    monkeypatch.setattr(services, name, dying)
+    monkeypatch.setattr(batches, name, dying)
     return seen
 
 
@@ -251,7 +253,7 @@ def test_a_batch_resumed_after_its_worker_died_mid_booking_does_no_step_twice(de
     merchant = desk.merchant
     ids = desk.hundred()
     batch = batch_of(merchant, ids)
-    crash_after(monkeypatch, "_book", 50)
+    crash_after(monkeypatch, "book", 50)
 
     with pytest.raises(WorkerDied):
         ship_batch_run(batch_id=batch.pk)
@@ -278,7 +280,7 @@ def test_a_batch_resumed_after_dying_between_pickups_and_labels_books_no_pickup_
     merchant = desk.merchant
     ids = [o.pk for o in [*desk.orders("bluedart-main", 4), *desk.orders("bluedart-annex", 3, location=desk.annex)]]
     batch = batch_of(merchant, ids)
-    crash_after(monkeypatch, "_document", 2)  # the second manifest PDF
+    crash_after(monkeypatch, "document_now", 2)  # the second manifest PDF
 
     with pytest.raises(WorkerDied):
         ship_batch_run(batch_id=batch.pk)
@@ -308,7 +310,7 @@ def worker_gone(batch: ShipBatch) -> None:
 def test_a_running_batch_whose_worker_is_alive_is_left_to_it(desk, monkeypatch):
     ids = desk.hundred()[:10]
     batch = batch_of(desk.merchant, ids)
-    crash_after(monkeypatch, "_book", 3)
+    crash_after(monkeypatch, "book", 3)
     with pytest.raises(WorkerDied):
         ship_batch_run(batch_id=batch.pk)
     monkeypatch.undo()

@@ -10,9 +10,13 @@ from django.utils import timezone
 
 from catalog.models import MovementKind, StockLevel, StockMovement
 from orders.models import OrderStatus
-from shipping import services, tasks
+from shipping import tasks
 from shipping.adapters import SIM_NDR_TIMEOUT, simulated_failures
 from shipping.models import NDR, Courier, NDRStatus, ShipmentStatus, TrackingEvent
+from shipping.services.awb import awb_pool_create_range
+from shipping.services.couriers import courier_update
+from shipping.services.ndr import ndr_action
+from shipping.services.tracking import tracking_poll
 from tests.shipping.factories import make_shipment, shipping_courier
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +34,7 @@ def simulated_courier(merchant, failures: int | None = None, code: str = "simex"
     courier = shipping_courier(merchant, code=code, name="Sim Express", adapter="simulated", pool=None, **data)
     if failures is not None:
         start = first_number("SX", failures)
-        services.awb_pool_create_range(courier=courier, name=f"{code} pool", start=start, end=start + 99, prefix="SX")
+        awb_pool_create_range(courier=courier, name=f"{code} pool", start=start, end=start + 99, prefix="SX")
     return courier
 
 
@@ -43,7 +47,7 @@ def booked(merchant, failures: int):
 
 
 def poll(shipment, now):
-    result = services.tracking_poll(courier=Courier.objects.get(pk=shipment.courier_id), now=now)
+    result = tracking_poll(courier=Courier.objects.get(pk=shipment.courier_id), now=now)
     shipment.refresh_from_db()
     shipment.order.refresh_from_db()
     return result.accepted, shipment.status, shipment.order.status
@@ -105,8 +109,8 @@ def test_one_failed_attempt_then_a_reattempt_is_delivered(merchant):
         NDRStatus.OPEN, 1, "Customer not available", ndr_at)  # fmt: skip
 
     day = (ndr_at + timedelta(days=1)).date()
-    services.ndr_action(ndr=ndr, action="reattempt", actor="user:1", reattempt_date=day, comment="call first",
-                        now=ndr_at + timedelta(hours=1))  # fmt: skip
+    ndr_action(ndr=ndr, action="reattempt", actor="user:1", reattempt_date=day, comment="call first",
+               now=ndr_at + timedelta(hours=1))  # fmt: skip
     out_at = datetime.combine(day, time(9), tzinfo=timezone.get_current_timezone())
 
     assert poll(shipment, out_at - timedelta(minutes=1)) == (0, S.NDR, OrderStatus.SHIPPED)
@@ -125,7 +129,7 @@ def test_a_parcel_that_always_fails_returns_to_origin_and_is_restocked(merchant)
     assert poll(shipment, ndr_at) == (4, S.NDR, OrderStatus.SHIPPED)
 
     asked_at = ndr_at + timedelta(hours=20)  # the merchant decides the next day
-    services.ndr_action(ndr=NDR.objects.get(shipment=shipment), action="rto", actor="user:1", now=asked_at)
+    ndr_action(ndr=NDR.objects.get(shipment=shipment), action="rto", actor="user:1", now=asked_at)
     shipment.refresh_from_db()
     order.refresh_from_db()
     assert (shipment.status, order.status) == (S.RTO_INITIATED, OrderStatus.RTO)
@@ -171,7 +175,7 @@ def test_the_poll_takes_the_courier_limit_longest_unpolled_first(merchant):
     rounds = []
     for minute in range(1, 4):
         moment = now + timedelta(minutes=minute)
-        services.tracking_poll(courier=courier, now=moment)
+        tracking_poll(courier=courier, now=moment)
         rounds.append(polled_at(moment))
 
     assert rounds == [[1, 4], [2, 3], [0, 1]]  # never polled, then the oldest poll first (ties by id)
@@ -186,7 +190,7 @@ def test_the_beat_task_polls_each_active_simulated_courier_with_live_shipments(m
     delivered = make_shipment(merchant, S.DELIVERED, courier=done)
     manual = make_shipment(merchant, S.IN_TRANSIT, courier=offline)
     inactive = make_shipment(merchant, S.IN_TRANSIT, courier=asleep)
-    services.courier_update(courier=asleep, data={"is_active": False})
+    courier_update(courier=asleep, data={"is_active": False})
 
     assert tasks.tracking_poll_all() == 1  # eager here: the one task ran
 

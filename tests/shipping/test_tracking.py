@@ -9,9 +9,10 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from shipping import services
 from shipping.adapters import TrackingUpdate
 from shipping.models import NDR, NDRStatus, Notification, ShipmentEvent, ShipmentStatus, TrackingEvent
+from shipping.services.ndr import ndr_action
+from shipping.services.tracking import tracking_ingest
 from tests.shipping.factories import courier_event, make_shipment, shipping_courier
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def ingest(shipment, *updates: tuple, awb: str | None = None) -> dict:
     """Ingest (code, at, event_id) updates for the shipment's AWB; the result without its errors."""
-    result = services.tracking_ingest(courier=shipment.courier, source="webhook", updates=[
+    result = tracking_ingest(courier=shipment.courier, source="webhook", updates=[
         TrackingUpdate(awb=awb or shipment.awb, code=code, occurred_at=at, event_id=event_id, description=f"{code}!")
         for code, at, event_id in updates
     ])  # fmt: skip
@@ -152,7 +153,7 @@ def test_a_repeated_ndr_counts_the_attempts(merchant, now):
 def test_delivery_after_an_ndr_resolves_it(merchant, now):
     shipment = make_shipment(merchant, ShipmentStatus.NDR)
     ndr = NDR.objects.get(shipment=shipment)
-    services.ndr_action(ndr=ndr, action="reattempt", actor="user:1", comment="call first")
+    ndr_action(ndr=ndr, action="reattempt", actor="user:1", comment="call first")
 
     ingest(shipment, ("out_for_delivery", now - timedelta(hours=2), "r-1"), ("delivered", now, "r-2"))
 
@@ -202,14 +203,14 @@ def test_the_same_orphan_event_delivered_twice_at_once_is_stored_once(merchant):
 
     def deliver_again():
         try:
-            outcome["second"] = services.tracking_ingest(courier=courier, updates=[update], source="webhook")
+            outcome["second"] = tracking_ingest(courier=courier, updates=[update], source="webhook")
         except Exception as exc:  # reported by the assertion below
             outcome["error"] = exc
         finally:
             connection.close()
 
     with transaction.atomic():  # the first delivery, not yet committed: no shipment row orders the two
-        first = services.tracking_ingest(courier=courier, updates=[update], source="webhook")
+        first = tracking_ingest(courier=courier, updates=[update], source="webhook")
         second = threading.Thread(target=deliver_again)
         second.start()
         _wait_for_a_lock_wait()

@@ -7,9 +7,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from shipping import services
 from shipping.adapters import TrackingUpdate
 from shipping.models import ShipmentStatus
+from shipping.services.shipments import shipment_cancel
+from shipping.services.tracking import tracking_ingest
 from tests.api import NOT_FOUND, invalid
 from tests.conftest import client_for
 from tests.shipping.factories import courier_event, make_shipment, shipping_courier
@@ -33,7 +34,7 @@ def tracked(merchant, **kwargs):
                   location="Bengaluru")  # fmt: skip
     courier_event(shipment, "picked_up", at=T0, event_id="e-1", description="Picked up", location="Bengaluru")
     courier_event(shipment, "bagged", at=T0 + timedelta(hours=1), event_id="e-2", description="Bagged")
-    services.tracking_ingest(courier=shipment.courier, source="webhook", updates=[
+    tracking_ingest(courier=shipment.courier, source="webhook", updates=[
         TrackingUpdate(awb="BL77777777", code="in_transit", occurred_at=T0, event_id="orphan-1")])  # fmt: skip
     shipment.refresh_from_db()
     return shipment
@@ -104,7 +105,7 @@ def test_an_awb_with_two_couriers_gives_the_most_recent_live_shipment(api, merch
     body = api.get(f"/api/v1/tracking/{older.awb}/").json()
     assert (body["courier"], body["status"]) == ("blazeflash", "awb_assigned")
 
-    services.shipment_cancel(shipment=newer, actor="test")
+    shipment_cancel(shipment=newer, actor="test")
     assert api.get(f"/api/v1/tracking/{older.awb}/").json() == expected(older)
 
 

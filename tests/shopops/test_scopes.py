@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from orders.models import Order
 from shipping.models import Document
-from shipping.services import document_render, document_request
+from shipping.services.documents import document_render, document_request
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.checks import api_endpoints, scope_errors
 from shopops.api.permissions import required_scopes

@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from orders import imports
 from orders import services as order_services
 from orders.models import OrderStatus
-from shipping import services as shipping_services
 from shipping.models import ShipmentStatus
+from shipping.services.shipments import shipment_assign_awb
 from shopops.api.exceptions import Conflict
 from shopops.webhooks.models import WebhookDelivery
 from tests.orders.factories import make_order, order_data
@@ -127,7 +127,7 @@ def test_assigning_an_awb_sends_shipment_awb_assigned_and_order_updated(merchant
     shipment = make_shipment(merchant, ShipmentStatus.NEW)
     WebhookEndpointFactory(merchant=merchant, events=["shipment.awb_assigned", "order.updated"])
 
-    shipment = shipping_services.shipment_assign_awb(shipment=shipment, actor="system")
+    shipment = shipment_assign_awb(shipment=shipment, actor="system")
 
     assert _events() == [("shipment.awb_assigned", f"shipment:{shipment.pk}"),
                          ("order.updated", f"order:{shipment.order_id}")]  # fmt: skip

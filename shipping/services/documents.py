@@ -1,0 +1,180 @@
+"""Printed documents as jobs: requested (reused when the data is unchanged), rendered by a worker, failed; and
+invoice numbers."""
+
+import hashlib
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from orders.models import Order
+from shipping import documents, outbox
+from shipping.models import (
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    Invoice,
+)
+from shipping.services.background import enqueue_on_commit
+from shopops.api.exceptions import ApiError
+from shopops.models import Merchant
+from shopops.services import counter_next
+
+
+def invoice_for(*, order: Order, at: datetime | None = None) -> Invoice:
+    """The order's tax invoice number: taken once from the merchant's gap-free sequence ("INV-000001", never reset:
+    unique across financial years, 10 characters, within GST's 16) and kept for every reprint.
+
+    The order's row lock serialises two requests for the same order; the counter's lock, held until commit,
+    hands the numbers out in commit order, so numbers have no gaps and no duplicates."""
+    existing = Invoice.objects.filter(order_id=order.pk).first()
+    if existing:
+        return existing
+    with transaction.atomic():
+        Order.objects.select_for_update().filter(pk=order.pk).values_list("pk", flat=True).get()
+        existing = Invoice.objects.filter(order_id=order.pk).first()
+        if existing:
+            return existing
+        number = counter_next(merchant=order.merchant, name="invoice")
+        return Invoice.objects.create(merchant_id=order.merchant_id, order=order, number=f"INV-{number:06d}",
+                                      issued_at=at or timezone.now())  # fmt: skip
+
+
+DOCUMENT_MAX_ITEMS = 500
+#: A document still queued this long after it was asked for is asked for again (its task was lost).
+DOCUMENT_QUEUED_LOST_AFTER = timedelta(hours=1)
+#: The render task's hard time limit (s): a document still "rendering" after it lost its worker.
+DOCUMENT_TIME_LIMIT = 600
+#: kind -> (model the ids name, the formats it comes in, its default format)
+DOCUMENT_KINDS = {
+    DocumentKind.LABEL: ("shipment", ("4x6", "a4-4up"), "4x6"),
+    DocumentKind.INVOICE: ("order", ("a4",), "a4"),
+    DocumentKind.MANIFEST: ("manifest", ("a4",), "a4"),
+    DocumentKind.PACKING_SLIP: ("order", ("a4", "a5"), "a4"),
+}
+
+
+def _document_objects(merchant: Merchant, kind: str, ids: list[int]) -> list:
+    """The merchant's objects of the ids, loaded with everything the document shows; 404 naming the missing ids."""
+    queryset = {
+        DocumentKind.LABEL: documents.label_queryset,
+        DocumentKind.INVOICE: documents.invoice_queryset,
+        DocumentKind.MANIFEST: documents.manifest_queryset,
+        DocumentKind.PACKING_SLIP: documents.packing_slip_queryset,
+    }[kind]()
+    found = {obj.pk: obj for obj in queryset.filter(merchant=merchant, pk__in=ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        noun = DOCUMENT_KINDS[kind][0]
+        raise NotFound(f"No {noun}s with ids {', '.join(map(str, missing))}.")
+    return [found[i] for i in ids]
+
+
+def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: str, format: str | None = None,
+                     enqueue: bool = True) -> Document:  # fmt: skip
+    """Queue a PDF of ``kind`` for the merchant's shipments (labels), orders (invoices, packing slips) or
+    manifest, one page (or more) per item in id order. The same request on unchanged data returns the document
+    already made (or being made).
+
+    400 for no ids, more than 500, a format the kind does not come in, an invoice without the merchant's GSTIN;
+    404 (for the whole request, nothing queued) when any id is not the merchant's."""
+    noun, formats, default = DOCUMENT_KINDS[kind]
+    ids = sorted({int(i) for i in ids})  # rendered in id order: the same ids in any order are the same document
+    format = format or default
+    if not ids:
+        raise ValidationError({f"{noun}_ids": [f"Name at least one {noun}."]})
+    if len(ids) > DOCUMENT_MAX_ITEMS:
+        raise ValidationError({f"{noun}_ids": [f"At most {DOCUMENT_MAX_ITEMS} per document, not {len(ids)}."]})
+    if format not in formats:
+        raise ValidationError({"format": [f"One of {', '.join(formats)}."]})
+    if kind == DocumentKind.INVOICE:
+        try:
+            documents.check_invoice_settings(merchant)
+        except documents.MissingMerchantSetting as exc:
+            raise ApiError(400, "missing_merchant_setting", str(exc), {"setting": exc.setting}) from exc
+    objects = _document_objects(merchant, kind, ids)
+    checksum = documents.data_checksum(kind, format, objects)
+    with transaction.atomic():
+        lost_before = timezone.now() - timedelta(seconds=DOCUMENT_TIME_LIMIT)  # its worker was killed: not reused
+        never_sent = timezone.now() - DOCUMENT_QUEUED_LOST_AFTER  # its task never reached a worker (broker down)
+        lost = Q(status=DocumentStatus.RENDERING, started_at__lt=lost_before) | Q(
+            status=DocumentStatus.QUEUED, created_at__lt=never_sent)  # fmt: skip
+        reusable = (Document.objects.select_for_update()
+                    .filter(merchant=merchant, kind=kind, format=format, checksum=checksum)
+                    .exclude(Q(status=DocumentStatus.FAILED) | lost).order_by("-id").first())  # fmt: skip
+        file_lost = reusable is not None and reusable.status == DocumentStatus.DONE and not (
+            reusable.file and reusable.file.storage.exists(reusable.file.name))  # fmt: skip
+        if reusable is not None and not file_lost:
+            return reusable
+        document = Document.objects.create(merchant=merchant, kind=kind, format=format, checksum=checksum,
+                                           requested_by=actor,
+                                           manifest=objects[0] if kind == DocumentKind.MANIFEST else None)  # fmt: skip
+        if kind == DocumentKind.LABEL:
+            document.shipments.set(objects)
+        elif kind in (DocumentKind.INVOICE, DocumentKind.PACKING_SLIP):
+            document.orders.set(objects)
+        else:
+            document.shipments.set(objects[0].shipments.all())
+        if enqueue:  # else the caller renders it (document_render) itself
+            enqueue_on_commit("shipping.tasks.document_render", document.pk)
+    return document
+
+
+def document_render(*, document_id: int) -> Document:
+    """Render a queued document to its PDF (a worker's job; run again it leaves a finished document alone)."""
+    with transaction.atomic():
+        document = Document.objects.select_for_update().select_related("merchant").get(pk=document_id)
+        if document.status == DocumentStatus.DONE:
+            return document
+        document.status, document.started_at, document.error = DocumentStatus.RENDERING, timezone.now(), ""
+        document.save(update_fields=["status", "started_at", "error"])
+    merchant = document.merchant
+    try:
+        if document.kind == DocumentKind.LABEL:
+            ids = list(document.shipments.order_by("id").values_list("id", flat=True))
+            rendered = documents.render_labels(merchant=merchant, format=document.format,
+                                               shipments=_document_objects(merchant, document.kind, ids))  # fmt: skip
+        elif document.kind == DocumentKind.MANIFEST:
+            manifest = documents.manifest_queryset().get(pk=document.manifest_id)
+            rendered = documents.render_manifest(merchant=merchant, manifest=manifest)
+        else:
+            ids = list(document.orders.order_by("id").values_list("id", flat=True))
+            orders = _document_objects(merchant, document.kind, ids)
+            if document.kind == DocumentKind.INVOICE:
+                rendered = documents.render_invoices(merchant=merchant, orders=orders)
+            else:
+                rendered = documents.render_packing_slips(merchant=merchant, orders=orders, format=document.format)
+    except ValidationError as exc:
+        return _document_failed(document, " ".join(exc.messages))
+    if not rendered.page_count:
+        return _document_failed(document, "Nothing to print: " + "; ".join(
+            f"{item['id']}: {item['reason']}" for item in rendered.not_created[:20]), rendered.not_created)  # fmt: skip
+    document.file.save(f"{document.kind}-{document.pk}.pdf", ContentFile(rendered.pdf), save=False)
+    document.file_checksum = hashlib.sha256(rendered.pdf).hexdigest()
+    document.page_count, document.not_created = rendered.page_count, rendered.not_created
+    document.status, document.finished_at = DocumentStatus.DONE, timezone.now()
+    with transaction.atomic():
+        document.save(update_fields=["file", "file_checksum", "page_count", "not_created", "status", "finished_at"])
+        outbox.document_emit(document)
+    return document
+
+
+def document_fail(*, document_id: int, error: str) -> Document | None:
+    """Record that a document could not be rendered (its worker crashed on it or ran out of time); a document
+    already done is left alone. A new request for the same data then makes a new document."""
+    with transaction.atomic():
+        document = Document.objects.select_for_update().filter(pk=document_id).first()
+        if document is None or document.status == DocumentStatus.DONE:
+            return document
+        return _document_failed(document, error)
+
+
+def _document_failed(document: Document, error: str, not_created: list | None = None) -> Document:
+    document.status, document.error, document.finished_at = DocumentStatus.FAILED, error[:500], timezone.now()
+    document.not_created = not_created or []
+    document.save(update_fields=["status", "error", "finished_at", "not_created"])
+    return document

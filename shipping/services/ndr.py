@@ -1,0 +1,93 @@
+"""Failed deliveries (NDRs): opened and followed by courier events, resolved by the merchant's decision."""
+
+from datetime import date, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shipping import outbox
+from shipping.adapters import adapter_for
+from shipping.models import (
+    NDR,
+    RTO_STATUSES,
+    SHIPMENT_TRANSITIONS,
+    NDRAction,
+    NDRStatus,
+    Shipment,
+    TrackingEvent,
+)
+from shipping.models import ShipmentStatus as S
+from shipping.services.notifications import notify
+from shipping.services.shipments import (
+    locked_shipment,
+    order_follow,
+    record_event,
+    set_status,
+    shipment_transition_refused,
+)
+from shopops.api.exceptions import Conflict
+
+
+def ndr_follow(shipment: Shipment, status: str, event: TrackingEvent, previous: str) -> None:
+    live = (
+        NDR.objects.select_for_update()
+        .filter(shipment=shipment, status__in=[NDRStatus.OPEN, NDRStatus.REATTEMPT])
+        .first()
+    )
+    if status == S.NDR:
+        reason = event.description or event.code
+        if live is None:
+            NDR.objects.create(merchant_id=shipment.merchant_id, shipment=shipment, reason=reason[:255],
+                               first_attempt_at=event.occurred_at, last_attempt_at=event.occurred_at)  # fmt: skip
+        else:
+            NDR.objects.filter(pk=live.pk).update(attempts=F("attempts") + 1, last_attempt_at=event.occurred_at,
+                                                  reason=reason[:255], status=NDRStatus.OPEN, action="",
+                                                  reattempt_date=None)  # fmt: skip
+        outbox.shipment_emit(shipment, "shipment.ndr")
+        return
+    if live is not None and status == S.DELIVERED:
+        NDR.objects.filter(pk=live.pk).update(status=NDRStatus.DELIVERED, resolved_at=event.occurred_at)
+    elif live is not None and status in RTO_STATUSES:
+        NDR.objects.filter(pk=live.pk).update(status=NDRStatus.RTO, resolved_at=event.occurred_at)
+
+
+def ndr_action(*, ndr: NDR, action: str, actor: str, comment: str = "", reattempt_date: date | None = None,
+               now: datetime | None = None) -> NDR:  # fmt: skip
+    """The merchant's decision on a failed delivery: ``reattempt`` (on ``reattempt_date``, default tomorrow) or
+    ``rto`` (the shipment returns to origin now). 409 when the NDR is resolved or already has that decision."""
+    if action not in NDRAction.values:
+        raise ValidationError({"action": [f"One of {', '.join(NDRAction.values)}."]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        shipment = locked_shipment(ndr.shipment_id)  # its order, then the shipment, then the NDR, as tracking does
+        locked = NDR.objects.select_for_update().get(pk=ndr.pk)
+        if locked.status not in (NDRStatus.OPEN, NDRStatus.REATTEMPT):
+            raise Conflict("ndr_resolved", f"NDR {locked.pk} is resolved ({locked.status}).", {"status": locked.status})
+        if locked.status == NDRStatus.REATTEMPT and action == NDRAction.REATTEMPT:
+            raise Conflict("ndr_action_taken", f"A reattempt on {locked.reattempt_date} is already requested.",
+                           {"status": locked.status, "reattempt_date": str(locked.reattempt_date)})  # fmt: skip
+        today = now.astimezone(shipment.merchant.tzinfo).date()
+        if action == NDRAction.REATTEMPT:
+            day = reattempt_date or today + timedelta(days=1)
+            if day < today:
+                raise ValidationError({"reattempt_date": ["The reattempt date is in the past."]})
+        else:
+            if S.RTO_INITIATED not in SHIPMENT_TRANSITIONS[shipment.status]:
+                raise shipment_transition_refused(shipment, S.RTO_INITIATED)
+            day = None
+        adapter_for(shipment.courier).ndr_action(shipment, action=action, reattempt_date=day, comment=comment)
+        locked.action, locked.action_comment, locked.action_by, locked.action_at = action, comment[:500], actor, now
+        locked.reattempt_date = day
+        locked.status = NDRStatus.REATTEMPT if action == NDRAction.REATTEMPT else NDRStatus.RTO
+        if action == NDRAction.RTO:
+            locked.resolved_at = now
+        locked.save()
+        record_event(shipment, "ndr_action", actor, message=f"{action}" + (f" on {day}" if day else "")
+                     + (f": {comment}" if comment else ""), data={"ndr": locked.pk, "action": action})  # fmt: skip
+        if action == NDRAction.RTO:
+            set_status(shipment, S.RTO_INITIATED, actor, at=now, message="RTO requested by the merchant")
+            order_follow(shipment, S.RTO_INITIATED, actor)
+            notify(shipment, S.RTO_INITIATED, None)
+    return locked
