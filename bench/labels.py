@@ -85,7 +85,8 @@ def _setup():
 
 
 def _render(merchant, ids: list[int]):
-    from shipping.documents import label_queryset, render_labels
+    from shipping.documents.data import label_queryset
+    from shipping.documents.render import render_labels
 
     shipments = list(label_queryset().filter(pk__in=ids).order_by("pk"))
     return render_labels(merchant=merchant, shipments=shipments, format="4x6")

@@ -11,8 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from orders.models import Order
-from shipping import documents, outbox
+from orders.models import Order, OrderStatus
+from shipping import outbox
+from shipping.documents import data, render
 from shipping.models import (
     Document,
     DocumentKind,
@@ -44,6 +45,15 @@ def invoice_for(*, order: Order, at: datetime | None = None) -> Invoice:
                                       issued_at=at or timezone.now())  # fmt: skip
 
 
+def invoices_issue(*, merchant: Merchant, orders: list[Order]) -> None:
+    """Give each order that is not cancelled its invoice number (``invoice_for``), before its invoice is rendered;
+    MissingMerchantSetting, and no number taken, when the merchant cannot issue tax invoices yet."""
+    data.check_invoice_settings(merchant)
+    for order in orders:  # loaded by invoice_queryset(), with their invoices: a reprint reads no more
+        if order.status != OrderStatus.CANCELLED and not hasattr(order, "invoice"):
+            order.invoice = invoice_for(order=order)
+
+
 DOCUMENT_MAX_ITEMS = 500
 #: A document still queued this long after it was asked for is asked for again (its task was lost).
 DOCUMENT_QUEUED_LOST_AFTER = timedelta(hours=1)
@@ -61,10 +71,10 @@ DOCUMENT_KINDS = {
 def _document_objects(merchant: Merchant, kind: str, ids: list[int]) -> list:
     """The merchant's objects of the ids, loaded with everything the document shows; 404 naming the missing ids."""
     queryset = {
-        DocumentKind.LABEL: documents.label_queryset,
-        DocumentKind.INVOICE: documents.invoice_queryset,
-        DocumentKind.MANIFEST: documents.manifest_queryset,
-        DocumentKind.PACKING_SLIP: documents.packing_slip_queryset,
+        DocumentKind.LABEL: data.label_queryset,
+        DocumentKind.INVOICE: data.invoice_queryset,
+        DocumentKind.MANIFEST: data.manifest_queryset,
+        DocumentKind.PACKING_SLIP: data.packing_slip_queryset,
     }[kind]()
     found = {obj.pk: obj for obj in queryset.filter(merchant=merchant, pk__in=ids)}
     missing = [i for i in ids if i not in found]
@@ -93,11 +103,11 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
         raise ValidationError({"format": [f"One of {', '.join(formats)}."]})
     if kind == DocumentKind.INVOICE:
         try:
-            documents.check_invoice_settings(merchant)
-        except documents.MissingMerchantSetting as exc:
+            data.check_invoice_settings(merchant)
+        except data.MissingMerchantSetting as exc:
             raise ApiError(400, "missing_merchant_setting", str(exc), {"setting": exc.setting}) from exc
     objects = _document_objects(merchant, kind, ids)
-    checksum = documents.data_checksum(kind, format, objects)
+    checksum = data.data_checksum(kind, format, objects)
     with transaction.atomic():
         lost_before = timezone.now() - timedelta(seconds=DOCUMENT_TIME_LIMIT)  # its worker was killed: not reused
         never_sent = timezone.now() - DOCUMENT_QUEUED_LOST_AFTER  # its task never reached a worker (broker down)
@@ -136,18 +146,19 @@ def document_render(*, document_id: int) -> Document:
     try:
         if document.kind == DocumentKind.LABEL:
             ids = list(document.shipments.order_by("id").values_list("id", flat=True))
-            rendered = documents.render_labels(merchant=merchant, format=document.format,
+            rendered = render.render_labels(merchant=merchant, format=document.format,
                                                shipments=_document_objects(merchant, document.kind, ids))  # fmt: skip
         elif document.kind == DocumentKind.MANIFEST:
-            manifest = documents.manifest_queryset().get(pk=document.manifest_id)
-            rendered = documents.render_manifest(merchant=merchant, manifest=manifest)
+            manifest = data.manifest_queryset().get(pk=document.manifest_id)
+            rendered = render.render_manifest(merchant=merchant, manifest=manifest)
         else:
             ids = list(document.orders.order_by("id").values_list("id", flat=True))
             orders = _document_objects(merchant, document.kind, ids)
             if document.kind == DocumentKind.INVOICE:
-                rendered = documents.render_invoices(merchant=merchant, orders=orders)
+                invoices_issue(merchant=merchant, orders=orders)
+                rendered = render.render_invoices(merchant=merchant, orders=orders)
             else:
-                rendered = documents.render_packing_slips(merchant=merchant, orders=orders, format=document.format)
+                rendered = render.render_packing_slips(merchant=merchant, orders=orders, format=document.format)
     except ValidationError as exc:
         return _document_failed(document, " ".join(exc.messages))
     if not rendered.page_count:

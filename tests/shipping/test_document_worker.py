@@ -19,7 +19,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from shipping import documents, tasks
+from shipping import tasks
+from shipping.documents import render
 from shipping.models import Document, DocumentStatus, Invoice, ShipmentStatus
 from shipping.services.documents import DOCUMENT_TIME_LIMIT, document_request
 from shopops.celery import app
@@ -100,7 +101,7 @@ def test_a_crash_in_the_renderer_fails_the_job_and_a_new_request_makes_a_new_one
         raise RuntimeError("out of paper")
 
     with monkeypatch.context() as patched:
-        patched.setattr(documents, "render_labels", out_of_paper)
+        patched.setattr(render, "render_labels", out_of_paper)
         assert tasks.document_render(document.pk) == DocumentStatus.FAILED
 
     document.refresh_from_db()
@@ -118,7 +119,7 @@ def test_a_render_over_its_time_limit_fails_the_job(merchant, bluedart, private_
     def slow(**kwargs):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(documents, "render_labels", slow)
+    monkeypatch.setattr(render, "render_labels", slow)
 
     assert tasks.document_render(document.pk) == DocumentStatus.FAILED
     document.refresh_from_db()

@@ -8,9 +8,10 @@ import pytest
 from django.db import connection
 
 from orders.models import Order, OrderStatus
-from shipping.documents import invoice_queryset, render_invoices
+from shipping.documents.data import invoice_queryset
+from shipping.documents.render import render_invoices
 from shipping.models import Invoice
-from shipping.services.documents import invoice_for
+from shipping.services.documents import invoice_for, invoices_issue
 from tests.catalog.factories import ProductFactory, stock
 from tests.orders.factories import default_location, make_order
 from tests.shipping.documents_helpers import gst_merchant, page_texts
@@ -74,6 +75,7 @@ def test_concurrent_batches_number_every_order_once_and_reprints_keep_the_number
 
     def render(batch):
         loaded = list(invoice_queryset().filter(pk__in=[o.pk for o in batch]).order_by("pk"))
+        invoices_issue(merchant=merchant, orders=loaded)
         return render_invoices(merchant=merchant, orders=loaded).page_count
 
     assert _run_at_once(render, batches, threads=4) == [6, 6, 6, 12]

@@ -7,20 +7,18 @@ import pytest
 
 from catalog.models import Product
 from orders.models import OrderStatus
-from shipping.documents import (
+from shipping.documents.data import (
     MissingMerchantSetting,
-    TaxLine,
     amount_in_words,
     data_checksum,
-    gst_state_code,
     indian_grouping,
     invoice_context,
     invoice_queryset,
-    is_intra_state,
-    render_invoices,
-    split_tax,
 )
+from shipping.documents.gst import TaxLine, gst_state_code, is_intra_state, split_tax
+from shipping.documents.render import render_invoices
 from shipping.models import Invoice
+from shipping.services.documents import invoices_issue
 from tests.catalog.factories import ProductFactory, stock
 from tests.orders.factories import ADDRESS, default_location, make_order
 from tests.shipping.documents_helpers import SIZE_A4, barcodes_on_page, gst_merchant, page_size, page_texts, pdf_pages
@@ -50,6 +48,13 @@ def _order(merchant, address=ADDRESS, status=OrderStatus.PACKED, **overrides):
 
 def _loaded(*orders):
     return list(invoice_queryset().filter(pk__in=[o.pk for o in orders]).order_by("pk"))
+
+
+def _issued(merchant, *orders):
+    """The orders loaded for their invoices and numbered, as the document job does before rendering."""
+    loaded = _loaded(*orders)
+    invoices_issue(merchant=merchant, orders=loaded)
+    return loaded
 
 
 def test_split_tax_halves_add_up_to_the_line_tax_to_the_paisa():
@@ -112,7 +117,7 @@ def test_the_invoice_pdf_shows_the_split_the_totals_and_the_words(merchant):
     gst_merchant(merchant)
     same_state, other_state = _order(merchant), _order(merchant, MUMBAI)
 
-    result = render_invoices(merchant=merchant, orders=_loaded(same_state, other_state))
+    result = render_invoices(merchant=merchant, orders=_issued(merchant, same_state, other_state))
 
     assert (result.page_count, result.not_created) == (2, [])
     pages = pdf_pages(result.pdf)
@@ -145,7 +150,7 @@ def test_an_invoice_without_the_merchant_gstin_is_refused_naming_the_setting(mer
     order = _order(merchant)
 
     with pytest.raises(MissingMerchantSetting) as caught:
-        render_invoices(merchant=merchant, orders=_loaded(order))
+        invoices_issue(merchant=merchant, orders=_loaded(order))
 
     assert caught.value.setting == "tax_id"
     assert str(caught.value) == "Set the merchant's GSTIN / tax id (Merchant.tax_id) before issuing tax invoices."
@@ -164,14 +169,24 @@ def test_an_invoice_without_the_merchant_address_is_refused(merchant):
     )
 
 
+def test_an_order_is_rendered_only_once_it_has_its_invoice_number(merchant):
+    gst_merchant(merchant)
+    order = _order(merchant)
+
+    with pytest.raises(ValueError, match=f"Order {order.number} has no invoice number"):
+        render_invoices(merchant=merchant, orders=_loaded(order))
+
+    assert Invoice.objects.count() == 0
+
+
 def test_a_reprint_keeps_the_number_and_the_bytes_and_cancelled_orders_get_none(merchant):
     gst_merchant(merchant)
     order = _order(merchant)
     cancelled = _order(merchant, status=OrderStatus.CANCELLED)
-    first = render_invoices(merchant=merchant, orders=_loaded(order, cancelled))
+    first = render_invoices(merchant=merchant, orders=_issued(merchant, order, cancelled))
     checksum = data_checksum("invoice", "a4", _loaded(order))
 
-    again = render_invoices(merchant=merchant, orders=_loaded(order, cancelled))
+    again = render_invoices(merchant=merchant, orders=_issued(merchant, order, cancelled))
 
     assert first.not_created == [{"id": cancelled.pk, "reason": "The order is cancelled: it has no invoice."}]
     assert again.pdf == first.pdf
@@ -182,7 +197,7 @@ def test_a_reprint_keeps_the_number_and_the_bytes_and_cancelled_orders_get_none(
 def test_invoices_cost_constant_queries_once_numbered(merchant, django_assert_num_queries):
     gst_merchant(merchant)
     orders = [_order(merchant) for _ in range(4)]
-    render_invoices(merchant=merchant, orders=_loaded(*orders))  # numbers them
+    invoices_issue(merchant=merchant, orders=_loaded(*orders))
 
     for count in (1, 4):
         with django_assert_num_queries(2):  # orders with their invoice; lines with products

@@ -3,12 +3,8 @@
 import pytest
 
 from orders.models import OrderStatus
-from shipping.documents import (
-    manifest_queryset,
-    packing_slip_queryset,
-    render_manifest,
-    render_packing_slips,
-)
+from shipping.documents.data import manifest_queryset, packing_slip_queryset
+from shipping.documents.render import render_manifest, render_packing_slips
 from shipping.models import ShipmentStatus
 from shipping.services.manifests import manifest_create
 from tests.orders.factories import make_order

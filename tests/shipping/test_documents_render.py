@@ -4,9 +4,11 @@ from a page rendered at 203 dpi, 4-up sheets, shipments left out with their reas
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from shipping import documents
-from shipping.documents import barcode_modules, barcode_svg, data_checksum, label_queryset, render_labels
+from shipping.documents.barcodes import barcode_modules, barcode_svg
+from shipping.documents.data import data_checksum, label_queryset, money
+from shipping.documents.render import render_labels
 from shipping.models import Shipment, ShipmentStatus
 from tests.shipping.documents_helpers import (
     SIZE_4X6,
@@ -43,7 +45,7 @@ def test_a_4x6_label_per_shipment_100_by_150_mm_with_the_awb_in_text_and_barcode
         assert shipment.order.number in text
         assert "PIN 560025" in text
         assert "COD" in text
-        assert documents.money(shipment.cod_amount) in text
+        assert money(shipment.cod_amount) in text
         assert "Blue Dart" in text
     for index, shipment in enumerate(shipments):
         assert barcodes_on_page(result.pdf, index) == [shipment.awb, shipment.order.number]
@@ -100,7 +102,7 @@ def test_no_printable_shipment_gives_no_pdf(merchant):
 
 
 def test_an_unknown_format_is_refused(merchant):
-    with pytest.raises(documents.ValidationError) as caught:
+    with pytest.raises(ValidationError) as caught:
         render_labels(merchant=merchant, shipments=[], format="a3")
     assert caught.value.message_dict == {"format": ["Labels come in 4x6, a4-4up, not 'a3'."]}
 
