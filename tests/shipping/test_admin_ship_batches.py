@@ -9,7 +9,7 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from orders.models import Order, OrderStatus
-from shipping import admin as shipping_admin
+from shipping.admin import ship_batches as ship_batch_admin
 from shipping.models import Document, Manifest, PickupRequest, ShipBatch, Shipment
 from shipping.services.batches import ship_batch_create, ship_batch_run
 from shipping.services.ship import ShipOptions
@@ -147,7 +147,7 @@ def test_orders_of_several_merchants_make_one_batch_each(client, merchant, other
 
 
 def test_more_orders_than_a_batch_takes_are_refused(desk, merchant, bluedart, monkeypatch):
-    monkeypatch.setattr(shipping_admin, "SHIP_BATCH_MAX", 2)  # 500 in production
+    monkeypatch.setattr(ship_batch_admin, "SHIP_BATCH_MAX", 2)  # 500 in production
     orders = [make_order(merchant) for _ in range(3)]
 
     response = act(desk, ORDERS, "ship_selected", orders, apply="1", **OPTIONS)

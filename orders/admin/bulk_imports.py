@@ -1,0 +1,203 @@
+"""File imports of orders: the upload page, each job's progress and its row errors."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.forms.models import BaseInlineFormSet
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from orders import tasks
+from orders.admin.common import actor_of, rendered_in_time_zone
+from orders.imports import TEMPLATES, import_create, import_file_problem
+from orders.models import (
+    BulkImport,
+    ErrorPolicy,
+    ImportKind,
+    ImportRowError,
+)
+from orders.selectors import import_error_rows
+from shopops.admin import (
+    MerchantScopedAdmin,
+    ReadOnlyInline,
+)
+from shopops.csvexport import stream_csv
+from shopops.models import Merchant
+
+# -- file imports ----------------------------------------------------------------------------------
+
+
+#: Row errors shown on a job's page; the error report has them all.
+IMPORT_ERRORS_SHOWN = 200
+
+
+class FirstRowsFormSet(BaseInlineFormSet):
+    """The inline's first IMPORT_ERRORS_SHOWN rows (an inline queryset cannot be sliced before the formset
+    filters it by the parent)."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_first_rows"):
+            self._first_rows = super().get_queryset()[:IMPORT_ERRORS_SHOWN]
+        return self._first_rows
+
+
+class ImportRowErrorInline(ReadOnlyInline):
+    model = ImportRowError
+    formset = FirstRowsFormSet
+    verbose_name = "row error"
+    verbose_name_plural = f"row errors (the first {IMPORT_ERRORS_SHOWN}; the error report has them all)"
+    fields = ["row", "column", "value", "message"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("row", "id")
+
+
+class ImportUploadForm(forms.Form):
+    merchant = forms.ModelChoiceField(queryset=Merchant.objects.none())
+    kind = forms.ChoiceField(choices=ImportKind.choices, help_text="What the file holds.")
+    file = forms.FileField(help_text="CSV (UTF-8) or XLSX (the first sheet); the first line names the columns.")
+    dry_run = forms.BooleanField(required=False, help_text="Check every row and write nothing.")
+    error_policy = forms.ChoiceField(choices=ErrorPolicy.choices, initial=ErrorPolicy.REJECT_FILE,
+                                     widget=forms.RadioSelect)  # fmt: skip
+
+    def __init__(self, *args, merchants, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = list(merchants[:2])
+        if len(choices) == 1:  # the usual case: the user's one merchant, not asked
+            del self.fields["merchant"]
+            self.merchant = choices[0]
+        else:
+            self.fields["merchant"].queryset = merchants
+            self.merchant = None
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.API_MAX_UPLOAD_BYTES:
+            raise ValidationError(f"The file is larger than the limit of {settings.API_MAX_UPLOAD_BYTES:,} bytes.")
+        problem = import_file_problem(upload)
+        if problem:
+            raise ValidationError(problem)
+        return upload
+
+
+@admin.register(BulkImport)
+class BulkImportAdmin(MerchantScopedAdmin):
+    """File imports. "Upload file" (the add page) stores the file and queues the job; a job is never edited or
+    deleted here. Its page shows progress and the first row errors; the error report (CSV) has them all."""
+
+    list_display = ["id", "created_at", "kind", "status", "file_name", "progress", "created_count", "updated_count",
+                    "skipped_count", "failed_count", "started_at", "finished_at", "error_report"]  # fmt: skip
+    list_display_links = ["id", "file_name"]
+    list_filter = ["kind", "status", "dry_run"]
+    search_fields = ["file_name"]
+    show_full_result_count = False
+    inlines = [ImportRowErrorInline]
+    fields = ["merchant", "kind", "status", "file_name", "dry_run", "error_policy", "progress", "created_count",
+              "updated_count", "skipped_count", "failed_count", "error", "error_report", "created_by", "created_at",
+              "started_at", "finished_at"]  # fmt: skip
+    readonly_fields = fields
+
+    def get_list_display(self, request):
+        shown = list(super().get_list_display(request))
+        return [*shown[:2], "merchant", *shown[2:]] if request.user.is_superuser else shown
+
+    def get_list_select_related(self, request):
+        return ["merchant"] if request.user.is_superuser else False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a job is the record of what its worker did
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="progress")
+    def progress(self, job: BulkImport) -> str:
+        return f"{job.processed_rows:,}/{job.total_rows:,}"
+
+    @admin.display(description="error report")
+    def error_report(self, job: BulkImport):
+        if not job.failed_count:
+            return "-"
+        url = reverse("admin:orders_bulkimport_errors", args=[job.pk])
+        return format_html('<a href="{}">Download CSV ({} row{})</a>', url, job.failed_count,
+                           "" if job.failed_count == 1 else "s")  # fmt: skip
+
+    # -- URLs: the error report and the templates ------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:object_id>/errors/", view(self.errors_view), name="orders_bulkimport_errors"),
+            path("templates/<str:kind>/", view(self.template_view), name="orders_bulkimport_template"),
+            *super().get_urls(),
+        ]
+
+    def errors_view(self, request, object_id: int):
+        job = self.get_queryset(request).filter(pk=object_id).first()
+        if job is None:
+            raise Http404("No such import.")
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        return stream_csv(import_error_rows(job), f"import-{job.pk}-errors.csv")
+
+    def template_view(self, request, kind: str):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if kind not in TEMPLATES:
+            raise Http404("No such import kind.")
+        columns, examples = TEMPLATES[kind]
+        return stream_csv([columns, *examples], f"{kind}-import-template.csv")
+
+    def template_links(self) -> list[tuple[str, str]]:
+        return [(label, reverse("admin:orders_bulkimport_template", args=[kind])) for kind, label in ImportKind.choices]
+
+    # -- the upload page (in place of the add form) ----------------------------------------------
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportUploadForm(request.POST or None, request.FILES or None,
+                                merchants=self.writable_merchants(request))  # fmt: skip
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            upload = data["file"]
+            with transaction.atomic():
+                job = import_create(merchant=form.merchant or data["merchant"], kind=data["kind"], upload=upload,
+                                    file_name=upload.name, dry_run=data["dry_run"],
+                                    error_policy=data["error_policy"], actor=actor_of(request))  # fmt: skip
+                tasks.import_run.delay_on_commit(job.pk)
+            job.refresh_from_db()  # without a broker the job has run by now
+            self.message_user(request, f"Uploaded {job.file_name}: import {job.pk} is {job.get_status_display()}.",
+                              messages.SUCCESS)  # fmt: skip
+            return HttpResponseRedirect(reverse("admin:orders_bulkimport_change", args=[job.pk]))
+        request.current_app = self.admin_site.name
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload a file to import",
+            "subtitle": None,
+            "opts": self.opts,
+            "form": form,
+            "media": self.media + form.media,
+            "template_links": self.template_links(),
+            "has_view_permission": self.has_view_permission(request),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/orders/bulkimport/upload.html", context)
+
+    # -- views in the merchant's time zone ------------------------------------------------------
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"template_links": self.template_links(), **(extra_context or {})}
+        return rendered_in_time_zone(
+            request, lambda: super(BulkImportAdmin, self).changelist_view(request, extra_context)
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return rendered_in_time_zone(
+            request, lambda: super(BulkImportAdmin, self).changeform_view(request, object_id, form_url, extra_context)
+        )

@@ -1,0 +1,238 @@
+"""The orders page: the list with its filters and search, the change form (editable until the order ships), the
+state machine's actions and the CSV export."""
+
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import smart_split, unescape_string_literal
+
+from orders.admin.common import (
+    OrderDateFilter,
+    PackDateFilter,
+    ShipDateFilter,
+    actor_of,
+    display_time_zone,
+    rendered_in_time_zone,
+    status_refusal,
+)
+from orders.admin.extensions import order_admin_extensions
+from orders.models import (
+    EDITABLE_STATUSES,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
+from orders.selectors import order_export_rows
+from orders.services import (
+    order_cancel,
+    order_confirm,
+    order_pack,
+    order_update,
+)
+from shopops.admin import (
+    ActionReport,
+    ChangelistExportMixin,
+    MerchantRelatedFilter,
+    ReadOnlyInline,
+    ServiceAdmin,
+    action_form_page,
+    adopt,
+    run_per_object,
+)
+from shopops.csvexport import stream_csv
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = ["sku", "name", "product", "quantity", "unit_price", "discount", "tax_rate", "tax_amount", "hsn_code",
+              "total", "returned_quantity"]  # fmt: skip
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product").order_by("id")
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    verbose_name = "event"
+    verbose_name_plural = "timeline"
+    fields = ["created_at", "kind", "from_status", "to_status", "actor", "message"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("id")
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        max_length=255, help_text="Recorded on each order and in its timeline, e.g. 'customer asked'."
+    )
+
+
+#: What the change form may edit, through order_update, while the order is in EDITABLE_STATUSES.
+ORDER_FORM_FIELDS = ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm")
+ORDER_STATUS_LABELS = dict(OrderStatus.choices)
+
+
+@admin.register(Order)
+class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
+    list_display = ["number", "ordered_at", "channel", "customer_name", "status", "payment_method", "total",
+                    "packed_at", "shipped_at", "awb"]  # fmt: skip
+    list_select_related = ["channel", "customer"]
+    list_filter = [
+        "status",
+        ("channel", MerchantRelatedFilter),
+        "payment_method",
+        OrderDateFilter,
+        PackDateFilter,
+        ShipDateFilter,
+    ]
+    date_hierarchy = "ordered_at"
+    # lines__sku is matched in get_search_results with EXISTS (exact SKU, any case): one row per order.
+    search_fields = ["number", "channel_order_id", "customer__name", "customer__phone", "customer__email", "awb",
+                     "lines__sku"]  # fmt: skip
+    search_help_text = "Order number, channel order id, customer name, phone or email, AWB, or an exact SKU."
+    show_full_result_count = False  # a second COUNT over every order of the merchant on each filtered page
+    inlines = [OrderLineInline, OrderEventInline]  # then the inlines other apps add (order_admin_extensions)
+    #: The desk's own actions; ``actions`` adds those other apps register (order_admin_extensions).
+    own_actions = ["confirm_selected", "pack_selected", "cancel_selected", "export_selected"]
+    fieldsets = [
+        (None, {"fields": ["number", "status", "channel", "channel_order_id", "customer", "is_returning_customer",
+                           "payment_method", "payment_status"]}),
+        ("Addresses", {"fields": ["shipping_address_display", "billing_address_display"]}),
+        ("Parcel", {"fields": ["pickup_location", "weight_grams", "length_cm", "breadth_cm", "height_cm"]}),
+        ("Amounts", {"fields": ["subtotal", "discount_total", "shipping_charge", "tax_total", "total", "currency"]}),
+        ("Shipping", {"fields": ["awb", "courier"]}),
+        ("Dates", {"fields": ["ordered_at", "confirmed_at", "packed_at", "shipped_at", "delivered_at",
+                              "cancelled_at", "cancel_reason", "created_at", "updated_at"]}),
+        ("Notes", {"fields": ["notes"]}),
+    ]  # fmt: skip
+
+    @property
+    def actions(self) -> list:
+        return [*self.own_actions, *order_admin_extensions.actions]
+
+    def get_inlines(self, request, obj):
+        return [*super().get_inlines(request, obj), *order_admin_extensions.inlines]
+
+    def get_object(self, request, object_id, from_field=None):
+        # ModelAdmin.get_object on a queryset joined to what the change page shows (one query, not four).
+        field = self.opts.pk if from_field is None else self.opts.get_field(from_field)
+        queryset = self.get_queryset(request).select_related("channel", "customer", "pickup_location")
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})
+        except (Order.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def get_readonly_fields(self, request, obj=None):
+        every = [name for _, options in self.fieldsets for name in options["fields"]]
+        if obj is not None and obj.status in EDITABLE_STATUSES:
+            return [name for name in every if name not in ORDER_FORM_FIELDS]
+        return every
+
+    def has_add_permission(self, request) -> bool:
+        return False  # orders come from the API, channels and imports
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # orders are cancelled, never deleted
+
+    @admin.display(description="customer", ordering="customer__name")
+    def customer_name(self, obj: Order) -> str:
+        return obj.customer.name
+
+    @admin.display(description="shipping address")
+    def shipping_address_display(self, obj: Order):
+        return _address_html(obj.shipping_address)
+
+    @admin.display(description="billing address")
+    def billing_address_display(self, obj: Order):
+        return _address_html(obj.billing_address)
+
+    # -- search: SKUs through EXISTS, so an order with many matching lines is listed once ----------
+
+    def get_search_results(self, request, queryset, search_term):
+        fields = [name for name in self.get_search_fields(request) if name != "lines__sku"]
+        terms = []
+        for bit in smart_split(search_term):
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+                bit = unescape_string_literal(bit)
+            matches = Q.create([(f"{name}__icontains", bit) for name in fields], connector=Q.OR)
+            terms.append(matches | Exists(OrderLine.objects.filter(order=OuterRef("pk"), sku__iexact=bit)))
+        return (queryset.filter(*terms) if terms else queryset), False
+
+    # -- views in the merchant's time zone ----------------------------------------------------
+
+    def changelist_view(self, request, extra_context=None):
+        return rendered_in_time_zone(request, lambda: super(OrderAdmin, self).changelist_view(request, extra_context))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return rendered_in_time_zone(
+            request, lambda: super(OrderAdmin, self).changeform_view(request, object_id, form_url, extra_context)
+        )
+
+    # -- saving through order_update --------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in ORDER_FORM_FIELDS}
+        if not data:
+            return
+        with self.refusals():
+            saved = order_update(order=obj, data=data, actor=actor_of(request))
+        adopt(obj, saved)
+
+    # -- actions: the state machine, one order at a time -----------------------------------------
+
+    def _run(self, request, queryset, verb: str, apply: Callable[[Order], object]) -> None:
+        orders = list(queryset.order_by("pk"))  # primary-key order, as the services lock rows
+        run_per_object(self, request, orders, ActionReport(verb, "order"), apply, status_refusal(ORDER_STATUS_LABELS))
+
+    @admin.action(description="Confirm selected orders (reserve stock)", permissions=["change"])
+    def confirm_selected(self, request, queryset):
+        self._run(request, queryset, "Confirmed", lambda order: order_confirm(order=order, actor=actor_of(request)))
+
+    @admin.action(description="Mark selected orders packed", permissions=["change"])
+    def pack_selected(self, request, queryset):
+        self._run(request, queryset, "Packed", lambda order: order_pack(order=order, actor=actor_of(request)))
+
+    @admin.action(description="Cancel selected orders…", permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        """An intermediate page asks for the reason (required), then order_cancel runs per order."""
+        form = CancelForm(request.POST if "apply" in request.POST else None, prefix="cancel")
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._run(request, queryset, "Cancelled",
+                      lambda order: order_cancel(order=order, reason=reason, actor=actor_of(request)))  # fmt: skip
+            return None
+        rows = queryset.order_by("pk")[:100]
+        return action_form_page(self, request, form=form, title="Cancel orders", action="cancel_selected",
+                                rows_name="orders", rows=rows, count=queryset.count())  # fmt: skip
+
+    @admin.action(description="Export selected orders as CSV")
+    def export_selected(self, request, queryset):
+        return stream_csv(order_export_rows(queryset.order_by("pk")), f"orders-{timezone.localtime():%Y%m%d-%H%M}.csv")
+
+    # -- CSV export of the filtered changelist ----------------------------------------------
+
+    export_name = "orders"
+
+    def export_rows(self, queryset):
+        return order_export_rows(queryset)
+
+    def export_queryset(self, request):
+        with timezone.override(display_time_zone(request)):  # as the changelist read its date hierarchy
+            return super().export_queryset(request)
+
+
+def _address_html(address: dict | None):
+    address = address or {}
+    place = " ".join(part for part in (address.get("city"), address.get("state"), address.get("postcode")) if part)
+    parts = [address.get("name"), address.get("phone"), address.get("line1"), address.get("line2"), place,
+             address.get("country")]  # fmt: skip
+    return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts if part)) or "-"
