@@ -2,19 +2,9 @@
 
 from django.contrib import admin
 
-from orders.models import (
-    Channel,
-    Customer,
-)
-from orders.services import (
-    channel_create,
-    channel_update,
-)
-from shopops.admin import (
-    ReadOnlyAdmin,
-    ServiceAdmin,
-    adopt,
-)
+from orders.models import Channel, Customer
+from orders.services import channel_create, channel_update
+from shopops.admin import ReadOnlyAdmin, ServiceAdmin, adopt
 
 # -- channels --------------------------------------------------------------------------------------
 

@@ -13,10 +13,7 @@ from django.template.response import SimpleTemplateResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from shopops.admin import (
-    member_roles,
-    refusal_reason,
-)
+from shopops.admin import member_roles, refusal_reason
 from shopops.api.exceptions import ApiError
 from shopops.errors import DomainError
 from shopops.models import Merchant

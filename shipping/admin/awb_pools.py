@@ -11,12 +11,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from shipping.models import (
-    AWBNumber,
-    AWBPool,
-    AWBPoolKind,
-    Courier,
-)
+from shipping.errors import AWB_POOL_OVERLAP, DUPLICATE_AWB_POOL
+from shipping.models import AWBNumber, AWBPool, AWBPoolKind, Courier
 from shipping.services.awb import awb_pool_create_list, awb_pool_create_range, awb_pool_set_active
 from shopops.admin import (
     ActionReport,
@@ -150,7 +146,7 @@ class AWBPoolAdmin(MerchantScopedAdmin):
         if form.is_bound and form.is_valid():
             data = form.cleaned_data
             try:
-                with service_refusals({"duplicate_awb_pool": "name", "awb_pool_overlap": "range_start"}):
+                with service_refusals({DUPLICATE_AWB_POOL.code: "name", AWB_POOL_OVERLAP.code: "range_start"}):
                     if kind == AWBPoolKind.RANGE:
                         pool = awb_pool_create_range(courier=data["courier"], name=data["name"],
                                                      start=data["range_start"], end=data["range_end"],

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from catalog.models import Location
+from shipping.errors import DUPLICATE_COURIER
 from shipping.models import (
     BlockedPincode,
     Courier,
@@ -123,7 +124,7 @@ class CourierAdmin(ServiceAdmin):
     readonly_fields = [*PERFORMANCE, "created_at", "updated_at"]
     inlines = [RateCardInline]
     actions = ["deactivate_selected"]
-    conflict_fields = {"duplicate_courier": "code"}
+    conflict_fields = {DUPLICATE_COURIER.code: "code"}
 
     def get_base_queryset(self, request) -> QuerySet:
         return (

@@ -9,20 +9,9 @@ from django.utils.html import format_html
 
 from orders.admin.common import actor_of
 from shipping.admin.common import shipment_refusal
-from shipping.models import (
-    Document,
-    DocumentKind,
-    DocumentStatus,
-    Shipment,
-    ShipmentStatus,
-)
+from shipping.models import Document, DocumentKind, DocumentStatus, Shipment, ShipmentStatus
 from shipping.services.documents import DOCUMENT_MAX_ITEMS, document_request
-from shopops.admin import (
-    MerchantScopedAdmin,
-    ReadOnlyAdmin,
-    ReadOnlyInline,
-)
-from shopops.api.exceptions import ApiError
+from shopops.admin import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
 from shopops.errors import DomainError
 
 
@@ -52,7 +41,7 @@ def request_documents(model_admin, request, objects: list, kind: str, format: st
         try:
             document = document_request(merchant=items[0].merchant, kind=kind, ids=[obj.pk for obj in items],
                                         format=format, actor=actor_of(request))  # fmt: skip
-        except (DomainError, ApiError, ValidationError) as exc:
+        except (DomainError, ValidationError) as exc:
             model_admin.message_user(request, f"Nothing printed: {shipment_refusal(exc)}.", messages.ERROR)
             continue
         document.refresh_from_db()

@@ -10,19 +10,11 @@ from django.utils.html import format_html
 
 from orders.admin.common import actor_of, rendered_in_time_zone
 from shipping.admin.common import shipment_refusal
-from shipping.models import (
-    NDR,
-    NDRAction,
-)
+from shipping.errors import NDR_ACTION_TAKEN, NDR_RESOLVED
+from shipping.models import NDR, NDRAction
 from shipping.services.ndr import ndr_action
-from shopops.admin import (
-    ActionReport,
-    MerchantRelatedFilter,
-    MerchantScopedAdmin,
-    action_form_page,
-    run_per_object,
-)
-from shopops.api.exceptions import ApiError
+from shopops.admin import ActionReport, MerchantRelatedFilter, MerchantScopedAdmin, action_form_page, run_per_object
+from shopops.errors import DomainError
 
 
 class NDRAgeFilter(admin.SimpleListFilter):
@@ -130,8 +122,8 @@ class NDRAdmin(MerchantScopedAdmin):
 
 
 def ndr_refusal(exc: Exception) -> str:
-    if isinstance(exc, ApiError) and exc.code == "ndr_resolved":
+    if isinstance(exc, DomainError) and exc.code == NDR_RESOLVED.code:
         return f"is resolved ({exc.details['status']})"
-    if isinstance(exc, ApiError) and exc.code == "ndr_action_taken":
+    if isinstance(exc, DomainError) and exc.code == NDR_ACTION_TAKEN.code:
         return f"a reattempt on {exc.details['reattempt_date']} is already requested"
     return shipment_refusal(exc)

@@ -3,16 +3,9 @@
 from django.contrib import admin
 
 from orders.admin.common import rendered_in_time_zone
-from shipping.models import (
-    Notification,
-    NotificationSetting,
-)
+from shipping.models import Notification, NotificationSetting
 from shipping.services.notifications import notification_setting_set
-from shopops.admin import (
-    MerchantScopedAdmin,
-    ReadOnlyAdmin,
-    adopt,
-)
+from shopops.admin import MerchantScopedAdmin, ReadOnlyAdmin, adopt
 from shopops.models import ADMIN_ROLES
 
 

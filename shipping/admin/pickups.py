@@ -5,11 +5,7 @@ from django.db.models import Count, QuerySet
 
 from orders.admin.common import actor_of
 from shipping.admin.documents import print_manifests_selected
-from shipping.models import (
-    Manifest,
-    PickupRequest,
-    Shipment,
-)
+from shipping.models import Manifest, PickupRequest, Shipment
 from shipping.services.pickups import pickup_cancel
 from shopops.admin import (
     ActionReport,

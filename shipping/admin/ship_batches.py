@@ -10,9 +10,7 @@ from django.utils.html import format_html, format_html_join
 from orders.admin.common import actor_of
 from orders.models import Order
 from shipping.admin.documents import document_link
-from shipping.models import (
-    ShipBatch,
-)
+from shipping.models import ShipBatch
 from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create, ship_batch_resume
 from shipping.services.ship import SHIP_SORTS, ShipOptions
 from shopops.admin import (
@@ -23,7 +21,6 @@ from shopops.admin import (
     refusal_reason,
     run_per_object,
 )
-from shopops.api.exceptions import ApiError
 from shopops.errors import DomainError
 
 
@@ -82,7 +79,7 @@ def ship_selected(modeladmin, request, queryset):
         try:
             batch = ship_batch_create(merchant=merchant, order_ids=[o.pk for o in orders], actor=actor_of(request),
                                       options=form.options())  # fmt: skip
-        except (DomainError, ApiError, ValidationError) as exc:
+        except (DomainError, ValidationError) as exc:
             modeladmin.message_user(request, f"{merchant}: nothing shipped ({refusal_reason(exc)}).", messages.ERROR)
             continue
         batches.append(batch)

@@ -40,7 +40,6 @@ from shopops.admin import (
     action_form_page,
     run_per_object,
 )
-from shopops.api.exceptions import ApiError
 from shopops.errors import DomainError
 
 #: Shipment statuses tracking is refreshed for (booked with the courier and not yet final).
@@ -329,7 +328,7 @@ class ShipmentAdmin(MerchantScopedAdmin):
             try:
                 pickup = pickup_schedule(merchant=group[0].merchant, shipment_ids=[s.pk for s in group],
                                          actor=actor_of(request), pickup_date=day)  # fmt: skip
-            except (DomainError, ApiError, ValidationError) as exc:
+            except (DomainError, ValidationError) as exc:
                 report.refused.append(f"{group_label(group[0])} ({shipment_refusal(exc)})")
             else:
                 report.done += len(group)
@@ -348,7 +347,7 @@ class ShipmentAdmin(MerchantScopedAdmin):
             try:
                 manifest = manifest_create(merchant=group[0].merchant, shipment_ids=[s.pk for s in group],
                                            actor=actor_of(request))  # fmt: skip
-            except (DomainError, ApiError, ValidationError) as exc:
+            except (DomainError, ValidationError) as exc:
                 report.refused.append(f"{group_label(group[0])} ({shipment_refusal(exc)})")
             else:
                 report.done += len(group)

@@ -5,13 +5,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from orders.admin.common import rendered_in_time_zone
-from shipping.models import (
-    TrackingEvent,
-)
-from shopops.admin import (
-    MerchantRelatedFilter,
-    ReadOnlyAdmin,
-)
+from shipping.models import TrackingEvent
+from shopops.admin import MerchantRelatedFilter, ReadOnlyAdmin
 
 
 class OrphanFilter(admin.SimpleListFilter):

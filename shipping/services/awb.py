@@ -7,14 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from shipping.models import (
-    AWBNumber,
-    AWBPool,
-    AWBPoolKind,
-    Courier,
-    Shipment,
-)
-from shopops.api.exceptions import Conflict
+from shipping.errors import AWB_POOL_EXHAUSTED, AWB_POOL_OVERLAP, DUPLICATE_AWB_POOL
+from shipping.models import AWBNumber, AWBPool, AWBPoolKind, Courier, Shipment
 from shopops.bulk import insert_rows
 
 logger = logging.getLogger(__name__)
@@ -24,7 +18,7 @@ def awb_allocate(*, courier: Courier) -> str:
     """The next number of the courier's active pools (oldest pool first), inside the caller's transaction.
 
     A range pool hands out numbers with one ``UPDATE ... RETURNING`` (the row lock orders concurrent callers);
-    a list pool takes its first free number with ``FOR UPDATE SKIP LOCKED``. 409 ``awb_pool_exhausted``."""
+    a list pool takes its first free number with ``FOR UPDATE SKIP LOCKED``. Refused: ``awb_pool_exhausted``."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("awb_allocate must run inside the transaction that uses the number")
     for pool in AWBPool.objects.filter(courier=courier, is_active=True).order_by("id"):
@@ -36,8 +30,8 @@ def awb_allocate(*, courier: Courier) -> str:
             # already a shipment's; it stays spent and the next one is taken.
             logger.warning("AWB %s of pool %s is already used by a shipment of %s; skipped", awb, pool.name,
                            courier.code)  # fmt: skip
-    raise Conflict("awb_pool_exhausted", f"No AWB numbers left for {courier.name}; add a pool or a list of numbers.",
-                   {"courier": courier.code})  # fmt: skip
+    raise AWB_POOL_EXHAUSTED(f"No AWB numbers left for {courier.name}; add a pool or a list of numbers.",
+                             {"courier": courier.code})  # fmt: skip
 
 
 def _take_from_range(pool: AWBPool) -> str | None:
@@ -90,8 +84,8 @@ def awb_pool_create_range(*, courier: Courier, name: str, start: int, end: int, 
     overlapping = AWBPool.objects.filter(courier=courier, kind=AWBPoolKind.RANGE, prefix=prefix,
                                          range_start__lte=end, range_end__gte=start).first()  # fmt: skip
     if overlapping is not None:
-        raise Conflict("awb_pool_overlap", f"The range overlaps pool {overlapping.name!r} of this courier.",
-                       {"pool": overlapping.pk})  # fmt: skip
+        raise AWB_POOL_OVERLAP(f"The range overlaps pool {overlapping.name!r} of this courier.",
+                               {"pool": overlapping.pk})  # fmt: skip
     _check_pool_name(courier, name)
     return AWBPool.objects.create(merchant_id=courier.merchant_id, courier=courier, name=name, kind=AWBPoolKind.RANGE,
                                   prefix=prefix, width=width, range_start=start, range_end=end, next_number=start,
@@ -102,7 +96,7 @@ def _check_pool_name(courier: Courier, name: str) -> None:
     if not name.strip():
         raise ValidationError({"name": ["A pool needs a name."]})
     if AWBPool.objects.filter(merchant_id=courier.merchant_id, name=name).exists():
-        raise Conflict("duplicate_awb_pool", f"A pool named {name!r} already exists.", {"name": name})
+        raise DUPLICATE_AWB_POOL(f"A pool named {name!r} already exists.", {"name": name})
 
 
 AWB = re.compile(r"^[A-Za-z0-9-]{4,40}\Z")

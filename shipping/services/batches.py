@@ -6,15 +6,10 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
 from orders.models import Order
-from shipping.models import (
-    DocumentKind,
-    ShipBatch,
-    ShipBatchStatus,
-    Shipment,
-)
+from shipping.errors import BATCH_DONE
+from shipping.models import DocumentKind, ShipBatch, ShipBatchStatus, Shipment
 from shipping.models import ShipmentStatus as S
 from shipping.services.background import enqueue_on_commit
 from shipping.services.manifests import manifest_create
@@ -29,7 +24,7 @@ from shipping.services.ship import (
     failure,
     ship_courier,
 )
-from shopops.api.exceptions import Conflict
+from shopops.errors import NOT_FOUND
 from shopops.models import Merchant
 
 SHIP_BATCH_MAX = 500
@@ -38,7 +33,7 @@ SHIP_BATCH_STALE_AFTER = timedelta(minutes=10)
 
 
 def ship_batch_create(*, merchant: Merchant, order_ids: list[int], actor: str, options: ShipOptions) -> ShipBatch:
-    """Queue "ship these orders" (up to 500 of the merchant's, 404 naming any other) as one resumable job."""
+    """Queue "ship these orders" (up to 500 of the merchant's; ``not_found`` naming any other) as one resumable job."""
     ids = list(dict.fromkeys(int(i) for i in order_ids))
     if not ids:
         raise ValidationError({"order_ids": ["Name at least one order."]})
@@ -47,7 +42,7 @@ def ship_batch_create(*, merchant: Merchant, order_ids: list[int], actor: str, o
     known = set(Order.objects.filter(merchant=merchant, pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in known]
     if missing:
-        raise NotFound(f"No orders with ids {', '.join(map(str, missing))}.")
+        raise NOT_FOUND(f"No orders with ids {', '.join(map(str, missing))}.")
     ship_courier(merchant, options)
     with transaction.atomic():
         batch = ShipBatch.objects.create(merchant=merchant, order_ids=ids, options=options.as_json(), total=len(ids),
@@ -58,10 +53,10 @@ def ship_batch_create(*, merchant: Merchant, order_ids: list[int], actor: str, o
 
 def ship_batch_resume(*, batch: ShipBatch) -> ShipBatch:
     """Queue a batch that is not done again (its worker was lost, it hit its time limit, it failed): the job
-    resumes where it stopped. 409 ``batch_done`` for a finished batch."""
+    resumes where it stopped. Refused: ``batch_done`` for a finished batch."""
     if batch.status == ShipBatchStatus.DONE:
-        raise Conflict("batch_done", f"Ship batch {batch.pk} is done; there is nothing left to run.",
-                       {"status": batch.status})  # fmt: skip
+        raise BATCH_DONE(f"Ship batch {batch.pk} is done; there is nothing left to run.",
+                         {"status": batch.status})  # fmt: skip
     enqueue_on_commit("shipping.tasks.ship_batch_run", batch.pk)
     return batch
 
@@ -89,8 +84,15 @@ def ship_batch_run(*, batch_id: int) -> ShipBatch:
         if outcome and outcome["steps"]["awb_assigned"]:
             continue
         result = ShipResult()
-        with contextlib.suppress(ShipRefused):  # the refusal is in the result
-            book(merchant=merchant, actor=batch.created_by, options=options, result=result, order=orders[order_id])
+        with contextlib.suppress(ShipRefused):  # the refusal (or the unexpected error) is in the result
+            book(
+                merchant=merchant,
+                actor=batch.created_by,
+                options=options,
+                result=result,
+                order=orders[order_id],
+                record_errors=True,
+            )
         batch.results[str(order_id)] = _batch_outcome(result)
         _batch_progress(batch)
     booked = list(Shipment.objects.filter(merchant=merchant, order_id__in=batch.order_ids)

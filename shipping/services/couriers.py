@@ -10,16 +10,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from shipping.models import (
-    BlockedPincode,
-    Courier,
-    PostcodeZone,
-    RateCard,
-    ServiceablePincode,
-    ShippingPreference,
-)
+from shipping.errors import DUPLICATE_COURIER
+from shipping.models import BlockedPincode, Courier, PostcodeZone, RateCard, ServiceablePincode, ShippingPreference
 from shipping.zones import Zone, normalize_postcode
-from shopops.api.exceptions import Conflict
 from shopops.bulk import insert_rows
 from shopops.models import Merchant
 
@@ -52,10 +45,10 @@ def courier_update(*, courier: Courier, data: dict[str, Any], rate_cards: list[d
 
 
 def _courier_save(courier: Courier, rate_cards: list[dict] | None) -> Courier:
-    """Save the courier (409 when another courier of the merchant has its code) and its rate cards."""
+    """Save the courier (``duplicate_courier`` when another courier of the merchant has its code) and its rate cards."""
     if Courier.objects.filter(merchant_id=courier.merchant_id, code=courier.code).exclude(pk=courier.pk).exists():
-        raise Conflict("duplicate_courier", f"A courier with code {courier.code!r} already exists.",
-                       {"code": courier.code})  # fmt: skip
+        raise DUPLICATE_COURIER(f"A courier with code {courier.code!r} already exists.",
+                                {"code": courier.code})  # fmt: skip
     courier.full_clean(validate_unique=False, validate_constraints=False)
     with transaction.atomic():
         courier.save()

@@ -9,19 +9,14 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
 from orders.models import Order, OrderStatus
 from shipping import outbox
 from shipping.documents import data, render
-from shipping.models import (
-    Document,
-    DocumentKind,
-    DocumentStatus,
-    Invoice,
-)
+from shipping.errors import MISSING_MERCHANT_SETTING
+from shipping.models import Document, DocumentKind, DocumentStatus, Invoice
 from shipping.services.background import enqueue_on_commit
-from shopops.api.exceptions import ApiError
+from shopops.errors import NOT_FOUND
 from shopops.models import Merchant
 from shopops.services import counter_next
 
@@ -69,7 +64,8 @@ DOCUMENT_KINDS = {
 
 
 def _document_objects(merchant: Merchant, kind: str, ids: list[int]) -> list:
-    """The merchant's objects of the ids, loaded with everything the document shows; 404 naming the missing ids."""
+    """The merchant's objects of the ids, loaded with everything the document shows; ``not_found`` naming the missing
+    ids."""
     queryset = {
         DocumentKind.LABEL: data.label_queryset,
         DocumentKind.INVOICE: data.invoice_queryset,
@@ -80,7 +76,7 @@ def _document_objects(merchant: Merchant, kind: str, ids: list[int]) -> list:
     missing = [i for i in ids if i not in found]
     if missing:
         noun = DOCUMENT_KINDS[kind][0]
-        raise NotFound(f"No {noun}s with ids {', '.join(map(str, missing))}.")
+        raise NOT_FOUND(f"No {noun}s with ids {', '.join(map(str, missing))}.")
     return [found[i] for i in ids]
 
 
@@ -90,8 +86,9 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
     manifest, one page (or more) per item in id order. The same request on unchanged data returns the document
     already made (or being made).
 
-    400 for no ids, more than 500, a format the kind does not come in, an invoice without the merchant's GSTIN;
-    404 (for the whole request, nothing queued) when any id is not the merchant's."""
+    Field errors for no ids, more than 500, a format the kind does not come in; ``missing_merchant_setting`` for an
+    invoice without the merchant's GSTIN or address; ``not_found`` (for the whole request, nothing queued) when any
+    id is not the merchant's."""
     noun, formats, default = DOCUMENT_KINDS[kind]
     ids = sorted({int(i) for i in ids})  # rendered in id order: the same ids in any order are the same document
     format = format or default
@@ -105,7 +102,7 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
         try:
             data.check_invoice_settings(merchant)
         except data.MissingMerchantSetting as exc:
-            raise ApiError(400, "missing_merchant_setting", str(exc), {"setting": exc.setting}) from exc
+            raise MISSING_MERCHANT_SETTING(str(exc), {"setting": exc.setting}) from exc
     objects = _document_objects(merchant, kind, ids)
     checksum = data.data_checksum(kind, format, objects)
     with transaction.atomic():

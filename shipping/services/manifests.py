@@ -4,15 +4,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from shipping.models import (
-    Manifest,
-    PickupRequest,
-    Shipment,
-)
+from shipping.errors import ALREADY_MANIFESTED, SHIPMENTS_NOT_READY
+from shipping.models import Manifest, PickupRequest, Shipment
 from shipping.models import ShipmentStatus as S
 from shipping.services.pickups import one_courier_and_location
 from shipping.services.shipments import locked_shipments, record_event
-from shopops.api.exceptions import Conflict
 from shopops.models import Merchant
 from shopops.services import counter_next
 
@@ -34,11 +30,11 @@ def manifest_create(*, merchant: Merchant, actor: str, shipment_ids: list[int] |
         courier, origin = one_courier_and_location(shipments)
         refused = {str(s.pk): s.status for s in shipments if s.status not in MANIFESTABLE_STATUSES}
         if refused:
-            raise Conflict("shipments_not_ready", "Only shipments with an AWB, not yet picked up, go on a manifest.",
-                           {"shipments": refused})  # fmt: skip
+            raise SHIPMENTS_NOT_READY("Only shipments with an AWB, not yet picked up, go on a manifest.",
+                                      {"shipments": refused})  # fmt: skip
         listed = {str(s.pk): s.manifest.number for s in shipments if s.manifest_id}
         if listed:
-            raise Conflict("already_manifested", "Some shipments are already on a manifest.", {"shipments": listed})
+            raise ALREADY_MANIFESTED("Some shipments are already on a manifest.", {"shipments": listed})
         number = f"MAN-{counter_next(merchant=merchant, name='manifest'):06d}"
         pickups = {s.pickup_id for s in shipments}
         manifest = Manifest.objects.create(merchant=merchant, number=number, courier=courier, location=origin,

@@ -9,15 +9,8 @@ from django.utils import timezone
 
 from shipping import outbox
 from shipping.adapters import adapter_for
-from shipping.models import (
-    NDR,
-    RTO_STATUSES,
-    SHIPMENT_TRANSITIONS,
-    NDRAction,
-    NDRStatus,
-    Shipment,
-    TrackingEvent,
-)
+from shipping.errors import NDR_ACTION_TAKEN, NDR_RESOLVED
+from shipping.models import NDR, RTO_STATUSES, SHIPMENT_TRANSITIONS, NDRAction, NDRStatus, Shipment, TrackingEvent
 from shipping.models import ShipmentStatus as S
 from shipping.services.notifications import notify
 from shipping.services.shipments import (
@@ -27,7 +20,6 @@ from shipping.services.shipments import (
     set_status,
     shipment_transition_refused,
 )
-from shopops.api.exceptions import Conflict
 
 
 def ndr_follow(shipment: Shipment, status: str, event: TrackingEvent, previous: str) -> None:
@@ -56,7 +48,8 @@ def ndr_follow(shipment: Shipment, status: str, event: TrackingEvent, previous: 
 def ndr_action(*, ndr: NDR, action: str, actor: str, comment: str = "", reattempt_date: date | None = None,
                now: datetime | None = None) -> NDR:  # fmt: skip
     """The merchant's decision on a failed delivery: ``reattempt`` (on ``reattempt_date``, default tomorrow) or
-    ``rto`` (the shipment returns to origin now). 409 when the NDR is resolved or already has that decision."""
+    ``rto`` (the shipment returns to origin now). Refused: ``ndr_resolved``, ``ndr_action_taken`` (a reattempt
+    again)."""
     if action not in NDRAction.values:
         raise ValidationError({"action": [f"One of {', '.join(NDRAction.values)}."]})
     now = now or timezone.now()
@@ -64,10 +57,10 @@ def ndr_action(*, ndr: NDR, action: str, actor: str, comment: str = "", reattemp
         shipment = locked_shipment(ndr.shipment_id)  # its order, then the shipment, then the NDR, as tracking does
         locked = NDR.objects.select_for_update().get(pk=ndr.pk)
         if locked.status not in (NDRStatus.OPEN, NDRStatus.REATTEMPT):
-            raise Conflict("ndr_resolved", f"NDR {locked.pk} is resolved ({locked.status}).", {"status": locked.status})
+            raise NDR_RESOLVED(f"NDR {locked.pk} is resolved ({locked.status}).", {"status": locked.status})
         if locked.status == NDRStatus.REATTEMPT and action == NDRAction.REATTEMPT:
-            raise Conflict("ndr_action_taken", f"A reattempt on {locked.reattempt_date} is already requested.",
-                           {"status": locked.status, "reattempt_date": str(locked.reattempt_date)})  # fmt: skip
+            raise NDR_ACTION_TAKEN(f"A reattempt on {locked.reattempt_date} is already requested.",
+                                   {"status": locked.status, "reattempt_date": str(locked.reattempt_date)})  # fmt: skip
         today = now.astimezone(shipment.merchant.tzinfo).date()
         if action == NDRAction.REATTEMPT:
             day = reattempt_date or today + timedelta(days=1)

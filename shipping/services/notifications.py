@@ -7,13 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from shipping import notifications
-from shipping.models import (
-    NOTIFY_ON_STATUS,
-    Notification,
-    NotificationSetting,
-    Shipment,
-    TrackingEvent,
-)
+from shipping.models import NOTIFY_ON_STATUS, Notification, NotificationSetting, Shipment, TrackingEvent
 from shipping.services.background import enqueue_on_commit
 from shopops.models import Merchant
 

@@ -8,16 +8,10 @@ from django.utils import timezone
 
 from catalog.models import Location
 from shipping.adapters import adapter_for
-from shipping.models import (
-    PRE_PICKUP_STATUSES,
-    Courier,
-    PickupRequest,
-    PickupStatus,
-    Shipment,
-)
+from shipping.errors import PICKUP_CANCELLED, PICKUP_IN_PROGRESS, SHIPMENTS_NOT_READY
+from shipping.models import PRE_PICKUP_STATUSES, Courier, PickupRequest, PickupStatus, Shipment
 from shipping.models import ShipmentStatus as S
 from shipping.services.shipments import SHIPPABLE_ORDER_STATUSES, locked_shipments, order_not_shippable, set_status
-from shopops.api.exceptions import Conflict
 from shopops.models import Merchant
 
 
@@ -63,8 +57,8 @@ def pickup_schedule(*, merchant: Merchant, shipment_ids: list[int], actor: str, 
         if unshippable:
             raise order_not_shippable(unshippable[0])
         if not_ready:
-            raise Conflict("shipments_not_ready", "Only shipments with an AWB and no pickup yet can be picked up.",
-                           {"shipments": {str(k): v for k, v in not_ready.items()}})  # fmt: skip
+            raise SHIPMENTS_NOT_READY("Only shipments with an AWB and no pickup yet can be picked up.",
+                                      {"shipments": {str(k): v for k, v in not_ready.items()}})  # fmt: skip
         day = pickup_date or next_pickup_date(courier, now)
         if day < now.date():
             raise ValidationError({"pickup_date": ["The pickup date is in the past."]})
@@ -92,18 +86,17 @@ def pickup_schedule(*, merchant: Merchant, shipment_ids: list[int], actor: str, 
 
 
 def pickup_cancel(*, pickup: PickupRequest, actor: str) -> PickupRequest:
-    """Call the courier's visit off; its shipments go back to waiting for a pickup (409 once one is picked up)."""
+    """Call the courier's visit off; its shipments go back to waiting for a pickup (``pickup_in_progress`` once one
+    is picked up)."""
     with transaction.atomic():
         locked = PickupRequest.objects.select_for_update().select_related("courier").get(pk=pickup.pk)
         if locked.status != PickupStatus.SCHEDULED:
-            raise Conflict(
-                "pickup_cancelled", f"Pickup {locked.token} is already cancelled.", {"status": locked.status}
-            )
+            raise PICKUP_CANCELLED(f"Pickup {locked.token} is already cancelled.", {"status": locked.status})
         shipments = locked_shipments(locked.merchant, list(locked.shipments.values_list("pk", flat=True)))
         collected = [s.pk for s in shipments if s.status not in PRE_PICKUP_STATUSES]
         if collected:
-            raise Conflict("pickup_in_progress", "Some shipments of this pickup are already picked up.",
-                           {"shipments": collected})  # fmt: skip
+            raise PICKUP_IN_PROGRESS("Some shipments of this pickup are already picked up.",
+                                     {"shipments": collected})  # fmt: skip
         adapter_for(locked.courier).cancel_pickup(pickup=locked)
         for shipment in shipments:
             shipment.pickup, shipment.pickup_date = None, None

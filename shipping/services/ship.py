@@ -6,25 +6,17 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.exceptions import NotFound
 
 from orders import services as order_services
 from orders.models import Order, OrderStatus
-from shipping.models import (
-    Courier,
-    Document,
-    DocumentKind,
-    DocumentStatus,
-    PickupRequest,
-    Shipment,
-)
+from shipping.errors import REFUSALS, SHIPMENTS_NOT_READY
+from shipping.models import Courier, Document, DocumentKind, DocumentStatus, PickupRequest, Shipment
 from shipping.models import ShipmentStatus as S
 from shipping.services.documents import document_render, document_request
 from shipping.services.manifests import manifest_create
 from shipping.services.pickups import pickup_schedule
 from shipping.services.shipments import shipment_assign_awb, shipment_create
-from shopops.api.exceptions import ApiError, Conflict
-from shopops.errors import DomainError
+from shopops.errors import error_of
 from shopops.models import Merchant
 
 SHIP_STEPS = ("order_created", "confirmed", "awb_assigned", "pickup_scheduled", "label_generated",
@@ -72,15 +64,14 @@ class ShipRefused(Exception):
 
 
 def failure(step: str, exc: Exception) -> dict:
-    if isinstance(exc, (DomainError, ApiError)):
-        return {"step": step, "code": exc.code, "message": exc.message, "details": exc.details}
+    """The ``{step, code, message, details}`` of the step that failed. An exception that is not a refusal is a bug:
+    ``error_of`` logs it and records ``internal_error``."""
     if isinstance(exc, ValidationError):
         details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return {"step": step, "code": "invalid", "message": " ".join(exc.messages), "details": details}
-    return {"step": step, "code": "not_found", "message": str(exc), "details": {}}
-
-
-REFUSALS = (DomainError, ApiError, ValidationError, NotFound)
+    if isinstance(exc, REFUSALS):
+        return {"step": step, "code": exc.code, "message": exc.message, "details": exc.details}
+    return {"step": step, **error_of(exc)}
 
 
 def ship_courier(merchant: Merchant, options: ShipOptions) -> Courier | None:
@@ -93,10 +84,13 @@ def ship_courier(merchant: Merchant, options: ShipOptions) -> Courier | None:
 
 
 def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipResult, order: Order | None = None,
-         order_data: dict | None = None) -> None:  # fmt: skip
+         order_data: dict | None = None, record_errors: bool = False) -> None:  # fmt: skip
     """Create (or take) the order, confirm and pack it, book its courier and get its AWB, all in one transaction:
     a refusal at any step keeps nothing (no order, no AWB spent) and raises ShipRefused naming the step.
-    An order that already has its AWB is taken as booked (a re-run does nothing twice)."""
+    An order that already has its AWB is taken as booked (a re-run does nothing twice).
+
+    Any other exception is a bug and is raised as it is; with ``record_errors`` (a batch, which goes on with its
+    next order) it is logged and recorded as ``internal_error`` in a ShipRefused like a refusal."""
     step = "order_created"
     try:
         with transaction.atomic():
@@ -120,7 +114,9 @@ def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipRe
             if not live.awb:
                 live = shipment_assign_awb(shipment=live, actor=actor)
             result.steps["awb_assigned"] = True
-    except REFUSALS as exc:
+    except Exception as exc:
+        if not (record_errors or isinstance(exc, REFUSALS)):
+            raise
         result.steps.update(dict.fromkeys(("order_created", "confirmed", "awb_assigned"), False))
         result.order = None if order_data is not None else order
         result.error = failure(step, exc)
@@ -166,8 +162,8 @@ def ship_order(*, merchant: Merchant, actor: str, options: ShipOptions, order: O
             shipment.refresh_from_db()
             result.pickup = shipment.pickup
             if result.pickup is None:
-                raise Conflict("shipments_not_ready", f"Shipment {shipment.pk} is {shipment.status}.",
-                               {"status": shipment.status})  # fmt: skip
+                raise SHIPMENTS_NOT_READY(f"Shipment {shipment.pk} is {shipment.status}.",
+                                          {"status": shipment.status})  # fmt: skip
 
         attempt("pickup_scheduled", pickup)
     if options.print_label:

@@ -7,12 +7,19 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
 from orders import services as order_services
 from orders.models import Order, OrderStatus, PaymentMethod
 from shipping import outbox
 from shipping.adapters import adapter_for
+from shipping.errors import (
+    AWB_ALREADY_ASSIGNED,
+    COURIER_NOT_AVAILABLE,
+    NOT_SERVICEABLE,
+    ORDER_NOT_SHIPPABLE,
+    SHIPMENT_CANCELLED,
+    SHIPMENT_EXISTS,
+)
 from shipping.models import (
     PICKED_UP_STATUSES,
     PRE_PICKUP_STATUSES,
@@ -26,7 +33,7 @@ from shipping.models import ShipmentStatus as S
 from shipping.selectors import CourierQuote, quote_for_order
 from shipping.services.awb import awb_allocate
 from shipping.zones import UnknownPincode
-from shopops.api.exceptions import Conflict
+from shopops.errors import NOT_FOUND, DomainError, state_refusal
 from shopops.models import Merchant
 
 SHIPPABLE_ORDER_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PACKED)
@@ -39,13 +46,9 @@ def record_event(shipment: Shipment, kind: str, actor: str, *, from_status: str 
                                         message=message[:500], data=data or {})  # fmt: skip
 
 
-def shipment_transition_refused(shipment: Shipment, to_status: str) -> Conflict:
-    allowed = list(SHIPMENT_TRANSITIONS[shipment.status])
-    return Conflict(
-        "transition_not_allowed",
-        f"Shipment {shipment} is {shipment.status}; it can move to {', '.join(allowed) or 'nothing'}, not {to_status}.",
-        {"status": shipment.status, "allowed": allowed, "requested": to_status},
-    )
+def shipment_transition_refused(shipment: Shipment, to_status: str) -> DomainError:
+    return state_refusal(noun=f"Shipment {shipment}", status=shipment.status, to_status=to_status,
+                         allowed=SHIPMENT_TRANSITIONS[shipment.status])  # fmt: skip
 
 
 def set_status(shipment: Shipment, to_status: str, actor: str, *, at: datetime | None = None, message: str = "",
@@ -75,16 +78,16 @@ def locked_order(order_id: int) -> Order:
 
 
 def _quoted(order: Order, courier: Courier | None, at: datetime | None, sort: str | None = None) -> CourierQuote:
-    """The courier's quote for the order, else the first by ``sort`` (default: the recommended one); 409 when it
-    cannot carry the parcel."""
+    """The courier's quote for the order, else the first by ``sort`` (default: the recommended one);
+    ``courier_not_available`` / ``not_serviceable`` when it cannot carry the parcel."""
     try:
         result = quote_for_order(order, at=at, sort=sort)
     except UnknownPincode as exc:
         raise ValidationError({"order": [f"{exc.pincode} is not a known pincode."]}) from exc
     if courier is None:
         if not result.couriers:
-            raise Conflict("not_serviceable", f"No courier can carry order {order.number}.",
-                           {"blocked": result.blocked})  # fmt: skip
+            raise NOT_SERVICEABLE(f"No courier can carry order {order.number}.",
+                                  {"blocked": result.blocked})  # fmt: skip
         if sort:
             return result.couriers[0]
         return next(q for q in result.couriers if q.courier_id == result.recommended_courier_id)
@@ -92,8 +95,8 @@ def _quoted(order: Order, courier: Courier | None, at: datetime | None, sort: st
         if candidate.courier_id == courier.pk:
             return candidate
     reason = next((b["reason"] for b in result.blocked if b["courier_id"] == courier.pk), "not a courier of yours")
-    raise Conflict("courier_not_available", f"{courier.name} cannot carry order {order.number}: {reason}.",
-                   {"courier": courier.code, "reason": reason})  # fmt: skip
+    raise COURIER_NOT_AVAILABLE(f"{courier.name} cannot carry order {order.number}: {reason}.",
+                                {"courier": courier.code, "reason": reason})  # fmt: skip
 
 
 def _apply_quote(shipment: Shipment, chosen: CourierQuote) -> None:
@@ -117,7 +120,7 @@ def shipment_create(*, order: Order, actor: str, courier: Courier | None = None,
     """A shipment for a confirmed or packed order, with ``courier``, else the first courier by ``sort``
     (recommended, cheapest, fastest, rating), else the merchant's recommended one.
 
-    409 ``order_not_shippable`` for another order status, ``shipment_exists`` when the order already has a live
+    Refused: ``order_not_shippable`` for another order status, ``shipment_exists`` when the order already has a live
     shipment, ``courier_not_available`` / ``not_serviceable`` when no courier can carry the parcel."""
     if courier is not None and courier.merchant_id != order.merchant_id:
         raise ValidationError({"courier": ["Not a courier of this merchant."]})
@@ -127,8 +130,8 @@ def shipment_create(*, order: Order, actor: str, courier: Courier | None = None,
             raise order_not_shippable(locked)
         live = Shipment.objects.filter(order=locked).exclude(status=S.CANCELLED).first()
         if live is not None:
-            raise Conflict("shipment_exists", f"Order {locked.number} already has shipment {live.pk} ({live.status}).",
-                           {"shipment": live.pk, "status": live.status})  # fmt: skip
+            raise SHIPMENT_EXISTS(f"Order {locked.number} already has shipment {live.pk} ({live.status}).",
+                                  {"shipment": live.pk, "status": live.status})  # fmt: skip
         chosen = _quoted(locked, courier, at, sort)
         shipment = Shipment(
             merchant_id=locked.merchant_id,
@@ -159,10 +162,10 @@ def locked_shipment(shipment_id: int) -> Shipment:
             .select_related("courier", "order", "merchant").get(pk=shipment_id))  # fmt: skip
 
 
-def order_not_shippable(order: Order) -> Conflict:
+def order_not_shippable(order: Order) -> DomainError:
     details = {"status": order.status, "shippable_statuses": list(SHIPPABLE_ORDER_STATUSES)}
     message = f"Order {order.number} is {order.status}; only confirmed or packed orders are shipped."
-    return Conflict("order_not_shippable", message, details)
+    return ORDER_NOT_SHIPPABLE(message, details)
 
 
 def shipment_assign_awb(*, shipment: Shipment, actor: str, courier: Courier | None = None,
@@ -170,23 +173,23 @@ def shipment_assign_awb(*, shipment: Shipment, actor: str, courier: Courier | No
     """Book the shipment with its courier and get its AWB; with another ``courier``, reassign it first.
 
     Reassignment is allowed until pickup: the old AWB stays spent (never reused), the shipment leaves its pickup
-    and manifest, and the change is recorded as an event. 409 ``shipment_cancelled``, ``awb_already_assigned``,
+    and manifest, and the change is recorded as an event. Refused: ``shipment_cancelled``, ``awb_already_assigned``,
     ``awb_pool_exhausted``, ``transition_not_allowed`` (after pickup)."""
     if courier is not None and courier.merchant_id != shipment.merchant_id:
         raise ValidationError({"courier": ["Not a courier of this merchant."]})
     with transaction.atomic():
         locked = locked_shipment(shipment.pk)
         if locked.status == S.CANCELLED:
-            raise Conflict("shipment_cancelled", f"Shipment {locked.pk} is cancelled; create a new one.",
-                           {"status": locked.status})  # fmt: skip
+            raise SHIPMENT_CANCELLED(f"Shipment {locked.pk} is cancelled; create a new one.",
+                                     {"status": locked.status})  # fmt: skip
         reassign = courier is not None and courier.pk != locked.courier_id
         if locked.status not in PRE_PICKUP_STATUSES:
             raise shipment_transition_refused(locked, S.AWB_ASSIGNED)
         if locked.order.status not in SHIPPABLE_ORDER_STATUSES:  # e.g. cancelled since the shipment was made
             raise order_not_shippable(locked.order)
         if not reassign and locked.awb:
-            raise Conflict("awb_already_assigned", f"Shipment {locked.pk} already has AWB {locked.awb}.",
-                           {"awb": locked.awb, "courier": locked.courier.code})  # fmt: skip
+            raise AWB_ALREADY_ASSIGNED(f"Shipment {locked.pk} already has AWB {locked.awb}.",
+                                       {"awb": locked.awb, "courier": locked.courier.code})  # fmt: skip
         if reassign:
             _reassign(locked, courier, actor, at)
         adapter = adapter_for(locked.courier)
@@ -239,13 +242,13 @@ def shipment_cancel(*, shipment: Shipment, actor: str, reason: str = "") -> Ship
 
 
 def locked_shipments(merchant: Merchant, shipment_ids: list[int]) -> list[Shipment]:
-    """The merchant's shipments, locked in primary-key order; 404 when any id is not one of them."""
+    """The merchant's shipments, locked in primary-key order; ``not_found`` when any id is not one of them."""
     ids = sorted(set(shipment_ids))
     shipments = list(Shipment.objects.select_for_update(of=("self",)).filter(merchant=merchant, pk__in=ids)
                      .select_related("courier", "order__pickup_location").order_by("pk"))  # fmt: skip
     missing = sorted(set(ids) - {s.pk for s in shipments})
     if missing:
-        raise NotFound(f"No shipments with ids {', '.join(map(str, missing))}.")
+        raise NOT_FOUND(f"No shipments with ids {', '.join(map(str, missing))}.")
     return shipments
 
 

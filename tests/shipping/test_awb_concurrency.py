@@ -11,7 +11,7 @@ from orders.models import OrderStatus
 from shipping.models import AWBNumber, Shipment, ShipmentStatus
 from shipping.services.awb import awb_pool_create_list, awb_pool_remaining
 from shipping.services.shipments import shipment_assign_awb, shipment_cancel, shipment_create
-from shopops.api.exceptions import Conflict
+from shopops.errors import DomainError, ErrorKind
 from tests.catalog.factories import ProductFactory, stock
 from tests.orders.factories import default_location, make_order
 from tests.shipping.factories import shipping_courier
@@ -36,14 +36,14 @@ def _new_shipments(merchant, courier, count: int) -> list[Shipment]:
 
 
 def _assign_all(shipments: list[Shipment], threads: int = 40) -> list:
-    """Assign an AWB to every shipment from ``threads`` threads released at once; AWBs or Conflicts."""
+    """Assign an AWB to every shipment from ``threads`` threads released at once; AWBs or refusals."""
     start = threading.Event()
 
     def assign(shipment):
         start.wait()
         try:
             return shipment_assign_awb(shipment=shipment, actor="system").awb
-        except Conflict as exc:
+        except DomainError as exc:
             return exc
         finally:
             connection.close()
@@ -64,9 +64,9 @@ def test_200_concurrent_assignments_from_a_range_pool_get_200_distinct_awbs(merc
     stored = dict(Shipment.objects.filter(courier=courier).values_list("pk", "awb"))
     assert sorted(stored[s.pk] for s in shipments[:200]) == sorted(awbs)
     assert Shipment.objects.filter(courier=courier, status=ShipmentStatus.AWB_ASSIGNED).count() == 200
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(DomainError) as refused:
         shipment_assign_awb(shipment=shipments[200], actor="system")
-    assert (refused.value.code, refused.value.status_code) == ("awb_pool_exhausted", 409)
+    assert (refused.value.code, refused.value.kind) == ("awb_pool_exhausted", ErrorKind.CONFLICT)
     shipments[200].refresh_from_db()
     assert (shipments[200].status, shipments[200].awb) == (ShipmentStatus.NEW, "")
 
@@ -80,7 +80,7 @@ def test_concurrent_assignments_from_a_list_pool_take_each_number_once(merchant)
     awbs = _assign_all(shipments, threads=30)
 
     given = [a for a in awbs if isinstance(a, str)]
-    refused = [a.code for a in awbs if isinstance(a, Conflict)]
+    refused = [a.code for a in awbs if isinstance(a, DomainError)]
     assert sorted(given) == numbers
     assert refused == ["awb_pool_exhausted"]
     assert AWBNumber.objects.filter(courier=courier, used_at__isnull=True).count() == 0

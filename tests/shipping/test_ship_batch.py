@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from catalog.models import StockLevel
 from orders.models import Order, OrderEvent
+from shipping.adapters import OfflineAdapter
 from shipping.models import (
     AWBPool,
     Document,
@@ -224,6 +225,36 @@ def test_a_failed_document_is_named_in_the_error_and_the_rest_is_done(desk):
     assert batch.error == ("invoices: Set the merchant's GSTIN / tax id (Merchant.tax_id) before issuing tax "
                            "invoices.")  # fmt: skip
     assert (batch.invoice_document, batch.label_document.page_count, batch.pickups.count()) == (None, 2, 1)
+
+
+def test_an_unexpected_error_booking_one_order_is_logged_as_internal_error_and_the_batch_goes_on(desk, monkeypatch,
+                                                                                                   caplog):  # fmt: skip
+    first, broken, last = desk.orders("bluedart-main", 3)
+    assign_awb = OfflineAdapter.assign_awb
+
+    def failing_for_broken(adapter, shipment, allocate_from_pool):
+        if shipment.order_id == broken.pk:
+            raise RuntimeError("the courier's booking call answered nonsense")
+        return assign_awb(adapter, shipment, allocate_from_pool)
+
+    monkeypatch.setattr(OfflineAdapter, "assign_awb", failing_for_broken)
+    batch = batch_of(desk.merchant, [first.pk, broken.pk, last.pk])
+
+    batch = ship_batch_run(batch_id=batch.pk)
+
+    assert (batch.status, batch.processed, batch.shipped, batch.failed, batch.error) == ("done", 3, 2, 1, "")
+    assert codes(batch) == {first.pk: "ok", broken.pk: "internal_error", last.pk: "ok"}
+    assert batch.results[str(broken.pk)] == {
+        "steps": {"confirmed": False, "awb_assigned": False}, "shipment": None, "awb": "", "courier": "",
+        "error": {"step": "awb_assigned", "code": "internal_error",
+                  "message": "An unexpected error occurred (RuntimeError); it has been logged.", "details": {}},
+    }  # fmt: skip
+    logged = [r for r in caplog.records if r.name == "shopops.errors"]
+    assert [(r.levelname, r.getMessage(), r.exc_info[0]) for r in logged] == [
+        ("ERROR", "Unexpected error in a batch item", RuntimeError)]  # fmt: skip
+    broken.refresh_from_db()
+    assert (broken.status, Shipment.objects.filter(order=broken).exists()) == ("new", False)  # nothing of it kept
+    assert batch.label_document.page_count == 2
 
 
 # -- resuming -------------------------------------------------------------------------------------------------------

@@ -1,0 +1,45 @@
+"""Shipping's error codes: couriers, AWB pools, shipments, pickups, manifests, NDRs, documents and ship batches.
+
+Raise one by calling it: ``raise AWB_POOL_EXHAUSTED(message, details)``. A shipment move its state table does not
+allow is ``shopops.errors.state_refusal`` (``transition_not_allowed``); ids that are not the merchant's are
+``shopops.errors.NOT_FOUND``.
+"""
+
+from django.core.exceptions import ValidationError
+
+from shopops.api.exceptions import ApiError
+from shopops.errors import DomainError, ErrorCode, ErrorKind
+
+C = ErrorKind.CONFLICT
+
+DUPLICATE_COURIER = ErrorCode("duplicate_courier", C, "Another courier of the merchant has this code.")
+NOT_SERVICEABLE = ErrorCode("not_serviceable", C, "No courier of the merchant can carry the order.")
+COURIER_NOT_AVAILABLE = ErrorCode(
+    "courier_not_available", C, "The courier named cannot carry the order; `details.reason` says why."
+)
+ORDER_NOT_SHIPPABLE = ErrorCode("order_not_shippable", C, "Only confirmed or packed orders are shipped.")
+SHIPMENT_EXISTS = ErrorCode("shipment_exists", C, "The order already has a shipment that is not cancelled.")
+SHIPMENT_CANCELLED = ErrorCode("shipment_cancelled", C, "The shipment is cancelled; create a new one.")
+AWB_ALREADY_ASSIGNED = ErrorCode("awb_already_assigned", C, "The shipment already has its AWB.")
+AWB_POOL_EXHAUSTED = ErrorCode("awb_pool_exhausted", C, "No AWB numbers are left for the courier: add a pool.")
+AWB_POOL_OVERLAP = ErrorCode("awb_pool_overlap", C, "The range overlaps another pool of the courier.")
+DUPLICATE_AWB_POOL = ErrorCode("duplicate_awb_pool", C, "Another pool of the merchant has this name.")
+SHIPMENTS_NOT_READY = ErrorCode(
+    "shipments_not_ready", C, "A shipment is not at a status this step takes (an AWB, not yet picked up)."
+)
+PICKUP_CANCELLED = ErrorCode("pickup_cancelled", C, "The pickup is already cancelled.")
+PICKUP_IN_PROGRESS = ErrorCode("pickup_in_progress", C, "Some shipments of the pickup are already picked up.")
+ALREADY_MANIFESTED = ErrorCode("already_manifested", C, "Some shipments are already on a manifest.")
+NDR_RESOLVED = ErrorCode("ndr_resolved", C, "The NDR is resolved (delivered or returned).")
+NDR_ACTION_TAKEN = ErrorCode("ndr_action_taken", C, "A reattempt is already requested for the NDR.")
+BATCH_DONE = ErrorCode("batch_done", C, "The ship batch is done; nothing is left to run.")
+MISSING_MERCHANT_SETTING = ErrorCode(
+    "missing_merchant_setting",
+    ErrorKind.INVALID,
+    "A document needs a merchant setting that is blank (GSTIN, address); `details.setting` names it.",
+)
+
+#: What a step of a shipping flow (one-call shipping, a batch) takes as a refusal to report rather than a bug: domain
+#: errors and field errors, and the API's ``ApiError`` that orders' services still raise until they raise domain
+#: errors too (the one place in shipping, outside its API, that knows it; it goes then).
+REFUSALS = (DomainError, ValidationError, ApiError)
