@@ -362,7 +362,7 @@ def test_too_many_events_are_refused(shipment):
 
 
 def test_the_webhook_has_its_own_throttle(shipment, monkeypatch):
-    from shipping.api.tracking import CourierWebhookThrottle
+    from shipping.api.tracking_views import CourierWebhookThrottle
 
     monkeypatch.setattr(CourierWebhookThrottle, "THROTTLE_RATES", {"courier_webhook": "2/min"})
 

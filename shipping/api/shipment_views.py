@@ -17,7 +17,7 @@ from orders.models import Order
 from shipping import selectors
 from shipping.api import examples as ex
 from shipping.api import shipment_serializers as s
-from shipping.filters import AWBPoolFilter, ManifestFilter, NDRFilter, PickupFilter, ShipmentFilter
+from shipping.api.filters import AWBPoolFilter, ManifestFilter, NDRFilter, PickupFilter, ShipmentFilter
 from shipping.models import AWBPoolKind, Courier, NotificationSetting, PickupRequest, Shipment
 from shipping.services.awb import (
     awb_pool_create_list,

@@ -12,7 +12,7 @@ from orders.api.serializers import OrderInput
 from orders.models import Order
 from shipping import selectors
 from shipping.api import examples as ex
-from shipping.api.documents import DocumentOutput
+from shipping.api.document_views import DocumentOutput
 from shipping.api.shipment_serializers import ShipmentOutput
 from shipping.models import ShipBatch
 from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create
@@ -181,9 +181,8 @@ def _refusal(refused: ShipRefused) -> ApiError:
     error = refused.result.error
     if isinstance(refused.cause, DomainError):
         status_code = status_for(refused.cause)
-    else:
-        status_code = refused.cause.status_code if isinstance(refused.cause, ApiError) else (
-            404 if error["code"] == "not_found" else 400)  # fmt: skip
+    else:  # field errors, or the API's error an orders service raised
+        status_code = refused.cause.status_code if isinstance(refused.cause, ApiError) else 400
     return ApiError(status_code, error["code"], error["message"],
                     {**error["details"], "step": refused.step, "steps": refused.result.steps})  # fmt: skip
 
