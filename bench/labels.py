@@ -27,7 +27,8 @@ def _setup():
 
     from catalog.models import Location, Product
     from catalog.services import stock_adjust
-    from orders.services import order_confirm, order_create, order_pack
+    from orders.services.create import order_create
+    from orders.services.orders import order_confirm, order_pack
     from shipping.models import Shipment
     from shipping.services.awb import awb_pool_create_range
     from shipping.services.couriers import courier_create, serviceability_import

@@ -239,9 +239,10 @@ def _listed_orders(merchant) -> None:
     from django.utils import timezone
 
     from catalog.models import Product
-    from orders import services
     from orders.demo import CUSTOMERS
     from orders.models import Order
+    from orders.services import orders as services
+    from orders.services.create import order_create
 
     have = Order.objects.filter(merchant=merchant, channel_order_id__startswith="LBO-").count()
     if have >= ORDERS:
@@ -255,8 +256,8 @@ def _listed_orders(merchant) -> None:
     for n in range(have, ORDERS):
         final = LISTED_STATUSES[n % len(LISTED_STATUSES)]
         with transaction.atomic():
-            order = services.order_create(merchant=merchant, actor=ACTOR,
-                                          data=_order_data("LBO-", n, skus, CUSTOMERS[n % len(CUSTOMERS)]))  # fmt: skip
+            order = order_create(merchant=merchant, actor=ACTOR,
+                                 data=_order_data("LBO-", n, skus, CUSTOMERS[n % len(CUSTOMERS)]))  # fmt: skip
             if final != "new":
                 order = services.order_confirm(order=order, actor=ACTOR)
             if final == "cancelled":
@@ -289,9 +290,10 @@ def _tracked_shipments(merchant) -> None:
     from django.utils import timezone
 
     from catalog.models import Product
-    from orders import services as order_services
     from orders.demo import CUSTOMERS
     from orders.models import Order
+    from orders.services import orders as order_services
+    from orders.services.create import order_create
     from shipping.adapters import SIM_PICKUP_HOUR
     from shipping.demo import SIM_CODE
     from shipping.models import Courier
@@ -317,7 +319,7 @@ def _tracked_shipments(merchant) -> None:
         with transaction.atomic():
             customer = CUSTOMERS[n % len(CUSTOMERS)]
             data = _order_data("LBT-", n, skus, customer, ordered_at=booked_at - timedelta(hours=5))
-            order = order_services.order_create(merchant=merchant, data=data, actor=ACTOR)
+            order = order_create(merchant=merchant, data=data, actor=ACTOR)
             order = order_services.order_pack(order=order_services.order_confirm(order=order, actor=ACTOR),
                                               actor=ACTOR)  # fmt: skip
             shipment = shipment_create(order=order, courier=courier, actor=ACTOR, at=booked_at)

@@ -9,8 +9,19 @@ from django.utils import timezone
 
 from catalog import services as catalog_services
 from catalog.models import Location, Product
-from orders import services
 from orders.models import Channel, ChannelKind, Order, OrderStatus, ReturnStatus
+from orders.services.channels import channel_create
+from orders.services.create import order_create
+from orders.services.orders import (
+    order_cancel,
+    order_confirm,
+    order_mark_delivered,
+    order_mark_rto,
+    order_mark_rto_delivered,
+    order_mark_shipped,
+    order_pack,
+)
+from orders.services.returns import return_create, return_transition
 from shopops.models import Merchant
 
 ORDER_COUNT = 200
@@ -50,10 +61,10 @@ ACTOR = "system"
 
 
 def seed(*, merchant: Merchant, stdout) -> None:
-    website = Channel.objects.filter(merchant=merchant, name="Website").first() or services.channel_create(
+    website = Channel.objects.filter(merchant=merchant, name="Website").first() or channel_create(
         merchant=merchant, name="Website", kind=ChannelKind.CUSTOM
     )
-    shopify = Channel.objects.filter(merchant=merchant, name="Shopify store").first() or services.channel_create(
+    shopify = Channel.objects.filter(merchant=merchant, name="Shopify store").first() or channel_create(
         merchant=merchant, name="Shopify store", kind=ChannelKind.SHOPIFY
     )
     existing = Order.objects.filter(merchant=merchant, channel__in=[website, shopify]).count()
@@ -79,7 +90,7 @@ def _order(merchant, index, rng, now, *, channel, products, warehouse) -> None:
     name, phone, line1, city, state, postcode = CUSTOMERS[index % len(CUSTOMERS)]
     ordered_at = now - timedelta(days=rng.uniform(0.2, 60))
     picks = rng.sample(products, rng.choice([1, 1, 2, 3]))
-    order = services.order_create(
+    order = order_create(
         merchant=merchant,
         data={
             "channel": channel.channel_id,
@@ -104,26 +115,26 @@ def _order(merchant, index, rng, now, *, channel, products, warehouse) -> None:
 
 def _step(order: Order, step: str, index: int) -> Order:
     if step == "confirm":
-        return services.order_confirm(order=order, actor=ACTOR)
+        return order_confirm(order=order, actor=ACTOR)
     if step == "pack":
-        return services.order_pack(order=order, actor=ACTOR)
+        return order_pack(order=order, actor=ACTOR)
     if step == "ship":
-        return services.order_mark_shipped(order=order, actor=ACTOR, awb=f"DEMO{7700000000 + index}", courier="demo")
+        return order_mark_shipped(order=order, actor=ACTOR, awb=f"DEMO{7700000000 + index}", courier="demo")
     if step == "deliver":
-        return services.order_mark_delivered(order=order, actor=ACTOR)
+        return order_mark_delivered(order=order, actor=ACTOR)
     if step == "cancel":
-        return services.order_cancel(order=order, reason="Customer changed their mind", actor=ACTOR)
+        return order_cancel(order=order, reason="Customer changed their mind", actor=ACTOR)
     if step == "rto":
-        return services.order_mark_rto(order=order, actor=ACTOR, reason="Customer unreachable")
+        return order_mark_rto(order=order, actor=ACTOR, reason="Customer unreachable")
     if step == "rto_delivered":
-        return services.order_mark_rto_delivered(order=order, actor=ACTOR)
+        return order_mark_rto_delivered(order=order, actor=ACTOR)
     line = order.lines.first()
     quantity = line.quantity if step == "return_all" and order.lines.count() == 1 else 1
     lines = [{"line_id": ln.pk, "quantity": ln.quantity} for ln in order.lines.all()] if step == "return_all" else [
         {"line_id": line.pk, "quantity": quantity}]  # fmt: skip
-    ret = services.return_create(order=order, lines=lines, reason="Size did not fit", actor=ACTOR)
+    ret = return_create(order=order, lines=lines, reason="Size did not fit", actor=ACTOR)
     for status in (ReturnStatus.APPROVED, ReturnStatus.RECEIVED):
-        ret = services.return_transition(return_request=ret, to_status=status, actor=ACTOR)
+        ret = return_transition(return_request=ret, to_status=status, actor=ACTOR)
     order.refresh_from_db()
     return order
 

@@ -2,7 +2,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from orders import imports
+from orders.imports import jobs
 from orders.models import BulkImport, ImportStatus
 
 
@@ -10,7 +10,7 @@ from orders.models import BulkImport, ImportStatus
 def import_run(job_id: int) -> str:
     """Process or resume an import job (queue ``imports``). Redelivered after a lost worker, it resumes."""
     try:
-        return imports.import_run(job_id=job_id).status
+        return jobs.import_run(job_id=job_id).status
     except SoftTimeLimitExceeded:
         BulkImport.objects.filter(pk=job_id).update(
             status=ImportStatus.FAILED, error="The import exceeded its time limit; split the file."
@@ -21,4 +21,4 @@ def import_run(job_id: int) -> str:
 @shared_task(acks_late=True, soft_time_limit=100, time_limit=120)
 def import_fail_stuck() -> int:
     """Fail the jobs whose worker stopped reporting progress (Celery beat)."""
-    return imports.import_fail_stuck(older_than=settings.IMPORT_STUCK_AFTER)
+    return jobs.import_fail_stuck(older_than=settings.IMPORT_STUCK_AFTER)

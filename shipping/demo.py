@@ -20,9 +20,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from catalog.models import Location, Product
-from orders import services as order_services
 from orders.demo import CUSTOMERS
 from orders.models import Order
+from orders.services import orders as order_services
+from orders.services.create import order_create
 from shipping.adapters import SIM_PICKUP_HOUR, simulated_failures
 from shipping.models import (
     NDR,
@@ -325,7 +326,7 @@ def _shipments(merchant: Merchant, courier: Courier) -> int:
 
 def _order(merchant: Merchant, index: int, story: Story, location: Location, product: Product, at: datetime) -> Order:
     name, phone, line1, city, state, postcode = CUSTOMERS[index % len(CUSTOMERS)]
-    order = order_services.order_create(merchant=merchant, data={
+    order = order_create(merchant=merchant, data={
         "channel_order_id": f"API-{50001 + index}", "payment_method": "cod" if story.cod else "prepaid",
         "customer": {"name": name, "phone": phone, "email": f"{name.split()[0].lower()}@example.in"},
         "shipping_address": {"name": name, "phone": phone, "line1": line1, "city": city, "state": state,

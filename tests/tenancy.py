@@ -30,7 +30,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.views import APIView
 
 from catalog.models import StockMovement
-from orders.imports import import_create
+from orders.imports.jobs import import_create
 from shopops.api.base import MerchantContextMixin
 from shopops.api.permissions import required_scopes
 from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock
@@ -160,7 +160,7 @@ def _serviceability_csv() -> SimpleUploadedFile:
 
 
 def _order_with_unmapped_line(merchant):
-    from orders.services import order_create
+    from orders.services.create import order_create
 
     data = order_data(merchant)
     data["lines"].append({"sku": "LEGACY-1", "name": "Old listing", "quantity": 1, "unit_price": Decimal("10.00")})

@@ -1,6 +1,8 @@
 from rest_framework import serializers
 
 from catalog.models import Category, Location, MovementKind, Product, ProductImage, StockLevel, StockMovement
+from catalog.validation import PRODUCT
+from shopops.api.fields import api_field
 from shopops.api.serializers import StrictInputMixin
 from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
@@ -82,11 +84,11 @@ class ProductInput(StrictInputMixin, serializers.ModelSerializer):
 
     category = MerchantRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
     specs = serializers.DictField(required=False, help_text="Attributes as a JSON object.")
-    mrp = money(min_value=0, allow_null=True, required=False)
-    price = money(min_value=0)
-    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, help_text="ISO 4217; the merchant's by default.")
-    weight_grams = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
-    hsn_code = serializers.RegexField(r"^\d{4,8}$", required=False, allow_blank=True, help_text="4 to 8 digits.")
+    mrp = api_field(PRODUCT["mrp"], allow_null=True, required=False)
+    price = api_field(PRODUCT["price"])
+    currency = api_field(PRODUCT["currency"], required=False, help_text="ISO 4217; the merchant's by default.")
+    weight_grams = api_field(PRODUCT["weight_grams"], required=False)
+    hsn_code = api_field(PRODUCT["hsn_code"], required=False, help_text="4 to 8 digits.")
 
     class Meta:
         model = Product

@@ -13,7 +13,8 @@ from django.utils.html import format_html
 
 from orders import tasks
 from orders.admin.common import actor_of, rendered_in_time_zone
-from orders.imports import TEMPLATES, import_create, import_file_problem
+from orders.imports.jobs import import_create
+from orders.imports.parse import TEMPLATES, import_file_problem
 from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportRowError
 from orders.selectors import import_error_rows
 from shopops.admin import MerchantScopedAdmin, ReadOnlyInline

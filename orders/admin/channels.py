@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from orders.models import Channel, Customer
-from orders.services import channel_create, channel_update
+from orders.services.channels import channel_create, channel_update
 from shopops.admin import ReadOnlyAdmin, ServiceAdmin, adopt
 
 # -- channels --------------------------------------------------------------------------------------

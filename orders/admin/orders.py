@@ -24,7 +24,7 @@ from orders.admin.common import (
 from orders.admin.extensions import order_admin_extensions
 from orders.models import EDITABLE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus
 from orders.selectors import order_export_rows
-from orders.services import order_cancel, order_confirm, order_pack, order_update
+from orders.services.orders import order_cancel, order_confirm, order_pack, order_update
 from shopops.admin import (
     ActionReport,
     ChangelistExportMixin,

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from orders.admin.common import actor_of, status_refusal
 from orders.models import Return, ReturnLine, ReturnStatus
-from orders.services import return_transition
+from orders.services.returns import return_transition
 from shopops.admin import ActionReport, MerchantScopedAdmin, ReadOnlyInline, run_per_object
 
 # -- returns ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from catalog.api.serializers import money
+from orders import validation as v
 from orders.models import (
     BulkImport,
     Channel,
@@ -14,15 +14,14 @@ from orders.models import (
     Order,
     OrderEvent,
     OrderLine,
-    PaymentMethod,
-    PaymentStatus,
     Return,
 )
 from shopops.api.exceptions import PayloadTooLarge
+from shopops.api.fields import api_field
 from shopops.api.serializers import StrictInputMixin
 
 BULK_MAX_ORDERS = 100
-MAX_LINES = 500
+MAX_LINES = v.MAX_LINES
 
 
 # -- channels and customers ----------------------------------------------------------
@@ -51,14 +50,14 @@ class CustomerOutput(serializers.ModelSerializer):
 
 
 class AddressInput(StrictInputMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    city = serializers.CharField(max_length=100)
-    state = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    postcode = serializers.CharField(max_length=20)
-    country = serializers.RegexField(r"^[A-Za-z]{2}$", default="IN", help_text="ISO 3166-1 alpha-2.")
+    name = api_field(v.ADDRESS["name"])
+    phone = api_field(v.ADDRESS["phone"], required=False)
+    line1 = api_field(v.ADDRESS["line1"])
+    line2 = api_field(v.ADDRESS["line2"], required=False, default="")
+    city = api_field(v.ADDRESS["city"])
+    state = api_field(v.ADDRESS["state"], required=False, default="")
+    postcode = api_field(v.ADDRESS["postcode"])
+    country = api_field(v.ADDRESS["country"], default="IN", help_text="ISO 3166-1 alpha-2.")
 
 
 class AddressOutput(serializers.Serializer):
@@ -73,61 +72,58 @@ class AddressOutput(serializers.Serializer):
 
 
 class CustomerInput(StrictInputMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    email = serializers.EmailField(required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    name = api_field(v.CUSTOMER["name"], required=False)
+    email = api_field(v.CUSTOMER["email"], required=False)
+    phone = api_field(v.CUSTOMER["phone"], required=False)
 
 
 class OrderLineInput(StrictInputMixin, serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=255, required=False, help_text="Defaults to the product's title.")
-    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
-    unit_price = money(min_value=0, help_text="Selling price per unit, GST included.")
-    discount = money(min_value=0, required=False, help_text="Discount on the whole line.")
-    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False,
-                                        help_text="GST %; defaults to the product's.")  # fmt: skip
-    hsn_code = serializers.RegexField(r"^\d{4,8}$", required=False, allow_blank=True)
+    sku = api_field(v.LINE["sku"])
+    name = api_field(v.LINE["name"], required=False, help_text="Defaults to the product's title.")
+    quantity = api_field(v.LINE["quantity"])
+    unit_price = api_field(v.LINE["unit_price"], help_text="Selling price per unit, GST included.")
+    discount = api_field(v.LINE["discount"], required=False, help_text="Discount on the whole line.")
+    tax_rate = api_field(v.LINE["tax_rate"], required=False, help_text="GST %; defaults to the product's.")
+    hsn_code = api_field(v.LINE["hsn_code"], required=False)
 
 
 class OrderInput(StrictInputMixin, serializers.Serializer):
-    channel = serializers.CharField(
-        required=False, help_text="channel_id, id or name; the default API channel if omitted."
-    )
-    channel_order_id = serializers.CharField(
-        max_length=100, required=False, help_text="Unique per channel; the order number if omitted."
-    )
-    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices)
-    payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
+    channel = api_field(v.ORDER["channel"], required=False,
+                        help_text="channel_id, id or name; the default API channel if omitted.")  # fmt: skip
+    channel_order_id = api_field(v.ORDER["channel_order_id"], required=False,
+                                 help_text="Unique per channel; the order number if omitted.")  # fmt: skip
+    payment_method = api_field(v.ORDER["payment_method"])
+    payment_status = api_field(v.ORDER["payment_status"], required=False)
     customer = CustomerInput(required=False, help_text="Defaults to the shipping name and phone.")
     shipping_address = AddressInput()
     billing_address = AddressInput(required=False, help_text="Defaults to the shipping address.")
     lines = OrderLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
-    shipping_charge = money(min_value=0, required=False)
-    total = money(min_value=0, required=False, help_text="If given, must equal the computed total (else 400).")
-    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
-    weight_grams = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
-                                            help_text="0 or omitted: the sum of the products' weights.")  # fmt: skip
-    length_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
-    breadth_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
-    height_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
-    pickup_location = serializers.CharField(required=False, help_text="Location id or nickname; the default one.")
-    ordered_at = serializers.DateTimeField(required=False)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    shipping_charge = api_field(v.ORDER["shipping_charge"], required=False)
+    total = api_field(v.ORDER["total"], required=False, help_text="If given, must equal the computed total (else 400).")
+    currency = api_field(v.ORDER["currency"], required=False)
+    weight_grams = api_field(v.ORDER["weight_grams"], required=False,
+                             help_text="0 or omitted: the sum of the products' weights.")  # fmt: skip
+    length_cm = api_field(v.ORDER["length_cm"], required=False)
+    breadth_cm = api_field(v.ORDER["breadth_cm"], required=False)
+    height_cm = api_field(v.ORDER["height_cm"], required=False)
+    pickup_location = api_field(v.ORDER["pickup_location"], required=False,
+                                help_text="Location id or nickname; the default one.")  # fmt: skip
+    ordered_at = api_field(v.ORDER["ordered_at"], required=False)
+    notes = api_field(v.ORDER["notes"], required=False)
 
 
 class OrderUpdateInput(StrictInputMixin, serializers.Serializer):
     shipping_address = AddressInput(required=False)
     billing_address = AddressInput(required=False)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    weight_grams = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
-                                            help_text="0 or omitted: the sum of the products' weights.")  # fmt: skip
-    length_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
-    breadth_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
-    height_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False)
-    pickup_location = serializers.CharField(required=False, help_text="Only while the order is new.")
-    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices, required=False,
-                                             help_text="Only while the order is new.")  # fmt: skip
-    payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
+    notes = api_field(v.ORDER["notes"], required=False)
+    weight_grams = api_field(v.ORDER["weight_grams"], required=False,
+                             help_text="0 or omitted: the sum of the products' weights.")  # fmt: skip
+    length_cm = api_field(v.ORDER["length_cm"], required=False)
+    breadth_cm = api_field(v.ORDER["breadth_cm"], required=False)
+    height_cm = api_field(v.ORDER["height_cm"], required=False)
+    pickup_location = api_field(v.ORDER["pickup_location"], required=False, help_text="Only while the order is new.")
+    payment_method = api_field(v.ORDER["payment_method"], required=False, help_text="Only while the order is new.")
+    payment_status = api_field(v.ORDER["payment_status"], required=False)
 
 
 class OrderLineOutput(serializers.ModelSerializer):
@@ -311,7 +307,7 @@ class ImportInput(StrictInputMixin, serializers.Serializer):
     )
 
     def validate_file(self, upload):
-        from orders.imports import import_file_problem  # orders.imports reads this module's field definitions
+        from orders.imports.parse import import_file_problem
 
         if upload.size > settings.API_MAX_UPLOAD_BYTES:
             raise PayloadTooLarge(settings.API_MAX_UPLOAD_BYTES)

@@ -1,5 +1,4 @@
 from django.core.exceptions import ValidationError
-from django.db.models import ProtectedError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -10,13 +9,16 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from catalog.services import location_resolve
-from orders import imports, selectors, services, tasks
+from orders import selectors, tasks
 from orders.api import examples as ex
 from orders.api import serializers as s
 from orders.filters import ChannelFilter, CustomerFilter, ImportFilter, OrderFilter, ReturnFilter
+from orders.imports import jobs, parse
 from orders.models import BulkImport, ImportKind, Order, ReturnStatus
+from orders.services import channels, create, prepare, returns
+from orders.services import orders as order_services
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
-from shopops.api.exceptions import ApiError, Conflict, error_of
+from shopops.api.exceptions import error_of
 from shopops.api.parsers import FormParser, MultiPartParser
 from shopops.api.schema import ApiErrorOutput
 from shopops.api.scopes import ByField
@@ -49,19 +51,15 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
         return selectors.channel_queryset()
 
     def create(self, request):
-        channel = services.channel_create(merchant=self.merchant, **validated_input(s.ChannelInput, self, request.data))
+        channel = channels.channel_create(merchant=self.merchant, **validated_input(s.ChannelInput, self, request.data))
         return Response(s.ChannelOutput(channel).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         data = validated_input(s.ChannelInput, self, request.data, partial=True)
-        return Response(s.ChannelOutput(services.channel_update(channel=self.get_object(), data=data)).data)
+        return Response(s.ChannelOutput(channels.channel_update(channel=self.get_object(), data=data)).data)
 
     def destroy(self, request, pk=None):
-        channel = self.get_object()
-        try:
-            channel.delete()
-        except ProtectedError as exc:
-            raise Conflict("channel_in_use", "The channel has orders; deactivate it instead.") from exc
+        channels.channel_delete(channel=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -123,36 +121,36 @@ class OrderViewSet(MerchantScopedGenericViewSet):
 
     def create(self, request):
         data = validated_input(s.OrderInput, self, request.data)
-        order = services.order_create(merchant=self.merchant, data=data, actor=self.actor)
+        order = create.order_create(merchant=self.merchant, data=data, actor=self.actor)
         return self._out(order, status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         data = validated_input(s.OrderUpdateInput, self, request.data, partial=True)
-        return self._out(services.order_update(order=self.get_object(), data=data, actor=self.actor))
+        return self._out(order_services.order_update(order=self.get_object(), data=data, actor=self.actor))
 
     @extend_schema(request=None, responses=s.OrderOutput, examples=ex.ORDER_CONFIRM)
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
         """Reserve stock for every line at the pickup location (409 insufficient_stock names short lines)."""
-        return self._out(services.order_confirm(order=self.get_object(), actor=self.actor))
+        return self._out(order_services.order_confirm(order=self.get_object(), actor=self.actor))
 
     @extend_schema(request=None, responses=s.OrderOutput, examples=ex.ORDER_PACK)
     @action(detail=True, methods=["post"])
     def pack(self, request, pk=None):
-        return self._out(services.order_pack(order=self.get_object(), actor=self.actor))
+        return self._out(order_services.order_pack(order=self.get_object(), actor=self.actor))
 
     @extend_schema(request=s.CancelInput, responses=s.OrderOutput, examples=ex.ORDER_CANCEL)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         reason = validated_input(s.CancelInput, self, request.data)["reason"]
-        return self._out(services.order_cancel(order=self.get_object(), reason=reason, actor=self.actor))
+        return self._out(order_services.order_cancel(order=self.get_object(), reason=reason, actor=self.actor))
 
     @extend_schema(request=s.ReturnCreateInput, responses={201: s.ReturnOutput})
     @action(detail=True, methods=["post"], url_path="return")
     def create_return(self, request, pk=None):
         data = validated_input(s.ReturnCreateInput, self, request.data)
         location = location_resolve(merchant=self.merchant, ref=data["location"]) if data.get("location") else None
-        created = services.return_create(order=self.get_object(), lines=data["lines"], reason=data["reason"],
+        created = returns.return_create(order=self.get_object(), lines=data["lines"], reason=data["reason"],
                                          actor=self.actor, location=location)  # fmt: skip
         return Response(s.ReturnOutput(selectors.return_queryset().get(pk=created.pk)).data, status=201)
 
@@ -161,14 +159,14 @@ class OrderViewSet(MerchantScopedGenericViewSet):
     def add_inventory(self, request, pk=None):
         """Receive stock for the order's short lines, then retry its confirmation."""
         lines = validated_input(s.AddInventoryInput, self, request.data)["lines"]
-        return self._out(services.order_add_inventory(order=self.get_object(), lines=lines, actor=self.actor))
+        return self._out(order_services.order_add_inventory(order=self.get_object(), lines=lines, actor=self.actor))
 
     @extend_schema(request=s.MapLinesInput, responses=s.OrderOutput)
     @action(detail=True, methods=["post"], url_path="map-lines")
     def map_lines(self, request, pk=None):
         """Map lines whose SKU was unknown at creation to catalog products."""
         lines = validated_input(s.MapLinesInput, self, request.data)["lines"]
-        return self._out(services.order_map_lines(order=self.get_object(), mappings=lines, actor=self.actor))
+        return self._out(order_services.order_map_lines(order=self.get_object(), mappings=lines, actor=self.actor))
 
     @extend_schema(responses=s.OrderEventOutput(many=True), examples=ex.ORDER_EVENTS)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
@@ -182,15 +180,32 @@ class OrderViewSet(MerchantScopedGenericViewSet):
     def bulk(self, request):
         """Create up to 100 orders; each succeeds or fails on its own."""
         items = validated_input(s.OrderBulkInput, self, request.data)["orders"]
-        results = []
+        errors, valid = {}, {}
         for index, item in enumerate(items):
             try:
-                data = validated_input(s.OrderInput, self, item)
-                order = services.order_create(merchant=self.merchant, data=data, actor=self.actor)
-                results.append({"index": index, "status": "created", "id": order.pk, "number": order.number,
-                                "error": None})  # fmt: skip
-            except (DomainError, ApiError, ValidationError, DRFValidationError) as exc:
-                results.append({"index": index, "status": "failed", "id": None, "number": None, "error": error_of(exc)})
+                valid[index] = validated_input(s.OrderInput, self, item)
+            except DRFValidationError as exc:
+                errors[index] = error_of(exc)
+        catalog = prepare.Catalog.for_orders(self.merchant, list(valid.values()))
+        prepared = {}
+        for index, data in valid.items():
+            try:
+                prepared[index] = prepare.order_prepare(merchant=self.merchant, data=data, catalog=catalog)
+            except ValidationError as exc:
+                errors[index] = error_of(exc)
+        written = create.order_create_many(merchant=self.merchant, items=list(prepared.values()), actor=self.actor)
+        created = {}
+        for index, result in zip(prepared, written, strict=True):
+            if result.error is None:
+                created[index] = result
+            else:
+                errors[index] = error_of(result.error)
+        results = [
+            {"index": index, "status": "created", "id": created[index].id, "number": created[index].number,
+             "error": None} if index in created else
+            {"index": index, "status": "failed", "id": None, "number": None, "error": errors[index]}
+            for index in range(len(items))
+        ]  # fmt: skip
         return Response(_bulk_summary(results, "created"))
 
     @extend_schema(request=s.BulkCancelInput, responses=s.OrderBulkOutput)
@@ -207,10 +222,10 @@ class OrderViewSet(MerchantScopedGenericViewSet):
                                 "error": {"code": "not_found", "message": "Not found.", "details": {}}})  # fmt: skip
                 continue
             try:
-                services.order_cancel(order=order, reason=data["reason"], actor=self.actor)
+                order_services.order_cancel(order=order, reason=data["reason"], actor=self.actor)
                 results.append({"index": index, "status": "cancelled", "id": order.pk, "number": order.number,
                                 "error": None})  # fmt: skip
-            except (DomainError, ApiError) as exc:
+            except DomainError as exc:
                 results.append({"index": index, "status": "failed", "id": order.pk, "number": order.number,
                                 "error": error_of(exc)})  # fmt: skip
         return Response(_bulk_summary(results, "cancelled"))
@@ -242,7 +257,7 @@ class ReturnViewSet(MerchantScopedReadOnlyViewSet):
         return selectors.return_queryset()
 
     def _move(self, to_status: str) -> Response:
-        moved = services.return_transition(return_request=self.get_object(), to_status=to_status,
+        moved = returns.return_transition(return_request=self.get_object(), to_status=to_status,
                                            actor=self.actor)  # fmt: skip
         return Response(s.ReturnOutput(selectors.return_queryset().get(pk=moved.pk)).data)
 
@@ -329,7 +344,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSc
     def create(self, request):
         data = validated_input(s.ImportInput, self, request.data)
         upload = data["file"]
-        job = imports.import_create(merchant=self.merchant, kind=data["kind"], upload=upload, file_name=upload.name,
+        job = jobs.import_create(merchant=self.merchant, kind=data["kind"], upload=upload, file_name=upload.name,
                                     dry_run=data["dry_run"], error_policy=data["error_policy"],
                                     actor=self.actor)  # fmt: skip
         tasks.import_run.delay_on_commit(
@@ -359,7 +374,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSc
     )
     @action(detail=False, methods=["get"], url_path=r"templates/(?P<kind>[^/.]+)")
     def templates(self, request, kind=None):
-        if kind not in imports.TEMPLATES:
+        if kind not in parse.TEMPLATES:
             raise NotFound()
-        columns, examples = imports.TEMPLATES[kind]
+        columns, examples = parse.TEMPLATES[kind]
         return stream_csv([columns, *examples], f"{kind}-import-template.csv")

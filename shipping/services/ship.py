@@ -7,8 +7,9 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from orders import services as order_services
 from orders.models import Order, OrderStatus
+from orders.services import orders as order_services
+from orders.services.create import order_create
 from shipping.errors import REFUSALS, SHIPMENTS_NOT_READY
 from shipping.models import Courier, Document, DocumentKind, DocumentStatus, PickupRequest, Shipment
 from shipping.models import ShipmentStatus as S
@@ -96,7 +97,7 @@ def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipRe
         with transaction.atomic():
             courier = ship_courier(merchant, options)
             if order is None:
-                order = order_services.order_create(merchant=merchant, data=order_data, actor=actor)
+                order = order_create(merchant=merchant, data=order_data, actor=actor)
                 result.steps["order_created"] = True
             step = "confirmed"
             order = Order.objects.select_for_update().get(pk=order.pk)

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from orders import services as order_services
 from orders.models import Order, OrderStatus, PaymentMethod
+from orders.services import orders as order_services
 from shipping import outbox
 from shipping.adapters import adapter_for
 from shipping.errors import (

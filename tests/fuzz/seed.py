@@ -19,7 +19,7 @@ def main() -> None:
 
     from catalog import demo as catalog_demo
     from orders.models import ChannelKind
-    from orders.services import channel_create
+    from orders.services.channels import channel_create
     from shopops.models import Merchant
     from shopops.services import merchant_create, partner_application_create
 

@@ -6,8 +6,18 @@ from decimal import Decimal
 import factory
 
 from catalog.models import Location, Product
-from orders import services
 from orders.models import Channel, Order, OrderStatus, Return, ReturnStatus
+from orders.services.create import order_create
+from orders.services.orders import (
+    order_cancel,
+    order_confirm,
+    order_mark_delivered,
+    order_mark_rto,
+    order_mark_rto_delivered,
+    order_mark_shipped,
+    order_pack,
+)
+from orders.services.returns import return_create, return_transition
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 
 _numbers = itertools.count(1)
@@ -58,33 +68,33 @@ def order_data(merchant, products: list[tuple[Product, int]] | None = None, **ov
 def advance(order: Order, step: str) -> Order:
     actor = "system"
     if step == "confirm":
-        return services.order_confirm(order=order, actor=actor)
+        return order_confirm(order=order, actor=actor)
     if step == "pack":
-        return services.order_pack(order=order, actor=actor)
+        return order_pack(order=order, actor=actor)
     if step == "ship":
-        return services.order_mark_shipped(order=order, actor=actor, awb=f"AWB{order.pk:08d}", courier="demo")
+        return order_mark_shipped(order=order, actor=actor, awb=f"AWB{order.pk:08d}", courier="demo")
     if step == "deliver":
-        return services.order_mark_delivered(order=order, actor=actor)
+        return order_mark_delivered(order=order, actor=actor)
     if step == "cancel":
-        return services.order_cancel(order=order, reason="customer asked", actor=actor)
+        return order_cancel(order=order, reason="customer asked", actor=actor)
     if step == "rto":
-        return services.order_mark_rto(order=order, actor=actor)
+        return order_mark_rto(order=order, actor=actor)
     if step == "rto_delivered":
-        return services.order_mark_rto_delivered(order=order, actor=actor)
+        return order_mark_rto_delivered(order=order, actor=actor)
     if step in ("return_one", "return_all"):
         line = order.lines.first()
         quantity = 1 if step == "return_one" else line.quantity
-        ret = services.return_create(order=order, lines=[{"line_id": line.pk, "quantity": quantity}],
+        ret = return_create(order=order, lines=[{"line_id": line.pk, "quantity": quantity}],
                                      reason="too small", actor=actor)  # fmt: skip
         for status in (ReturnStatus.APPROVED, ReturnStatus.RECEIVED):
-            services.return_transition(return_request=ret, to_status=status, actor=actor)
+            return_transition(return_request=ret, to_status=status, actor=actor)
         order.refresh_from_db()
         return order
     raise ValueError(step)
 
 
 def make_order(merchant, status: str = OrderStatus.NEW, products=None, **overrides) -> Order:
-    order = services.order_create(merchant=merchant, data=order_data(merchant, products, **overrides), actor="system")
+    order = order_create(merchant=merchant, data=order_data(merchant, products, **overrides), actor="system")
     for step in PATHS[status]:
         order = advance(order, step)
     order.refresh_from_db()
@@ -94,7 +104,7 @@ def make_order(merchant, status: str = OrderStatus.NEW, products=None, **overrid
 def make_return(merchant, status: str = ReturnStatus.REQUESTED) -> Return:
     order = make_order(merchant, OrderStatus.DELIVERED)
     line = order.lines.first()
-    ret = services.return_create(order=order, lines=[{"line_id": line.pk, "quantity": 1}], reason="damaged",
+    ret = return_create(order=order, lines=[{"line_id": line.pk, "quantity": 1}], reason="damaged",
                                  actor="system")  # fmt: skip
     path = {
         ReturnStatus.REQUESTED: [],
@@ -104,7 +114,7 @@ def make_return(merchant, status: str = ReturnStatus.REQUESTED) -> Return:
         ReturnStatus.RECEIVED: [ReturnStatus.APPROVED, ReturnStatus.RECEIVED],
     }[status]
     for step in path:
-        ret = services.return_transition(return_request=ret, to_status=step, actor="system")
+        ret = return_transition(return_request=ret, to_status=step, actor="system")
     return ret
 
 

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from orders import imports
-from orders.imports import INVENTORY_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS, TEMPLATES
+from orders.imports.jobs import import_create, import_run
+from orders.imports.parse import INVENTORY_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS, TEMPLATES
 from orders.models import BulkImport, ImportRowError, Order
 from tests.catalog.factories import LocationFactory, ProductFactory
 from tests.shopops.factories import MembershipFactory, UserFactory
@@ -43,10 +43,10 @@ def shop(merchant):
 
 def run_job(merchant, content: bytes, kind: str = "orders", error_policy: str = "skip_failed_rows") -> BulkImport:
     """A job created and run through the import service, as the worker runs it."""
-    job = imports.import_create(merchant=merchant, kind=kind, upload=SimpleUploadedFile("file.csv", content),
+    job = import_create(merchant=merchant, kind=kind, upload=SimpleUploadedFile("file.csv", content),
                                 file_name=f"{kind}.csv", dry_run=False, error_policy=error_policy,
                                 actor="system")  # fmt: skip
-    return imports.import_run(job_id=job.pk)
+    return import_run(job_id=job.pk)
 
 
 def listed(response) -> list[int]:

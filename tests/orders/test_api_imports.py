@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook
 
 from catalog.models import Product, StockLevel
-from orders.imports import INVENTORY_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS, TEMPLATES
+from orders.imports.parse import INVENTORY_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS, TEMPLATES
 from orders.models import BulkImport, Order, OrderLine
 from tests.api import NOT_FOUND, invalid
 from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock

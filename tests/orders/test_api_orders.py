@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import StockLevel, StockMovement
-from orders import services
 from orders.models import ORDER_TRANSITIONS, Channel, Customer, Order, OrderEvent, OrderLine, OrderStatus
 from orders.selectors import EXPORT_COLUMNS
+from orders.services.orders import order_confirm, order_map_lines, order_pack
 from tests.api import NOT_FOUND, invalid
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
@@ -838,9 +838,9 @@ def test_export_is_csv_of_the_filtered_orders_one_row_per_line(api, merchant, te
     first = Order.objects.get(pk=created["id"])
     box = ProductFactory(merchant=merchant, sku="BOX-XL")
     stock(box, main, 5)
-    services.order_map_lines(order=first, mappings=[{"line_id": created["lines"][1]["id"], "sku": "BOX-XL"}],
+    order_map_lines(order=first, mappings=[{"line_id": created["lines"][1]["id"], "sku": "BOX-XL"}],
                              actor="system")  # fmt: skip
-    for step in (services.order_confirm, services.order_pack):
+    for step in (order_confirm, order_pack):
         step(order=first, actor="system")
     second = make_order(merchant, OrderStatus.PACKED)
     make_order(merchant, OrderStatus.CONFIRMED)

@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import MovementKind, StockLevel, StockMovement
-from orders import services
 from orders.models import RETURN_TRANSITIONS, Order, OrderEvent, OrderStatus, Return, ReturnStatus
+from orders.services.create import order_create
+from orders.services.returns import return_create, return_transition
 from tests.api import NOT_FOUND, invalid
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.orders.factories import ADDRESS, advance, default_location, make_order
@@ -73,7 +74,7 @@ def cap(merchant, main):
 @pytest.fixture
 def delivered(merchant, main, tee, cap):
     """A delivered order: 3 tees at 499.00 less 100.00 (line total 1397.00) and 1 cap at 299.00."""
-    order = services.order_create(merchant=merchant, actor="system", data={
+    order = order_create(merchant=merchant, actor="system", data={
         "channel_order_id": "SHOP-7001", "payment_method": "prepaid", "shipping_address": dict(ADDRESS),
         "lines": [{"sku": "TEE-1", "quantity": 3, "unit_price": Decimal("499.00"), "discount": Decimal("100.00")},
                   {"sku": "CAP-1", "quantity": 1, "unit_price": Decimal("299.00")}],
@@ -225,10 +226,10 @@ def test_a_return_of_another_merchants_order_is_404(api, other_merchant):
 
 
 def return_in(delivered, status: str) -> Return:
-    ret = services.return_create(order=delivered, lines=[{"line_id": lines_of(delivered)["TEE-1"], "quantity": 1}],
+    ret = return_create(order=delivered, lines=[{"line_id": lines_of(delivered)["TEE-1"], "quantity": 1}],
                                  reason="damaged", actor="system")  # fmt: skip
     for step in PATHS[status]:
-        ret = services.return_transition(return_request=ret, to_status=step, actor="system")
+        ret = return_transition(return_request=ret, to_status=step, actor="system")
     return ret
 
 
@@ -289,7 +290,7 @@ def test_return_actions_move_allowed_returns_and_refuse_the_others_with_409(api,
 
 def test_another_merchants_return_is_404(api, other_merchant):
     order = make_order(other_merchant, OrderStatus.DELIVERED)
-    theirs = services.return_create(order=order, lines=[{"line_id": order.lines.get().pk, "quantity": 1}],
+    theirs = return_create(order=order, lines=[{"line_id": order.lines.get().pk, "quantity": 1}],
                                     reason="damaged", actor="system")  # fmt: skip
 
     response = api.post(f"{RETURNS}{theirs.pk}/approve/", format="json")
@@ -395,7 +396,7 @@ def test_returns_list_filters_by_status_and_order(api, merchant, delivered):
     requested = return_in(delivered, ReturnStatus.REQUESTED)
     approved = return_in(delivered, ReturnStatus.APPROVED)
     other = make_order(merchant, OrderStatus.DELIVERED)
-    elsewhere = services.return_create(order=other, lines=[{"line_id": other.lines.get().pk, "quantity": 1}],
+    elsewhere = return_create(order=other, lines=[{"line_id": other.lines.get().pk, "quantity": 1}],
                                        reason="damaged", actor="system")  # fmt: skip
 
     def ids(params):

@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 
 from catalog.models import StockLevel, StockMovement
-from orders import services
 from orders.models import OrderEvent, OrderStatus
-from shopops.api.exceptions import Conflict
+from orders.services.orders import order_cancel, order_pack
+from shopops.errors import DomainError
 from tests.orders.factories import make_order
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -28,7 +28,7 @@ def race(*calls):
         barrier.wait()
         try:
             return call()
-        except Conflict as exc:
+        except DomainError as exc:
             return exc
         finally:
             connection.close()
@@ -46,9 +46,9 @@ def test_two_concurrent_cancels_cancel_once_and_release_stock_once(merchant):
     level = StockLevel.objects.get(product=order.lines.first().product)
     assert level.reserved == 2
 
-    results = race(*[lambda: services.order_cancel(order=order, reason="dup", actor="system")] * 2)
+    results = race(*[lambda: order_cancel(order=order, reason="dup", actor="system")] * 2)
 
-    refused = [r for r in results if isinstance(r, Conflict)]
+    refused = [r for r in results if isinstance(r, DomainError)]
     assert len(refused) == 1 and refused[0].code == "transition_not_allowed"
     order.refresh_from_db()
     level.refresh_from_db()
@@ -63,8 +63,8 @@ def test_a_cancel_racing_a_pack_ends_in_one_consistent_state(merchant):
     level = StockLevel.objects.get(product=order.lines.first().product)
 
     results = race(
-        lambda: services.order_cancel(order=order, reason="customer asked", actor="user:1"),
-        lambda: services.order_pack(order=order, actor="user:2"),
+        lambda: order_cancel(order=order, reason="customer asked", actor="user:1"),
+        lambda: order_pack(order=order, actor="user:2"),
     )
 
     order.refresh_from_db()
@@ -76,6 +76,6 @@ def test_a_cancel_racing_a_pack_ends_in_one_consistent_state(merchant):
     pack_first = [("new", "confirmed"), ("confirmed", "packed"), ("packed", "cancelled")]
     events = status_events(order)
     assert events in (cancel_first, pack_first)
-    succeeded = [r for r in results if not isinstance(r, Conflict)]
+    succeeded = [r for r in results if not isinstance(r, DomainError)]
     assert len(succeeded) == len(events) - 1
     assert StockMovement.objects.filter(stock_level=level, kind="release").count() == 1

@@ -8,8 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from catalog.models import Product
-from orders import imports, services
+from orders.imports.parse import PRODUCT_COLUMNS
 from orders.models import BulkImport, ImportKind, ImportStatus
+from orders.services.channels import channel_create
 from tests.catalog.factories import LocationFactory, ProductFactory
 from tests.orders.test_imports import HAPPY_ORDERS, HAPPY_ROWS, NOTHING, csv_bytes, order_row, orders_of, written
 
@@ -20,7 +21,7 @@ FULL, EMPTY = "#" * 40, "." * 40
 def shop(merchant):
     """As in test_imports: location blr-wh, the Website channel, TEE-RED-M and TEE-BLU-L."""
     LocationFactory(merchant=merchant, nickname="blr-wh", is_default=True)
-    services.channel_create(merchant=merchant, name="Website")
+    channel_create(merchant=merchant, name="Website")
     ProductFactory(merchant=merchant, sku="TEE-RED-M", title="Cotton crew T-shirt (red, M)", price=Decimal("499.00"),
                    mrp=Decimal("599.00"), tax_rate=Decimal("5.00"), weight_grams=180)  # fmt: skip
     ProductFactory(merchant=merchant, sku="TEE-BLU-L", title="Cotton crew T-shirt (blue, L)", price=Decimal("599.00"),
@@ -107,7 +108,7 @@ def test_import_file_again_skips_the_existing_orders(shop, orders_csv):
 def test_import_file_products(shop, tmp_path):
     path = tmp_path / "products.csv"
     path.write_bytes(csv_bytes([{"sku": "TEE-GRN-M", "title": "Green tee", "price": "449.00"},
-                                {"sku": "TEE-RED-M", "price": "459.00"}], imports.PRODUCT_COLUMNS))  # fmt: skip
+                                {"sku": "TEE-RED-M", "price": "459.00"}], PRODUCT_COLUMNS))  # fmt: skip
 
     out = import_file(path, "--merchant", shop.slug, "--kind", "products")
 

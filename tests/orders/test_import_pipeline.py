@@ -11,8 +11,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from orders import imports, services
+from orders.imports import write
+from orders.imports.jobs import import_run
+from orders.imports.parse import ORDER_COLUMNS
 from orders.models import BulkImport, Customer, ImportStatus, Order, OrderEvent, OrderLine
+from orders.services.channels import channel_create
+from orders.services.prepare import Catalog, prepare_line
+from orders.validation import clean_address
 from shopops.bulk import pg_array, pg_cursor
 from tests.catalog.factories import LocationFactory, ProductFactory
 from tests.orders.test_imports import (
@@ -42,7 +47,7 @@ def postgres():
 def shop(merchant):
     """As in test_imports.py: the default location blr-wh, the Website channel and two T-shirts."""
     LocationFactory(merchant=merchant, nickname="blr-wh", is_default=True)
-    services.channel_create(merchant=merchant, name="Website")
+    channel_create(merchant=merchant, name="Website")
     ProductFactory(merchant=merchant, sku="TEE-RED-M", title="Cotton crew T-shirt (red, M)", price=Decimal("499.00"),
                    tax_rate=Decimal("5.00"), weight_grams=180)  # fmt: skip
     ProductFactory(merchant=merchant, sku="TEE-BLU-L", title="Cotton crew T-shirt (blue, L)", price=Decimal("599.00"),
@@ -83,7 +88,7 @@ def counters_of(merchant) -> list[tuple]:
 @committed
 @pytest.mark.parametrize("chunk", [1, 2, 500])
 def test_committed_chunks_write_every_good_order_once_with_its_customer_counters(shop, postgres, monkeypatch, chunk):
-    monkeypatch.setattr(imports, "CHUNK_ORDERS", chunk)
+    monkeypatch.setattr(write, "CHUNK_ORDERS", chunk)
 
     job = run(shop, csv_bytes(PIPELINE_ROWS), error_policy=SKIP)
 
@@ -100,8 +105,8 @@ def test_committed_chunks_write_every_good_order_once_with_its_customer_counters
 
 @committed
 def test_a_chunk_that_fails_stops_the_import_and_it_resumes_after_the_last_commit(shop, postgres, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ORDERS", 2)
-    real_write, calls = imports._write_orders, []
+    monkeypatch.setattr(write, "CHUNK_ORDERS", 2)
+    real_write, calls = write.write_orders, []
 
     def write_then_crash(*args, **kwargs):
         calls.append(1)
@@ -109,18 +114,18 @@ def test_a_chunk_that_fails_stops_the_import_and_it_resumes_after_the_last_commi
             raise RuntimeError("worker lost")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(imports, "_write_orders", write_then_crash)
+    monkeypatch.setattr(write, "write_orders", write_then_crash)
     job = create(shop, csv_bytes(PIPELINE_ROWS), error_policy=SKIP)
 
     with pytest.raises(RuntimeError, match="worker lost"):
-        imports.import_run(job_id=job.pk)
+        import_run(job_id=job.pk)
 
     job.refresh_from_db()
     assert (job.status, job.next_row, job.created_count, job.processed_rows) == (ImportStatus.IMPORTING, 5, 2, 3)
     assert written(shop) == {"orders": 2, "lines": 3, "customers": 2, "events": 2}
 
-    monkeypatch.setattr(imports, "_write_orders", real_write)
-    job = imports.import_run(job_id=job.pk)
+    monkeypatch.setattr(write, "write_orders", real_write)
+    job = import_run(job_id=job.pk)
 
     assert len(calls) == 2  # nothing was written after the failed chunk
     assert state(job) == expected(ImportStatus.PARTIALLY_FAILED, 9, created=6, failed=1)
@@ -130,7 +135,7 @@ def test_a_chunk_that_fails_stops_the_import_and_it_resumes_after_the_last_commi
 
 @committed
 def test_importing_the_file_again_in_committed_chunks_skips_every_order(shop, postgres, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ORDERS", 2)
+    monkeypatch.setattr(write, "CHUNK_ORDERS", 2)
     run(shop, csv_bytes(PIPELINE_ROWS), error_policy=SKIP)
 
     job = run(shop, csv_bytes(PIPELINE_ROWS), error_policy=SKIP)
@@ -142,7 +147,7 @@ def test_importing_the_file_again_in_committed_chunks_skips_every_order(shop, po
 
 @committed
 def test_reject_file_checks_first_then_commits_chunk_by_chunk(shop, postgres, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ORDERS", 2)
+    monkeypatch.setattr(write, "CHUNK_ORDERS", 2)
     good = [row for row in PIPELINE_ROWS if row["channel_order_id"] != "BAD-1"]
 
     job = run(shop, csv_bytes(good), error_policy=REJECT)
@@ -178,7 +183,7 @@ def test_a_bad_value_repeated_on_several_orders_is_reported_on_each_row(shop):
 
 
 def test_rows_shorter_or_longer_than_the_header_read_as_blank_or_are_cut(shop):
-    columns = imports.ORDER_COLUMNS
+    columns = ORDER_COLUMNS
     full = csv_bytes([order_row("WEB-1", "TEE-RED-M", "1", "499.00")]).decode().splitlines()
     short = full[1].rsplit(",", 3)[0]  # the last columns (blank in this row) left out
     long = full[1] + ",extra,cells"
@@ -198,47 +203,47 @@ ADDRESS = {"name": "Priya Sharma", "phone": "+919812345678", "line1": "42 Reside
 
 
 def test_a_remembered_address_is_the_same_result_and_a_copy_each_time(merchant):
-    catalog = services.Catalog(merchant)
+    catalog = Catalog(merchant)
 
-    first = services._address(ADDRESS, "shipping_address", phone_required=True, catalog=catalog)
+    first = clean_address(ADDRESS, "shipping_address", phone_required=True, memo=catalog)
     first["line1"] = "changed by its caller"
-    second = services._address(ADDRESS, "shipping_address", phone_required=True, catalog=catalog)
+    second = clean_address(ADDRESS, "shipping_address", phone_required=True, memo=catalog)
 
-    assert second == services._address(ADDRESS, "shipping_address", phone_required=True)
+    assert second == clean_address(ADDRESS, "shipping_address", phone_required=True)
     assert (second["state"], second["line1"]) == ("Karnataka", "42 Residency Road")
     assert second is not first
 
 
 def test_an_invalid_address_is_refused_every_time(merchant):
-    catalog = services.Catalog(merchant)
+    catalog = Catalog(merchant)
     bad = ADDRESS | {"postcode": "5600"}
 
     for _ in range(2):
         with pytest.raises(ValidationError) as refused:
-            services._address(bad, "shipping_address", phone_required=True, catalog=catalog)
+            clean_address(bad, "shipping_address", phone_required=True, memo=catalog)
         assert refused.value.message_dict == {"shipping_address.postcode": ["Not valid for this country."]}
 
 
 def test_a_remembered_line_follows_the_catalog_product_of_its_sku(shop):
     line = {"sku": "TEE-RED-M", "quantity": 2, "unit_price": Decimal("499.00")}
-    catalog = services.Catalog.for_orders(shop, [{"lines": [line]}])
-    known = services._line(line, 0, catalog)
+    catalog = Catalog.for_orders(shop, [{"lines": [line]}])
+    known = prepare_line(line, 0, catalog)
 
-    assert services._line(dict(line), 3, catalog) is known
+    assert prepare_line(dict(line), 3, catalog) is known
     assert (known.product_id, known.tax_amount, known.total) == (
         catalog.products["TEE-RED-M"].pk, Decimal("47.52"), Decimal("998.00"))  # fmt: skip
     del catalog.products["TEE-RED-M"]
     with pytest.raises(ValidationError) as refused:
-        services._line(line, 3, catalog)
+        prepare_line(line, 3, catalog)
     assert refused.value.message_dict == {"lines.3.name": ["Required for a SKU that is not in the catalog."]}
 
 
 def test_the_memo_of_a_catalog_is_bounded(merchant, monkeypatch):
-    monkeypatch.setattr(services.Catalog, "MEMO_MAX", 2)
-    catalog = services.Catalog(merchant)
+    monkeypatch.setattr(Catalog, "MEMO_MAX", 2)
+    catalog = Catalog(merchant)
 
     for postcode in ("560025", "560001", "560002"):
-        services._address(ADDRESS | {"postcode": postcode}, "shipping_address", phone_required=True, catalog=catalog)
+        clean_address(ADDRESS | {"postcode": postcode}, "shipping_address", phone_required=True, memo=catalog)
 
     assert len(catalog._memo) == 1
 

@@ -24,7 +24,9 @@ from django.core.files import File
 from django.db import connection
 from django.db.models import Count
 
-from orders import imports, tasks
+from orders import tasks
+from orders.imports.jobs import import_create
+from orders.imports.parse import ORDER_COLUMNS, TEMPLATES
 from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportStatus, Order, OrderLine
 from shopops.celery import app
 from tests import settings as test_settings
@@ -125,13 +127,13 @@ def _write_orders_csv(path: Path, orders: int) -> dict[str, int]:
 
     Returns each channel order id with its number of lines.
     """
-    template = dict(zip(imports.ORDER_COLUMNS, imports.TEMPLATES[ImportKind.ORDERS][1][0], strict=True))
+    template = dict(zip(ORDER_COLUMNS, TEMPLATES[ImportKind.ORDERS][1][0], strict=True))
     second_line = {"sku": "TEE-BLU-L", "name": "Cotton crew T-shirt (blue, L)", "quantity": "1",
                    "unit_price": "599.00"}  # fmt: skip
     lines = {}
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(imports.ORDER_COLUMNS)
+        writer.writerow(ORDER_COLUMNS)
         for n in range(orders):
             customer = n % 1000
             phone = f"+91981{customer:07d}"
@@ -143,14 +145,14 @@ def _write_orders_csv(path: Path, orders: int) -> dict[str, int]:
                 "shipping_phone": phone, "total": "1646.00" if two_lines else "1047.00",
             }  # fmt: skip
             rows = [head, head | second_line] if two_lines else [head]
-            writer.writerows([row[column] for column in imports.ORDER_COLUMNS] for row in rows)
+            writer.writerows([row[column] for column in ORDER_COLUMNS] for row in rows)
             lines[order_id] = len(rows)
     return lines
 
 
 def _create_job(merchant, path: Path) -> BulkImport:
     with path.open("rb") as fh:
-        return imports.import_create(merchant=merchant, kind=ImportKind.ORDERS, upload=File(fh, name=path.name),
+        return import_create(merchant=merchant, kind=ImportKind.ORDERS, upload=File(fh, name=path.name),
                                      file_name=path.name, dry_run=False, error_policy=ErrorPolicy.REJECT_FILE,
                                      actor="system")  # fmt: skip
 

@@ -16,7 +16,10 @@ from django.utils import timezone
 from openpyxl import Workbook
 
 from catalog.models import MovementKind, Product, StockLevel, StockMovement
-from orders import imports, selectors, services
+from orders import selectors
+from orders.imports import write
+from orders.imports.jobs import import_create, import_fail_stuck, import_run
+from orders.imports.parse import INVENTORY_COLUMNS, ORDER_COLUMNS, ORDER_REQUIRED, PRODUCT_COLUMNS
 from orders.models import (
     BulkImport,
     Customer,
@@ -28,6 +31,8 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
+from orders.services.channels import channel_create
+from orders.services.prepare import Catalog
 from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock
 from tests.orders.factories import make_order
 from tests.shopops.factories import MerchantFactory
@@ -117,7 +122,7 @@ PRIYA_ADDRESS = {
 def shop(merchant):
     """The merchant's default location blr-wh, its Website channel and two T-shirts."""
     LocationFactory(merchant=merchant, nickname="blr-wh", is_default=True)
-    services.channel_create(merchant=merchant, name="Website")
+    channel_create(merchant=merchant, name="Website")
     ProductFactory(merchant=merchant, sku="TEE-RED-M", title="Cotton crew T-shirt (red, M)", price=Decimal("499.00"),
                    mrp=Decimal("599.00"), tax_rate=Decimal("5.00"), weight_grams=180)  # fmt: skip
     ProductFactory(merchant=merchant, sku="TEE-BLU-L", title="Cotton crew T-shirt (blue, L)", price=Decimal("599.00"),
@@ -125,7 +130,7 @@ def shop(merchant):
     return merchant
 
 
-def csv_bytes(rows: list[dict], columns: list[str] = imports.ORDER_COLUMNS) -> bytes:
+def csv_bytes(rows: list[dict], columns: list[str] = ORDER_COLUMNS) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
@@ -146,12 +151,12 @@ def xlsx_bytes(rows: list[list], columns: list[str]) -> bytes:
 
 def create(merchant, content: bytes, *, kind: str = ImportKind.ORDERS, name: str = "orders.csv", dry_run=False,
            error_policy: str = REJECT) -> BulkImport:  # fmt: skip
-    return imports.import_create(merchant=merchant, kind=kind, upload=File(io.BytesIO(content), name=name),
+    return import_create(merchant=merchant, kind=kind, upload=File(io.BytesIO(content), name=name),
                                  file_name=name, dry_run=dry_run, error_policy=error_policy, actor=ACTOR)  # fmt: skip
 
 
 def run(merchant, content: bytes, **options) -> BulkImport:
-    return imports.import_run(job_id=create(merchant, content, **options).pk)
+    return import_run(job_id=create(merchant, content, **options).pk)
 
 
 def state(job: BulkImport) -> dict:
@@ -255,8 +260,8 @@ def test_bom_crlf_quoted_fields_and_loose_header_names_are_read(shop):
         row.update(customer_name="Sharma, Priya", shipping_line1='Flat 4, "Rose" Apartments\nResidency Road')
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(
-        [[headers.get(name, name) for name in imports.ORDER_COLUMNS]]
-        + [[row.get(name, "") for name in imports.ORDER_COLUMNS] for row in rows]
+        [[headers.get(name, name) for name in ORDER_COLUMNS]]
+        + [[row.get(name, "") for name in ORDER_COLUMNS] for row in rows]
     )
     content = buffer.getvalue().encode("utf-8-sig")
     assert content.startswith(b"\xef\xbb\xbf") and b'"Flat 4, ""Rose"" Apartments\nResidency Road"' in content
@@ -276,11 +281,10 @@ def test_xlsx_file_with_the_same_rows_gives_the_same_result(shop):
     numeric = {"quantity": int, "unit_price": float, "discount": float, "tax_rate": float, "shipping_charge": float,
                "total": float, "shipping_postcode": int}  # fmt: skip
     cells = [
-        [numeric.get(name, str)(row[name]) if row.get(name) else None for name in imports.ORDER_COLUMNS]
-        for row in HAPPY_ROWS
+        [numeric.get(name, str)(row[name]) if row.get(name) else None for name in ORDER_COLUMNS] for row in HAPPY_ROWS
     ]
 
-    job = run(shop, xlsx_bytes(cells, imports.ORDER_COLUMNS), name="orders.xlsx")
+    job = run(shop, xlsx_bytes(cells, ORDER_COLUMNS), name="orders.xlsx")
 
     assert state(job) == expected(ImportStatus.DONE, 5, created=3)
     assert job.file_name == "orders.xlsx"
@@ -291,7 +295,7 @@ def test_xlsx_file_with_the_same_rows_gives_the_same_result(shop):
 
 
 def test_blank_rows_are_skipped_and_row_numbers_stay_the_spreadsheet_lines(shop):
-    blank = dict.fromkeys(imports.ORDER_COLUMNS, "")
+    blank = dict.fromkeys(ORDER_COLUMNS, "")
     rows = [*HAPPY_ROWS[:3], blank, HAPPY_ROWS[3], order_row("BAD-1", "TEE-RED-M", "x", "499.00"), HAPPY_ROWS[4], blank]
 
     job = run(shop, csv_bytes(rows))
@@ -303,7 +307,7 @@ def test_blank_rows_are_skipped_and_row_numbers_stay_the_spreadsheet_lines(shop)
 
 @pytest.mark.parametrize("policy", [REJECT, SKIP])
 def test_blank_rows_are_not_counted_as_rows(shop, policy):
-    rows = [*HAPPY_ROWS[:3], dict.fromkeys(imports.ORDER_COLUMNS, ""), *HAPPY_ROWS[3:]]
+    rows = [*HAPPY_ROWS[:3], dict.fromkeys(ORDER_COLUMNS, ""), *HAPPY_ROWS[3:]]
 
     job = run(shop, csv_bytes(rows), error_policy=policy)
 
@@ -315,7 +319,7 @@ def test_import_run_leaves_a_finished_job_as_it_is(shop):
     job = run(shop, csv_bytes(HAPPY_ROWS))
     before = state(job)
 
-    again = imports.import_run(job_id=job.pk)
+    again = import_run(job_id=job.pk)
 
     assert state(again) == before == expected(ImportStatus.DONE, 5, created=3)
     assert written(shop) == {"orders": 3, "lines": 5, "customers": 2, "events": 3}
@@ -326,7 +330,7 @@ def test_import_run_leaves_a_finished_job_as_it_is(shop):
 
 @pytest.mark.parametrize("policy", [REJECT, SKIP])
 def test_missing_required_columns_reject_the_file_before_any_write(shop, policy):
-    columns = [name for name in imports.ORDER_COLUMNS if name not in ("quantity", "sku")]
+    columns = [name for name in ORDER_COLUMNS if name not in ("quantity", "sku")]
 
     job = run(shop, csv_bytes(HAPPY_ROWS, columns), error_policy=policy)
 
@@ -336,7 +340,7 @@ def test_missing_required_columns_reject_the_file_before_any_write(shop, policy)
 
 
 def test_missing_columns_are_named_in_the_order_of_order_required(shop):
-    columns = [name for name in imports.ORDER_COLUMNS if name not in imports.ORDER_REQUIRED]
+    columns = [name for name in ORDER_COLUMNS if name not in ORDER_REQUIRED]
 
     job = run(shop, csv_bytes(HAPPY_ROWS, columns))
 
@@ -355,8 +359,8 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\
         (b"", "The file is empty."),
         (b"  \r\n\n", "The file is empty."),
         (b",,,\n", "The file is empty."),
-        (",".join(imports.ORDER_COLUMNS).encode() + b"\n", "The file has a header but no rows."),
-        (",".join(imports.ORDER_COLUMNS).encode() + b"\n,,,\n\n", "The file has a header but no rows."),
+        (",".join(ORDER_COLUMNS).encode() + b"\n", "The file has a header but no rows."),
+        (",".join(ORDER_COLUMNS).encode() + b"\n,,,\n\n", "The file has a header but no rows."),
         (PNG, "The file is not a CSV (UTF-8) or XLSX file."),
         (b"channel_order_id,sku\nWEB-1\x00,TEE\n", "The file is not a CSV (UTF-8) or XLSX file."),
         ("channel_order_id,shipping_name\nWEB-1,Zoë Café and more text\n".encode("latin-1"),
@@ -377,7 +381,7 @@ def test_unreadable_files_fail_with_a_message(shop, content, message):
 def test_a_refused_file_leaves_no_reader_failing_behind(shop, monkeypatch):
     unraisable = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(f"{u.exc_type.__name__}: {u.exc_value}"))
-    columns = [name for name in imports.ORDER_COLUMNS if name != "sku"]
+    columns = [name for name in ORDER_COLUMNS if name != "sku"]
 
     job = run(shop, csv_bytes(HAPPY_ROWS, columns))
     gc.collect()
@@ -570,7 +574,7 @@ def test_rows_of_a_repeated_order_id_are_counted_when_rejecting(shop):
 
 @pytest.mark.parametrize("chunk", [500, 2])
 def test_a_repeated_order_id_on_the_last_row_is_reported_and_counted(shop, monkeypatch, chunk):
-    monkeypatch.setattr(imports, "CHUNK_ORDERS", chunk)
+    monkeypatch.setattr(write, "CHUNK_ORDERS", chunk)
     rows = [GOOD_1, GOOD_2, order_row("GOOD-1", "TEE-BLU-L", "1", "599.00")]
 
     job = run(shop, csv_bytes(rows), error_policy=SKIP)
@@ -581,7 +585,7 @@ def test_a_repeated_order_id_on_the_last_row_is_reported_and_counted(shop, monke
 
 
 def test_row_errors_after_the_first_chunk_are_recorded(shop, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ORDERS", 2)
+    monkeypatch.setattr(write, "CHUNK_ORDERS", 2)
     rows = [
         *[order_row(f"WEB-{n}", "TEE-RED-M", "1", "499.00") for n in (1, 2, 3)],
         order_row("BAD-1", "TEE-RED-M", "abc", "499.00"),
@@ -687,7 +691,7 @@ def test_dry_run_with_reject_file_reports_the_errors(shop):
 
 
 def test_dry_run_without_a_channel_column_creates_no_channel(shop):
-    columns = [name for name in imports.ORDER_COLUMNS if name != "channel"]
+    columns = [name for name in ORDER_COLUMNS if name != "channel"]
     channels = list(shop.channels.values_list("name", flat=True))
 
     job = run(shop, csv_bytes(HAPPY_ROWS, columns), dry_run=True)
@@ -698,7 +702,7 @@ def test_dry_run_without_a_channel_column_creates_no_channel(shop):
 
 
 def test_rows_without_a_channel_go_to_the_default_api_channel(shop):
-    columns = [name for name in imports.ORDER_COLUMNS if name != "channel"]
+    columns = [name for name in ORDER_COLUMNS if name != "channel"]
 
     job = run(shop, csv_bytes(HAPPY_ROWS, columns))
 
@@ -754,7 +758,7 @@ def test_a_file_overlapping_an_earlier_one_creates_only_the_new_orders(shop):
 
 
 def test_an_order_created_through_the_api_is_skipped_by_the_import(shop):
-    channel = services.Catalog.for_orders(shop, []).channels["Website"]
+    channel = Catalog.for_orders(shop, []).channels["Website"]
     make_order(shop, channel=channel.channel_id, channel_order_id="WEB-2")
 
     job = run(shop, csv_bytes(HAPPY_ROWS))
@@ -781,8 +785,8 @@ RESUME_ROWS = [
 
 @pytest.mark.parametrize(("policy", "total_after_crash"), [(REJECT, 7), (SKIP, 5)])
 def test_a_job_that_crashed_resumes_after_its_last_committed_chunk(shop, monkeypatch, policy, total_after_crash):
-    monkeypatch.setattr(imports, "CHUNK_ORDERS", 2)
-    real_write, calls = imports._write_orders, []
+    monkeypatch.setattr(write, "CHUNK_ORDERS", 2)
+    real_write, calls = write.write_orders, []
 
     def write_then_crash(*args, **kwargs):
         calls.append(1)
@@ -790,11 +794,11 @@ def test_a_job_that_crashed_resumes_after_its_last_committed_chunk(shop, monkeyp
             raise RuntimeError("worker lost")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(imports, "_write_orders", write_then_crash)
+    monkeypatch.setattr(write, "write_orders", write_then_crash)
     job = create(shop, csv_bytes(RESUME_ROWS), error_policy=policy)
 
     with pytest.raises(RuntimeError, match="worker lost"):
-        imports.import_run(job_id=job.pk)
+        import_run(job_id=job.pk)
 
     job.refresh_from_db()
     assert (job.next_row, job.status, job.finished_at) == (7, ImportStatus.IMPORTING, None)
@@ -803,7 +807,7 @@ def test_a_job_that_crashed_resumes_after_its_last_committed_chunk(shop, monkeyp
     assert written(shop) == {"orders": 4, "lines": 5, "customers": 2, "events": 4}
 
     monkeypatch.undo()
-    job = imports.import_run(job_id=job.pk)
+    job = import_run(job_id=job.pk)
 
     assert len(calls) == 3
     assert state(job) == expected(ImportStatus.DONE, 7, created=6)
@@ -832,7 +836,7 @@ def test_import_fail_stuck_fails_silent_jobs_and_leaves_fresh_ones(shop):
     ]:
         BulkImport.objects.filter(pk=job.pk).update(status=status, heartbeat_at=now - silent_for)
 
-    assert imports.import_fail_stuck(older_than=timedelta(minutes=5)) == 2
+    assert import_fail_stuck(older_than=timedelta(minutes=5)) == 2
 
     lost = "The import stopped making progress (worker lost or time limit)."
     jobs = {job.pk: job for job in BulkImport.objects.all()}
@@ -862,7 +866,7 @@ def test_an_export_imported_into_another_merchant_exports_the_same(merchant):
     shop_a, shop_b = merchant, MerchantFactory(name="Branch", slug="branch")
     for shop in (shop_a, shop_b):
         LocationFactory(merchant=shop, nickname="blr-wh", is_default=True)
-    website = services.channel_create(merchant=shop_a, name="Website")
+    website = channel_create(merchant=shop_a, name="Website")
     red = ProductFactory(merchant=shop_a, sku="TEE-RED-M", price=Decimal("499.00"), tax_rate=Decimal("5.00"))
     mug = ProductFactory(merchant=shop_a, sku="MUG-01", price=Decimal("299.00"), hsn_code="6912", weight_grams=400)
     for product in (red, mug):
@@ -881,7 +885,7 @@ def test_an_export_imported_into_another_merchant_exports_the_same(merchant):
     assert [row[7] for row in exported[1:] if row[9] == "+919900112233"] == [f"'{FORMULA}", f"'{FORMULA}"]
 
     for name in ("Website", "API"):
-        services.channel_create(merchant=shop_b, name=name)
+        channel_create(merchant=shop_b, name=name)
     for product in (red, mug):
         ProductFactory(merchant=shop_b, sku=product.sku, title=product.title, price=product.price,
                        tax_rate=product.tax_rate, hsn_code=product.hsn_code,
@@ -909,11 +913,11 @@ def test_an_exported_order_without_a_weight_imports_back(merchant):
     shop_b = MerchantFactory(name="Branch", slug="branch")
     for shop in (merchant, shop_b):
         LocationFactory(merchant=shop, nickname="blr-wh", is_default=True)
-    services.channel_create(merchant=shop_b, name="API")
+    channel_create(merchant=shop_b, name="API")
     make_order(merchant, products=[], lines=[{"sku": "GIFT-WRAP", "name": "Gift wrap", "quantity": 1,
                                               "unit_price": Decimal("30.00")}])  # fmt: skip
     exported = export_csv(merchant)
-    assert exported[1][imports.ORDER_COLUMNS.index("weight_grams")] == "0"
+    assert exported[1][ORDER_COLUMNS.index("weight_grams")] == "0"
     content = io.StringIO()
     csv.writer(content, lineterminator="\n").writerows(exported)
 
@@ -960,7 +964,7 @@ def test_products_are_created_and_updated_by_sku(shop):
         {"sku": "TEE-BLK-S", "title": "Black tee"},
     ]  # fmt: skip
 
-    job = run(shop, csv_bytes(rows, imports.PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, error_policy=SKIP)
+    job = run(shop, csv_bytes(rows, PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, error_policy=SKIP)
 
     assert state(job) == expected(ImportStatus.PARTIALLY_FAILED, 5, created=1, updated=1, failed=3)
     assert row_errors(job) == [
@@ -985,7 +989,7 @@ def test_products_reject_file_with_one_bad_row_writes_and_counts_nothing(shop):
         {"sku": "TEE-YLW-S", "title": "Yellow tee", "price": "x"},
     ]
 
-    job = run(shop, csv_bytes(rows, imports.PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, error_policy=REJECT)
+    job = run(shop, csv_bytes(rows, PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, error_policy=REJECT)
 
     assert row_errors(job) == [(4, "price", "x", "A valid number is required.")]
     assert sorted(Product.objects.filter(merchant=shop).values_list("sku", "price")) == [
@@ -997,7 +1001,7 @@ def test_products_reject_file_writes_nothing_when_the_bad_row_is_past_the_first_
     rows = [{"sku": f"BULK-{n:03d}", "title": f"Bulk {n}", "price": "10.00"} for n in range(100)]
     rows.append({"sku": "BULK-BAD", "title": "Bad", "price": "x"})
 
-    job = run(shop, csv_bytes(rows, imports.PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, error_policy=REJECT)
+    job = run(shop, csv_bytes(rows, PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, error_policy=REJECT)
 
     assert row_errors(job) == [(102, "price", "x", "A valid number is required.")]
     assert Product.objects.filter(merchant=shop).count() == 2
@@ -1008,7 +1012,7 @@ def test_products_dry_run_writes_nothing(shop):
     rows = [{"sku": "TEE-GRN-M", "title": "Green tee", "price": "499.00"}, {"sku": "TEE-RED-M", "price": "449.00"}]
     before = products_of(shop)
 
-    job = run(shop, csv_bytes(rows, imports.PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, dry_run=True)
+    job = run(shop, csv_bytes(rows, PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, dry_run=True)
 
     assert state(job) == expected(ImportStatus.DONE, 2)
     assert products_of(shop) == before
@@ -1018,7 +1022,7 @@ def test_products_dry_run_with_skip_failed_rows_reports_a_partial_import(shop):
     rows = [{"sku": "TEE-GRN-M", "title": "Green tee", "price": "499.00"}, {"sku": "TEE-RED-M", "price": "x"}]
     before = products_of(shop)
 
-    job = run(shop, csv_bytes(rows, imports.PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, dry_run=True, error_policy=SKIP)
+    job = run(shop, csv_bytes(rows, PRODUCT_COLUMNS), kind=ImportKind.PRODUCTS, dry_run=True, error_policy=SKIP)
 
     assert row_errors(job) == [(3, "price", "x", "A valid number is required.")]
     assert products_of(shop) == before
@@ -1051,7 +1055,7 @@ def test_inventory_rows_set_add_and_remove_stock_with_ledger_rows(shop):
         {"sku": "TEE-BLU-L", "location": "blr-wh", "quantity": "20"},
     ]  # fmt: skip
 
-    job = run(shop, csv_bytes(rows, imports.INVENTORY_COLUMNS), kind=ImportKind.INVENTORY, error_policy=SKIP)
+    job = run(shop, csv_bytes(rows, INVENTORY_COLUMNS), kind=ImportKind.INVENTORY, error_policy=SKIP)
 
     assert state(job) == expected(ImportStatus.PARTIALLY_FAILED, 9, updated=4, failed=5)
     assert row_errors(job) == [
@@ -1084,7 +1088,7 @@ def test_inventory_dry_run_changes_no_stock(shop):
     seen = StockMovement.objects.count()
     rows = [{"sku": "TEE-RED-M", "location": "blr-wh", "action": "add", "quantity": "5"}]
 
-    job = run(shop, csv_bytes(rows, imports.INVENTORY_COLUMNS), kind=ImportKind.INVENTORY, dry_run=True)
+    job = run(shop, csv_bytes(rows, INVENTORY_COLUMNS), kind=ImportKind.INVENTORY, dry_run=True)
 
     assert state(job) == expected(ImportStatus.DONE, 1)
     assert (red.stock_levels.get().on_hand, StockMovement.objects.count()) == (10, seen)
@@ -1099,7 +1103,7 @@ def test_inventory_reject_file_keeps_the_stock_as_it_was(shop):
         {"sku": "NOPE", "location": "blr-wh", "action": "add", "quantity": "1"},
     ]
 
-    job = run(shop, csv_bytes(rows, imports.INVENTORY_COLUMNS), kind=ImportKind.INVENTORY, error_policy=REJECT)
+    job = run(shop, csv_bytes(rows, INVENTORY_COLUMNS), kind=ImportKind.INVENTORY, error_policy=REJECT)
 
     assert row_errors(job) == [(3, "sku", "NOPE", "Unknown SKU.")]
     assert (job.status, job.failed_count, job.error) == (ImportStatus.FAILED, 1, NOTHING_IMPORTED)

@@ -5,9 +5,21 @@ from django.utils import timezone
 
 from catalog.errors import InsufficientStock
 from catalog.models import MovementKind, StockLevel, StockMovement
-from orders import services
 from orders.models import ORDER_TRANSITIONS, OrderEvent, OrderStatus, Return, ReturnStatus
-from shopops.api.exceptions import Conflict
+from orders.services.create import order_create
+from orders.services.orders import (
+    order_add_inventory,
+    order_cancel,
+    order_confirm,
+    order_map_lines,
+    order_mark_delivered,
+    order_mark_rto,
+    order_mark_rto_delivered,
+    order_mark_shipped,
+    order_pack,
+)
+from orders.services.returns import return_create, return_transition
+from shopops.errors import DomainError, ErrorKind
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.orders.factories import default_location, make_order
 
@@ -16,13 +28,13 @@ TIMESTAMPS = ("confirmed_at", "packed_at", "shipped_at", "delivered_at", "cancel
 
 #: The service that moves an order to each status (returns move it through return receipt, see below).
 SERVICES = {
-    OrderStatus.CONFIRMED: lambda order: services.order_confirm(order=order, actor=ACTOR),
-    OrderStatus.PACKED: lambda order: services.order_pack(order=order, actor=ACTOR),
-    OrderStatus.SHIPPED: lambda order: services.order_mark_shipped(order=order, actor=ACTOR),
-    OrderStatus.DELIVERED: lambda order: services.order_mark_delivered(order=order, actor=ACTOR),
-    OrderStatus.CANCELLED: lambda order: services.order_cancel(order=order, reason="customer asked", actor=ACTOR),
-    OrderStatus.RTO: lambda order: services.order_mark_rto(order=order, actor=ACTOR),
-    OrderStatus.RTO_DELIVERED: lambda order: services.order_mark_rto_delivered(order=order, actor=ACTOR),
+    OrderStatus.CONFIRMED: lambda order: order_confirm(order=order, actor=ACTOR),
+    OrderStatus.PACKED: lambda order: order_pack(order=order, actor=ACTOR),
+    OrderStatus.SHIPPED: lambda order: order_mark_shipped(order=order, actor=ACTOR),
+    OrderStatus.DELIVERED: lambda order: order_mark_delivered(order=order, actor=ACTOR),
+    OrderStatus.CANCELLED: lambda order: order_cancel(order=order, reason="customer asked", actor=ACTOR),
+    OrderStatus.RTO: lambda order: order_mark_rto(order=order, actor=ACTOR),
+    OrderStatus.RTO_DELIVERED: lambda order: order_mark_rto_delivered(order=order, actor=ACTOR),
 }
 STAMPED = {
     OrderStatus.CONFIRMED: "confirmed_at",
@@ -127,11 +139,11 @@ def test_a_refused_transition_is_409_transition_not_allowed_and_changes_nothing(
     allowed = [str(s) for s in ORDER_TRANSITIONS[from_status]]
 
     # When
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(DomainError) as refused:
         SERVICES[to_status](order)
 
     # Then
-    assert refused.value.status_code == 409
+    assert refused.value.kind == ErrorKind.CONFLICT
     assert refused.value.code == "transition_not_allowed"
     assert refused.value.details == {"status": from_status, "allowed": allowed, "requested": to_status}
     assert refused.value.message == (
@@ -170,10 +182,10 @@ def test_return_receipt_moves_the_order_to_its_return_status_with_one_event(merc
     line = order.lines.get()
 
     # When the returned units are received
-    ret = services.return_create(order=order, lines=[{"line_id": line.pk, "quantity": RETURNED_UNITS[from_status,
+    ret = return_create(order=order, lines=[{"line_id": line.pk, "quantity": RETURNED_UNITS[from_status,
                                  to_status]}], reason="too small", actor=ACTOR)  # fmt: skip
-    services.return_transition(return_request=ret, to_status=ReturnStatus.APPROVED, actor=ACTOR)
-    services.return_transition(return_request=ret, to_status=ReturnStatus.RECEIVED, actor=ACTOR)
+    return_transition(return_request=ret, to_status=ReturnStatus.APPROVED, actor=ACTOR)
+    return_transition(return_request=ret, to_status=ReturnStatus.RECEIVED, actor=ACTOR)
 
     # Then
     order.refresh_from_db()
@@ -191,8 +203,8 @@ def test_orders_that_are_not_delivered_cannot_be_returned(merchant, from_status)
     line = order.lines.get()
     returned = line.returned_quantity
 
-    with pytest.raises(Conflict) as refused:
-        services.return_create(order=order, lines=[{"line_id": line.pk, "quantity": 1}], reason="x", actor=ACTOR)
+    with pytest.raises(DomainError) as refused:
+        return_create(order=order, lines=[{"line_id": line.pk, "quantity": 1}], reason="x", actor=ACTOR)
 
     assert refused.value.code == "order_not_returnable"
     assert refused.value.details == {"status": from_status}
@@ -215,7 +227,7 @@ def test_confirm_reserves_every_line_at_the_pickup_location(merchant):
     seen = last_movement_id()
 
     # When
-    services.order_confirm(order=order, actor=ACTOR)
+    order_confirm(order=order, actor=ACTOR)
 
     # Then only south is reserved, with one reservation row per line
     assert (level(shirt, main), level(shirt, south), level(cap, south)) == ((10, 0), (5, 2), (4, 3))
@@ -236,7 +248,7 @@ def test_confirm_with_short_stock_names_the_short_lines_and_reserves_nothing(mer
     before = state_of(order)
 
     with pytest.raises(InsufficientStock) as short:
-        services.order_confirm(order=order, actor=ACTOR)
+        order_confirm(order=order, actor=ACTOR)
 
     assert short.value.code == "insufficient_stock"
     assert short.value.message == f"Not enough stock for {cap.sku}, {scarf.sku}."
@@ -257,7 +269,7 @@ def test_cancel_after_confirmation_releases_the_reservation(merchant, from_statu
     assert level(line.product, order.pickup_location) == (100, 2)
     seen = last_movement_id()
 
-    services.order_cancel(order=order, reason="customer asked", actor=ACTOR)
+    order_cancel(order=order, reason="customer asked", actor=ACTOR)
 
     assert level(line.product, order.pickup_location) == (100, 0)
     assert movements(pk__gt=seen) == [
@@ -271,7 +283,7 @@ def test_cancel_of_a_new_order_moves_no_stock(merchant):
     order = make_order(merchant)
     before = stock_state(merchant)
 
-    services.order_cancel(order=order, reason="duplicate", actor=ACTOR)
+    order_cancel(order=order, reason="duplicate", actor=ACTOR)
 
     assert stock_state(merchant) == before
 
@@ -281,7 +293,7 @@ def test_ship_drops_on_hand_and_reserved(merchant):
     line = order.lines.get()
     seen = last_movement_id()
 
-    services.order_mark_shipped(order=order, actor=ACTOR, awb="AWB123", courier="delhivery")
+    order_mark_shipped(order=order, actor=ACTOR, awb="AWB123", courier="delhivery")
 
     assert level(line.product, order.pickup_location) == (98, 0)
     assert movements(pk__gt=seen) == [
@@ -297,7 +309,7 @@ def test_rto_delivered_restocks_the_pickup_location(merchant):
     assert level(line.product, order.pickup_location) == (98, 0)
     seen = last_movement_id()
 
-    services.order_mark_rto_delivered(order=order, actor=ACTOR)
+    order_mark_rto_delivered(order=order, actor=ACTOR)
 
     assert level(line.product, order.pickup_location) == (100, 0)
     assert movements(pk__gt=seen) == [
@@ -323,11 +335,11 @@ def test_add_inventory_receives_stock_for_a_short_order_and_confirms_it(merchant
     stock(shirt, main, 1)
     order = make_order(merchant, products=[(shirt, 3)])
     with pytest.raises(InsufficientStock):
-        services.order_confirm(order=order, actor=ACTOR)
+        order_confirm(order=order, actor=ACTOR)
     line = order.lines.get()
 
     # When the 2 missing units are received for it
-    confirmed = services.order_add_inventory(order=order, lines=[{"line_id": line.pk, "quantity": 2}], actor=ACTOR)
+    confirmed = order_add_inventory(order=order, lines=[{"line_id": line.pk, "quantity": 2}], actor=ACTOR)
 
     # Then
     assert confirmed.status == OrderStatus.CONFIRMED
@@ -345,7 +357,7 @@ def test_confirm_with_an_unmapped_line_is_refused_until_it_is_mapped(merchant):
     shirt, gift = ProductFactory(merchant=merchant), ProductFactory.build(merchant=merchant, sku="GIFT-BOX")
     stock(shirt, main, 10)
     data_lines = [(shirt, 1), (gift, 1)]
-    order = services.order_create(merchant=merchant, actor=ACTOR, data={
+    order = order_create(merchant=merchant, actor=ACTOR, data={
         "channel_order_id": "PO-UNMAPPED", "payment_method": "cod",
         "shipping_address": {"name": "Priya Sharma", "phone": "+919812345678", "line1": "42 Residency Road",
                              "city": "Bengaluru", "state": "Karnataka", "postcode": "560025", "country": "IN"},
@@ -353,8 +365,8 @@ def test_confirm_with_an_unmapped_line_is_refused_until_it_is_mapped(merchant):
     })  # fmt: skip
     before = state_of(order)
 
-    with pytest.raises(Conflict) as unmapped:
-        services.order_confirm(order=order, actor=ACTOR)
+    with pytest.raises(DomainError) as unmapped:
+        order_confirm(order=order, actor=ACTOR)
 
     assert (unmapped.value.code, unmapped.value.details) == ("unmapped_lines", {"skus": ["GIFT-BOX"]})
     assert unmapped.value.message == "Map these SKUs to products first: GIFT-BOX."
@@ -364,8 +376,8 @@ def test_confirm_with_an_unmapped_line_is_refused_until_it_is_mapped(merchant):
     box = ProductFactory(merchant=merchant, sku="BOX-01", hsn_code="4819")
     stock(box, main, 5)
     gift_line = order.lines.get(sku="GIFT-BOX")
-    services.order_map_lines(order=order, mappings=[{"line_id": gift_line.pk, "sku": "BOX-01"}], actor=ACTOR)
-    services.order_confirm(order=order, actor=ACTOR)
+    order_map_lines(order=order, mappings=[{"line_id": gift_line.pk, "sku": "BOX-01"}], actor=ACTOR)
+    order_confirm(order=order, actor=ACTOR)
 
     gift_line.refresh_from_db()
     assert (gift_line.product_id, gift_line.sku, gift_line.hsn_code) == (box.pk, "GIFT-BOX", "4819")

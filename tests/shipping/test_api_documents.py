@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers
 
-from orders.services import order_update
+from orders.services.orders import order_update
 from shipping.models import Document, DocumentKind, DocumentStatus, Invoice, Manifest, ShipmentStatus
 from shipping.services.manifests import manifest_create
 from shipping.services.shipments import shipment_assign_awb

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 
-from orders import services as order_services
 from orders.models import OrderEvent, OrderStatus
+from orders.services import orders as order_services
 from shipping.models import PickupRequest, PickupStatus, ShipmentEvent, ShipmentStatus
 from shipping.services.awb import awb_pool_create_range, awb_pool_remaining, awb_pool_set_active
 from shipping.services.manifests import manifest_create

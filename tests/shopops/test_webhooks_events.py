@@ -5,9 +5,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders import imports
-from orders import services as order_services
+from orders.imports.jobs import import_fail_stuck, import_run
 from orders.models import OrderStatus
+from orders.services.create import order_create
+from orders.services.orders import order_cancel, order_confirm, order_update
 from shipping.models import ShipmentStatus
 from shipping.services.shipments import shipment_assign_awb
 from shopops.api.exceptions import Conflict
@@ -33,7 +34,7 @@ def test_without_an_endpoint_an_order_costs_one_query_and_writes_nothing(merchan
     data = order_data(merchant)
 
     with CaptureQueriesContext(connection) as captured:
-        order_services.order_create(merchant=merchant, data=data, actor="system")
+        order_create(merchant=merchant, data=data, actor="system")
 
     [query] = _webhook_queries(captured)
     assert query.startswith("SELECT") and "shopops_webhookendpoint" in query
@@ -45,7 +46,7 @@ def test_an_endpoint_not_subscribed_costs_the_same_one_query(merchant):
     order = make_order(merchant)
 
     with CaptureQueriesContext(connection) as captured:
-        order_services.order_confirm(order=order, actor="system")
+        order_confirm(order=order, actor="system")
 
     assert len(_webhook_queries(captured)) == 1
     assert WebhookDelivery.objects.count() == 0
@@ -56,12 +57,12 @@ def test_order_events_with_their_payloads(merchant, django_capture_on_commit_cal
     data = order_data(merchant)
 
     with django_capture_on_commit_callbacks() as callbacks, CaptureQueriesContext(connection) as captured:
-        order = order_services.order_create(merchant=merchant, data=data, actor="system")
+        order = order_create(merchant=merchant, data=data, actor="system")
     assert len(_webhook_queries(captured)) == 2  # the endpoints; one INSERT of the deliveries
     assert len(callbacks) == 1  # the worker is asked once the transaction commits
-    order = order_services.order_confirm(order=order, actor="system")
-    order_services.order_update(order=order, data={"notes": "Gate 2"}, actor="system")
-    order_services.order_cancel(order=order, reason="customer asked", actor="system")
+    order = order_confirm(order=order, actor="system")
+    order_update(order=order, data={"notes": "Gate 2"}, actor="system")
+    order_cancel(order=order, reason="customer asked", actor="system")
 
     assert _events() == [("order.created", f"order:{order.pk}"), ("order.updated", f"order:{order.pk}"),
                          ("order.updated", f"order:{order.pk}"), ("order.cancelled", f"order:{order.pk}")]  # fmt: skip
@@ -87,7 +88,7 @@ def test_a_refused_change_writes_no_event(merchant):
     before = WebhookDelivery.objects.count()
 
     with pytest.raises(Conflict):
-        order_services.order_cancel(order=order, reason="late", actor="system")
+        order_cancel(order=order, reason="late", actor="system")
 
     assert WebhookDelivery.objects.count() == before
 
@@ -154,7 +155,7 @@ def test_a_finished_import_sends_import_finished(merchant):
     job = _import_job(merchant)  # its one row has no state: the file is rejected
     WebhookEndpointFactory(merchant=merchant, events=["import.finished"])
 
-    imports.import_run(job_id=job.pk)
+    import_run(job_id=job.pk)
 
     [delivery] = WebhookDelivery.objects.all()
     assert (delivery.event_type, delivery.object_key) == ("import.finished", f"import:{job.pk}")
@@ -176,7 +177,7 @@ def test_an_import_failed_for_silence_sends_import_finished(merchant):
     BulkImport.objects.filter(pk=job.pk).update(status="importing", heartbeat_at=timezone.now() - timedelta(hours=1))
     WebhookEndpointFactory(merchant=merchant, events=["import.finished"])
 
-    assert imports.import_fail_stuck(older_than=timedelta(minutes=15)) == 1
+    assert import_fail_stuck(older_than=timedelta(minutes=15)) == 1
 
     [delivery] = WebhookDelivery.objects.all()
     assert delivery.data["import"]["status"] == "failed"

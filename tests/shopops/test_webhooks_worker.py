@@ -13,7 +13,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from orders import services as order_services
+from orders.services.create import order_create
+from orders.services.orders import order_confirm
 from shopops.celery import app
 from shopops.webhooks.models import WebhookDelivery
 from tests.orders.factories import order_data
@@ -71,8 +72,8 @@ def webhooks_worker():
 def test_a_real_worker_delivers_signed_events_in_order(webhooks_worker, receiver, merchant):
     endpoint = WebhookEndpointFactory(merchant=merchant, url=receiver.url, events=["order.created", "order.updated"])
 
-    order = order_services.order_create(merchant=merchant, data=order_data(merchant), actor="system")  # committed
-    order_services.order_confirm(order=order, actor="system")
+    order = order_create(merchant=merchant, data=order_data(merchant), actor="system")  # committed
+    order_confirm(order=order, actor="system")
 
     deadline = time.monotonic() + 60
     while WebhookDelivery.objects.filter(endpoint=endpoint, status="succeeded").count() < 2:

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from orders import imports
+from orders.imports.jobs import import_create, import_run
 from orders.models import ErrorPolicy, ImportKind
 from shopops.models import Merchant
 
@@ -30,10 +30,10 @@ class Command(BaseCommand):
         with path.open("rb") as fileobj:
             total = max(sum(1 for _ in fileobj) - 1, 0)  # data lines, for the progress bar
             fileobj.seek(0)
-            job = imports.import_create(merchant=merchant, kind=options["kind"], upload=File(fileobj),
+            job = import_create(merchant=merchant, kind=options["kind"], upload=File(fileobj),
                                         file_name=path.name, dry_run=options["dry_run"],
                                         error_policy=options["error_policy"], actor="system")  # fmt: skip
-        job = imports.import_run(job_id=job.pk, on_progress=lambda done: self._bar(done, total))
+        job = import_run(job_id=job.pk, on_progress=lambda done: self._bar(done, total))
         sys.stderr.write("\n")
         self.stdout.write(
             f"Import {job.pk}: {job.status}; {job.processed_rows} rows read, {job.created_count} created, "

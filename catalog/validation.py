@@ -1,0 +1,30 @@
+"""The field rules of products, declared once: the API's ``ProductInput`` takes its explicit fields from them
+and the product file import converts its cells through them (the other fields follow the model, as the
+serializer's do; ``tests/shopops/test_fields.py`` holds both to the same answers)."""
+
+from catalog.models import Product, ProductStatus
+from shopops.fields import Choice, Decimal, Integer, Money, Pattern, Text
+from shopops.validation import validate_gtin
+
+
+def _length(name: str) -> int | None:
+    return Product._meta.get_field(name).max_length
+
+
+PRODUCT = {
+    "sku": Text(max_length=_length("sku")),
+    "title": Text(max_length=_length("title")),
+    "description": Text(allow_blank=True),
+    "brand": Text(max_length=_length("brand"), allow_blank=True),
+    "hsn_code": Pattern(regex=r"^\d{4,8}$", allow_blank=True),
+    "tax_rate": Decimal(max_digits=5, decimal_places=2, min_value=0, max_value=100),
+    "mrp": Money(min_value=0),
+    "price": Money(min_value=0),
+    "currency": Pattern(regex=r"^[A-Z]{3}$"),
+    "weight_grams": Integer(min_value=0, max_value=1_000_000),
+    "length_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
+    "breadth_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
+    "height_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
+    "barcode": Text(max_length=_length("barcode"), allow_blank=True, validators=(validate_gtin,)),
+    "status": Choice(choices=tuple(ProductStatus.choices)),
+}

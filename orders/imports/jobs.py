@@ -1,0 +1,64 @@
+"""Import jobs: created with their stored file, run (or resumed) to the end by a worker, failed when their worker
+stops beating."""
+
+from datetime import timedelta
+
+from django.core.files.base import File
+from django.db import transaction
+from django.utils import timezone
+
+from orders import outbox
+from orders.imports.parse import FileRejected, file_checksum
+from orders.imports.products import run_inventory, run_products
+from orders.imports.progress import finish
+from orders.imports.write import run_orders
+from orders.models import BulkImport, ImportKind, ImportStatus
+from shopops.models import Merchant
+
+
+def import_create(*, merchant: Merchant, kind: str, upload, file_name: str, dry_run: bool, error_policy: str,
+                  actor: str) -> BulkImport:  # fmt: skip
+    """Store the uploaded file and its job; the caller enqueues ``import_run`` on commit."""
+    checksum = file_checksum(upload)
+    job = BulkImport(merchant=merchant, kind=kind, file_name=file_name[:255], checksum=checksum, dry_run=dry_run,
+                     error_policy=error_policy, created_by=actor)  # fmt: skip
+    job.file.save(file_name, File(upload, name=file_name), save=False)
+    job.save()
+    return job
+
+
+def import_run(*, job_id: int, on_progress=None) -> BulkImport:
+    """Process (or resume) a job to the end. Idempotent: a finished job is left as it is.
+
+    ``on_progress(processed_rows)`` is called after each committed chunk (the ``import_file`` progress bar).
+    """
+    job = BulkImport.objects.select_related("merchant").get(pk=job_id)
+    job.on_progress = on_progress
+    if job.status in (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.PARTIALLY_FAILED):
+        return job
+    if job.started_at is None:
+        BulkImport.objects.filter(pk=job.pk).update(started_at=timezone.now())
+    runner = {ImportKind.ORDERS: run_orders, ImportKind.PRODUCTS: run_products,
+              ImportKind.INVENTORY: run_inventory}[job.kind]  # fmt: skip
+    try:
+        with job.file.open("rb") as fileobj:
+            runner(job, fileobj)
+    except FileRejected as exc:
+        finish(job, ImportStatus.FAILED, error=str(exc))
+    job.refresh_from_db()
+    return job
+
+
+def import_fail_stuck(*, older_than: timedelta) -> int:
+    """Mark failed the running jobs whose worker stopped beating (time limit exceeded, lost worker)."""
+    now, error = timezone.now(), "The import stopped making progress (worker lost or time limit)."
+    with transaction.atomic():
+        running = [ImportStatus.VALIDATING, ImportStatus.IMPORTING]
+        silent = BulkImport.objects.filter(status__in=running, heartbeat_at__lt=now - older_than)
+        stuck = list(silent.select_for_update())
+        ids = [job.pk for job in stuck]
+        BulkImport.objects.filter(pk__in=ids).update(status=ImportStatus.FAILED, error=error, finished_at=now)
+        for job in stuck:
+            job.status, job.error, job.finished_at = ImportStatus.FAILED, error, now
+            outbox.import_emit(job)
+    return len(stuck)

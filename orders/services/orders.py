@@ -1,0 +1,259 @@
+"""The order state machine and edits of existing orders.
+
+Transitions lock the order row (``select_for_update``), check the move against ``ORDER_TRANSITIONS``, do their
+stock work through the catalog services and write an ``OrderEvent`` in the same transaction.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from catalog import services as catalog_services
+from catalog.models import Location, MovementKind, Product
+from catalog.services import StockLine
+from orders import outbox
+from orders.errors import ORDER_HAS_AWB, ORDER_NOT_EDITABLE, UNMAPPED_LINES
+from orders.models import EDITABLE_STATUSES, ORDER_TRANSITIONS, Order, OrderEvent, OrderLine, OrderStatus
+from orders.validation import clean_address
+from shopops.errors import DomainError, state_refusal
+
+
+def order_event(order: Order, kind: str, actor: str, *, from_status: str = "", to_status: str = "", message: str = "",
+           data: dict | None = None) -> OrderEvent:  # fmt: skip
+    return OrderEvent.objects.create(
+        merchant_id=order.merchant_id,
+        order=order,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        message=message[:500],
+        data=data or {},
+    )
+
+
+# -- the state machine ----------------------------------------------------------------
+
+
+def transition_refused(order: Order, to_status: str) -> DomainError:
+    return state_refusal(noun=f"Order {order.number}", status=order.status, to_status=to_status,
+                         allowed=ORDER_TRANSITIONS[order.status])  # fmt: skip
+
+
+def order_transition(order: Order, to_status: str, actor: str, *, timestamp_field: str | None = None,
+                work: Callable[[Order], None] | None = None, message: str = "", data: dict | None = None,
+                extra: dict | None = None) -> Order:  # fmt: skip
+    """Lock the order, check the move, do ``work``, set the status and write the event."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if to_status not in ORDER_TRANSITIONS[locked.status]:
+            raise transition_refused(locked, to_status)
+        if work is not None:
+            work(locked)
+        from_status, now = locked.status, timezone.now()
+        locked.status = to_status
+        fields = ["status", "updated_at"]
+        if timestamp_field:
+            setattr(locked, timestamp_field, now)
+            fields.append(timestamp_field)
+        for name, value in (extra or {}).items():
+            setattr(locked, name, value)
+            fields.append(name)
+        locked.save(update_fields=fields)
+        order_event(locked, "status_changed", actor, from_status=from_status, to_status=to_status, message=message,
+               data=data)  # fmt: skip
+        outbox.order_emit(locked, previous_status=from_status)
+    return locked
+
+
+def _stock_lines(order: Order, location_id: int | None = None) -> list[StockLine]:
+    location_id = location_id or order.pickup_location_id
+    return [StockLine(ln.product_id, location_id, ln.quantity) for ln in order.lines.all() if ln.product_id]
+
+
+def order_confirm(*, order: Order, actor: str) -> Order:
+    """new -> confirmed: reserve every line at the pickup location (409 insufficient_stock names short lines)."""
+
+    def reserve(locked: Order) -> None:
+        unmapped = list(locked.lines.filter(product__isnull=True).values_list("sku", flat=True))
+        if unmapped:
+            raise UNMAPPED_LINES(f"Map these SKUs to products first: {', '.join(unmapped)}.",
+                           {"skus": unmapped})  # fmt: skip
+        catalog_services.stock_reserve(merchant=locked.merchant, lines=_stock_lines(locked),
+                                       reference=f"order:{locked.number}", actor=actor)  # fmt: skip
+
+    return order_transition(order, OrderStatus.CONFIRMED, actor, timestamp_field="confirmed_at", work=reserve)
+
+
+def order_pack(*, order: Order, actor: str) -> Order:
+    return order_transition(order, OrderStatus.PACKED, actor, timestamp_field="packed_at")
+
+
+def order_cancel(*, order: Order, reason: str, actor: str) -> Order:
+    """Cancel before shipping; confirmed and packed orders give their reservation back. An order with an AWB
+    is booked with a courier: its shipment is cancelled first (409 ``order_has_awb``)."""
+
+    def release(locked: Order) -> None:
+        if locked.awb:
+            raise ORDER_HAS_AWB(f"Order {locked.number} is booked with {locked.courier} under AWB "
+                           f"{locked.awb}; cancel its shipment first.",
+                           {"awb": locked.awb, "courier": locked.courier})  # fmt: skip
+        if locked.status in (OrderStatus.CONFIRMED, OrderStatus.PACKED):
+            catalog_services.stock_release(merchant=locked.merchant, lines=_stock_lines(locked),
+                                           reference=f"order:{locked.number}", actor=actor)  # fmt: skip
+
+    return order_transition(order, OrderStatus.CANCELLED, actor, timestamp_field="cancelled_at", work=release,
+                       message=reason, extra={"cancel_reason": reason[:255]})  # fmt: skip
+
+
+def order_mark_shipped(*, order: Order, actor: str, awb: str = "", courier: str = "") -> Order:
+    """packed -> shipped at courier pickup: the reserved stock leaves (on_hand and reserved drop)."""
+
+    def ship(locked: Order) -> None:
+        catalog_services.stock_ship(merchant=locked.merchant, lines=_stock_lines(locked),
+                                    reference=f"order:{locked.number}", actor=actor)  # fmt: skip
+
+    extra = {name: value for name, value in (("awb", awb), ("courier", courier)) if value}
+    return order_transition(order, OrderStatus.SHIPPED, actor, timestamp_field="shipped_at", work=ship, extra=extra)
+
+
+def order_set_awb(*, order: Order, awb: str, courier: str, actor: str) -> None:
+    """Record the shipment's AWB and courier code on the order (blank both when its shipment is cancelled)."""
+    with transaction.atomic():
+        order.awb, order.courier, order.updated_at = awb, courier, timezone.now()
+        Order.objects.filter(pk=order.pk).update(awb=awb, courier=courier, updated_at=order.updated_at)
+        message = f"AWB {awb} with {courier}" if awb else "Shipment cancelled: AWB cleared"
+        order_event(order, "awb_assigned" if awb else "awb_cleared", actor, message=message,
+               data={"awb": awb, "courier": courier})  # fmt: skip
+        outbox.order_emit(order, changed=["awb", "courier"])
+
+
+def order_mark_delivered(*, order: Order, actor: str) -> Order:
+    return order_transition(order, OrderStatus.DELIVERED, actor, timestamp_field="delivered_at")
+
+
+def order_mark_rto(*, order: Order, actor: str, reason: str = "") -> Order:
+    return order_transition(order, OrderStatus.RTO, actor, message=reason)
+
+
+def order_mark_rto_delivered(*, order: Order, actor: str) -> Order:
+    """rto -> rto_delivered: the parcel is back, its goods return to the pickup location's stock."""
+
+    def restock(locked: Order) -> None:
+        catalog_services.stock_restock(merchant=locked.merchant, lines=_stock_lines(locked), kind=MovementKind.RTO,
+                                       reference=f"order:{locked.number}", actor=actor)  # fmt: skip
+
+    return order_transition(order, OrderStatus.RTO_DELIVERED, actor, work=restock)
+
+
+# -- edits -----------------------------------------------------------------------------
+
+EDITABLE_FIELDS = ("shipping_address", "billing_address", "notes", "weight_grams", "length_cm", "breadth_cm",
+                   "height_cm", "pickup_location", "payment_method", "payment_status")  # fmt: skip
+NEW_ONLY_FIELDS = ("pickup_location", "payment_method")
+
+
+@transaction.atomic
+def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
+    """Change an order before it ships. The pickup location and payment method only while it is new."""
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.status not in EDITABLE_STATUSES:
+        raise ORDER_NOT_EDITABLE(f"Order {locked.number} is {locked.status}; it can no longer be changed.",
+                       {"status": locked.status, "editable_statuses": list(EDITABLE_STATUSES)})  # fmt: skip
+    late = [name for name in NEW_ONLY_FIELDS if name in data and locked.status != OrderStatus.NEW]
+    if late:
+        raise ORDER_NOT_EDITABLE(f"{', '.join(late)} can only change while the order is new.",
+                       {"status": locked.status, "fields": late})  # fmt: skip
+    changes = {}
+    if "shipping_address" in data:
+        changes["shipping_address"] = clean_address(data["shipping_address"], "shipping_address", phone_required=True)
+    if "billing_address" in data:
+        changes["billing_address"] = clean_address(data["billing_address"], "billing_address", phone_required=False)
+    if "pickup_location" in data:
+        changes["pickup_location"] = _active_location(locked.merchant_id, str(data["pickup_location"]))
+    for name in ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm", "payment_method", "payment_status"):
+        if name in data:
+            changes[name] = data[name]
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=[*changes, "updated_at"])
+    order_event(locked, "updated", actor, message=f"Changed {', '.join(changes)}", data={"fields": list(changes)})
+    outbox.order_emit(locked, changed=list(changes))
+    return locked
+
+
+def _active_location(merchant_id: int, ref: str) -> Location:
+    """An active location by id (digits) or nickname, as order creation accepts it."""
+    locations = Location.objects.filter(merchant_id=merchant_id, is_active=True)
+    location = locations.filter(pk=int(ref)).first() if ref.isdigit() else None
+    location = location or locations.filter(nickname=ref).first()
+    if location is None:
+        raise ValidationError({"pickup_location": [f"Unknown pickup location {ref!r}."]})
+    return location
+
+
+@transaction.atomic
+def order_map_lines(*, order: Order, mappings: list[dict[str, Any]], actor: str) -> Order:
+    """Point unmapped lines (SKUs unknown at creation) at catalog products, while the order is new."""
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.status != OrderStatus.NEW:
+        raise ORDER_NOT_EDITABLE(f"Order {locked.number} is {locked.status}; map lines while it is new.",
+                       {"status": locked.status})  # fmt: skip
+    lines = {ln.pk: ln for ln in locked.lines.all()}
+    products = {p.sku: p for p in Product.objects.filter(merchant_id=locked.merchant_id,
+                                                         sku__in=[m["sku"] for m in mappings])}  # fmt: skip
+    errors = {}
+    for index, mapping in enumerate(mappings):
+        if mapping["line_id"] not in lines:
+            errors[f"lines.{index}.line_id"] = [f"Order {locked.number} has no line {mapping['line_id']}."]
+        if mapping["sku"] not in products:
+            errors[f"lines.{index}.sku"] = [f"Unknown SKU {mapping['sku']!r}."]
+    if errors:
+        raise ValidationError(errors)
+    for mapping in mappings:
+        line, product = lines[mapping["line_id"]], products[mapping["sku"]]
+        OrderLine.objects.filter(pk=line.pk).update(product=product, hsn_code=line.hsn_code or product.hsn_code)
+    order_event(
+        locked,
+        "lines_mapped",
+        actor,
+        message=", ".join(f"{lines[m['line_id']].sku} -> {m['sku']}" for m in mappings),
+        data={"mappings": mappings},
+    )
+    outbox.order_emit(locked, changed=["lines"])
+    return locked
+
+
+def order_add_inventory(*, order: Order, lines: list[dict[str, Any]], actor: str) -> Order:
+    """Receive stock for an order's short lines, then retry its confirmation.
+
+    ``lines``: [{line_id, quantity, location (id or nickname; the pickup location by default)}].
+    """
+    merchant = order.merchant
+    order_lines = {ln.pk: ln for ln in order.lines.select_related("product")}
+    errors = {}
+    for index, item in enumerate(lines):
+        line = order_lines.get(item["line_id"])
+        if line is None:
+            errors[f"lines.{index}.line_id"] = [f"Order {order.number} has no line {item['line_id']}."]
+        elif line.product is None:
+            errors[f"lines.{index}.line_id"] = [f"Line {line.pk} ({line.sku}) is not mapped to a product."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        for item in lines:
+            line = order_lines[item["line_id"]]
+            location = (catalog_services.location_resolve(merchant=merchant, ref=item["location"])
+                        if item.get("location") else order.pickup_location)  # fmt: skip
+            catalog_services.stock_adjust(merchant=merchant, product=line.product, location=location, action="add",
+                                          quantity=item["quantity"], reason=f"Added for order {order.number}",
+                                          actor=actor, reference=f"order:{order.number}")  # fmt: skip
+        order_event(order, "inventory_added", actor, message=f"Stock received for {len(lines)} line(s)",
+               data={"lines": lines})  # fmt: skip
+    order.refresh_from_db()
+    if order.status == OrderStatus.NEW:
+        return order_confirm(order=order, actor=actor)
+    return order

@@ -1,0 +1,127 @@
+"""Returns: requested against delivered lines, moved along ``RETURN_TRANSITIONS``; receiving restocks the goods
+and moves the order to partially_returned or returned."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog import services as catalog_services
+from catalog.models import Location, MovementKind
+from catalog.services import StockLine
+from orders.errors import ORDER_NOT_RETURNABLE
+from orders.models import (
+    ORDER_TRANSITIONS,
+    RETURN_TRANSITIONS,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Return,
+    ReturnLine,
+    ReturnStatus,
+)
+from orders.services.orders import order_event, order_transition
+from orders.validation import money
+from shopops.errors import state_refusal
+from shopops.services import counter_next
+
+RETURN_NUMBER_PREFIX = "RET-"
+
+
+@transaction.atomic
+def return_create(*, order: Order, lines: list[dict[str, Any]], reason: str, actor: str,
+                  location: Location | None = None) -> Return:  # fmt: skip
+    """Request a return of delivered lines: at most what was delivered minus what is already being returned."""
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.status not in (OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED):
+        raise ORDER_NOT_RETURNABLE(f"Order {locked.number} is {locked.status}; only delivered orders "
+                       "can be returned.", {"status": locked.status})  # fmt: skip
+    order_lines = {ln.pk: ln for ln in locked.lines.select_for_update()}
+    wanted: dict[int, int] = {}
+    errors = {}
+    for index, item in enumerate(lines):
+        line = order_lines.get(item["line_id"])
+        if line is None:
+            errors[f"lines.{index}.line_id"] = [f"Order {locked.number} has no line {item['line_id']}."]
+            continue
+        wanted[line.pk] = wanted.get(line.pk, 0) + item["quantity"]
+        returnable = line.quantity - line.returned_quantity
+        if wanted[line.pk] > returnable:
+            errors[f"lines.{index}.quantity"] = [f"At most {returnable} of {line.sku} can be returned."]
+    if errors:
+        raise ValidationError(errors)
+    number = f"{RETURN_NUMBER_PREFIX}{counter_next(merchant=locked.merchant, name='return'):06d}"
+    refund = sum((order_lines[pk].total / order_lines[pk].quantity * qty for pk, qty in wanted.items()), Decimal(0))
+    return_request = Return.objects.create(merchant_id=locked.merchant_id, order=locked, number=number,
+                                           reason=reason[:255], location=location or locked.pickup_location,
+                                           refund_amount=money(refund))  # fmt: skip
+    ReturnLine.objects.bulk_create([
+        ReturnLine(merchant_id=locked.merchant_id, return_request=return_request, order_line_id=pk, quantity=qty)
+        for pk, qty in wanted.items()
+    ])  # fmt: skip
+    for pk, qty in wanted.items():
+        OrderLine.objects.filter(pk=pk).update(returned_quantity=F("returned_quantity") + qty)
+    order_event(
+        locked,
+        "return_requested",
+        actor,
+        message=f"Return {number}: {reason}",
+        data={"return": number, "lines": [{"line_id": pk, "quantity": q} for pk, q in wanted.items()]},
+    )
+    return return_request
+
+
+def return_transition(*, return_request: Return, to_status: str, actor: str) -> Return:
+    """Move a return along RETURN_TRANSITIONS. Receiving restocks and updates the order's status."""
+    with transaction.atomic():
+        locked = Return.objects.select_for_update().select_related("order").get(pk=return_request.pk)
+        if to_status not in RETURN_TRANSITIONS[locked.status]:
+            raise state_refusal(noun=f"Return {locked.number}", status=locked.status, to_status=to_status,
+                                allowed=RETURN_TRANSITIONS[locked.status])  # fmt: skip
+        from_status = locked.status
+        if to_status == ReturnStatus.REJECTED:
+            for rl in locked.lines.all():
+                OrderLine.objects.filter(pk=rl.order_line_id).update(
+                    returned_quantity=F("returned_quantity") - rl.quantity
+                )
+        if to_status == ReturnStatus.RECEIVED:
+            _receive(locked, actor)
+        locked.status = to_status
+        locked.save(update_fields=["status", "received_at", "updated_at"])
+        order_event(
+            locked.order,
+            "return_status_changed",
+            actor,
+            from_status=from_status,
+            to_status=to_status,
+            message=f"Return {locked.number}: {from_status} -> {to_status}",
+            data={"return": locked.number},
+        )
+    return locked
+
+
+def _receive(return_request: Return, actor: str) -> None:
+    lines = list(return_request.lines.select_related("order_line"))
+    stock = [StockLine(rl.order_line.product_id, return_request.location_id, rl.quantity)
+             for rl in lines if rl.order_line.product_id]  # fmt: skip
+    if stock:
+        catalog_services.stock_restock(merchant=return_request.order.merchant, lines=stock, kind=MovementKind.RETURN,
+                                       reference=f"return:{return_request.number}", actor=actor)  # fmt: skip
+    return_request.received_at = timezone.now()
+    order = Order.objects.select_for_update().get(pk=return_request.order_id)
+    received = {}
+    for rl in (
+        ReturnLine.objects.filter(return_request__order=order)
+        .filter(return_request__status__in=[ReturnStatus.RECEIVED, ReturnStatus.REFUNDED, ReturnStatus.CLOSED])
+        .exclude(return_request__received_at__isnull=True)
+    ):
+        received[rl.order_line_id] = received.get(rl.order_line_id, 0) + rl.quantity
+    for rl in lines:
+        received[rl.order_line_id] = received.get(rl.order_line_id, 0) + rl.quantity
+    fully = all(received.get(ln.pk, 0) >= ln.quantity for ln in order.lines.all())
+    to_status = OrderStatus.RETURNED if fully else OrderStatus.PARTIALLY_RETURNED
+    if to_status in ORDER_TRANSITIONS[order.status]:
+        order_transition(order, to_status, actor, message=f"Return {return_request.number} received")

@@ -1,0 +1,132 @@
+"""The field rules of orders, declared once: the API's serializers are built from them and the file import
+converts its cells through them, so both refuse the same values with the same messages.
+
+Types, limits and choices are ``shopops.fields`` rules; the rest is here too: addresses (postcode and state
+by the country's rules, E.164 phones), the money bounds and rounding, the fields an order needs.
+"""
+
+from decimal import ROUND_HALF_UP
+from decimal import Decimal as D
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from orders.models import PaymentMethod, PaymentStatus
+from shopops.fields import Choice, DateTime, Decimal, Email, Integer, Money, Pattern, Text
+from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, normalize_address, normalize_phone
+
+CENT = D("0.01")
+#: The largest amount a money column holds (an order's subtotal and total, a line's quantity x unit_price).
+MONEY_MAX = D(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) - CENT
+MAX_LINES = 500
+
+
+def money(value: D) -> D:
+    """An amount rounded to the cent, half up."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+REQUIRED = "This field is required."
+
+ADDRESS = {
+    "name": Text(max_length=200),
+    "phone": Text(max_length=30, allow_blank=True),
+    "line1": Text(max_length=200),
+    "line2": Text(max_length=200, allow_blank=True),
+    "city": Text(max_length=100),
+    "state": Text(max_length=100, allow_blank=True),
+    "postcode": Text(max_length=20),
+    "country": Pattern(regex=r"^[A-Za-z]{2}$"),
+}
+CUSTOMER = {
+    "name": Text(max_length=200),
+    "email": Email(allow_blank=True),
+    "phone": Text(max_length=30, allow_blank=True),
+}
+LINE = {
+    "sku": Text(max_length=64),
+    "name": Text(max_length=255),
+    "quantity": Integer(min_value=1, max_value=100_000),
+    "unit_price": Money(min_value=0),
+    "discount": Money(min_value=0),
+    "tax_rate": Decimal(max_digits=5, decimal_places=2, min_value=0, max_value=100),
+    "hsn_code": Pattern(regex=r"^\d{4,8}$", allow_blank=True),
+}
+LINE_REQUIRED = ("sku", "quantity", "unit_price")
+ORDER = {
+    "channel": Text(),
+    "channel_order_id": Text(max_length=100),
+    "payment_method": Choice(choices=tuple(PaymentMethod.choices)),
+    "payment_status": Choice(choices=tuple(PaymentStatus.choices)),
+    "shipping_charge": Money(min_value=0),
+    "total": Money(min_value=0),
+    "currency": Pattern(regex=r"^[A-Z]{3}$"),
+    "weight_grams": Integer(min_value=0, max_value=1_000_000),
+    "length_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
+    "breadth_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
+    "height_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
+    "pickup_location": Text(),
+    "ordered_at": DateTime(),
+    "notes": Text(max_length=2000, allow_blank=True),
+}
+
+
+def clean_address(data: dict[str, Any] | None, field_name: str, *, phone_required: bool, memo=None) -> dict[str, str]:
+    """The address normalised (state, postcode, E.164 phone), or ValidationError keyed ``field_name.key``.
+
+    With a ``memo`` (``orders.services.prepare.Catalog``), a valid address seen before is answered from it
+    (a copy of the dict): imports meet the same addresses again and again.
+    """
+    key = None
+    if memo is not None and data:
+        key = ("address", field_name, phone_required, *data.items())
+        try:
+            known = memo._memo.get(key)
+        except TypeError:  # an unhashable value: not remembered
+            key = known = None
+        if known is not None:
+            return dict(known)
+    errors: dict[str, list[str]] = {}
+    data = data or {}
+    if not (data.get("name") or "").strip():
+        errors[f"{field_name}.name"] = [REQUIRED]
+    try:
+        address = normalize_address(country=data.get("country") or "IN", state=data.get("state", ""),
+                                     city=data.get("city", ""), postcode=data.get("postcode", ""),
+                                     line1=data.get("line1", ""), line2=data.get("line2", ""))  # fmt: skip
+    except ValidationError as exc:
+        errors.update({f"{field_name}.{key}": value for key, value in exc.message_dict.items()})
+        address = {}
+    phone = (data.get("phone") or "").strip()
+    if phone:
+        try:
+            phone = normalize_phone(phone, (data.get("country") or "IN").upper())
+        except ValidationError as exc:
+            errors[f"{field_name}.phone"] = exc.messages
+    elif phone_required:
+        errors[f"{field_name}.phone"] = [REQUIRED]
+    if errors:
+        raise ValidationError(errors)
+    result = {"name": data["name"].strip(), "phone": phone, **address}
+    if key is not None:
+        memo.remember(key, result)
+        return dict(result)
+    return result
+
+
+def clean_customer(data: dict[str, Any] | None, shipping: dict[str, str] | None, shipping_name: str) -> dict:
+    """The customer to match (name, E.164 phone, lower-case email): the shipping name and phone by default.
+
+    Raises ValidationError keyed ``customer.phone``."""
+    customer = dict(data or {})
+    customer.setdefault("name", shipping_name)
+    phone = (customer.get("phone") or "").strip()
+    if phone:
+        try:
+            customer["phone"] = normalize_phone(phone, (shipping or {}).get("country", "IN") or "IN")
+        except ValidationError as exc:
+            raise ValidationError({"customer.phone": exc.messages}) from exc
+    elif shipping:
+        customer["phone"] = shipping["phone"]
+    customer["email"] = (customer.get("email") or "").strip().lower()
+    return customer
