@@ -63,10 +63,18 @@ def _setup():
     return merchant
 
 
+def _columns(model, names: str) -> str:
+    """The table columns of ``names`` (field names or attnames, comma-separated), comma-separated."""
+    return ", ".join(model._meta.get_field(name.strip()).column for name in names.split(","))
+
+
 def _copy_orders(merchant, location, channel, product, customer_ids):
+    from orders.models import Order, OrderLine
+
+    orders, lines = Order._meta.db_table, OrderLine._meta.db_table
     rng = random.Random(7)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM orders_order")
+        cursor.execute(f"SELECT COALESCE(MAX({Order._meta.pk.column}), 0) FROM {orders}")
         first_id = cursor.fetchone()[0] + 1
     address = json.dumps(
         {
@@ -81,20 +89,22 @@ def _copy_orders(merchant, location, channel, product, customer_ids):
         }
     )
     now = datetime.now(UTC)
-    order_cols = (
+    order_cols = _columns(
+        Order,
         "id, merchant_id, number, channel_id, channel_order_id, status, payment_method, payment_status, "
         "customer_id, is_returning_customer, shipping_address, billing_address, subtotal, discount_total, "
         "shipping_charge, tax_total, total, currency, weight_grams, length_cm, breadth_cm, height_cm, "
         "pickup_location_id, notes, ordered_at, confirmed_at, packed_at, shipped_at, delivered_at, "
-        "cancelled_at, cancel_reason, awb, courier, created_at, updated_at"
+        "cancelled_at, cancel_reason, awb, courier, created_at, updated_at",
     )
-    line_cols = (
+    line_cols = _columns(
+        OrderLine,
         "merchant_id, order_id, product_id, sku, name, quantity, unit_price, discount, tax_rate, tax_amount, "
-        "hsn_code, total, returned_quantity"
+        "hsn_code, total, returned_quantity",
     )
     raw = connection.connection
     with raw.cursor() as cur:
-        with cur.copy(f"COPY orders_order ({order_cols}) FROM STDIN") as copy:
+        with cur.copy(f"COPY {orders} ({order_cols}) FROM STDIN") as copy:
             for n in range(ORDERS):
                 ordered = YEAR_START + timedelta(seconds=rng.randrange(365 * 86400))
                 packed = ordered + timedelta(hours=rng.uniform(2, 30)) if rng.random() < 0.85 else None
@@ -107,14 +117,15 @@ def _copy_orders(merchant, location, channel, product, customer_ids):
                     250, 20, 15, 5, location.pk, "", ordered, ordered, packed, shipped, None, None, "",
                     f"AWB{n:09d}" if shipped else "", "demo" if shipped else "", now, now,
                 ))  # fmt: skip
-        with cur.copy(f"COPY orders_orderline ({line_cols}) FROM STDIN") as copy:
+        with cur.copy(f"COPY {lines} ({line_cols}) FROM STDIN") as copy:
             for n in range(ORDERS):
                 quantity = 1 + n % 3
                 copy.write_row((merchant.pk, first_id + n, product.pk, "B-1", "Bench tee", quantity, "499.00", 0, 5,
                                 "23.76", "6109", 499 * quantity, 0))  # fmt: skip
-        cur.execute("SELECT setval(pg_get_serial_sequence('orders_order', 'id'), (SELECT max(id) FROM orders_order))")
-        cur.execute("ANALYZE orders_order")
-        cur.execute("ANALYZE orders_orderline")
+        pk = Order._meta.pk.column
+        cur.execute(f"SELECT setval(pg_get_serial_sequence(%s, %s), (SELECT max({pk}) FROM {orders}))", [orders, pk])
+        cur.execute(f"ANALYZE {orders}")
+        cur.execute(f"ANALYZE {lines}")
 
 
 def _token(merchant) -> str:
@@ -137,17 +148,19 @@ def _bounds(merchant):
 
 def _deep_cursor(merchant) -> tuple[int, str]:
     """The cursor of page DEEP_PAGE (or the last full page of a smaller data set) and that page's number."""
+    from orders.models import Order
     from shopops.api.pagination import KeysetPagination
 
     start, end = _bounds(merchant)
+    orders = Order._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM orders_order WHERE merchant_id = %s AND shipped_at >= %s AND shipped_at < %s",
+            f"SELECT count(*) FROM {orders} WHERE merchant_id = %s AND shipped_at >= %s AND shipped_at < %s",
             [merchant.pk, start, end],
         )
         page = min(DEEP_PAGE, cursor.fetchone()[0] // PAGE_SIZE)
         cursor.execute(
-            "SELECT packed_at, id FROM orders_order WHERE merchant_id = %s AND shipped_at >= %s AND shipped_at < %s "
+            f"SELECT packed_at, id FROM {orders} WHERE merchant_id = %s AND shipped_at >= %s AND shipped_at < %s "
             "ORDER BY packed_at DESC NULLS LAST, id DESC OFFSET %s LIMIT 1",
             [merchant.pk, start, end, (page - 1) * PAGE_SIZE - 1],
         )
@@ -175,13 +188,13 @@ SELECT o.id, o.number, ch.channel_id, o.channel_order_id, o.status, o.payment_me
        o.discount_total, o.shipping_charge, o.tax_total, o.total, o.currency, o.weight_grams, o.length_cm,
        o.breadth_cm, o.height_cm, o.pickup_location_id, o.notes, o.ordered_at, o.confirmed_at, o.packed_at,
        o.shipped_at, o.delivered_at, o.cancelled_at, o.cancel_reason, o.awb, o.courier, o.created_at, o.updated_at
-FROM orders_order o JOIN orders_channel ch ON ch.id = o.channel_id JOIN orders_customer c ON c.id = o.customer_id
+FROM {orders} o JOIN {channels} ch ON ch.id = o.channel_id JOIN {customers} c ON c.id = o.customer_id
 WHERE o.merchant_id = %s AND o.shipped_at >= %s AND o.shipped_at < %s AND o.packed_at < %s {keyset}
 ORDER BY o.packed_at DESC NULLS LAST, o.id DESC LIMIT %s
 """
 FLOOR_LINES = """
 SELECT id, order_id, sku, product_id, name, quantity, unit_price, discount, tax_rate, tax_amount, hsn_code, total,
-       returned_quantity FROM orders_orderline WHERE order_id = ANY(%s) ORDER BY id
+       returned_quantity FROM {lines} WHERE order_id = ANY(%s) ORDER BY id
 """
 
 
@@ -192,14 +205,18 @@ def _floor(merchant, position=None) -> float:
     if position:
         keyset = "AND o.packed_at <= %s AND (o.packed_at < %s OR o.id < %s)"
         params += [position[0], position[0], position[1]]
-    sql = FLOOR_SQL.format(keyset=keyset)
+    from orders.models import Channel, Customer, Order, OrderLine
+
+    sql = FLOOR_SQL.format(keyset=keyset, orders=Order._meta.db_table, channels=Channel._meta.db_table,
+                           customers=Customer._meta.db_table)  # fmt: skip
+    lines_sql = FLOOR_LINES.format(lines=OrderLine._meta.db_table)
     raw = connection.connection
     timings = []
     for run in range(RUNS + 3):
         started = time.perf_counter()
         with raw.cursor() as cur:
             rows = cur.execute(sql, [*params, PAGE_SIZE + 1]).fetchall()[:PAGE_SIZE]
-            lines = cur.execute(FLOOR_LINES, [[r[0] for r in rows]]).fetchall()
+            lines = cur.execute(lines_sql, [[r[0] for r in rows]]).fetchall()
         by_order = {}
         for line in lines:
             by_order.setdefault(line[1], []).append({

@@ -45,12 +45,14 @@ def _pincodes() -> tuple[list[str], list[str]]:
 
 
 def _reset(slug: str, name: str):
+    from shipping.models import ServiceablePincode
     from shopops.models import Merchant
 
     old = Merchant.objects.filter(slug=slug).first()
     if old:
+        table, merchant = ServiceablePincode._meta.db_table, ServiceablePincode._meta.get_field("merchant").column
         with connection.cursor() as cursor:  # faster than the ORM's cascade for a few hundred thousand rows
-            cursor.execute("DELETE FROM shipping_serviceablepincode WHERE merchant_id = %s", [old.pk])
+            cursor.execute(f"DELETE FROM {table} WHERE {merchant} = %s", [old.pk])
         old.delete()
     return Merchant.objects.create(name=name, slug=slug)
 
@@ -78,6 +80,7 @@ def _csv(pincodes: list[str], n: int) -> bytes:
 
 
 def _setup():
+    from shipping.models import ServiceablePincode
     from shipping.services.couriers import courier_create, serviceability_import
 
     merchant = _reset(SLUG, "Bench quotes")
@@ -92,7 +95,7 @@ def _setup():
         assert (result.imported, result.errors) == (PINCODES, []), result.errors[:3]
     loaded = time.perf_counter() - started
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE shipping_serviceablepincode")
+        cursor.execute(f"ANALYZE {ServiceablePincode._meta.db_table}")
     print(f"setup: {COURIERS} couriers x {PINCODES:,} pincodes ({len(known):,} known to the directory) = "
           f"{COURIERS * PINCODES:,} rows through serviceability_import in {loaded:.1f} s "
           f"({COURIERS * PINCODES / loaded:,.0f} rows/s)")  # fmt: skip

@@ -46,16 +46,17 @@ def new_ids(model: type[models.Model], count: int) -> list[int]:
     reserved by moving the table's ``sqlite_sequence`` row on, in one statement that takes the write lock."""
     if count <= 0:
         return []
-    table = model._meta.db_table
+    table, pk = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [table, count])  # fmt: skip
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [table, pk, count])  # fmt: skip
             return [row[0] for row in cursor.fetchall()]
         cursor.execute("UPDATE sqlite_sequence SET seq = seq + %s WHERE name = %s RETURNING seq", [count, table])
         row = cursor.fetchone()
         if row is None:  # no row was ever inserted: the sequence starts after the ids already there (none)
-            cursor.execute(f"SELECT COALESCE(MAX(id), 0) + %s FROM {connection.ops.quote_name(table)}", [count])
+            quote = connection.ops.quote_name
+            cursor.execute(f"SELECT COALESCE(MAX({quote(pk)}), 0) + %s FROM {quote(table)}", [count])
             row = cursor.fetchone()
             cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, row[0]])
         return list(range(row[0] - count + 1, row[0] + 1))

@@ -16,9 +16,10 @@ INDEXES = {
 def create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
+    table = apps.get_model("orders", "Order")._meta.db_table
     for name, column in INDEXES.items():
         schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {name} ON orders_order (merchant_id, {column} DESC NULLS LAST, id DESC)"
+            f"CREATE INDEX IF NOT EXISTS {name} ON {table} (merchant_id, {column} DESC NULLS LAST, id DESC)"
         )
 
 
