@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from shopops.admin import member_roles, refusal_reason
-from shopops.api.exceptions import ApiError
 from shopops.errors import DomainError
 from shopops.models import Merchant
 
@@ -186,7 +185,7 @@ def status_refusal(status_labels: dict[str, str]) -> Callable[[Exception], str]:
     """A refusal as a short phrase for an action's message: "is packed", "insufficient stock for TEE-RED-M"."""
 
     def reason(exc: Exception) -> str:
-        if isinstance(exc, (DomainError, ApiError)):
+        if isinstance(exc, DomainError):
             details = exc.details
             if exc.code == "transition_not_allowed":
                 return f"is {status_labels.get(details['status'], details['status']).lower()}"
