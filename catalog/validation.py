@@ -11,20 +11,30 @@ def _length(name: str) -> int | None:
     return Product._meta.get_field(name).max_length
 
 
+#: Rules that orders apply to the same things (a line's HSN code and tax rate, a parcel's size and weight).
+HSN_CODE = Pattern(regex=r"^\d{4,8}$", allow_blank=True)
+TAX_RATE = Decimal(max_digits=5, decimal_places=2, min_value=0, max_value=100)
+CURRENCY = Pattern(regex=r"^[A-Z]{3}$")
+CENTIMETRES = Decimal(max_digits=7, decimal_places=1, min_value=0)
+#: A parcel's weight and size, a product's or an order's
+PARCEL = {
+    "weight_grams": Integer(min_value=0, max_value=1_000_000),
+    "length_cm": CENTIMETRES,
+    "breadth_cm": CENTIMETRES,
+    "height_cm": CENTIMETRES,
+}
+
 PRODUCT = {
     "sku": Text(max_length=_length("sku")),
     "title": Text(max_length=_length("title")),
     "description": Text(allow_blank=True),
     "brand": Text(max_length=_length("brand"), allow_blank=True),
-    "hsn_code": Pattern(regex=r"^\d{4,8}$", allow_blank=True),
-    "tax_rate": Decimal(max_digits=5, decimal_places=2, min_value=0, max_value=100),
+    "hsn_code": HSN_CODE,
+    "tax_rate": TAX_RATE,
     "mrp": Money(min_value=0),
     "price": Money(min_value=0),
-    "currency": Pattern(regex=r"^[A-Z]{3}$"),
-    "weight_grams": Integer(min_value=0, max_value=1_000_000),
-    "length_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
-    "breadth_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
-    "height_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
+    "currency": CURRENCY,
+    **PARCEL,
     "barcode": Text(max_length=_length("barcode"), allow_blank=True, validators=(validate_gtin,)),
     "status": Choice(choices=tuple(ProductStatus.choices)),
 }

@@ -11,8 +11,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from catalog.validation import CURRENCY, HSN_CODE, PARCEL, TAX_RATE
 from orders.models import PaymentMethod, PaymentStatus
-from shopops.fields import Choice, DateTime, Decimal, Email, Integer, Money, Pattern, Text
+from shopops.fields import Choice, DateTime, Email, Integer, Money, Pattern, Text
 from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, normalize_address, normalize_phone
 
 CENT = D("0.01")
@@ -49,8 +50,8 @@ LINE = {
     "quantity": Integer(min_value=1, max_value=100_000),
     "unit_price": Money(min_value=0),
     "discount": Money(min_value=0),
-    "tax_rate": Decimal(max_digits=5, decimal_places=2, min_value=0, max_value=100),
-    "hsn_code": Pattern(regex=r"^\d{4,8}$", allow_blank=True),
+    "tax_rate": TAX_RATE,
+    "hsn_code": HSN_CODE,
 }
 LINE_REQUIRED = ("sku", "quantity", "unit_price")
 ORDER = {
@@ -60,11 +61,8 @@ ORDER = {
     "payment_status": Choice(choices=tuple(PaymentStatus.choices)),
     "shipping_charge": Money(min_value=0),
     "total": Money(min_value=0),
-    "currency": Pattern(regex=r"^[A-Z]{3}$"),
-    "weight_grams": Integer(min_value=0, max_value=1_000_000),
-    "length_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
-    "breadth_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
-    "height_cm": Decimal(max_digits=7, decimal_places=1, min_value=0),
+    "currency": CURRENCY,
+    **PARCEL,
     "pickup_location": Text(),
     "ordered_at": DateTime(),
     "notes": Text(max_length=2000, allow_blank=True),
