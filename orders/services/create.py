@@ -174,8 +174,8 @@ def _insert(merchant: Merchant, fresh: list[tuple[int, PreparedOrder]], actor: s
             result.order = _instance(row, p)
             instances.append(result.order)
     copy_rows(Order, ORDER_COLUMNS, orders)
-    copy_rows(OrderLine, LINE_COLUMNS, lines)
-    copy_rows(OrderEvent, EVENT_COLUMNS, events)
+    copy_rows(OrderLine, LINE_COLUMNS, lines, return_ids=False)
+    copy_rows(OrderEvent, EVENT_COLUMNS, events, return_ids=False)
     for order in instances:
         outbox.order_emit(order, created=True)
 

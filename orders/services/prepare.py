@@ -83,10 +83,11 @@ class Catalog:
     _memo: dict = field(default_factory=dict, repr=False)
     MEMO_MAX = 50_000  # not annotated: a class constant, not a field
 
-    def remember(self, key, value) -> None:
+    def remember(self, key, value):
         if len(self._memo) >= self.MEMO_MAX:
             self._memo.clear()
         self._memo[key] = value
+        return value
 
     def product_by_id(self, pk: int) -> Product:
         if len(self._by_id) != len(self.products):
@@ -186,7 +187,7 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
 
     customer = {}
     try:
-        customer = clean_customer(data.get("customer"), shipping, (data.get("shipping_address") or {}).get("name", ""))
+        customer = _customer(data, shipping, catalog)
     except ValidationError as exc:
         errors.update(exc.message_dict)
 
@@ -232,8 +233,34 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
     )  # fmt: skip
 
 
+def _customer(data: dict[str, Any], shipping: dict[str, str] | None, catalog: Catalog) -> dict[str, str]:
+    """``clean_customer``, answered from the catalog's memo for a customer seen before (a copy of the dict)."""
+    shipping_name = (data.get("shipping_address") or {}).get("name", "")
+    given = data.get("customer") or {}
+    try:
+        key = ("customer", shipping_name, *(shipping or {}).items(), None, *given.items())
+        known = catalog._memo.get(key)
+    except TypeError:  # an unhashable value: not remembered
+        key = known = None
+    if known is None:
+        known = clean_customer(given, shipping, shipping_name)
+        if key is not None:
+            catalog.remember(key, known)
+    return dict(known)
+
+
 def _parcel(data: dict[str, Any], lines: list[PreparedLine], catalog: Catalog):
-    """Weight and dimensions as given, else from the products: weights summed, items stacked."""
+    """Weight and dimensions as given, else from the products: weights summed, items stacked. Remembered by the
+    lines' products and quantities (an import meets the same parcels again and again)."""
+    given = tuple(data.get(name) for name in ("weight_grams", "length_cm", "breadth_cm", "height_cm"))
+    key = ("parcel", given, *((ln.product_id, ln.quantity) for ln in lines))
+    known = catalog._memo.get(key)
+    if known is None:
+        known = catalog.remember(key, _parcel_of(data, lines, catalog))
+    return known
+
+
+def _parcel_of(data: dict[str, Any], lines: list[PreparedLine], catalog: Catalog):
     known = [(catalog.product_by_id(ln.product_id), ln.quantity) for ln in lines if ln.product_id]
     weight = data.get("weight_grams") or sum(p.weight_grams * qty for p, qty in known)
     length = data.get("length_cm") or max((p.length_cm for p, _ in known), default=Decimal("0"))

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from orders.imports import write
 from orders.imports.jobs import import_run
@@ -18,7 +19,7 @@ from orders.models import BulkImport, Customer, ImportStatus, Order, OrderEvent,
 from orders.services.channels import channel_create
 from orders.services.prepare import Catalog, prepare_line
 from orders.validation import clean_address
-from shopops.bulk import pg_array, pg_cursor
+from shopops.bulk import copy_rows, pg_array, pg_cursor
 from tests.catalog.factories import LocationFactory, ProductFactory
 from tests.orders.test_imports import (
     RAHUL,
@@ -259,3 +260,16 @@ def test_pg_array_passes_values_with_quotes_commas_and_backslashes_as_they_are(d
         assert [row[0] for row in cursor.fetchall()] == values
         cursor.execute("SELECT unnest(%s::numeric[])", [pg_array([Decimal("1.50"), 2])])
         assert [row[0] for row in cursor.fetchall()] == [Decimal("1.50"), Decimal("2")]
+
+
+def test_copy_rows_writes_text_with_tabs_newlines_and_backslashes_and_every_value_type_as_it_is(merchant, postgres):
+    ordered = timezone.now().replace(microsecond=123456)
+    name = "tab\there, new\nline, cr\rreturn, back\\slash \\N and \u00e9"
+    columns = ("merchant_id", "name", "phone", "email", "total_spent", "first_order_at", "last_order_at")
+
+    [pk] = copy_rows(Customer, columns, [(merchant.pk, name, "+919812345678", "", Decimal("12.50"), ordered, None)])
+
+    customer = Customer.objects.get(pk=pk)
+    assert (customer.name, customer.total_spent, customer.first_order_at, customer.last_order_at) == (
+        name, Decimal("12.50"), ordered, None)  # fmt: skip
+    assert (customer.orders_count, customer.email) == (0, "")
