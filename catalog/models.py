@@ -10,7 +10,8 @@ from shopops.validation import money_field, validate_gtin
 
 
 class Category(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="categories")
+    # db_index=False: the unique (merchant, slug) serves lookups by merchant
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="categories", db_index=False)
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, allow_unicode=True)
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
@@ -32,7 +33,8 @@ class ProductStatus(models.TextChoices):
 
 
 class Product(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="products")
+    # db_index=False: the unique (merchant, sku) serves lookups by merchant
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="products", db_index=False)
     sku = models.CharField("SKU", max_length=64)
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -115,7 +117,8 @@ class ProductImage(models.Model):
 class Location(models.Model):
     """A warehouse or pickup location. Exactly one per merchant is the default."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="locations")
+    # db_index=False: the unique (merchant, nickname) serves lookups by merchant
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="locations", db_index=False)
     nickname = models.SlugField(max_length=60, help_text="Short unique name used by the API and imports.")
     name = models.CharField(max_length=200)
     contact_name = models.CharField(max_length=120, blank=True)
@@ -147,8 +150,10 @@ class Location(models.Model):
 
 
 class StockLevel(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_levels")
+    # db_index=False on merchant and product: the (merchant, sku, id) index and the unique (product, location)
+    # serve lookups by them
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_levels", db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
     sku = models.CharField(
         "SKU", max_length=64, help_text="The product's SKU, kept in step for filtering and ordering."
@@ -202,7 +207,8 @@ ON_HAND_KINDS = (
 class StockMovement(models.Model):
     """Append-only ledger. The on-hand kinds' quantities of a level sum to its on_hand."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    # db_index=False: the (merchant, created_at, id) index serves lookups by merchant
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
     stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")

@@ -23,7 +23,8 @@ class ChannelKind(models.TextChoices):
 class Channel(models.Model):
     """Where orders come from. ``channel_id`` is public and unique across ShopOps."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="channels")
+    # db_index=False: the unique (merchant, name) serves lookups by merchant
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="channels", db_index=False)
     channel_id = models.CharField(max_length=32, unique=True, editable=False)
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=12, choices=ChannelKind.choices, default=ChannelKind.CUSTOM)
@@ -51,7 +52,8 @@ class Channel(models.Model):
 class Customer(models.Model):
     """A buyer, matched per merchant by E.164 phone, else by email. Counters kept by the order services."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="customers")
+    # db_index=False: the (merchant, last_order_at, id) index serves lookups by merchant
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="customers", db_index=False)
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=20, blank=True, help_text="E.164.")
@@ -119,9 +121,10 @@ class PaymentStatus(models.TextChoices):
 
 
 class Order(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="orders")
+    # db_index=False on merchant and channel: the indexes of Meta lead with them
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="orders", db_index=False)
     number = models.CharField(max_length=32, help_text="The merchant's order number, e.g. SO-000123.")
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders", db_index=False)
     channel_order_id = models.CharField(max_length=100, help_text="The order's id on its channel.")
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.NEW)
     payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices)
@@ -183,7 +186,8 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    # db_index=False: the (merchant, sku) index serves lookups by merchant
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                                 help_text="Null while the SKU is not mapped to a product.")  # fmt: skip
@@ -215,7 +219,8 @@ class OrderEvent(models.Model):
     """The order's timeline: creation, every status change, edits, mappings, notes."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    # db_index=False: the (order, id) index serves lookups by order
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=30)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
@@ -256,7 +261,8 @@ RETURN_TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 
 class Return(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="returns")
+    # db_index=False: the unique (merchant, number) serves lookups by merchant
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="returns", db_index=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
     number = models.CharField(max_length=32)
     status = models.CharField(max_length=20, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED)
@@ -321,7 +327,8 @@ class BulkImport(models.Model):
     worker died resumes where its last committed chunk ended.
     """
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="imports")
+    # db_index=False: the (merchant, created_at, id) index serves lookups by merchant
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="imports", db_index=False)
     kind = models.CharField(max_length=10, choices=ImportKind.choices)
     file = models.FileField(upload_to="imports/%Y/%m/", storage=PrivateStorage())
     file_name = models.CharField(max_length=255)
@@ -359,7 +366,8 @@ class BulkImport(models.Model):
 class ImportRowError(models.Model):
     """One problem of one row of an import: the error report is these rows as CSV."""
 
-    job = models.ForeignKey(BulkImport, on_delete=models.CASCADE, related_name="row_errors")
+    # db_index=False: the (job, row) index serves lookups by job
+    job = models.ForeignKey(BulkImport, on_delete=models.CASCADE, related_name="row_errors", db_index=False)
     row = models.PositiveIntegerField(help_text="Line in the file, the header being line 1.")
     column = models.CharField(max_length=100, blank=True)
     value = models.CharField(max_length=255, blank=True)
