@@ -319,7 +319,11 @@ def _count_customers(orders: list[tuple[int, Decimal, datetime]]) -> dict[int, b
         c = Customer._meta
         col = {name: c.get_field(name).column for name in ("orders_count", "total_spent", "first_order_at",
                                                              "last_order_at", "updated_at")}  # fmt: skip
-        columns = [pg_array(totals), *(pg_array(column) for column in zip(*totals.values(), strict=True))]
+        # Numbers and ISO times need no quoting in an array literal: joined as they are (pg_array quotes each).
+        counts, spent, first, last = zip(*totals.values(), strict=True)
+        columns = ["{" + ",".join(map(str, values)) + "}" for values in (totals, counts, spent)] + [
+            "{" + ",".join(at.isoformat() for at in values) + "}" for values in (first, last)
+        ]
         with pg_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {c.db_table} c SET {col['orders_count']} = c.{col['orders_count']} + v.n, "
