@@ -104,7 +104,7 @@ def _orders_in(
 def _as_history(prepared: PreparedOrder, data: dict) -> None:
     """An imported order's status (new, delivered or cancelled), dates, AWB and courier, as the file gives them."""
     shipped = data.get("_shipped_at")
-    prepared.status, prepared.awb, prepared.courier = data["_status"], data["_awb"], data["_courier"]
+    prepared.initial_status, prepared.awb, prepared.courier = data["_status"], data["_awb"], data["_courier"]
     prepared.packed_at, prepared.shipped_at = data.get("_packed_at") or shipped, shipped
     prepared.delivered_at = data.get("_delivered_at")
 

@@ -127,7 +127,7 @@ def _write(merchant: Merchant, items: list[PreparedOrder], actor: str, imported:
         _insert(merchant, [(index, items[index]) for index in fresh], actor, imported, memo, results)
     for index, earlier in repeats:
         done = results[earlier]
-        results[index].error = _duplicate(items[index], done.id, done.number, items[earlier].status)
+        results[index].error = _duplicate(items[index], done.id, done.number, items[earlier].initial_status)
 
 
 def _insert(merchant: Merchant, fresh: list[tuple[int, PreparedOrder]], actor: str, imported: bool,
@@ -149,11 +149,11 @@ def _insert(merchant: Merchant, fresh: list[tuple[int, PreparedOrder]], actor: s
         shipping = _json(memo.json, p.shipping_address)
         billing = shipping if p.billing_address is p.shipping_address else _json(memo.json, p.billing_address)
         row = (
-            order_id, merchant_id, number, p.channel.pk, p.channel_order_id or number, p.status, p.payment_method,
-            p.payment_status, customer_id, returning, shipping, billing, p.subtotal, p.discount_total,
+            order_id, merchant_id, number, p.channel.pk, p.channel_order_id or number, p.initial_status,
+            p.payment_method, p.payment_status, customer_id, returning, shipping, billing, p.subtotal, p.discount_total,
             p.shipping_charge, p.tax_total, p.total, p.currency, p.weight_grams, p.length_cm, p.breadth_cm,
             p.height_cm, p.pickup_location.pk, p.notes, p.ordered_at, p.packed_at, p.shipped_at, p.delivered_at,
-            p.ordered_at if p.status == cancelled else None, p.awb, p.courier, now, now,
+            p.ordered_at if p.initial_status == cancelled else None, p.awb, p.courier, now, now,
         )  # fmt: skip
         orders.append(row)
         unmapped = tuple(ln.sku for ln in p.lines if ln.product_id is None)
@@ -164,7 +164,7 @@ def _insert(merchant: Merchant, fresh: list[tuple[int, PreparedOrder]], actor: s
             message = f"Imported from {p.channel.name}"
         else:
             message = f"Created from {p.channel.name}" + (f"; unmapped SKUs: {', '.join(unmapped)}" if unmapped else "")
-        events.append((merchant_id, order_id, "created", p.status, actor, message[:500], event_data))
+        events.append((merchant_id, order_id, "created", p.initial_status, actor, message[:500], event_data))
         for ln in p.lines:
             lines.append((merchant_id, order_id, ln.product_id, ln.sku, ln.name, ln.quantity, ln.unit_price,
                           ln.discount, ln.tax_rate, ln.tax_amount, ln.hsn_code, ln.total))  # fmt: skip

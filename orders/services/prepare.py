@@ -59,7 +59,7 @@ class PreparedOrder:
     notes: str = ""
     warnings: list[str] = field(default_factory=list)
     #: An import may bring an order as history (delivered or cancelled, with its dates, AWB and courier).
-    status: str = OrderStatus.NEW
+    initial_status: str = OrderStatus.NEW
     packed_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
