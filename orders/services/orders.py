@@ -22,7 +22,7 @@ from shopops.errors import DomainError, state_refusal
 
 
 def order_event(order: Order, kind: str, actor: str, *, from_status: str = "", to_status: str = "", message: str = "",
-           data: dict | None = None) -> OrderEvent:  # fmt: skip
+                data: dict | None = None) -> OrderEvent:  # fmt: skip
     return OrderEvent.objects.create(
         merchant_id=order.merchant_id,
         order=order,
@@ -44,8 +44,8 @@ def transition_refused(order: Order, to_status: str) -> DomainError:
 
 
 def order_transition(order: Order, to_status: str, actor: str, *, timestamp_field: str | None = None,
-                work: Callable[[Order], None] | None = None, message: str = "", data: dict | None = None,
-                extra: dict | None = None) -> Order:  # fmt: skip
+                     work: Callable[[Order], None] | None = None, message: str = "", data: dict | None = None,
+                     extra: dict | None = None) -> Order:  # fmt: skip
     """Lock the order, check the move, do ``work``, set the status and write the event."""
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -64,7 +64,7 @@ def order_transition(order: Order, to_status: str, actor: str, *, timestamp_fiel
             fields.append(name)
         locked.save(update_fields=fields)
         order_event(locked, "status_changed", actor, from_status=from_status, to_status=to_status, message=message,
-               data=data)  # fmt: skip
+                    data=data)  # fmt: skip
         outbox.order_emit(locked, previous_status=from_status)
     return locked
 
@@ -81,7 +81,7 @@ def order_confirm(*, order: Order, actor: str) -> Order:
         unmapped = list(locked.lines.filter(product__isnull=True).values_list("sku", flat=True))
         if unmapped:
             raise UNMAPPED_LINES(f"Map these SKUs to products first: {', '.join(unmapped)}.",
-                           {"skus": unmapped})  # fmt: skip
+                                 {"skus": unmapped})  # fmt: skip
         catalog_services.stock_reserve(merchant=locked.merchant, lines=_stock_lines(locked),
                                        reference=f"order:{locked.number}", actor=actor)  # fmt: skip
 
@@ -99,14 +99,14 @@ def order_cancel(*, order: Order, reason: str, actor: str) -> Order:
     def release(locked: Order) -> None:
         if locked.awb:
             raise ORDER_HAS_AWB(f"Order {locked.number} is booked with {locked.courier} under AWB "
-                           f"{locked.awb}; cancel its shipment first.",
-                           {"awb": locked.awb, "courier": locked.courier})  # fmt: skip
+                                f"{locked.awb}; cancel its shipment first.",
+                                {"awb": locked.awb, "courier": locked.courier})  # fmt: skip
         if locked.status in (OrderStatus.CONFIRMED, OrderStatus.PACKED):
             catalog_services.stock_release(merchant=locked.merchant, lines=_stock_lines(locked),
                                            reference=f"order:{locked.number}", actor=actor)  # fmt: skip
 
     return order_transition(order, OrderStatus.CANCELLED, actor, timestamp_field="cancelled_at", work=release,
-                       message=reason, extra={"cancel_reason": reason[:255]})  # fmt: skip
+                            message=reason, extra={"cancel_reason": reason[:255]})  # fmt: skip
 
 
 def order_mark_shipped(*, order: Order, actor: str, awb: str = "", courier: str = "") -> Order:
@@ -127,7 +127,7 @@ def order_set_awb(*, order: Order, awb: str, courier: str, actor: str) -> None:
         Order.objects.filter(pk=order.pk).update(awb=awb, courier=courier, updated_at=order.updated_at)
         message = f"AWB {awb} with {courier}" if awb else "Shipment cancelled: AWB cleared"
         order_event(order, "awb_assigned" if awb else "awb_cleared", actor, message=message,
-               data={"awb": awb, "courier": courier})  # fmt: skip
+                    data={"awb": awb, "courier": courier})  # fmt: skip
         outbox.order_emit(order, changed=["awb", "courier"])
 
 
@@ -162,11 +162,11 @@ def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.status not in EDITABLE_STATUSES:
         raise ORDER_NOT_EDITABLE(f"Order {locked.number} is {locked.status}; it can no longer be changed.",
-                       {"status": locked.status, "editable_statuses": list(EDITABLE_STATUSES)})  # fmt: skip
+                                 {"status": locked.status, "editable_statuses": list(EDITABLE_STATUSES)})  # fmt: skip
     late = [name for name in NEW_ONLY_FIELDS if name in data and locked.status != OrderStatus.NEW]
     if late:
         raise ORDER_NOT_EDITABLE(f"{', '.join(late)} can only change while the order is new.",
-                       {"status": locked.status, "fields": late})  # fmt: skip
+                                 {"status": locked.status, "fields": late})  # fmt: skip
     changes = {}
     if "shipping_address" in data:
         changes["shipping_address"] = clean_address(data["shipping_address"], "shipping_address", phone_required=True)
@@ -201,7 +201,7 @@ def order_map_lines(*, order: Order, mappings: list[dict[str, Any]], actor: str)
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.status != OrderStatus.NEW:
         raise ORDER_NOT_EDITABLE(f"Order {locked.number} is {locked.status}; map lines while it is new.",
-                       {"status": locked.status})  # fmt: skip
+                                 {"status": locked.status})  # fmt: skip
     lines = {ln.pk: ln for ln in locked.lines.all()}
     products = {p.sku: p for p in Product.objects.filter(merchant_id=locked.merchant_id,
                                                          sku__in=[m["sku"] for m in mappings])}  # fmt: skip
@@ -252,7 +252,7 @@ def order_add_inventory(*, order: Order, lines: list[dict[str, Any]], actor: str
                                           quantity=item["quantity"], reason=f"Added for order {order.number}",
                                           actor=actor, reference=f"order:{order.number}")  # fmt: skip
         order_event(order, "inventory_added", actor, message=f"Stock received for {len(lines)} line(s)",
-               data={"lines": lines})  # fmt: skip
+                    data={"lines": lines})  # fmt: skip
     order.refresh_from_db()
     if order.status == OrderStatus.NEW:
         return order_confirm(order=order, actor=actor)

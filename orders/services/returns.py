@@ -38,7 +38,7 @@ def return_create(*, order: Order, lines: list[dict[str, Any]], reason: str, act
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.status not in (OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED):
         raise ORDER_NOT_RETURNABLE(f"Order {locked.number} is {locked.status}; only delivered orders "
-                       "can be returned.", {"status": locked.status})  # fmt: skip
+                                   "can be returned.", {"status": locked.status})  # fmt: skip
     order_lines = {ln.pk: ln for ln in locked.lines.select_for_update()}
     wanted: dict[int, int] = {}
     errors = {}
