@@ -100,7 +100,8 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[
     sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(fields[n].column) for n in names)}) FROM STDIN"
     if ids:
         rows = [(pk, *row) for pk, row in zip(ids, rows, strict=True)]
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # Django's error wrapper: a unique violation is django.db.IntegrityError, as from the ORM
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         tail_text = "".join("\t" + _copy_text(value) for value in tail)
         for start in range(0, len(rows), 1000):
             copy.write(

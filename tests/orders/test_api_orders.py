@@ -1026,6 +1026,46 @@ def test_bulk_create_reports_each_order_on_its_own(api, merchant, tee):
     assert Order.objects.count() == before + 1
 
 
+def test_bulk_create_refuses_a_channel_order_id_repeated_in_the_request_and_counts_a_customer_once_per_order(
+    api, merchant, tee
+):
+    # Given three orders of one new customer, the second repeating the first's channel order id
+    first, repeated, second = full_body(), full_body(), full_body(channel_order_id="PO-1002")
+
+    # When they come in one request
+    response = api.post(f"{ORDERS}bulk/", {"orders": [first, repeated, second]}, format="json")
+
+    # Then the first and the third are orders, the repeat is refused naming the first
+    created = {o.channel_order_id: o for o in Order.objects.filter(merchant=merchant)}
+    channel = Channel.objects.get(is_default_api=True)
+    assert response.json() == {
+        "succeeded": 2,
+        "failed": 1,
+        "results": [
+            {"index": 0, "status": "created", "id": created["PO-1001"].pk, "number": "SO-000001", "error": None},
+            {"index": 1, "status": "failed", "id": None, "number": None, "error": {
+                "code": "duplicate_order",
+                "message": "Channel order 'PO-1001' is already order SO-000001 (new).",
+                "details": {"existing_order": created["PO-1001"].pk, "number": "SO-000001", "status": "new",
+                            "channel": channel.channel_id, "channel_order_id": "PO-1001"},
+            }},
+            {"index": 2, "status": "created", "id": created["PO-1002"].pk, "number": "SO-000002", "error": None},
+        ],
+    }  # fmt: skip
+    # and the customer has both orders, the second as a returning customer's
+    [customer] = Customer.objects.filter(merchant=merchant)
+    assert (customer.orders_count, customer.total_spent) == (2, Decimal("4215.68"))
+    assert [(o.number, o.is_returning_customer) for o in sorted(created.values(), key=lambda o: o.number)] == [
+        ("SO-000001", False), ("SO-000002", True)]  # fmt: skip
+    events = OrderEvent.objects.filter(order__merchant=merchant, kind="created").order_by("order__number")
+    assert [(e.to_status, e.message, e.data) for e in events] == [
+        ("new", "Created from API; unmapped SKUs: GIFT-BOX-XL",
+         {"returning_customer": False, "unmapped_skus": ["GIFT-BOX-XL"]}),
+        ("new", "Created from API; unmapped SKUs: GIFT-BOX-XL",
+         {"returning_customer": True, "unmapped_skus": ["GIFT-BOX-XL"]}),
+    ]  # fmt: skip
+
+
 def test_bulk_create_of_101_orders_is_400(api, merchant, tee):
     response = api.post(f"{ORDERS}bulk/", {"orders": [full_body(channel_order_id=f"W-{n}") for n in range(101)]},
                         format="json")  # fmt: skip

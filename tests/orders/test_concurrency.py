@@ -7,10 +7,12 @@ import pytest
 from django.db import connection
 
 from catalog.models import StockLevel, StockMovement
-from orders.models import OrderEvent, OrderStatus
+from orders.models import Customer, Order, OrderEvent, OrderStatus
+from orders.services.create import order_create
 from orders.services.orders import order_cancel, order_pack
+from orders.services.prepare import Catalog
 from shopops.errors import DomainError
-from tests.orders.factories import make_order
+from tests.orders.factories import make_order, order_data
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -79,3 +81,17 @@ def test_a_cancel_racing_a_pack_ends_in_one_consistent_state(merchant):
     succeeded = [r for r in results if not isinstance(r, DomainError)]
     assert len(succeeded) == len(events) - 1
     assert StockMovement.objects.filter(stock_level=level, kind="release").count() == 1
+
+
+def test_two_concurrent_creates_of_one_channel_order_id_make_one_order_and_refuse_the_other(merchant):
+    data = order_data(merchant, channel_order_id="WEB-RACE")
+    Catalog.for_orders(merchant, [data]).default_channel()  # created before the race, as a first order would
+
+    results = race(*[lambda: order_create(merchant=merchant, data=dict(data), actor="system")] * 2)
+
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert len(refused) == 1 and refused[0].code == "duplicate_order"
+    [order] = Order.objects.filter(merchant=merchant)
+    assert refused[0].details["number"] == order.number == "SO-000001"
+    assert Customer.objects.get(merchant=merchant).orders_count == 1
+    assert OrderEvent.objects.filter(order=order, kind="created").count() == 1
