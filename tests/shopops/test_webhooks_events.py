@@ -11,7 +11,7 @@ from orders.services.create import order_create
 from orders.services.orders import order_cancel, order_confirm, order_update
 from shipping.models import ShipmentStatus
 from shipping.services.shipments import shipment_assign_awb
-from shopops.api.exceptions import Conflict
+from shopops.errors import DomainError
 from shopops.webhooks.models import WebhookDelivery
 from tests.orders.factories import make_order, order_data
 from tests.shipping.factories import courier_event, make_shipment
@@ -87,7 +87,7 @@ def test_a_refused_change_writes_no_event(merchant):
     order = make_order(merchant, OrderStatus.DELIVERED)
     before = WebhookDelivery.objects.count()
 
-    with pytest.raises(Conflict):
+    with pytest.raises(DomainError):
         order_cancel(order=order, reason="late", actor="system")
 
     assert WebhookDelivery.objects.count() == before
