@@ -4,6 +4,7 @@ shipped as one job)."""
 from django.db import models
 from django.db.models import Q
 
+from shipping.choices import LabelFormat, PackingSlipFormat
 from shipping.models.shipments import Manifest, PickupRequest, Shipment
 from shopops.models import Merchant
 from shopops.storage import PrivateStorage
@@ -16,11 +17,11 @@ class DocumentKind(models.TextChoices):
     PACKING_SLIP = "packing_slip", "Packing slips"
 
 
-class DocumentFormat(models.TextChoices):
-    LABEL_4X6 = "4x6", "4 x 6 in label (100 x 150 mm)"
-    A4_4UP = "a4-4up", "A4, 4 labels a sheet"
-    A4 = "a4", "A4"
-    A5 = "a5", "A5"
+#: Every format a document comes in: the label formats and the sheet sizes (invoices and manifests are A4,
+#: packing slips A4 or A5).
+DocumentFormat = models.TextChoices(
+    "DocumentFormat", [(f.name, (f.value, f.label)) for f in (*LabelFormat, *PackingSlipFormat)], module=__name__
+)
 
 
 class DocumentStatus(models.TextChoices):

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from orders.models import Order, OrderStatus
 from shipping import outbox
+from shipping.choices import LabelFormat, PackingSlipFormat
 from shipping.documents import data, render
 from shipping.errors import MISSING_MERCHANT_SETTING
-from shipping.models import Document, DocumentKind, DocumentStatus, Invoice
+from shipping.models import Document, DocumentFormat, DocumentKind, DocumentStatus, Invoice
 from shipping.services.background import enqueue_on_commit
 from shopops.errors import NOT_FOUND
 from shopops.models import Merchant
@@ -56,10 +57,10 @@ DOCUMENT_QUEUED_LOST_AFTER = timedelta(hours=1)
 DOCUMENT_TIME_LIMIT = 600
 #: kind -> (model the ids name, the formats it comes in, its default format)
 DOCUMENT_KINDS = {
-    DocumentKind.LABEL: ("shipment", ("4x6", "a4-4up"), "4x6"),
-    DocumentKind.INVOICE: ("order", ("a4",), "a4"),
-    DocumentKind.MANIFEST: ("manifest", ("a4",), "a4"),
-    DocumentKind.PACKING_SLIP: ("order", ("a4", "a5"), "a4"),
+    DocumentKind.LABEL: ("shipment", tuple(LabelFormat.values), LabelFormat.LABEL_4X6),
+    DocumentKind.INVOICE: ("order", (DocumentFormat.A4,), DocumentFormat.A4),
+    DocumentKind.MANIFEST: ("manifest", (DocumentFormat.A4,), DocumentFormat.A4),
+    DocumentKind.PACKING_SLIP: ("order", tuple(PackingSlipFormat.values), PackingSlipFormat.A4),
 }
 
 
