@@ -6,7 +6,7 @@ two pincodes (one query), and the merchant's blocked pincodes (one query).
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -14,6 +14,7 @@ from django.db.models import Count, F, FilteredRelation, OuterRef, Prefetch, Q, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from shipping.calendar import pickup_day
 from shipping.choices import CourierSort
 from shipping.models import (
     NDR,
@@ -86,11 +87,6 @@ def weights_for(merchant: Merchant) -> tuple[Weights, str]:
         return Weights(), CourierSort.RECOMMENDED
     weights = Weights(preference.weight_price, preference.weight_speed, preference.weight_performance)
     return weights, preference.default_sort
-
-
-def pickup_date(now: datetime, cutoff: time) -> date:
-    """Today if the courier's pickup cut-off has not passed (in the merchant's time zone), else tomorrow."""
-    return now.date() if now.time() < cutoff else now.date() + timedelta(days=1)
 
 
 def courier_rating(on_time_rate: Decimal = PRIOR_ON_TIME_RATE, rto_rate: Decimal = PRIOR_RTO_RATE) -> Decimal:
@@ -199,7 +195,7 @@ def quote(
             chargeable_weight_grams=priced.chargeable_weight_grams, freight_charge=priced.freight_charge,
             cod_charge=priced.cod_charge, fuel_surcharge=priced.fuel_surcharge, tax=priced.tax,
             total_charge=priced.total_charge, estimated_delivery_days=days,
-            etd=pickup_date(now, courier["pickup_cutoff"]) + timedelta(days=days),
+            etd=pickup_day(now, courier["pickup_cutoff"]) + timedelta(days=days),
             rating=courier_rating(*courier_rates(courier["on_time_rate"], courier["rto_rate"],
                                                  courier["performance_shipments"])),
         ))  # fmt: skip
