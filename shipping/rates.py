@@ -10,16 +10,12 @@
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from shipping.models import RateCard
+from shopops.money import round_money
 
 GST_PERCENT = Decimal("18")
-CENT = Decimal("0.01")
-
-
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _ceil(value: Decimal) -> int:
@@ -51,10 +47,10 @@ def chargeable_grams(card: RateCard, weight_grams: int, volumetric: int) -> int:
 def charges(card: RateCard, *, weight_grams: int, volumetric: int, cod: bool, declared_value: Decimal) -> Charges:
     grams = chargeable_grams(card, weight_grams, volumetric)
     extra_slabs = (grams - card.first_slab_grams) // card.additional_slab_grams
-    freight = _money(card.first_slab_price + extra_slabs * card.additional_slab_price)
+    freight = round_money(card.first_slab_price + extra_slabs * card.additional_slab_price)
     cod_charge = (
-        _money(max(card.cod_fixed, Decimal(declared_value) * card.cod_percent / 100)) if cod else Decimal("0.00")
+        round_money(max(card.cod_fixed, Decimal(declared_value) * card.cod_percent / 100)) if cod else Decimal("0.00")
     )
-    fuel = _money(freight * card.fuel_surcharge_percent / 100)
-    tax = _money((freight + cod_charge + fuel) * GST_PERCENT / 100)
+    fuel = round_money(freight * card.fuel_surcharge_percent / 100)
+    tax = round_money((freight + cod_charge + fuel) * GST_PERCENT / 100)
     return Charges(grams, freight, cod_charge, fuel, tax, freight + cod_charge + fuel + tax)

@@ -6,7 +6,7 @@ two pincodes (one query), and the merchant's blocked pincodes (one query).
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -14,6 +14,8 @@ from django.db.models import Count, F, FilteredRelation, OuterRef, Prefetch, Q, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from shipping.calendar import pickup_day
+from shipping.choices import CourierSort
 from shipping.models import (
     NDR,
     AWBNumber,
@@ -37,7 +39,6 @@ from shipping.rates import charges, volumetric_grams
 from shipping.zones import Zone, normalize_postcode, zone_between, zone_by_prefix
 from shopops.models import Merchant
 
-SORTS = ("recommended", "cheapest", "fastest", "rating")
 MAX_DIMENSION_CM = 500
 #: Until ShopOps has shipped with a courier, it is rated as an average courier.
 PRIOR_ON_TIME_RATE = Decimal("0.90")
@@ -83,14 +84,9 @@ def weights_for(merchant: Merchant) -> tuple[Weights, str]:
     """The merchant's ranking weights and default sort (the defaults until they set their own)."""
     preference = ShippingPreference.objects.filter(merchant=merchant).first()
     if preference is None:
-        return Weights(), "recommended"
+        return Weights(), CourierSort.RECOMMENDED
     weights = Weights(preference.weight_price, preference.weight_speed, preference.weight_performance)
     return weights, preference.default_sort
-
-
-def pickup_date(now: datetime, cutoff: time) -> date:
-    """Today if the courier's pickup cut-off has not passed (in the merchant's time zone), else tomorrow."""
-    return now.date() if now.time() < cutoff else now.date() + timedelta(days=1)
 
 
 def courier_rating(on_time_rate: Decimal = PRIOR_ON_TIME_RATE, rto_rate: Decimal = PRIOR_RTO_RATE) -> Decimal:
@@ -119,7 +115,7 @@ def quote(
     breadth_cm: Decimal = Decimal("0"),
     height_cm: Decimal = Decimal("0"),
     mode: str | None = None,
-    sort: str = "recommended",
+    sort: str = CourierSort.RECOMMENDED,
     weights: Weights = Weights(),
     at: datetime | None = None,
     country: str = "IN",
@@ -138,8 +134,8 @@ def quote(
             errors[name] = f"From 0 to {MAX_DIMENSION_CM} cm."
     if Decimal(declared_value) < 0:
         errors["declared_value"] = "Not negative."
-    if sort not in SORTS:
-        errors["sort"] = f"One of {', '.join(SORTS)}."
+    if sort not in CourierSort.values:
+        errors["sort"] = f"One of {', '.join(CourierSort.values)}."
     if errors:
         raise ValidationError(errors)
     if country == "IN":
@@ -199,7 +195,7 @@ def quote(
             chargeable_weight_grams=priced.chargeable_weight_grams, freight_charge=priced.freight_charge,
             cod_charge=priced.cod_charge, fuel_surcharge=priced.fuel_surcharge, tax=priced.tax,
             total_charge=priced.total_charge, estimated_delivery_days=days,
-            etd=pickup_date(now, courier["pickup_cutoff"]) + timedelta(days=days),
+            etd=pickup_day(now, courier["pickup_cutoff"]) + timedelta(days=days),
             rating=courier_rating(*courier_rates(courier["on_time_rate"], courier["rto_rate"],
                                                  courier["performance_shipments"])),
         ))  # fmt: skip
@@ -255,13 +251,13 @@ def _rank(result: Quote, sort: str, weights: Weights) -> None:
         score = (weights.price * price_score + weights.speed * speed_score + weights.performance * q.rating / 5) / total
         q.score = score.quantize(Decimal("0.0001"))
     keys = {
-        "recommended": lambda q: (-q.score, q.total_charge, q.courier_id),
-        "cheapest": lambda q: (q.total_charge, q.estimated_delivery_days, q.courier_id),
-        "fastest": lambda q: (q.estimated_delivery_days, q.total_charge, q.courier_id),
-        "rating": lambda q: (-q.rating, q.total_charge, q.courier_id),
+        CourierSort.RECOMMENDED: lambda q: (-q.score, q.total_charge, q.courier_id),
+        CourierSort.CHEAPEST: lambda q: (q.total_charge, q.estimated_delivery_days, q.courier_id),
+        CourierSort.FASTEST: lambda q: (q.estimated_delivery_days, q.total_charge, q.courier_id),
+        CourierSort.RATING: lambda q: (-q.rating, q.total_charge, q.courier_id),
     }
     quotes.sort(key=keys[sort])
-    result.recommended_courier_id = min(quotes, key=keys["recommended"]).courier_id
+    result.recommended_courier_id = min(quotes, key=keys[CourierSort.RECOMMENDED]).courier_id
 
 
 def order_parcel(order) -> dict:

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef
 
 from shipping import notifications
 from shipping.adapters import ADAPTERS
-from shipping.models import Courier, DocumentStatus, ShipBatch, ShipBatchStatus, Shipment
+from shipping.models import Courier, DocumentStatus, ShipBatchStatus, Shipment
 from shipping.services import batches as batch_services
 from shipping.services import documents as document_services
 from shipping.services import tracking as tracking_services
@@ -77,5 +77,5 @@ def ship_batch_run(batch_id: int) -> str:
         return batch_services.ship_batch_run(batch_id=batch_id).status
     except SoftTimeLimitExceeded:
         error = "The batch exceeded its time limit; run it again to resume."
-        ShipBatch.objects.filter(pk=batch_id).update(status=ShipBatchStatus.FAILED, error=error)
+        batch_services.ship_batch_fail(batch_id=batch_id, error=error)
         return ShipBatchStatus.FAILED

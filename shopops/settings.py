@@ -299,7 +299,7 @@ SPECTACULAR_SETTINGS = {
         "ImportStatusEnum": "orders.models.ImportStatus",
         "ErrorPolicyEnum": "orders.models.ErrorPolicy",
         "ZoneEnum": "shipping.zones.Zone",
-        "LabelFormatEnum": ["4x6", "a4-4up"],
+        "LabelFormatEnum": "shipping.choices.LabelFormat.values",
         "CourierModeEnum": "shipping.models.CourierMode",
         "AWBPoolKindEnum": "shipping.models.AWBPoolKind",
         "NDRActionEnum": "shipping.models.NDRAction",

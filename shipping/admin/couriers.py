@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from catalog.models import Location
+from shipping.choices import CourierSort
 from shipping.errors import DUPLICATE_COURIER
 from shipping.models import (
     BlockedPincode,
@@ -26,7 +27,7 @@ from shipping.models import (
     ShipmentStatus,
     ShippingPreference,
 )
-from shipping.selectors import SORTS, quote, weights_for
+from shipping.selectors import quote, weights_for
 from shipping.services.couriers import (
     COURIER_FIELDS,
     COURIER_INTEGRATION_FIELDS,
@@ -263,7 +264,11 @@ class CourierAdmin(ServiceAdmin):
 
     def _calculator_initial(self, merchant) -> dict:
         location = Location.objects.filter(merchant=merchant, is_default=True).only("postcode").first()
-        return {"pickup_postcode": location.postcode if location else "", "weight_grams": 500, "sort": "recommended"}
+        return {
+            "pickup_postcode": location.postcode if location else "",
+            "weight_grams": 500,
+            "sort": CourierSort.RECOMMENDED,
+        }
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"rate_calculator_url": reverse("admin:shipping_courier_rate_calculator"),
@@ -304,7 +309,7 @@ class RateCalculatorForm(forms.Form):
     declared_value = forms.DecimalField(label="Declared value (INR)", min_value=0, max_digits=12, decimal_places=2,
                                         required=False)  # fmt: skip
     mode = forms.ChoiceField(choices=[("", "Any"), *CourierMode.choices], required=False)
-    sort = forms.ChoiceField(choices=[(s, s.capitalize()) for s in SORTS], initial="recommended")
+    sort = forms.ChoiceField(choices=CourierSort.choices, initial=CourierSort.RECOMMENDED)
 
     def _clean_pincode(self, name: str) -> str:
         value = self.cleaned_data[name].strip()

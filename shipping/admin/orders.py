@@ -5,14 +5,15 @@ from orders.admin.extensions import order_admin_extensions
 from shipping.admin.documents import OrderDocumentInline, print_action
 from shipping.admin.ship_batches import ship_selected
 from shipping.admin.shipments import create_shipments_selected
+from shipping.choices import LabelFormat, PackingSlipFormat
 from shipping.models import DocumentKind
 
 for action in (
     create_shipments_selected,
     print_action(DocumentKind.INVOICE, "Print tax invoices"),
-    print_action(DocumentKind.PACKING_SLIP, "Print packing slips (A4)", "a4"),
-    print_action(DocumentKind.PACKING_SLIP, "Print packing slips (A5)", "a5"),
-    print_action(DocumentKind.LABEL, "Print shipping labels (4x6 in)", "4x6", through="shipments"),
+    print_action(DocumentKind.PACKING_SLIP, "Print packing slips (A4)", PackingSlipFormat.A4),
+    print_action(DocumentKind.PACKING_SLIP, "Print packing slips (A5)", PackingSlipFormat.A5),
+    print_action(DocumentKind.LABEL, "Print shipping labels (4x6 in)", LabelFormat.LABEL_4X6, through="shipments"),
     ship_selected,
 ):
     order_admin_extensions.register_action(action)

@@ -10,9 +10,10 @@ from django.utils.html import format_html, format_html_join
 from orders.admin.common import actor_of
 from orders.models import Order
 from shipping.admin.documents import document_link
+from shipping.choices import CourierSort, LabelFormat
 from shipping.models import ShipBatch
 from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create, ship_batch_resume
-from shipping.services.ship import SHIP_SORTS, ShipOptions
+from shipping.services.ship import ShipOptions
 from shopops.admin import (
     ActionReport,
     MerchantScopedAdmin,
@@ -28,7 +29,7 @@ class ShipBatchForm(forms.Form):
     """The options of "Ship selected orders…"."""
 
     sort = forms.ChoiceField(
-        choices=[("", "The merchant's default order"), *((s, s.capitalize()) for s in SHIP_SORTS)], required=False,
+        choices=[("", "The merchant's default order"), *CourierSort.choices], required=False,
         help_text="How each order's courier is picked among those that can carry it.")  # fmt: skip
     request_pickup = forms.BooleanField(label="Request pickups", required=False, initial=True,
                                         help_text="One pickup per courier and pickup location.")  # fmt: skip
@@ -37,7 +38,7 @@ class ShipBatchForm(forms.Form):
                                             "day.")  # fmt: skip
     print_label = forms.BooleanField(label="Print labels", required=False, initial=True,
                                      help_text="One PDF with every label.")  # fmt: skip
-    label_format = forms.ChoiceField(choices=[("4x6", "4x6 in"), ("a4-4up", "A4, 4 a sheet")], initial="4x6")
+    label_format = forms.ChoiceField(choices=LabelFormat.choices, initial=LabelFormat.LABEL_4X6)
     print_invoice = forms.BooleanField(label="Print invoices", required=False, initial=True,
                                        help_text="One PDF with every tax invoice.")  # fmt: skip
     generate_manifest = forms.BooleanField(label="Generate manifests", required=False, initial=False,

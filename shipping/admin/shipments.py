@@ -16,6 +16,7 @@ from orders.admin.common import DateRangeFilter, ShipDateFilter, actor_of, rende
 from shipping.adapters import adapter_for
 from shipping.admin.common import shipment_refusal, status_phrase
 from shipping.admin.documents import ShipmentDocumentInline, print_action
+from shipping.choices import LabelFormat
 from shipping.models import (
     FINAL_STATUSES,
     NDR,
@@ -202,8 +203,8 @@ class ShipmentAdmin(MerchantScopedAdmin):
     inlines = [TrackingEventInline, ShipmentEventInline, NDRInline, NotificationInline, ShipmentDocumentInline]
     actions = ["assign_awb_selected", "reassign_selected", "schedule_pickup_selected", "manifest_selected",
                "refresh_tracking_selected", "record_event_selected", "cancel_selected",
-               print_action(DocumentKind.LABEL, "Print labels (4x6 in)", "4x6"),
-               print_action(DocumentKind.LABEL, "Print labels (A4, 4 a sheet)", "a4-4up")]  # fmt: skip
+               print_action(DocumentKind.LABEL, "Print labels (4x6 in)", LabelFormat.LABEL_4X6),
+               print_action(DocumentKind.LABEL, "Print labels (A4, 4 a sheet)", LabelFormat.A4_4UP)]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["order_link", "courier", "awb", "status", "zone", "tracking_link"]}),
         ("Charges", {"fields": ["applied_weight_grams", "freight_charge", "cod_charge", "fuel_surcharge", "tax",

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from orders.models import Order
 from shipping.api import examples as ex
+from shipping.choices import LabelFormat, PackingSlipFormat
 from shipping.models import Document, DocumentKind, DocumentStatus, Shipment
 from shipping.services.documents import DOCUMENT_MAX_ITEMS, document_request
 from shipping.services.manifests import manifest_create
@@ -43,7 +44,9 @@ def _ids(noun: str) -> serializers.ListField:
 class LabelsInput(StrictInputMixin, serializers.Serializer):
     shipment_ids = _ids("shipment")
     format = serializers.ChoiceField(
-        choices=["4x6", "a4-4up"], default="4x6", help_text="4x6: one 100 x 150 mm label a page; a4-4up: four to A4."
+        choices=LabelFormat.values,
+        default=LabelFormat.LABEL_4X6,
+        help_text="4x6: one 100 x 150 mm label a page; a4-4up: four to A4.",
     )
 
 
@@ -53,7 +56,7 @@ class InvoicesInput(StrictInputMixin, serializers.Serializer):
 
 class PackingSlipsInput(StrictInputMixin, serializers.Serializer):
     order_ids = _ids("order")
-    format = serializers.ChoiceField(choices=["a4", "a5"], default="a4")
+    format = serializers.ChoiceField(choices=PackingSlipFormat.values, default=PackingSlipFormat.A4)
 
 
 class ManifestsInput(StrictInputMixin, serializers.Serializer):

@@ -8,8 +8,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from shipping.choices import CourierSort
 from shipping.models import Adapter, Courier, CourierMode, RateCard, ShipmentStatus
-from shipping.selectors import SORTS, courier_rates, courier_rating
+from shipping.selectors import courier_rates, courier_rating
 from shipping.services.couriers import PINCODE, POSTCODE
 from shipping.zones import Zone, normalize_postcode
 from shopops.api.serializers import LocalTimeField, StrictInputMixin
@@ -243,7 +244,7 @@ class ServiceabilityQuery(StrictInputMixin, serializers.Serializer):
                                          required=False, help_text=f"0 to {MAX_DIMENSION_CM} cm.")  # fmt: skip
     mode = serializers.ChoiceField(choices=CourierMode.choices, required=False, help_text="Only couriers of a mode.")
     sort = serializers.ChoiceField(
-        choices=[(s, s) for s in SORTS],
+        choices=CourierSort.values,
         required=False,
         help_text="Order of `couriers`; `recommended` weighs price, speed and rating with the merchant's weights. "
         "Default: the merchant's default order (recommended).",

@@ -14,9 +14,10 @@ from shipping import selectors
 from shipping.api import examples as ex
 from shipping.api.document_views import DocumentOutput
 from shipping.api.shipment_serializers import ShipmentOutput
+from shipping.choices import CourierSort, LabelFormat
 from shipping.models import ShipBatch
 from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create
-from shipping.services.ship import SHIP_SORTS, ShipOptions, ShipRefused, ShipResult, ship_order
+from shipping.services.ship import ShipOptions, ShipRefused, ShipResult, ship_order
 from shopops.api.base import MerchantAPIView, MerchantScopedGenericViewSet
 from shopops.api.exceptions import ApiError, status_for
 from shopops.api.schema import ApiErrorOutput
@@ -28,7 +29,7 @@ MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
 
 class ShipOptionsInput(StrictInputMixin, serializers.Serializer):
     courier = serializers.CharField(default="recommended", help_text='A courier code, or "recommended".')
-    sort = serializers.ChoiceField(choices=SHIP_SORTS, required=False,
+    sort = serializers.ChoiceField(choices=CourierSort.values, required=False,
                                    help_text="How to pick the courier when none is named; default: the merchant's "
                                              "own order (recommended unless changed).")  # fmt: skip
     request_pickup = serializers.BooleanField(default=True)
@@ -36,7 +37,7 @@ class ShipOptionsInput(StrictInputMixin, serializers.Serializer):
                                         help_text="Default: today before the courier's cut-off, else the next "
                                                   "working day.")  # fmt: skip
     print_label = serializers.BooleanField(default=True)
-    label_format = serializers.ChoiceField(choices=["4x6", "a4-4up"], default="4x6")
+    label_format = serializers.ChoiceField(choices=LabelFormat.values, default=LabelFormat.LABEL_4X6)
     print_invoice = serializers.BooleanField(default=True)
     generate_manifest = serializers.BooleanField(default=False)
 

@@ -10,7 +10,7 @@ Callers pass objects loaded with ``label_queryset()``, ``invoice_queryset()``, `
 import hashlib
 import json
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ from num2words import num2words
 
 from orders.models import Order, OrderLine, PaymentMethod
 from shipping.documents.barcodes import barcode_modules
-from shipping.documents.gst import PAISA, ZERO, gst_state_code, is_intra_state, split_tax
+from shipping.documents.gst import ZERO, gst_state_code, is_intra_state, split_tax
 from shipping.models import Manifest, Shipment, ShipmentStatus
 from shipping.zones import Zone
+from shopops.money import round_money
 
 #: Rows of the manifest's shipment table on one page (one table per page keeps layout time linear).
 MANIFEST_ROWS_PER_PAGE = 16
@@ -92,7 +93,7 @@ def manifest_queryset() -> QuerySet[Manifest]:
 
 def indian_grouping(value: Decimal) -> str:
     """``1234567.5`` -> ``12,34,567.50``: the last three digits, then groups of two (lakh, crore)."""
-    value = Decimal(value).quantize(PAISA, ROUND_HALF_UP)
+    value = round_money(value)
     sign = "-" if value < 0 else ""
     whole, fraction = f"{abs(value):.2f}".split(".")
     head, tail = whole[:-3], whole[-3:]
@@ -108,12 +109,12 @@ def indian_grouping(value: Decimal) -> str:
 def money(value: Decimal, currency: str = "INR") -> str:
     if currency == "INR":
         return f"₹{indian_grouping(value)}"
-    return f"{currency} {Decimal(value).quantize(PAISA, ROUND_HALF_UP):,.2f}"
+    return f"{currency} {round_money(value):,.2f}"
 
 
 def amount_in_words(value: Decimal, currency: str = "INR") -> str:
     """The amount in words, Indian system (lakh, crore): ``Rupees one lakh, twenty thousand and fifty paise only``."""
-    value = Decimal(value).quantize(PAISA, ROUND_HALF_UP)
+    value = round_money(value)
     if value < 0:
         raise ValueError("amount_in_words needs an amount >= 0")
     rupees, paise = int(value), int((value - int(value)) * 100)

@@ -3,9 +3,10 @@ and the split of a line's tax."""
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-PAISA = Decimal("0.01")
+from shopops.money import round_money
+
 ZERO = Decimal("0")
 
 
@@ -66,5 +67,5 @@ def split_tax(*, total: Decimal, tax_amount: Decimal, intra_state: bool) -> TaxL
     taxable = total - tax_amount
     if not intra_state:
         return TaxLine(taxable, ZERO, ZERO, tax_amount)
-    cgst = (tax_amount / 2).quantize(PAISA, ROUND_HALF_UP)
+    cgst = round_money(tax_amount / 2)
     return TaxLine(taxable, cgst, tax_amount - cgst, ZERO)

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
 from orders.models import Order, OrderStatus
+from shipping.choices import LabelFormat, PackingSlipFormat
 from shipping.documents.barcodes import QUIET_ZONE_MODULES, barcode_modules, barcode_svg, module_size_mm
 from shipping.documents.data import (
     TEMPLATE_DIR,
@@ -35,8 +36,6 @@ from shipping.documents.data import (
 )
 from shipping.models import Invoice, Manifest, Shipment
 
-LABEL_FORMATS = ("4x6", "a4-4up")
-PACKING_SLIP_FORMATS = ("a4", "a5")
 #: Items per WeasyPrint document; bigger batches are rendered in chunks and merged. Measured on the label (when it
 #: was HTML): one document of 1,000 pages ran at 16 labels/s, chunks of 100 or 25 merged with pypdf at 9 labels/s
 #: (each document pays ~0.5 s of stylesheet and font set-up): one document per request (<= 500 items) is
@@ -230,13 +229,13 @@ def _labels_pdf(labels: list[dict[str, Any]], format: str, *, title: str, create
 
     _register_fonts()
     out = io.BytesIO()
-    page = PAGE_4X6 if format == "4x6" else PAGE_A4
+    page = PAGE_4X6 if format == LabelFormat.LABEL_4X6 else PAGE_A4
     canvas = Canvas(out, pagesize=(page[0] * MM, page[1] * MM), invariant=1, pageCompression=1)
     canvas.setTitle(title)
     canvas.setCreator("ShopOps")
     canvas.setProducer("ShopOps")
     canvas.setDateFormatter(lambda *_: created.astimezone(UTC).strftime("D:%Y%m%d%H%M%S+00'00'"))
-    if format == "4x6":
+    if format == LabelFormat.LABEL_4X6:
         for label in labels:
             _draw_label(_Pen(canvas, page[1], 3, 3), label)
             canvas.showPage()
@@ -332,8 +331,8 @@ def _empty() -> Rendered:
 def render_labels(*, merchant, shipments: list[Shipment], format: str) -> Rendered:
     """Shipping labels, one 4x6 in (100 x 150 mm) page each, or four to an A4 sheet. Shipments without an AWB, or
     cancelled, are listed in ``not_created`` with the reason; the rest are rendered, in the order given."""
-    if format not in LABEL_FORMATS:
-        raise ValidationError({"format": [f"Labels come in {', '.join(LABEL_FORMATS)}, not {format!r}."]})
+    if format not in LabelFormat.values:
+        raise ValidationError({"format": [f"Labels come in {', '.join(LabelFormat.values)}, not {format!r}."]})
     _check_scope(merchant, shipments)
     labels, not_created, dates = [], [], []
     for shipment in shipments:
@@ -346,7 +345,7 @@ def render_labels(*, merchant, shipments: list[Shipment], format: str) -> Render
     if not labels:
         return Rendered(pdf=b"", page_count=0, not_created=not_created)
     pdf = _labels_pdf(labels, format, title=f"Shipping labels ({len(labels)})", created=max(dates))
-    pages = len(labels) if format == "4x6" else -(-len(labels) // 4)
+    pages = len(labels) if format == LabelFormat.LABEL_4X6 else -(-len(labels) // 4)
     return Rendered(pdf=pdf, page_count=pages, not_created=not_created)
 
 
@@ -393,8 +392,10 @@ def render_manifest(*, merchant, manifest: Manifest) -> Rendered:
 
 def render_packing_slips(*, merchant, orders: list[Order], format: str, chunk_size: int = CHUNK_SIZE) -> Rendered:
     """Packing slips, A4 or A5: the items with SKU, quantity and the location to pick them from."""
-    if format not in PACKING_SLIP_FORMATS:
-        raise ValidationError({"format": [f"Packing slips come in {', '.join(PACKING_SLIP_FORMATS)}, not {format!r}."]})
+    if format not in PackingSlipFormat.values:
+        raise ValidationError(
+            {"format": [f"Packing slips come in {', '.join(PackingSlipFormat.values)}, not {format!r}."]}
+        )
     _check_scope(merchant, orders)
     if not orders:
         return _empty()

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from shipping.choices import CourierSort
 from shipping.zones import Zone
 from shopops.models import Merchant
 from shopops.validation import money_field
@@ -157,9 +158,7 @@ class ShippingPreference(models.Model):
                                        validators=[MinValueValidator(0), MaxValueValidator(1)])  # fmt: skip
     weight_performance = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("0.20"),
                                              validators=[MinValueValidator(0), MaxValueValidator(1)])  # fmt: skip
-    default_sort = models.CharField(max_length=12, default="recommended",
-                                    choices=[(s, s.capitalize()) for s in ("recommended", "cheapest", "fastest",
-                                                                            "rating")])  # fmt: skip
+    default_sort = models.CharField(max_length=12, default=CourierSort.RECOMMENDED, choices=CourierSort.choices)
 
     def __str__(self) -> str:
         return f"shipping preference of {self.merchant_id}"

@@ -4,9 +4,12 @@ shipped as one job)."""
 from django.db import models
 from django.db.models import Q
 
+from shipping.choices import LabelFormat, PackingSlipFormat
 from shipping.models.shipments import Manifest, PickupRequest, Shipment
+from shopops.jobs import Job
 from shopops.models import Merchant
 from shopops.storage import PrivateStorage
+from shopops.transitions import declare
 
 
 class DocumentKind(models.TextChoices):
@@ -16,11 +19,11 @@ class DocumentKind(models.TextChoices):
     PACKING_SLIP = "packing_slip", "Packing slips"
 
 
-class DocumentFormat(models.TextChoices):
-    LABEL_4X6 = "4x6", "4 x 6 in label (100 x 150 mm)"
-    A4_4UP = "a4-4up", "A4, 4 labels a sheet"
-    A4 = "a4", "A4"
-    A5 = "a5", "A5"
+#: Every format a document comes in: the label formats and the sheet sizes (invoices and manifests are A4,
+#: packing slips A4 or A5).
+DocumentFormat = models.TextChoices(
+    "DocumentFormat", [(f.name, (f.value, f.label)) for f in (*LabelFormat, *PackingSlipFormat)], module=__name__
+)
 
 
 class DocumentStatus(models.TextChoices):
@@ -30,7 +33,7 @@ class DocumentStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class Document(models.Model):
+class Document(Job):
     """A PDF rendered by a worker: labels, invoices, a manifest or packing slips for the shipments or orders it
     covers. ``checksum`` digests the data it was rendered from: the same request on unchanged data returns the
     same document."""
@@ -47,11 +50,7 @@ class Document(models.Model):
     file_checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the PDF bytes.")
     page_count = models.PositiveIntegerField(default=0)
     not_created = models.JSONField(default=list, blank=True, help_text="[{id, reason}] left out of the PDF.")
-    error = models.CharField(max_length=500, blank=True)
     requested_by = models.CharField(max_length=100)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -67,6 +66,16 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.pk}"
+
+
+#: A worker takes a queued document to rendering (again, when the first worker was lost), then done or failed; a
+#: failed one may be rendered again by a redelivered task. Done is final.
+DOCUMENT_STATES = declare(Document, {
+    DocumentStatus.QUEUED: {DocumentStatus.RENDERING, DocumentStatus.FAILED},
+    DocumentStatus.RENDERING: {DocumentStatus.RENDERING, DocumentStatus.DONE, DocumentStatus.FAILED},
+    DocumentStatus.FAILED: {DocumentStatus.RENDERING, DocumentStatus.FAILED},
+    DocumentStatus.DONE: set(),
+})  # fmt: skip
 
 
 class Invoice(models.Model):
@@ -95,7 +104,7 @@ class ShipBatchStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class ShipBatch(models.Model):
+class ShipBatch(Job):
     """ "Ship selected orders" as one resumable job: each order confirmed, packed, booked with a courier and given an
     AWB; then one pickup per courier and location, one label PDF, one invoice PDF and one manifest per courier.
 
@@ -117,13 +126,9 @@ class ShipBatch(models.Model):
     invoice_document = models.ForeignKey(Document, on_delete=models.SET_NULL, null=True, blank=True,
                                          related_name="+")  # fmt: skip
     manifest_documents = models.ManyToManyField(Document, blank=True, related_name="+")
-    error = models.CharField(max_length=500, blank=True)
     created_by = models.CharField(max_length=100)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True,
                                         help_text="Last sign of life of the worker running it.")  # fmt: skip
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "ship batch"
@@ -135,3 +140,13 @@ class ShipBatch(models.Model):
 
     def __str__(self) -> str:
         return f"Ship batch {self.pk}"
+
+
+#: A worker takes a queued batch to running; a running batch whose worker was lost, or a failed one, is run again
+#: (running); it ends done, or failed when it runs out of time. Done is final.
+SHIP_BATCH_STATES = declare(ShipBatch, {
+    ShipBatchStatus.QUEUED: {ShipBatchStatus.RUNNING},
+    ShipBatchStatus.RUNNING: {ShipBatchStatus.RUNNING, ShipBatchStatus.DONE, ShipBatchStatus.FAILED},
+    ShipBatchStatus.FAILED: {ShipBatchStatus.RUNNING},
+    ShipBatchStatus.DONE: set(),
+})  # fmt: skip

@@ -11,6 +11,7 @@ from orders.models import Order
 from shipping.errors import BATCH_DONE
 from shipping.models import DocumentKind, ShipBatch, ShipBatchStatus, Shipment
 from shipping.models import ShipmentStatus as S
+from shipping.models.documents import SHIP_BATCH_STATES
 from shipping.services.background import enqueue_on_commit
 from shipping.services.manifests import manifest_create
 from shipping.services.pickups import pickup_schedule
@@ -25,7 +26,9 @@ from shipping.services.ship import (
     ship_courier,
 )
 from shopops.errors import NOT_FOUND
+from shopops.jobs import Job
 from shopops.models import Merchant
+from shopops.transitions import transition, transition_where
 
 SHIP_BATCH_MAX = 500
 #: A running batch whose worker gave no sign of life for this long was lost: running it again takes over.
@@ -74,9 +77,8 @@ def ship_batch_run(*, batch_id: int) -> ShipBatch:
         alive = batch.heartbeat_at is not None and batch.heartbeat_at > now - SHIP_BATCH_STALE_AFTER
         if batch.status == ShipBatchStatus.RUNNING and alive:
             return batch  # another worker is on it ("run again" while it runs, a duplicate delivery)
-        batch.status, batch.started_at = ShipBatchStatus.RUNNING, batch.started_at or now  # the first start
-        batch.heartbeat_at = now
-        batch.save(update_fields=["status", "started_at", "heartbeat_at"])
+        started = {"started_at": batch.started_at or now, "heartbeat_at": now}  # the first start is kept
+        batch = transition(SHIP_BATCH_STATES, batch, ShipBatchStatus.RUNNING, locked=True, values=started)
     merchant, options = batch.merchant, ShipOptions.from_json(batch.options)
     orders = Order.objects.filter(merchant=merchant).in_bulk(batch.order_ids)
     for order_id in batch.order_ids:
@@ -100,9 +102,16 @@ def ship_batch_run(*, batch_id: int) -> ShipBatch:
                   .select_related("order__pickup_location", "courier").order_by("order_id"))  # fmt: skip
     ShipBatch.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now())
     _batch_documents(batch, merchant, options, booked)
-    batch.status, batch.finished_at = ShipBatchStatus.DONE, timezone.now()
-    batch.save(update_fields=["status", "finished_at", "error", "results", "label_document", "invoice_document"])
-    return batch
+    done = {"finished_at": timezone.now(), "error": batch.error, "results": batch.results,
+            "label_document": batch.label_document, "invoice_document": batch.invoice_document}  # fmt: skip
+    return transition(SHIP_BATCH_STATES, batch, ShipBatchStatus.DONE, values=done)
+
+
+def ship_batch_fail(*, batch_id: int, error: str) -> bool:
+    """Record that a running batch stopped (it ran out of time): failed, with why; run again, it resumes. A batch in
+    another status is left as it is. Whether it was marked."""
+    return bool(transition_where(SHIP_BATCH_STATES, ShipBatch.objects.filter(pk=batch_id), ShipBatchStatus.FAILED,
+                                 error=Job.error_text(error)))  # fmt: skip
 
 
 def _batch_outcome(result: ShipResult) -> dict:
@@ -161,4 +170,4 @@ def _batch_documents(batch: ShipBatch, merchant: Merchant, options: ShipOptions,
     if options.print_invoice and booked:
         batch.invoice_document = attempt("invoices", lambda: document_now(
             merchant, DocumentKind.INVOICE, [s.order_id for s in booked], actor))  # fmt: skip
-    batch.error = "; ".join(problems)[:500]
+    batch.error = Job.error_text("; ".join(problems))

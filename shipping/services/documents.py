@@ -12,13 +12,17 @@ from django.utils import timezone
 
 from orders.models import Order, OrderStatus
 from shipping import outbox
+from shipping.choices import LabelFormat, PackingSlipFormat
 from shipping.documents import data, render
 from shipping.errors import MISSING_MERCHANT_SETTING
-from shipping.models import Document, DocumentKind, DocumentStatus, Invoice
+from shipping.models import Document, DocumentFormat, DocumentKind, DocumentStatus, Invoice
+from shipping.models.documents import DOCUMENT_STATES
 from shipping.services.background import enqueue_on_commit
 from shopops.errors import NOT_FOUND
+from shopops.jobs import Job
 from shopops.models import Merchant
 from shopops.services import counter_next
+from shopops.transitions import transition, transition_where
 
 
 def invoice_for(*, order: Order, at: datetime | None = None) -> Invoice:
@@ -56,10 +60,10 @@ DOCUMENT_QUEUED_LOST_AFTER = timedelta(hours=1)
 DOCUMENT_TIME_LIMIT = 600
 #: kind -> (model the ids name, the formats it comes in, its default format)
 DOCUMENT_KINDS = {
-    DocumentKind.LABEL: ("shipment", ("4x6", "a4-4up"), "4x6"),
-    DocumentKind.INVOICE: ("order", ("a4",), "a4"),
-    DocumentKind.MANIFEST: ("manifest", ("a4",), "a4"),
-    DocumentKind.PACKING_SLIP: ("order", ("a4", "a5"), "a4"),
+    DocumentKind.LABEL: ("shipment", tuple(LabelFormat.values), LabelFormat.LABEL_4X6),
+    DocumentKind.INVOICE: ("order", (DocumentFormat.A4,), DocumentFormat.A4),
+    DocumentKind.MANIFEST: ("manifest", (DocumentFormat.A4,), DocumentFormat.A4),
+    DocumentKind.PACKING_SLIP: ("order", tuple(PackingSlipFormat.values), PackingSlipFormat.A4),
 }
 
 
@@ -133,12 +137,11 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
 
 def document_render(*, document_id: int) -> Document:
     """Render a queued document to its PDF (a worker's job; run again it leaves a finished document alone)."""
-    with transaction.atomic():
-        document = Document.objects.select_for_update().select_related("merchant").get(pk=document_id)
-        if document.status == DocumentStatus.DONE:
-            return document
-        document.status, document.started_at, document.error = DocumentStatus.RENDERING, timezone.now(), ""
-        document.save(update_fields=["status", "started_at", "error"])
+    claimed = transition_where(DOCUMENT_STATES, Document.objects.filter(pk=document_id), DocumentStatus.RENDERING,
+                               started_at=timezone.now(), error="")  # fmt: skip
+    document = Document.objects.select_related("merchant").get(pk=document_id)
+    if not claimed:  # done: every other status may be rendered (again)
+        return document
     merchant = document.merchant
     try:
         if document.kind == DocumentKind.LABEL:
@@ -162,11 +165,11 @@ def document_render(*, document_id: int) -> Document:
         return _document_failed(document, "Nothing to print: " + "; ".join(
             f"{item['id']}: {item['reason']}" for item in rendered.not_created[:20]), rendered.not_created)  # fmt: skip
     document.file.save(f"{document.kind}-{document.pk}.pdf", ContentFile(rendered.pdf), save=False)
-    document.file_checksum = hashlib.sha256(rendered.pdf).hexdigest()
-    document.page_count, document.not_created = rendered.page_count, rendered.not_created
-    document.status, document.finished_at = DocumentStatus.DONE, timezone.now()
+    done = {"file": document.file.name, "file_checksum": hashlib.sha256(rendered.pdf).hexdigest(),
+            "page_count": rendered.page_count, "not_created": rendered.not_created,
+            "finished_at": timezone.now()}  # fmt: skip
     with transaction.atomic():
-        document.save(update_fields=["file", "file_checksum", "page_count", "not_created", "status", "finished_at"])
+        document = transition(DOCUMENT_STATES, document, DocumentStatus.DONE, values=done)
         outbox.document_emit(document)
     return document
 
@@ -178,11 +181,10 @@ def document_fail(*, document_id: int, error: str) -> Document | None:
         document = Document.objects.select_for_update().filter(pk=document_id).first()
         if document is None or document.status == DocumentStatus.DONE:
             return document
-        return _document_failed(document, error)
+        return _document_failed(document, error, locked=True)
 
 
-def _document_failed(document: Document, error: str, not_created: list | None = None) -> Document:
-    document.status, document.error, document.finished_at = DocumentStatus.FAILED, error[:500], timezone.now()
-    document.not_created = not_created or []
-    document.save(update_fields=["status", "error", "finished_at", "not_created"])
-    return document
+def _document_failed(document: Document, error: str, not_created: list | None = None, *,
+                     locked: bool = False) -> Document:  # fmt: skip
+    return transition(DOCUMENT_STATES, document, DocumentStatus.FAILED, locked=locked, values={
+        "error": Job.error_text(error), "finished_at": timezone.now(), "not_created": not_created or []})  # fmt: skip

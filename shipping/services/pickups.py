@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from catalog.models import Location
 from shipping.adapters import adapter_for
+from shipping.calendar import pickup_day
 from shipping.errors import PICKUP_CANCELLED, PICKUP_IN_PROGRESS, SHIPMENTS_NOT_READY
 from shipping.models import PRE_PICKUP_STATUSES, Courier, PickupRequest, PickupStatus, Shipment
 from shipping.models import ShipmentStatus as S
@@ -59,7 +60,7 @@ def pickup_schedule(*, merchant: Merchant, shipment_ids: list[int], actor: str, 
         if not_ready:
             raise SHIPMENTS_NOT_READY("Only shipments with an AWB and no pickup yet can be picked up.",
                                       {"shipments": {str(k): v for k, v in not_ready.items()}})  # fmt: skip
-        day = pickup_date or next_pickup_date(courier, now)
+        day = pickup_date or pickup_day(now, courier.pickup_cutoff)
         if day < now.date():
             raise ValidationError({"pickup_date": ["The pickup date is in the past."]})
         pickup = (

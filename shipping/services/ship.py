@@ -22,7 +22,6 @@ from shopops.models import Merchant
 
 SHIP_STEPS = ("order_created", "confirmed", "awb_assigned", "pickup_scheduled", "label_generated",
               "invoice_generated", "manifest_generated")  # fmt: skip
-SHIP_SORTS = ("recommended", "cheapest", "fastest", "rating")
 
 
 @dataclass(frozen=True)

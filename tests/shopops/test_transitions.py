@@ -21,13 +21,10 @@ PENDING = {
     "orders/services/orders.py",
     "orders/services/returns.py",
     "orders/tasks.py",
-    "shipping/services/batches.py",
-    "shipping/services/documents.py",
     "shipping/services/ndr.py",
     "shipping/services/notifications.py",
     "shipping/services/pickups.py",
     "shipping/services/shipments.py",
-    "shipping/tasks.py",
 }
 PENDING_MODELS = {
     ("orders", "Order", "status"),
@@ -39,8 +36,6 @@ PENDING_MODELS = {
     ("shipping", "TrackingEvent", "status"),
     ("shipping", "NDR", "status"),
     ("shipping", "Notification", "status"),
-    ("shipping", "Document", "status"),
-    ("shipping", "ShipBatch", "status"),
 }
 
 
