@@ -7,7 +7,6 @@ allow is ``shopops.errors.state_refusal`` (``transition_not_allowed``); ids that
 
 from django.core.exceptions import ValidationError
 
-from shopops.api.exceptions import ApiError
 from shopops.errors import DomainError, ErrorCode, ErrorKind
 
 C = ErrorKind.CONFLICT
@@ -40,6 +39,5 @@ MISSING_MERCHANT_SETTING = ErrorCode(
 )
 
 #: What a step of a shipping flow (one-call shipping, a batch) takes as a refusal to report rather than a bug: domain
-#: errors and field errors, and the API's ``ApiError`` that orders' services still raise until they raise domain
-#: errors too (the one place in shipping, outside its API, that knows it; it goes then).
-REFUSALS = (DomainError, ValidationError, ApiError)
+#: errors and field errors.
+REFUSALS = (DomainError, ValidationError)

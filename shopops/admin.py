@@ -17,7 +17,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from shopops.api.exceptions import ApiError
 from shopops.csvexport import stream_csv
 from shopops.errors import DomainError
 from shopops.models import (
@@ -158,14 +157,14 @@ class ServiceRefusal(Exception):
 
 @contextmanager
 def service_refusals(conflict_fields: dict[str, str] | None = None, label: str = "") -> Iterator[None]:
-    """Turn a service's ValidationError or ApiError into a ServiceRefusal.
+    """Turn a service's ValidationError or DomainError into a ServiceRefusal.
 
     ``conflict_fields`` names the form field a conflict code belongs to (``{"duplicate_sku": "sku"}``);
     ``label`` prefixes the messages (e.g. "Image 2") when they belong to an inline rather than the form.
     """
     try:
         yield
-    except (DomainError, ApiError) as exc:
+    except DomainError as exc:
         raise ServiceRefusal({(conflict_fields or {}).get(exc.code): [exc.message]}) from exc
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
@@ -344,7 +343,7 @@ def run_per_object(model_admin: MerchantScopedAdmin, request, objects: Iterable,
             continue
         try:
             apply(obj)
-        except (DomainError, ApiError, ValidationError) as exc:
+        except (DomainError, ValidationError) as exc:
             report.refused.append(f"{obj} ({reason(exc)})")
         else:
             report.done += 1
@@ -353,7 +352,7 @@ def run_per_object(model_admin: MerchantScopedAdmin, request, objects: Iterable,
 
 def refusal_reason(exc: Exception) -> str:
     """A service's refusal as a short phrase for an action's message."""
-    if isinstance(exc, (DomainError, ApiError)):
+    if isinstance(exc, DomainError):
         return exc.message.rstrip(".")
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages).rstrip(".")
