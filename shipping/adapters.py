@@ -5,6 +5,13 @@ A courier integration is a subclass of ``CourierAdapter`` registered in
 the adapter and keep the state machine, the locks and the records themselves,
 so an adapter only speaks to the courier.
 
+The services call an adapter with no database transaction open (a call to a
+courier over HTTP may take seconds), after recording the intent as a
+``CourierCall``, and record its answer afterwards. Every operation that changes
+something at the courier gets ``key``: the call's idempotency key, the same on
+every retry of the call, so a courier told the same key twice does the
+operation once (and answers the same AWB or pickup token).
+
 Two adapters ship with ShopOps:
 
 * ``offline``: AWBs from the merchant's AWB pools, a generated pickup token,
@@ -17,7 +24,6 @@ Two adapters ship with ShopOps:
 """
 
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -52,21 +58,29 @@ class CourierAdapter:
     #: AWBs per ``fetch_tracking`` call.
     batch_size = 50
 
-    def assign_awb(self, shipment: Shipment, allocate_from_pool) -> str:
-        """The AWB for a new booking. ``allocate_from_pool()`` hands out the next pool number (409 when empty)."""
+    def uses_pool(self, courier) -> bool:
+        """Whether this courier's AWBs come from the merchant's AWB pools: ShopOps then takes the number when it
+        records the booking (``awb_pool_exhausted`` is decided before any call) and ``allocate_from_pool`` hands
+        it out."""
+        return True
+
+    def assign_awb(self, shipment: Shipment, allocate_from_pool, *, key: str) -> str:
+        """The AWB for a new booking. ``allocate_from_pool()`` hands out the pool number taken for this ``key``
+        (the same number on a retry of the call)."""
         return allocate_from_pool()
 
-    def schedule_pickup(self, *, courier, location, pickup_date, awbs: list[str]) -> str:
-        """Book the courier's visit; returns the courier's pickup token."""
-        return f"PU-{pickup_date:%Y%m%d}-{secrets.token_hex(4).upper()}"
+    def schedule_pickup(self, *, courier, location, pickup_date, awbs: list[str], key: str) -> str:
+        """Book the courier's visit; returns the courier's pickup token (the same token for the same ``key``)."""
+        return f"PU-{pickup_date:%Y%m%d}-{hashlib.sha256(key.encode()).hexdigest()[:8].upper()}"
 
-    def cancel_pickup(self, *, pickup) -> None:
+    def cancel_pickup(self, *, pickup, key: str) -> None:
         """Tell the courier the visit is off."""
 
-    def cancel(self, shipment: Shipment) -> None:
-        """Tell the courier the booking is off (before pickup)."""
+    def cancel(self, shipment: Shipment, *, awb: str, key: str) -> None:
+        """Tell the courier the booking of ``awb`` is off (before pickup)."""
 
-    def ndr_action(self, shipment: Shipment, *, action: str, reattempt_date=None, comment: str = "") -> None:
+    def ndr_action(self, shipment: Shipment, *, action: str, reattempt_date=None, comment: str = "",
+                   key: str) -> None:  # fmt: skip
         """Pass the merchant's decision on a failed delivery to the courier."""
 
     def fetch_tracking(self, shipments: list[Shipment], *, now: datetime) -> list[TrackingUpdate]:
@@ -123,8 +137,11 @@ class SimulatedAdapter(CourierAdapter):
     status_codes = COMMON_CODES
     polls = True
 
-    def assign_awb(self, shipment: Shipment, allocate_from_pool) -> str:
-        if shipment.courier.awb_pools.filter(is_active=True).exists():
+    def uses_pool(self, courier) -> bool:
+        return courier.awb_pools.filter(is_active=True).exists()
+
+    def assign_awb(self, shipment: Shipment, allocate_from_pool, *, key: str) -> str:
+        if self.uses_pool(shipment.courier):
             return allocate_from_pool()
         return f"SIM{shipment.merchant_id:03d}{shipment.pk:09d}"
 

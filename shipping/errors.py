@@ -31,6 +31,16 @@ PICKUP_IN_PROGRESS = ErrorCode("pickup_in_progress", C, "Some shipments of the p
 ALREADY_MANIFESTED = ErrorCode("already_manifested", C, "Some shipments are already on a manifest.")
 NDR_RESOLVED = ErrorCode("ndr_resolved", C, "The NDR is resolved (delivered or returned).")
 NDR_ACTION_TAKEN = ErrorCode("ndr_action_taken", C, "A reattempt is already requested for the NDR.")
+COURIER_CALL_FAILED = ErrorCode(
+    "courier_call_failed",
+    C,
+    "The courier refused the call or did not answer; the call is recorded (failed) and is "
+    "retried by making the same request again (the courier is given the same idempotency key).",
+)
+COURIER_CALL_IN_PROGRESS = ErrorCode(
+    "courier_call_in_progress", C, "A call to the courier for this is under way; ask again in a few minutes."
+)
+COURIER_CALL_DONE = ErrorCode("courier_call_done", C, "The call to the courier succeeded already.")
 BATCH_DONE = ErrorCode("batch_done", C, "The ship batch is done; nothing is left to run.")
 MISSING_MERCHANT_SETTING = ErrorCode(
     "missing_merchant_setting",

@@ -1,6 +1,7 @@
 """The merchant dashboard for shipping, a module per subdomain: couriers (rate cards, serviceability, the rate
 calculator, pincodes, zone rules), shipments, AWB pools, pickups and manifests, the NDR queue, tracking events,
-customer notifications, documents and ship batches; ``orders`` adds shipping's actions and inline to the order desk.
+customer notifications, calls to couriers, documents and ship batches; ``orders`` adds shipping's actions and inline
+to the order desk.
 
 Every admin derives from ``MerchantScopedAdmin`` and writes only through ``shipping.services``; a refusal is a form
 error or a message, never a 500.
@@ -8,6 +9,7 @@ error or a message, never a 500.
 
 from shipping.admin import (  # noqa: F401  (each registers its pages)
     awb_pools,
+    courier_calls,
     couriers,
     documents,
     ndr,

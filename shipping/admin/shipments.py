@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from orders.admin.common import DateRangeFilter, ShipDateFilter, actor_of, rendered_in_time_zone
 from shipping.adapters import adapter_for
 from shipping.admin.common import shipment_refusal, status_phrase
+from shipping.admin.courier_calls import CourierCallInline
 from shipping.admin.documents import ShipmentDocumentInline, print_action
 from shipping.choices import LabelFormat
 from shipping.models import (
@@ -200,7 +201,8 @@ class ShipmentAdmin(MerchantScopedAdmin):
     search_fields = ["awb", "order__number", "order__customer__name", "order__customer__phone"]
     search_help_text = "AWB, order number, customer name or phone."
     show_full_result_count = False
-    inlines = [TrackingEventInline, ShipmentEventInline, NDRInline, NotificationInline, ShipmentDocumentInline]
+    inlines = [TrackingEventInline, ShipmentEventInline, NDRInline, NotificationInline, CourierCallInline,
+               ShipmentDocumentInline]  # fmt: skip
     actions = ["assign_awb_selected", "reassign_selected", "schedule_pickup_selected", "manifest_selected",
                "refresh_tracking_selected", "record_event_selected", "cancel_selected",
                print_action(DocumentKind.LABEL, "Print labels (4x6 in)", LabelFormat.LABEL_4X6),

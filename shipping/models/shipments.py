@@ -9,6 +9,7 @@ from catalog.models import Location
 from shipping.models.couriers import Courier
 from shipping.zones import Zone
 from shopops.models import Merchant
+from shopops.transitions import declare
 from shopops.validation import money_field
 
 
@@ -52,6 +53,29 @@ PICKED_UP_STATUSES = (S.PICKED_UP, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED
                       S.RTO_IN_TRANSIT, S.RTO_DELIVERED, S.LOST)  # fmt: skip
 RTO_STATUSES = (S.RTO_INITIATED, S.RTO_IN_TRANSIT, S.RTO_DELIVERED)
 FINAL_STATUSES = (S.DELIVERED, S.RTO_DELIVERED, S.CANCELLED, S.LOST)
+
+
+def _reachable() -> dict[str, frozenset[str]]:
+    """For each status, every status a courier event may move it to: the transitions' closure, without the
+    merchant-side moves (back to awb_assigned when a pickup is cancelled, to cancelled)."""
+    edges = {status: {t for t in targets if t not in (S.AWB_ASSIGNED, S.CANCELLED, S.NEW)}
+             for status, targets in SHIPMENT_TRANSITIONS.items()}  # fmt: skip
+    closure = {}
+    for start in edges:
+        seen, todo = set(), list(edges[start])
+        while todo:
+            status = todo.pop()
+            if status not in seen:
+                seen.add(status)
+                todo.extend(edges[status])
+        closure[start] = frozenset(seen)
+    return closure
+
+
+#: The moves a courier's event may make (its scans may skip steps: the transitions' closure). A parcel is lost only
+#: once the courier has it: before pickup, "lost" is not a move.
+COURIER_MOVES = {status: moves - {S.LOST} if status in PRE_PICKUP_STATUSES else moves
+                 for status, moves in _reachable().items()}  # fmt: skip
 
 
 class AWBPoolKind(models.TextChoices):
@@ -241,12 +265,23 @@ class Shipment(models.Model):
         return self.awb or f"shipment {self.pk}"
 
 
+class ShipmentEventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    AWB_ASSIGNED = "awb_assigned", "AWB assigned"
+    COURIER_CHANGED = "courier_changed", "Courier changed"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    MANIFESTED = "manifested", "Manifested"
+    NDR_ACTION = "ndr_action", "NDR action"
+    COURIER_CALL_FAILED = "courier_call_failed", "Courier call failed"
+
+
 class ShipmentEvent(models.Model):
-    """The shipment's own timeline: creation, AWB, courier changes, pickups, status changes, NDR actions."""
+    """The shipment's own timeline: creation, AWB, courier changes, pickups, status changes, NDR actions, calls to
+    the courier that failed."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=30)
+    kind = models.CharField(max_length=30, choices=ShipmentEventKind.choices)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     actor = models.CharField(max_length=100)
@@ -260,3 +295,137 @@ class ShipmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_status}->{self.to_status}"
+
+
+def _shipment_stamps(shipment: Shipment, to_status: str, at) -> list[str]:
+    """shipped_at on the first picked-up status, rto_initiated_at on the first RTO status, delivered_at and
+    cancelled_at on those moves; each set once."""
+    names = []
+    if to_status in PICKED_UP_STATUSES:
+        names.append("shipped_at")
+    if to_status in RTO_STATUSES:
+        names.append("rto_initiated_at")
+    names.append({S.DELIVERED: "delivered_at", S.CANCELLED: "cancelled_at"}.get(to_status, ""))
+    stamped = [name for name in names if name and getattr(shipment, name) is None]
+    for name in stamped:
+        setattr(shipment, name, at)
+    return stamped
+
+
+def _record_shipment_move(shipment: Shipment, *, from_status: str, to_status: str, actor: str, message: str = "",
+                          data: dict | None = None) -> None:  # fmt: skip
+    """The event of a move and its webhook: the booking (new -> awb_assigned) is ``awb_assigned``, a courier change
+    (back to new) is ``courier_changed`` (no webhook: the booking that follows sends one), any other move
+    ``status_changed``."""
+    from shipping import outbox  # the outbox reads the models
+
+    if to_status == S.NEW:
+        kind, webhook = ShipmentEventKind.COURIER_CHANGED, ""
+    elif from_status == S.NEW and to_status == S.AWB_ASSIGNED:
+        kind, webhook = ShipmentEventKind.AWB_ASSIGNED, "shipment.awb_assigned"
+    else:
+        kind, webhook = ShipmentEventKind.STATUS_CHANGED, "shipment.status_changed"
+    ShipmentEvent.objects.create(merchant_id=shipment.merchant_id, shipment=shipment, kind=kind,
+                                 from_status=from_status, to_status=to_status, actor=actor, message=message[:500],
+                                 data=data or {})  # fmt: skip
+    if webhook:
+        outbox.shipment_emit(shipment, webhook, previous_status=from_status)
+
+
+#: The shipment's state table: the merchant's moves (SHIPMENT_TRANSITIONS; before pickup a courier change starts
+#: the booking again, back to new) and the courier's (COURIER_MOVES). Each service checks its own rule first.
+SHIPMENT_STATES = declare(
+    Shipment,
+    {status: {*moves, *COURIER_MOVES[status], *((S.NEW,) if status in PRE_PICKUP_STATUSES else ())}
+     for status, moves in SHIPMENT_TRANSITIONS.items()},
+    stamper=_shipment_stamps,
+    record=_record_shipment_move,
+    noun=lambda shipment: f"Shipment {shipment}",
+)  # fmt: skip
+#: A pickup is booked, then perhaps called off.
+PICKUP_STATES = declare(
+    PickupRequest,
+    {PickupStatus.SCHEDULED: {PickupStatus.CANCELLED}, PickupStatus.CANCELLED: set()},
+    stamp_fields={PickupStatus.CANCELLED: "cancelled_at"},
+    noun=lambda pickup: f"Pickup {pickup.token}",
+)
+
+
+class CourierCallKind(models.TextChoices):
+    BOOK = "book", "Book (AWB)"
+    CANCEL = "cancel", "Cancel booking"
+    SCHEDULE_PICKUP = "schedule_pickup", "Schedule pickup"
+    CANCEL_PICKUP = "cancel_pickup", "Cancel pickup"
+    NDR_ACTION = "ndr_action", "NDR action"
+
+
+class CourierCallStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+def new_call_key() -> str:
+    """The idempotency key a courier is given with a call: the same key on every retry of the call."""
+    return secrets.token_urlsafe(24)
+
+
+class CourierCall(models.Model):
+    """One operation asked of a courier: recorded (pending) before the call, its outcome after.
+
+    The call itself runs with no database transaction open; a call that failed or whose answer was never recorded
+    (the process died) stays failed or pending, shown to the merchant, and is retried with the same ``key``, which
+    the courier is told so that it does the operation once."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="calls")
+    kind = models.CharField(max_length=20, choices=CourierCallKind.choices)
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, null=True, blank=True,
+                                 related_name="courier_calls")  # fmt: skip
+    pickup = models.ForeignKey(PickupRequest, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="courier_calls")  # fmt: skip
+    key = models.CharField(max_length=40, unique=True, default=new_call_key, editable=False)
+    status = models.CharField(max_length=10, choices=CourierCallStatus.choices, default=CourierCallStatus.PENDING)
+    request = models.JSONField(default=dict, blank=True, help_text="What the courier is asked (enough to ask again).")
+    response = models.JSONField(default=dict, blank=True, help_text="The courier's answer.")
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    actor = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the latest attempt was asked for.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CourierCallStatus.values), name="couriercall_status_valid"),
+            models.CheckConstraint(condition=Q(kind__in=CourierCallKind.values), name="couriercall_kind_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "status", "created_at"], name="couriercall_merchant_status"),
+            models.Index(fields=["shipment", "kind", "status"], name="couriercall_shipment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} with {self.courier_id} ({self.status})"
+
+
+def _record_call(call: CourierCall, *, from_status: str, to_status: str, actor: str, message: str = "",
+                 data: dict | None = None) -> None:  # fmt: skip
+    """A failed call shows on its shipment's timeline."""
+    if to_status == CourierCallStatus.FAILED and call.shipment_id is not None:
+        ShipmentEvent.objects.create(merchant_id=call.merchant_id, shipment_id=call.shipment_id,
+                                     kind=ShipmentEventKind.COURIER_CALL_FAILED, actor=actor or call.actor,
+                                     message=f"{call.get_kind_display()}: {call.error}"[:500],
+                                     data={"call": call.pk, "kind": call.kind, "attempts": call.attempts})  # fmt: skip
+
+
+#: A call is pending until its outcome is recorded; a failed call is asked again (pending again, same key).
+COURIER_CALL_STATES = declare(
+    CourierCall,
+    {CourierCallStatus.PENDING: {CourierCallStatus.SUCCEEDED, CourierCallStatus.FAILED},
+     CourierCallStatus.FAILED: {CourierCallStatus.PENDING, CourierCallStatus.SUCCEEDED},
+     CourierCallStatus.SUCCEEDED: set()},
+    record=_record_call,
+    noun=lambda call: f"Courier call {call.pk}",
+)  # fmt: skip

@@ -6,6 +6,7 @@ from django.db.models import Q
 from shipping.models.couriers import Courier
 from shipping.models.shipments import Shipment, ShipmentStatus
 from shopops.models import Merchant
+from shopops.transitions import declare, not_a_lifecycle
 
 
 class TrackingEvent(models.Model):
@@ -128,6 +129,13 @@ class NotificationSetting(models.Model):
         return getattr(self, f"on_{event}")
 
 
+class NotificationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
 class Notification(models.Model):
     """One message to a customer about one tracking event, on one channel: sent at most once."""
 
@@ -138,8 +146,7 @@ class Notification(models.Model):
     event = models.CharField(max_length=20, choices=NotificationEvent.choices)
     channel = models.CharField(max_length=5, choices=[("email", "Email"), ("sms", "SMS")])
     recipient = models.CharField(max_length=254)
-    status = models.CharField(max_length=7, choices=[("queued", "Queued"), ("sent", "Sent"), ("failed", "Failed")],
-                              default="queued")  # fmt: skip
+    status = models.CharField(max_length=7, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -153,3 +160,23 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.channel} to {self.recipient}"
+
+
+not_a_lifecycle(TrackingEvent, "The ShopOps status a courier's code maps to: a copy of a shipment status, set once.")
+#: A failed delivery waits for the merchant (open), who asks for a reattempt or RTO; a further failed attempt
+#: opens it again, a delivery or a return resolves it.
+NDR_STATES = declare(
+    NDR,
+    {NDRStatus.OPEN: {NDRStatus.OPEN, NDRStatus.REATTEMPT, NDRStatus.RTO, NDRStatus.DELIVERED},
+     NDRStatus.REATTEMPT: {NDRStatus.OPEN, NDRStatus.RTO, NDRStatus.DELIVERED},
+     NDRStatus.DELIVERED: set(), NDRStatus.RTO: set()},
+    noun=lambda ndr: f"NDR {ndr.pk}",
+)  # fmt: skip
+#: A worker takes a queued notification (sending) and records it sent or failed; a transient failure puts it back
+#: in the queue for the task's retry. A worker lost while sending leaves it sending: it is never sent twice.
+NOTIFICATION_STATES = declare(
+    Notification,
+    {NotificationStatus.QUEUED: {NotificationStatus.SENDING},
+     NotificationStatus.SENDING: {NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.QUEUED},
+     NotificationStatus.SENT: set(), NotificationStatus.FAILED: set()},
+)  # fmt: skip

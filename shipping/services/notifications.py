@@ -7,9 +7,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from shipping import notifications
-from shipping.models import NOTIFY_ON_STATUS, Notification, NotificationSetting, Shipment, TrackingEvent
+from shipping.models import (
+    NOTIFICATION_STATES,
+    NOTIFY_ON_STATUS,
+    Notification,
+    NotificationSetting,
+    NotificationStatus,
+    Shipment,
+    TrackingEvent,
+)
 from shipping.services.background import enqueue_on_commit
+from shopops.integrations import outside_transaction
 from shopops.models import Merchant
+from shopops.transitions import transition
 
 logger = logging.getLogger(__name__)
 
@@ -37,26 +47,31 @@ def notify(shipment: Shipment, status: str, event: TrackingEvent | None) -> None
 
 
 def notification_send(*, notification_id: int) -> Notification:
-    """Send one queued notification; a notification already sent or failed is left alone (sent at most once)."""
+    """Send one queued notification; a notification already taken, sent or failed is left alone (sent at most once).
+
+    Taken (sending) in a short transaction, delivered with no transaction open, recorded sent or failed in another:
+    a refusal (bad address, gateway error) is recorded, not retried; a transient error puts it back in the queue
+    and is raised for the task's retry."""
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update(of=("self",))
             .select_related("shipment__order", "shipment__courier", "merchant")
             .get(pk=notification_id)
         )
-        if notification.status != "queued":
+        if notification.status != NotificationStatus.QUEUED:
             return notification
-        try:
-            notifications.deliver(notification)
-        except notifications.TRANSIENT_ERRORS:
-            raise  # still queued: the task retries with backoff
-        except Exception as exc:  # a refusal (bad address, gateway error) is recorded, not retried
-            logger.warning("Notification %s failed: %s", notification.pk, exc)
-            notification.status, notification.error = "failed", str(exc)[:500]
-        else:
-            notification.status, notification.sent_at = "sent", timezone.now()
-        notification.save(update_fields=["status", "error", "sent_at"])
-    return notification
+        transition(NOTIFICATION_STATES, notification, NotificationStatus.SENDING, locked=True)
+    outside_transaction(f"send notification {notification.pk}")
+    try:
+        notifications.deliver(notification)
+    except notifications.TRANSIENT_ERRORS:
+        transition(NOTIFICATION_STATES, notification, NotificationStatus.QUEUED)
+        raise  # queued again: the task retries with backoff
+    except Exception as exc:
+        logger.warning("Notification %s failed: %s", notification.pk, exc)
+        error = str(exc)[:500]
+        return transition(NOTIFICATION_STATES, notification, NotificationStatus.FAILED, values={"error": error})
+    return transition(NOTIFICATION_STATES, notification, NotificationStatus.SENT, values={"sent_at": timezone.now()})
 
 
 def notification_setting_set(*, merchant: Merchant, data: dict[str, Any]) -> NotificationSetting:

@@ -16,7 +16,7 @@ from shipping.models import ShipmentStatus as S
 from shipping.services.documents import document_render, document_request
 from shipping.services.manifests import manifest_create
 from shipping.services.pickups import pickup_schedule
-from shipping.services.shipments import shipment_assign_awb, shipment_create
+from shipping.services.shipments import book_finish, book_intent, shipment_create
 from shopops.errors import error_of
 from shopops.models import Merchant
 
@@ -56,7 +56,8 @@ class ShipResult:
 
 
 class ShipRefused(Exception):
-    """The booking (order, confirmation, courier, AWB) failed at ``step``: nothing of it was kept."""
+    """The booking (order, confirmation, courier, AWB) failed at ``step``: nothing of it was kept, but for a
+    courier's refusal of the booking itself (``result.steps`` says what was kept)."""
 
     def __init__(self, step: str, cause: Exception, result: ShipResult):
         super().__init__(str(cause))
@@ -85,13 +86,17 @@ def ship_courier(merchant: Merchant, options: ShipOptions) -> Courier | None:
 
 def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipResult, order: Order | None = None,
          order_data: dict | None = None, record_errors: bool = False) -> None:  # fmt: skip
-    """Create (or take) the order, confirm and pack it, book its courier and get its AWB, all in one transaction:
-    a refusal at any step keeps nothing (no order, no AWB spent) and raises ShipRefused naming the step.
-    An order that already has its AWB is taken as booked (a re-run does nothing twice).
+    """Create (or take) the order, confirm and pack it, make its shipment and record its booking in one
+    transaction: a refusal ShopOps decides (stock, serviceability, the courier, an empty AWB pool) keeps nothing
+    (no order, no AWB spent) and raises ShipRefused naming the step. Then the courier is asked for the booking,
+    with no transaction open: a courier that refuses or does not answer leaves the order confirmed and packed,
+    its shipment new and the call recorded as failed (making the same request again asks it again, with the same
+    key), and raises ShipRefused at ``awb_assigned``. An order that already has its AWB is taken as booked (a
+    re-run does nothing twice).
 
     Any other exception is a bug and is raised as it is; with ``record_errors`` (a batch, which goes on with its
     next order) it is logged and recorded as ``internal_error`` in a ShipRefused like a refusal."""
-    step = "order_created"
+    step, call = "order_created", None
     try:
         with transaction.atomic():
             courier = ship_courier(merchant, options)
@@ -112,8 +117,7 @@ def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipRe
             if live is None:
                 live = shipment_create(order=order, courier=courier, sort=options.sort, actor=actor)
             if not live.awb:
-                live = shipment_assign_awb(shipment=live, actor=actor)
-            result.steps["awb_assigned"] = True
+                _, call = book_intent(shipment=live, actor=actor)
     except Exception as exc:
         if not (record_errors or isinstance(exc, REFUSALS)):
             raise
@@ -121,7 +125,18 @@ def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipRe
         result.order = None if order_data is not None else order
         result.error = failure(step, exc)
         raise ShipRefused(step, exc, result) from exc
-    result.order, result.shipment = order, Shipment.objects.select_related("courier").get(pk=live.pk)
+    result.order = order
+    if call is not None:
+        try:
+            book_finish(call, actor=actor)
+        except Exception as exc:  # the order and its shipment stay, waiting for the booking
+            if not (record_errors or isinstance(exc, REFUSALS)):
+                raise
+            result.shipment = Shipment.objects.select_related("courier").get(pk=live.pk)
+            result.error = failure(step, exc)
+            raise ShipRefused(step, exc, result) from exc
+    result.steps["awb_assigned"] = True
+    result.shipment = Shipment.objects.select_related("courier").get(pk=live.pk)
 
 
 def document_now(merchant: Merchant, kind: str, ids: list[int], actor: str, format: str | None = None) -> Document:

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from orders.models import Order, OrderStatus, PaymentMethod
 from orders.services import orders as order_services
-from shipping import outbox
 from shipping.adapters import adapter_for
 from shipping.errors import (
     AWB_ALREADY_ASSIGNED,
@@ -24,23 +23,41 @@ from shipping.models import (
     PICKED_UP_STATUSES,
     PRE_PICKUP_STATUSES,
     RTO_STATUSES,
+    SHIPMENT_STATES,
     SHIPMENT_TRANSITIONS,
     Courier,
+    CourierCall,
+    CourierCallKind,
+    CourierCallStatus,
     Shipment,
     ShipmentEvent,
 )
 from shipping.models import ShipmentStatus as S
 from shipping.selectors import CourierQuote, quote_for_order
-from shipping.services.awb import awb_allocate
+from shipping.services.calls import (
+    CallFailed,
+    call_fail,
+    call_failed_error,
+    call_open,
+    call_pool_awb,
+    call_reopen,
+    call_run,
+    call_succeed,
+    call_tell,
+    unfinished_calls,
+)
 from shipping.zones import UnknownPincode
 from shopops.errors import NOT_FOUND, DomainError, state_refusal
 from shopops.models import Merchant
+from shopops.transitions import transition
 
 SHIPPABLE_ORDER_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PACKED)
 
 
 def record_event(shipment: Shipment, kind: str, actor: str, *, from_status: str = "", to_status: str = "",
                  message: str = "", data: dict | None = None) -> ShipmentEvent:  # fmt: skip
+    """A timeline event that is not a status move (created, manifested, NDR action); moves record theirs through
+    the state table."""
     return ShipmentEvent.objects.create(merchant_id=shipment.merchant_id, shipment=shipment, kind=kind,
                                         from_status=from_status, to_status=to_status, actor=actor,
                                         message=message[:500], data=data or {})  # fmt: skip
@@ -52,25 +69,10 @@ def shipment_transition_refused(shipment: Shipment, to_status: str) -> DomainErr
 
 
 def set_status(shipment: Shipment, to_status: str, actor: str, *, at: datetime | None = None, message: str = "",
-               data: dict | None = None, fields: tuple[str, ...] = ()) -> None:  # fmt: skip
-    """Move a locked shipment to ``to_status``, stamping its timestamps, and write the event."""
-    from_status, at = shipment.status, at or timezone.now()
-    shipment.status = to_status
-    changed = {"status", "updated_at", *fields}
-    if to_status in PICKED_UP_STATUSES and shipment.shipped_at is None:
-        shipment.shipped_at = at
-        changed.add("shipped_at")
-    stamp = {S.DELIVERED: "delivered_at", S.RTO_INITIATED: "rto_initiated_at", S.CANCELLED: "cancelled_at"}.get(
-        to_status)  # fmt: skip
-    if to_status in RTO_STATUSES and shipment.rto_initiated_at is None:
-        stamp = "rto_initiated_at"
-    if stamp and getattr(shipment, stamp) is None:
-        setattr(shipment, stamp, at)
-        changed.add(stamp)
-    shipment.save(update_fields=sorted(changed))
-    record_event(shipment, "status_changed", actor, from_status=from_status, to_status=to_status, message=message,
-                 data=data)  # fmt: skip
-    outbox.shipment_emit(shipment, "shipment.status_changed", previous_status=from_status)
+               data: dict | None = None, values: dict | None = None) -> Shipment:  # fmt: skip
+    """Move a locked shipment to ``to_status`` through its state table: stamps, event and webhook."""
+    return transition(SHIPMENT_STATES, shipment, to_status, actor=actor, at=at, message=message, data=data,
+                      values=values, locked=True)  # fmt: skip
 
 
 def locked_order(order_id: int) -> Order:
@@ -99,20 +101,12 @@ def _quoted(order: Order, courier: Courier | None, at: datetime | None, sort: st
                                 {"courier": courier.code, "reason": reason})  # fmt: skip
 
 
-def _apply_quote(shipment: Shipment, chosen: CourierQuote) -> None:
-    shipment.zone = chosen.zone
-    shipment.applied_weight_grams = chosen.chargeable_weight_grams
-    shipment.freight_charge, shipment.cod_charge = chosen.freight_charge, chosen.cod_charge
-    shipment.fuel_surcharge, shipment.tax, shipment.total_charge = (
-        chosen.fuel_surcharge,
-        chosen.tax,
-        chosen.total_charge,
-    )
-    shipment.expected_delivery_date = chosen.etd
-
-
-QUOTE_FIELDS = ("courier", "zone", "applied_weight_grams", "freight_charge", "cod_charge", "fuel_surcharge", "tax",
-                "total_charge", "expected_delivery_date")  # fmt: skip
+def _quote_values(chosen: CourierQuote) -> dict:
+    """The shipment's fields the quote sets (courier, zone, weight, charges, expected delivery)."""
+    return {"courier_id": chosen.courier_id, "zone": chosen.zone,
+            "applied_weight_grams": chosen.chargeable_weight_grams, "freight_charge": chosen.freight_charge,
+            "cod_charge": chosen.cod_charge, "fuel_surcharge": chosen.fuel_surcharge, "tax": chosen.tax,
+            "total_charge": chosen.total_charge, "expected_delivery_date": chosen.etd}  # fmt: skip
 
 
 def shipment_create(*, order: Order, actor: str, courier: Courier | None = None, at: datetime | None = None,
@@ -133,15 +127,13 @@ def shipment_create(*, order: Order, actor: str, courier: Courier | None = None,
             raise SHIPMENT_EXISTS(f"Order {locked.number} already has shipment {live.pk} ({live.status}).",
                                   {"shipment": live.pk, "status": live.status})  # fmt: skip
         chosen = _quoted(locked, courier, at, sort)
-        shipment = Shipment(
+        shipment = Shipment.objects.create(
             merchant_id=locked.merchant_id,
             order=locked,
-            courier_id=chosen.courier_id,
             currency=locked.currency,
             cod_amount=locked.total if locked.payment_method == PaymentMethod.COD else Decimal("0"),
+            **_quote_values(chosen),
         )
-        _apply_quote(shipment, chosen)
-        shipment.save()
         record_event(shipment, "created", actor, to_status=S.NEW,
                      message=f"{chosen.name}, {chosen.zone}, {chosen.total_charge} {shipment.currency}",
                      data={"courier": chosen.code, "recommended": courier is None})  # fmt: skip
@@ -173,8 +165,24 @@ def shipment_assign_awb(*, shipment: Shipment, actor: str, courier: Courier | No
     """Book the shipment with its courier and get its AWB; with another ``courier``, reassign it first.
 
     Reassignment is allowed until pickup: the old AWB stays spent (never reused), the shipment leaves its pickup
-    and manifest, and the change is recorded as an event. Refused: ``shipment_cancelled``, ``awb_already_assigned``,
-    ``awb_pool_exhausted``, ``transition_not_allowed`` (after pickup)."""
+    and manifest, the old courier is told the booking is off, and the change is recorded as an event. The courier
+    is called after the checks are committed, with no lock held (``book_intent``, then ``book_finish``); a failed
+    or unanswered booking stays recorded and is asked again, with the same key, by calling this again. Refused:
+    ``shipment_cancelled``, ``awb_already_assigned``, ``awb_pool_exhausted``, ``transition_not_allowed`` (after
+    pickup), ``courier_call_in_progress``, ``courier_call_failed``."""
+    cancels, call = book_intent(shipment=shipment, actor=actor, courier=courier, at=at)
+    for cancel in cancels:
+        call_tell(cancel)
+    return book_finish(call, actor=actor)
+
+
+def book_intent(*, shipment: Shipment, actor: str, courier: Courier | None = None,
+                at: datetime | None = None) -> tuple[list[CourierCall], CourierCall]:  # fmt: skip
+    """The booking's first step, in one short transaction (or the caller's): the checks, a courier change (its
+    cancel call to the old courier recorded), and the book call recorded, pending: a failed or lost book call of
+    the shipment with its courier is asked again with its key. When the courier's AWBs come from the merchant's
+    pools the number is taken here, with the call (``awb_pool_exhausted`` keeps nothing). Returns the cancel calls
+    to make and the book call."""
     if courier is not None and courier.merchant_id != shipment.merchant_id:
         raise ValidationError({"courier": ["Not a courier of this merchant."]})
     with transaction.atomic():
@@ -190,54 +198,102 @@ def shipment_assign_awb(*, shipment: Shipment, actor: str, courier: Courier | No
         if not reassign and locked.awb:
             raise AWB_ALREADY_ASSIGNED(f"Shipment {locked.pk} already has AWB {locked.awb}.",
                                        {"awb": locked.awb, "courier": locked.courier.code})  # fmt: skip
-        if reassign:
-            _reassign(locked, courier, actor, at)
-        adapter = adapter_for(locked.courier)
-        awb = adapter.assign_awb(locked, lambda: awb_allocate(courier=locked.courier))
-        from_status = locked.status
-        locked.awb, locked.awb_assigned_at = awb, timezone.now()
-        locked.status = S.AWB_ASSIGNED
-        locked.save(update_fields=["awb", "awb_assigned_at", "status", "updated_at"])
-        record_event(locked, "awb_assigned", actor, from_status=from_status, to_status=S.AWB_ASSIGNED,
-                     message=f"AWB {awb} with {locked.courier.name}",
-                     data={"awb": awb, "courier": locked.courier.code})  # fmt: skip
-        outbox.shipment_emit(locked, "shipment.awb_assigned", previous_status=from_status)
-        order_services.order_set_awb(order=locked.order, awb=awb, courier=locked.courier.code, actor=actor)
-    return locked
+        cancels = _reassign(locked, courier, actor, at) if reassign else []
+        earlier = unfinished_calls(shipment=locked, kind=CourierCallKind.BOOK, courier=locked.courier)
+        if earlier:
+            call = call_reopen(earlier[-1], actor=actor)
+        else:
+            call = call_open(courier=locked.courier, kind=CourierCallKind.BOOK, actor=actor, shipment=locked)
+        if adapter_for(locked.courier).uses_pool(locked.courier):
+            call_pool_awb(call)
+    return cancels, call
 
 
-def _reassign(locked: Shipment, courier: Courier, actor: str, at: datetime | None) -> None:
+def book_finish(call: CourierCall, *, actor: str) -> Shipment:
+    """Ask the courier for the booking (no transaction open), then record the answer (``book_outcome``). Refused:
+    ``courier_call_failed`` (recorded on the call; the shipment waits, new, for the booking to be asked again)."""
+    try:
+        awb = call_run(call)
+    except CallFailed as failed:
+        raise call_failed_error(failed, f"book shipment {failed.call.shipment_id}") from failed.cause
+    return book_outcome(call, awb, actor=actor)
+
+
+def book_outcome(call: CourierCall, awb: str, *, actor: str) -> Shipment:
+    """Record the courier's AWB and move the shipment to awb_assigned, re-checking under the lock that it still
+    waits for this booking. A shipment cancelled (or moved to another courier) meanwhile keeps the record, and the
+    courier is told the booking is off in another recorded call; the caller gets the refusal."""
+    with transaction.atomic():
+        locked = locked_shipment(call.shipment_id)
+        if not call_succeed(call, {"awb": awb}):  # recorded by an earlier attempt, with its move
+            return locked
+        wanted = (locked.status == S.NEW and locked.courier_id == call.courier_id and not locked.awb
+                  and locked.order.status in SHIPPABLE_ORDER_STATUSES)  # fmt: skip
+        if wanted:
+            set_status(locked, S.AWB_ASSIGNED, actor, message=f"AWB {awb} with {locked.courier.name}",
+                       data={"awb": awb, "courier": locked.courier.code},
+                       values={"awb": awb, "awb_assigned_at": timezone.now()})  # fmt: skip
+            order_services.order_set_awb(order=locked.order, awb=awb, courier=locked.courier.code, actor=actor)
+            return locked
+        cancel = call_open(courier=call.courier, kind=CourierCallKind.CANCEL, actor=actor, shipment=locked,
+                           request={"awb": awb})  # fmt: skip
+    call_tell(cancel)
+    if locked.status == S.CANCELLED:
+        raise SHIPMENT_CANCELLED(f"Shipment {locked.pk} was cancelled while {call.courier.name} booked it; the "
+                                 f"booking (AWB {awb}) is called off.", {"status": locked.status})  # fmt: skip
+    if locked.order.status not in SHIPPABLE_ORDER_STATUSES:
+        raise order_not_shippable(locked.order)
+    if locked.awb:
+        raise AWB_ALREADY_ASSIGNED(f"Shipment {locked.pk} already has AWB {locked.awb}.",
+                                   {"awb": locked.awb, "courier": locked.courier.code})  # fmt: skip
+    raise shipment_transition_refused(locked, S.AWB_ASSIGNED)
+
+
+def _reassign(locked: Shipment, courier: Courier, actor: str, at: datetime | None) -> list[CourierCall]:
+    """Move the locked shipment to ``courier``, back to new; the old courier's booking is called off (a cancel call
+    to make after commit) and an unfinished booking with it is superseded."""
     old_courier, old_awb = locked.courier, locked.awb
     chosen = _quoted(locked_order(locked.order_id), courier, at)
-    if old_awb:
-        adapter_for(old_courier).cancel(locked)
-    locked.courier = courier
-    _apply_quote(locked, chosen)
-    locked.awb, locked.pickup, locked.pickup_date, locked.manifest = "", None, None, None
-    locked.status = S.NEW
-    locked.save(update_fields=[*QUOTE_FIELDS, "awb", "pickup", "pickup_date", "manifest", "status", "updated_at"])
-    record_event(
+    for stale in unfinished_calls(shipment=locked, kind=CourierCallKind.BOOK):
+        stale = call_reopen(stale, actor=actor) if stale.status == CourierCallStatus.PENDING else stale
+        stale.error = f"Superseded: the shipment moved to {courier.name}."
+        if stale.status == CourierCallStatus.PENDING:
+            call_fail(stale)
+        else:
+            CourierCall.objects.filter(pk=stale.pk).update(error=stale.error)
+    cancels = [call_open(courier=old_courier, kind=CourierCallKind.CANCEL, actor=actor, shipment=locked,
+                         request={"awb": old_awb})] if old_awb else []  # fmt: skip
+    set_status(
         locked,
-        "courier_changed",
+        S.NEW,
         actor,
-        to_status=S.NEW,
         message=f"{old_courier.name} -> {courier.name}" + (f"; AWB {old_awb} released" if old_awb else ""),
         data={"from_courier": old_courier.code, "to_courier": courier.code, "old_awb": old_awb},
+        values={**_quote_values(chosen), "awb": "", "pickup": None, "pickup_date": None, "manifest": None},
     )
+    locked.courier = courier
+    return cancels
 
 
 def shipment_cancel(*, shipment: Shipment, actor: str, reason: str = "") -> Shipment:
-    """Cancel before pickup: the courier is told, the AWB stays spent, the order is free to ship again."""
+    """Cancel before pickup: the AWB stays spent, the order is free to ship again, and the courier is told after
+    commit. A courier that could not be told leaves the cancel call failed (the shipment stays cancelled):
+    cancelling again asks it again."""
     with transaction.atomic():
         locked = locked_shipment(shipment.pk)
-        if S.CANCELLED not in SHIPMENT_TRANSITIONS[locked.status]:
-            raise shipment_transition_refused(locked, S.CANCELLED)
-        if locked.awb:
-            adapter_for(locked.courier).cancel(locked)
-        locked.cancel_reason = reason[:255]
-        set_status(locked, S.CANCELLED, actor, message=reason, fields=("cancel_reason",))
-        if locked.order.awb:
-            order_services.order_set_awb(order=locked.order, awb="", courier="", actor=actor)
+        untold = unfinished_calls(shipment=locked, kind=CourierCallKind.CANCEL) if locked.status == S.CANCELLED else []
+        if untold:
+            calls = [call_reopen(call, actor=actor) for call in untold]
+        else:
+            if S.CANCELLED not in SHIPMENT_TRANSITIONS[locked.status]:
+                raise shipment_transition_refused(locked, S.CANCELLED)
+            calls = [call_open(courier=locked.courier, kind=CourierCallKind.CANCEL, actor=actor, shipment=locked,
+                               request={"awb": locked.awb})] if locked.awb else []  # fmt: skip
+            set_status(locked, S.CANCELLED, actor, message=reason, values={"cancel_reason": reason[:255]})
+            if locked.order.awb:
+                order_services.order_set_awb(order=locked.order, awb="", courier="", actor=actor)
+    for call in calls:
+        call_tell(call)
     return locked
 
 

@@ -17,10 +17,9 @@ from django.utils.dateparse import parse_datetime
 
 from shipping.adapters import TrackingUpdate, adapter_for, status_for
 from shipping.models import (
+    COURIER_MOVES,
     FINAL_STATUSES,
-    PRE_PICKUP_STATUSES,
     RTO_STATUSES,
-    SHIPMENT_TRANSITIONS,
     Courier,
     Shipment,
     TrackingEvent,
@@ -31,28 +30,7 @@ from shipping.services.ndr import ndr_follow
 from shipping.services.notifications import notify
 from shipping.services.shipments import lock_order_of, order_follow, set_status
 from shipping.webhooks import event_time_problem
-
-
-def _reachable() -> dict[str, frozenset[str]]:
-    """For each status, every status a courier event may move it to: the transitions' closure, without the
-    merchant-side moves (back to awb_assigned when a pickup is cancelled, to cancelled)."""
-    edges = {status: {t for t in targets if t not in (S.AWB_ASSIGNED, S.CANCELLED, S.NEW)}
-             for status, targets in SHIPMENT_TRANSITIONS.items()}  # fmt: skip
-    closure = {}
-    for start in edges:
-        seen, todo = set(), list(edges[start])
-        while todo:
-            status = todo.pop()
-            if status not in seen:
-                seen.add(status)
-                todo.extend(edges[status])
-        closure[start] = frozenset(seen)
-    return closure
-
-
-#: A parcel is lost only once the courier has it: before pickup, "lost" is not a move.
-COURIER_MOVES = {status: moves - {S.LOST} if status in PRE_PICKUP_STATUSES else moves
-                 for status, moves in _reachable().items()}  # fmt: skip
+from shopops.integrations import outside_transaction
 
 
 @dataclass
@@ -145,12 +123,13 @@ def _apply_event(shipment: Shipment, event: TrackingEvent, status: str, actor: s
     if status not in COURIER_MOVES[shipment.status] and not repeat_ndr:
         return False
     previous = shipment.status
-    shipment.last_event_at = event.occurred_at
     if repeat_ndr:
+        shipment.last_event_at = event.occurred_at
         shipment.save(update_fields=["last_event_at", "updated_at"])
     else:
         set_status(shipment, status, actor, at=event.occurred_at, message=event.description,
-                   data={"tracking_event": event.pk, "code": event.code}, fields=("last_event_at",))  # fmt: skip
+                   data={"tracking_event": event.pk, "code": event.code},
+                   values={"last_event_at": event.occurred_at})  # fmt: skip
     TrackingEvent.objects.filter(pk=event.pk).update(applied=True)
     ndr_follow(shipment, status, event, previous)
     order_follow(shipment, status, actor)
@@ -276,7 +255,8 @@ def tracking_refresh(*, shipments: list[Shipment], now: datetime | None = None) 
 
 def _poll(courier: Courier, adapter, batch: list[Shipment], now: datetime, result: IngestResult) -> None:
     """Ask the adapter for news of ``batch``, mark it polled, store and apply the events; ``result`` adds the
-    counts."""
+    counts. The courier is asked with no transaction open; each event is then stored in its own."""
+    outside_transaction(f"poll {courier.name} for {len(batch)} shipments")
     updates = adapter.fetch_tracking(batch, now=now)
     Shipment.objects.filter(pk__in=[s.pk for s in batch]).update(last_polled_at=now)
     part = tracking_ingest(courier=courier, updates=updates, source="poll", now=now)

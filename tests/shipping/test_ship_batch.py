@@ -14,6 +14,7 @@ from orders.models import Order, OrderEvent
 from shipping.adapters import OfflineAdapter
 from shipping.models import (
     AWBPool,
+    CourierCall,
     Document,
     Manifest,
     PickupRequest,
@@ -25,6 +26,7 @@ from shipping.services import batches
 from shipping.services.awb import awb_pool_create_range, awb_pool_remaining
 from shipping.services.batches import ship_batch_create, ship_batch_run
 from shipping.services.ship import ShipOptions
+from shipping.services.shipments import shipment_assign_awb
 from tests.api import invalid
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
@@ -230,14 +232,14 @@ def test_a_failed_document_is_named_in_the_error_and_the_rest_is_done(desk):
 def test_an_unexpected_error_booking_one_order_is_logged_as_internal_error_and_the_batch_goes_on(desk, monkeypatch,
                                                                                                    caplog):  # fmt: skip
     first, broken, last = desk.orders("bluedart-main", 3)
-    assign_awb = OfflineAdapter.assign_awb
+    uses_pool = OfflineAdapter.uses_pool
 
-    def failing_for_broken(adapter, shipment, allocate_from_pool):
-        if shipment.order_id == broken.pk:
-            raise RuntimeError("the courier's booking call answered nonsense")
-        return assign_awb(adapter, shipment, allocate_from_pool)
+    def failing_for_broken(adapter, courier):  # asked while the booking is recorded, before any courier call
+        if Shipment.objects.filter(order=broken, status="new").exists():
+            raise RuntimeError("a bug while recording the booking")
+        return uses_pool(adapter, courier)
 
-    monkeypatch.setattr(OfflineAdapter, "assign_awb", failing_for_broken)
+    monkeypatch.setattr(OfflineAdapter, "uses_pool", failing_for_broken)
     batch = batch_of(desk.merchant, [first.pk, broken.pk, last.pk])
 
     batch = ship_batch_run(batch_id=batch.pk)
@@ -255,6 +257,42 @@ def test_an_unexpected_error_booking_one_order_is_logged_as_internal_error_and_t
     broken.refresh_from_db()
     assert (broken.status, Shipment.objects.filter(order=broken).exists()) == ("new", False)  # nothing of it kept
     assert batch.label_document.page_count == 2
+
+
+def test_a_courier_failing_to_book_one_order_leaves_it_packed_and_the_batch_goes_on(desk, monkeypatch):
+    first, broken, last = desk.orders("bluedart-main", 3)
+    assign_awb = OfflineAdapter.assign_awb
+
+    def failing_for_broken(adapter, shipment, allocate_from_pool, *, key):
+        if shipment.order_id == broken.pk:
+            raise RuntimeError("the courier's booking call answered nonsense")
+        return assign_awb(adapter, shipment, allocate_from_pool, key=key)
+
+    monkeypatch.setattr(OfflineAdapter, "assign_awb", failing_for_broken)
+    batch = batch_of(desk.merchant, [first.pk, broken.pk, last.pk])
+
+    batch = ship_batch_run(batch_id=batch.pk)
+
+    shipment, call = Shipment.objects.get(order=broken), CourierCall.objects.get(shipment__order=broken)
+    assert (batch.status, batch.processed, batch.shipped, batch.failed, batch.error) == ("done", 3, 2, 1, "")
+    assert batch.results[str(broken.pk)] == {
+        "steps": {"confirmed": True, "awb_assigned": False}, "shipment": shipment.pk, "awb": "",
+        "courier": "bluedart",
+        "error": {"step": "awb_assigned", "code": "courier_call_failed",
+                  "message": f"Blue Dart did not book shipment {shipment.pk}: RuntimeError: the courier's booking call "
+                             "answered nonsense. Ask again to retry.",
+                  "details": {"call": call.pk, "kind": "book", "courier": "bluedart",
+                              "error": "RuntimeError: the courier's booking call answered nonsense"}},
+    }  # fmt: skip
+    broken.refresh_from_db()
+    assert (broken.status, shipment.status, call.status) == ("packed", "new", "failed")  # kept, waiting for a retry
+
+    monkeypatch.undo()
+    shipment = shipment_assign_awb(shipment=shipment, actor="user:1")  # the booking asked again, same key
+
+    call.refresh_from_db()
+    assert (shipment.status, call.status, call.attempts) == ("awb_assigned", "succeeded", 2)
+    assert shipment.awb == call.request["pool_awb"]  # the number taken when the booking was first recorded
 
 
 # -- resuming -------------------------------------------------------------------------------------------------------

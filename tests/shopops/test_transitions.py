@@ -21,21 +21,12 @@ PENDING = {
     "orders/services/orders.py",
     "orders/services/returns.py",
     "orders/tasks.py",
-    "shipping/services/ndr.py",
-    "shipping/services/notifications.py",
-    "shipping/services/pickups.py",
-    "shipping/services/shipments.py",
 }
 PENDING_MODELS = {
     ("orders", "Order", "status"),
     ("orders", "Order", "payment_status"),
     ("orders", "Return", "status"),
     ("orders", "BulkImport", "status"),
-    ("shipping", "PickupRequest", "status"),
-    ("shipping", "Shipment", "status"),
-    ("shipping", "TrackingEvent", "status"),
-    ("shipping", "NDR", "status"),
-    ("shipping", "Notification", "status"),
 }
 
 
