@@ -5,5 +5,5 @@ class ShippingConfig(AppConfig):
     name = "shipping"
 
     def ready(self) -> None:
-        # The services enqueue tasks by name (shipping/services/background.py): register them in every process.
+        # The services enqueue tasks by name (shopops/dispatch.py): register them in every process.
         from shipping import tasks  # noqa: F401

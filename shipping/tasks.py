@@ -9,11 +9,21 @@ from django.db.models import Exists, OuterRef
 
 from shipping import notifications
 from shipping.adapters import ADAPTERS
-from shipping.models import Courier, DocumentStatus, ShipBatchStatus, Shipment
+from shipping.models import (
+    Courier,
+    Document,
+    DocumentStatus,
+    Notification,
+    NotificationStatus,
+    ShipBatch,
+    ShipBatchStatus,
+    Shipment,
+)
 from shipping.services import batches as batch_services
 from shipping.services import documents as document_services
 from shipping.services import tracking as tracking_services
 from shipping.services.notifications import notification_send
+from shopops import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +51,7 @@ def tracking_poll_all() -> int:
     ids = list(Courier.objects.filter(is_active=True, adapter__in=polling).filter(Exists(live))
                .values_list("pk", flat=True))  # fmt: skip
     for courier_id in ids:
-        tracking_poll_courier.delay(courier_id)
+        dispatch.send(tracking_poll_courier.name, courier_id)
     return len(ids)
 
 
@@ -79,3 +89,9 @@ def ship_batch_run(batch_id: int) -> str:
         error = "The batch exceeded its time limit; run it again to resume."
         batch_services.ship_batch_fail(batch_id=batch_id, error=error)
         return ShipBatchStatus.FAILED
+
+
+# The jobs the sweep sends again while they wait for a worker (shopops/dispatch.py).
+dispatch.sweep(Document, document_render.name, [DocumentStatus.QUEUED])
+dispatch.sweep(ShipBatch, ship_batch_run.name, [ShipBatchStatus.QUEUED])
+dispatch.sweep(Notification, notify_send.name, [NotificationStatus.QUEUED])

@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_id
 
+from shopops.dispatch import send_on_commit
 from shopops.errors import ACCOUNT_EXISTS, INVITATION_ACCEPTED, INVITATION_PENDING, INVITATION_WAS_REVOKED, LAST_OWNER
 from shopops.models import (
     IDEMPOTENCY_KEY_STATES,
@@ -133,9 +134,7 @@ def _normalised_email(email: str) -> str:
 
 
 def _send_after_commit(invitation: Invitation) -> None:
-    from shopops.tasks import notify_invitation
-
-    transaction.on_commit(lambda pk=invitation.pk: notify_invitation.delay(pk))
+    send_on_commit("shopops.tasks.notify_invitation", invitation.pk)
 
 
 def invitation_create(*, merchant: Merchant, email: str, role: str = Role.STAFF, invited_by=None) -> Invitation:

@@ -99,6 +99,9 @@ DATABASES = {
         env="DATABASE_URL",
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # A connection kept between requests is checked first: after a database restart the next request
+        # reconnects instead of failing on the dead one.
+        conn_health_checks=True,
     )
 }
 # The cache holds API throttling counters: share it between processes in production.
@@ -323,13 +326,9 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_RESULT_BACKEND = (
-    os.environ.get(
-        "CELERY_RESULT_BACKEND",
-        CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
-    )
-    or None
-)
+# Job rows hold every outcome, so task results are not stored. A result backend would also tie each publish to
+# it: with Redis down, a publish waits ~19 s for it and then leaves the process unable to publish until restarted.
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_RESULT_EXPIRES = timedelta(hours=1)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -342,7 +341,11 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ["default", "imports", "documents", "notifications", "webhooks"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that cannot be reached costs a request about a second (shopops/dispatch.py): connect briefly, publish
+# without retries; the sweep sends again what was not published.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECT_TIMEOUT", 1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": env_int("CELERY_BROKER_CONNECT_TIMEOUT", 1),
     # Redis: a task unacknowledged for longer than this is redelivered, so it
     # must exceed the longest task time limit.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
@@ -351,7 +354,15 @@ CELERY_TIMEZONE = "UTC"
 # An import job whose worker has not reported progress for this long is marked failed.
 IMPORT_STUCK_AFTER = timedelta(seconds=env_int("IMPORT_STUCK_AFTER_SECONDS", 900))
 
+# A queued job that no worker claimed this long after it was sent is sent again (its message lost or never
+# published): the jobs-requeue sweep.
+JOB_REQUEUE_AFTER = timedelta(seconds=env_int("JOB_REQUEUE_AFTER_SECONDS", 60))
+
 CELERY_BEAT_SCHEDULE = {
+    "jobs-requeue": {
+        "task": "shopops.tasks.jobs_requeue",
+        "schedule": timedelta(seconds=30),
+    },
     "idempotency-keys-prune": {
         "task": "shopops.tasks.idempotency_keys_prune",
         "schedule": timedelta(hours=1),

@@ -1,13 +1,19 @@
 from celery import shared_task
 from django.core.management import call_command
 
-from shopops import services
+from shopops import dispatch, services
 
 
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=540)
 def idempotency_keys_prune() -> int:
     """Delete Idempotency-Key records older than 24 hours (Celery beat, hourly)."""
     return services.idempotency_keys_prune()
+
+
+@shared_task(acks_late=True, soft_time_limit=25, time_limit=30)
+def jobs_requeue() -> int:
+    """Every 30 seconds (Celery beat): send again the jobs no worker claimed since they were last sent."""
+    return dispatch.jobs_requeue()
 
 
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=540)

@@ -11,7 +11,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from orders import tasks
 from orders.admin.common import actor_of, rendered_in_time_zone
 from orders.imports.jobs import import_create
 from orders.imports.parse import TEMPLATES, import_file_problem
@@ -163,7 +162,6 @@ class BulkImportAdmin(MerchantScopedAdmin):
                 job = import_create(merchant=form.merchant or data["merchant"], kind=data["kind"], upload=upload,
                                     file_name=upload.name, dry_run=data["dry_run"],
                                     error_policy=data["error_policy"], actor=actor_of(request))  # fmt: skip
-                tasks.import_run.delay_on_commit(job.pk)
             job.refresh_from_db()  # without a broker the job has run by now
             self.message_user(request, f"Uploaded {job.file_name}: import {job.pk} is {job.get_status_display()}.",
                               messages.SUCCESS)  # fmt: skip

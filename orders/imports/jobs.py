@@ -13,17 +13,20 @@ from orders.imports.products import run_inventory, run_products
 from orders.imports.progress import finish
 from orders.imports.write import run_orders
 from orders.models import BulkImport, ImportKind, ImportStatus
+from shopops.dispatch import send_on_commit
 from shopops.models import Merchant
 
 
 def import_create(*, merchant: Merchant, kind: str, upload, file_name: str, dry_run: bool, error_policy: str,
                   actor: str) -> BulkImport:  # fmt: skip
-    """Store the uploaded file and its job; the caller enqueues ``import_run`` on commit."""
+    """Store the uploaded file and its job, sent to the workers once the caller's transaction commits (without a
+    broker it runs then, in this process)."""
     checksum = file_checksum(upload)
     job = BulkImport(merchant=merchant, kind=kind, file_name=file_name[:255], checksum=checksum, dry_run=dry_run,
                      error_policy=error_policy, created_by=actor)  # fmt: skip
     job.file.save(file_name, File(upload, name=file_name), save=False)
     job.save()
+    send_on_commit("orders.tasks.import_run", job.pk)
     return job
 
 

@@ -62,6 +62,7 @@ class Document(Job):
         indexes = [
             models.Index(fields=["merchant", "created_at", "id"], name="document_merchant_created"),
             models.Index(fields=["merchant", "kind", "checksum"], name="document_merchant_checksum"),
+            models.Index(fields=["queued_at"], condition=Q(status="queued"), name="document_waiting"),
         ]
 
     def __str__(self) -> str:
@@ -137,6 +138,7 @@ class ShipBatch(Job):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=ShipBatchStatus.values), name="shipbatch_status_valid"),
         ]
+        indexes = [models.Index(fields=["queued_at"], condition=Q(status="queued"), name="shipbatch_waiting")]
 
     def __str__(self) -> str:
         return f"Ship batch {self.pk}"

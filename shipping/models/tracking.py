@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from shipping.models.couriers import Courier
 from shipping.models.shipments import Shipment, ShipmentStatus
@@ -149,6 +150,7 @@ class Notification(models.Model):
     status = models.CharField(max_length=7, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(default=timezone.now, help_text="When it was last sent to the workers.")
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -156,7 +158,10 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tracking_event", "channel"], name="notification_once_per_event"),
         ]
-        indexes = [models.Index(fields=["shipment", "id"], name="notification_shipment")]
+        indexes = [
+            models.Index(fields=["shipment", "id"], name="notification_shipment"),
+            models.Index(fields=["queued_at"], condition=Q(status="queued"), name="notification_waiting"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} {self.channel} to {self.recipient}"

@@ -12,7 +12,6 @@ from shipping.errors import BATCH_DONE
 from shipping.models import DocumentKind, ShipBatch, ShipBatchStatus, Shipment
 from shipping.models import ShipmentStatus as S
 from shipping.models.documents import SHIP_BATCH_STATES
-from shipping.services.background import enqueue_on_commit
 from shipping.services.manifests import manifest_create
 from shipping.services.pickups import pickup_schedule
 from shipping.services.ship import (
@@ -25,6 +24,7 @@ from shipping.services.ship import (
     failure,
     ship_courier,
 )
+from shopops.dispatch import send_on_commit
 from shopops.errors import NOT_FOUND
 from shopops.jobs import Job
 from shopops.models import Merchant
@@ -50,7 +50,7 @@ def ship_batch_create(*, merchant: Merchant, order_ids: list[int], actor: str, o
     with transaction.atomic():
         batch = ShipBatch.objects.create(merchant=merchant, order_ids=ids, options=options.as_json(), total=len(ids),
                                          created_by=actor)  # fmt: skip
-        enqueue_on_commit("shipping.tasks.ship_batch_run", batch.pk)
+        send_on_commit("shipping.tasks.ship_batch_run", batch.pk)
     return batch
 
 
@@ -60,7 +60,7 @@ def ship_batch_resume(*, batch: ShipBatch) -> ShipBatch:
     if batch.status == ShipBatchStatus.DONE:
         raise BATCH_DONE(f"Ship batch {batch.pk} is done; there is nothing left to run.",
                          {"status": batch.status})  # fmt: skip
-    enqueue_on_commit("shipping.tasks.ship_batch_run", batch.pk)
+    send_on_commit("shipping.tasks.ship_batch_run", batch.pk)
     return batch
 
 

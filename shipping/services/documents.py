@@ -17,7 +17,7 @@ from shipping.documents import data, render
 from shipping.errors import MISSING_MERCHANT_SETTING
 from shipping.models import Document, DocumentFormat, DocumentKind, DocumentStatus, Invoice
 from shipping.models.documents import DOCUMENT_STATES
-from shipping.services.background import enqueue_on_commit
+from shopops.dispatch import send_on_commit
 from shopops.errors import NOT_FOUND
 from shopops.jobs import Job
 from shopops.models import Merchant
@@ -54,8 +54,6 @@ def invoices_issue(*, merchant: Merchant, orders: list[Order]) -> None:
 
 
 DOCUMENT_MAX_ITEMS = 500
-#: A document still queued this long after it was asked for is asked for again (its task was lost).
-DOCUMENT_QUEUED_LOST_AFTER = timedelta(hours=1)
 #: The render task's hard time limit (s): a document still "rendering" after it lost its worker.
 DOCUMENT_TIME_LIMIT = 600
 #: kind -> (model the ids name, the formats it comes in, its default format)
@@ -110,10 +108,10 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
     objects = _document_objects(merchant, kind, ids)
     checksum = data.data_checksum(kind, format, objects)
     with transaction.atomic():
-        lost_before = timezone.now() - timedelta(seconds=DOCUMENT_TIME_LIMIT)  # its worker was killed: not reused
-        never_sent = timezone.now() - DOCUMENT_QUEUED_LOST_AFTER  # its task never reached a worker (broker down)
-        lost = Q(status=DocumentStatus.RENDERING, started_at__lt=lost_before) | Q(
-            status=DocumentStatus.QUEUED, created_at__lt=never_sent)  # fmt: skip
+        # Its worker was killed: not reused. A queued one is (its message, if lost, is sent again by the sweep).
+        lost = Q(
+            status=DocumentStatus.RENDERING, started_at__lt=timezone.now() - timedelta(seconds=DOCUMENT_TIME_LIMIT)
+        )
         reusable = (Document.objects.select_for_update()
                     .filter(merchant=merchant, kind=kind, format=format, checksum=checksum)
                     .exclude(Q(status=DocumentStatus.FAILED) | lost).order_by("-id").first())  # fmt: skip
@@ -131,16 +129,20 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
         else:
             document.shipments.set(objects[0].shipments.all())
         if enqueue:  # else the caller renders it (document_render) itself
-            enqueue_on_commit("shipping.tasks.document_render", document.pk)
+            send_on_commit("shipping.tasks.document_render", document.pk)
     return document
 
 
 def document_render(*, document_id: int) -> Document:
     """Render a queued document to its PDF (a worker's job; run again it leaves a finished document alone)."""
-    claimed = transition_where(DOCUMENT_STATES, Document.objects.filter(pk=document_id), DocumentStatus.RENDERING,
-                               started_at=timezone.now(), error="")  # fmt: skip
+    now = timezone.now()
+    # Claimed once: a second delivery of the message finds it rendering and leaves it to its worker, unless that
+    # worker was lost (rendering for longer than the task may run).
+    claimable = Document.objects.filter(pk=document_id).exclude(
+        status=DocumentStatus.RENDERING, started_at__gte=now - timedelta(seconds=DOCUMENT_TIME_LIMIT))  # fmt: skip
+    claimed = transition_where(DOCUMENT_STATES, claimable, DocumentStatus.RENDERING, started_at=now, error="")
     document = Document.objects.select_related("merchant").get(pk=document_id)
-    if not claimed:  # done: every other status may be rendered (again)
+    if not claimed:  # done, or rendering in another worker
         return document
     merchant = document.merchant
     try:

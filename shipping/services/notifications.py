@@ -16,7 +16,7 @@ from shipping.models import (
     Shipment,
     TrackingEvent,
 )
-from shipping.services.background import enqueue_on_commit
+from shopops.dispatch import send_on_commit
 from shopops.integrations import outside_transaction
 from shopops.models import Merchant
 from shopops.transitions import transition
@@ -43,7 +43,7 @@ def notify(shipment: Shipment, status: str, event: TrackingEvent | None) -> None
         notification = Notification.objects.create(merchant_id=shipment.merchant_id, shipment=shipment,
                                                    tracking_event=event, event=kind, channel=channel,
                                                    recipient=recipient)  # fmt: skip
-        enqueue_on_commit("shipping.tasks.notify_send", notification.pk)
+        send_on_commit("shipping.tasks.notify_send", notification.pk)
 
 
 def notification_send(*, notification_id: int) -> Notification:

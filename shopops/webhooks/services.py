@@ -31,6 +31,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from shopops.dispatch import send
 from shopops.errors import DELIVERY_IN_PROGRESS, ENDPOINT_DISABLED
 from shopops.models import Membership, Merchant, Role
 from shopops.transitions import transition, transition_where
@@ -209,10 +210,10 @@ def outbox_emit(*, merchant_id: int, type: str, object_key: str,
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
-    from shopops.webhooks.tasks import webhook_deliver
-
+    """Send the deliveries to the workers; those the broker does not take wait for the sweep."""
     for delivery_id in delivery_ids:
-        webhook_deliver.delay(delivery_id)
+        if not send("shopops.webhooks.tasks.webhook_deliver", delivery_id):
+            return
 
 
 def delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:

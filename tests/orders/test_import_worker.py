@@ -24,7 +24,6 @@ from django.core.files import File
 from django.db import connection
 from django.db.models import Count
 
-from orders import tasks
 from orders.imports.jobs import import_create
 from orders.imports.parse import ORDER_COLUMNS, TEMPLATES
 from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportStatus, Order, OrderLine
@@ -157,6 +156,11 @@ def _create_job(merchant, path: Path) -> BulkImport:
                                      actor="system")  # fmt: skip
 
 
+def _finished(job: BulkImport, worker: subprocess.Popen, *, timeout: float) -> None:
+    _wait_for(lambda: BulkImport.objects.filter(pk=job.pk, status=ImportStatus.DONE).exists(), timeout=timeout,
+              what="finished import", worker=worker)  # fmt: skip
+
+
 def _job_counts(job: BulkImport) -> tuple:
     job.refresh_from_db()
     return (job.status, job.error, job.total_rows, job.processed_rows, job.created_count, job.skipped_count,
@@ -182,12 +186,10 @@ def _wait_for(condition, *, timeout: float, what: str, worker: subprocess.Popen)
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_on_the_imports_queue_imports_the_file(start_worker, shop, tmp_path):
     lines = _write_orders_csv(tmp_path / "orders-300.csv", 300)
-    job = _create_job(shop, tmp_path / "orders-300.csv")
+    job = _create_job(shop, tmp_path / "orders-300.csv")  # sent to the imports queue once created
     worker = start_worker()
 
-    result = tasks.import_run.apply_async(args=[job.pk], queue="imports")
-
-    assert result.get(timeout=120) == ImportStatus.DONE
+    _finished(job, worker, timeout=120)
     rows = sum(lines.values())
     assert rows == 400
     assert _job_counts(job) == (ImportStatus.DONE, "", rows, rows, 300, 0, 0, rows + 2)
@@ -201,8 +203,7 @@ def test_a_worker_on_the_imports_queue_imports_the_file(start_worker, shop, tmp_
 def test_a_job_whose_worker_was_killed_is_redelivered_and_imports_each_order_once(start_worker, shop, tmp_path):
     lines = _write_orders_csv(tmp_path / "orders-20000.csv", 20_000)
     rows = sum(lines.values())
-    job = _create_job(shop, tmp_path / "orders-20000.csv")
-    result = tasks.import_run.apply_async(args=[job.pk], queue="imports")
+    job = _create_job(shop, tmp_path / "orders-20000.csv")  # sent to the imports queue once created
     first = start_worker()
     _wait_for(
         lambda: BulkImport.objects.filter(pk=job.pk, status=ImportStatus.IMPORTING, next_row__gt=0).exists(),
@@ -227,9 +228,9 @@ def test_a_job_whose_worker_was_killed_is_redelivered_and_imports_each_order_onc
     # than its visibility timeout when it starts (then every 10 x unacked_restore_interval s): start one with a
     # short timeout once the message, delivered before the job started, is older than that.
     time.sleep(max(0.0, job.started_at.timestamp() + VISIBILITY_TIMEOUT + 1 - time.time()))
-    start_worker(CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT))
+    second = start_worker(CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT))
 
-    assert result.get(timeout=60) == ImportStatus.DONE  # the same task, not a new one
+    _finished(job, second, timeout=60)  # the same message, redelivered: no new one was sent
     assert _job_counts(job) == (ImportStatus.DONE, "", rows, rows, 20_000, 0, 0, rows + 2)
     orders = Order.objects.filter(merchant=shop)
     assert orders.count() == orders.values("channel_order_id").distinct().count() == 20_000

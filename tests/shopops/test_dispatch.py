@@ -1,0 +1,174 @@
+"""Sending jobs to the workers: a broker that cannot be reached loses nothing, the sweep sends again what waits,
+and a job delivered twice runs once."""
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.utils import timezone
+
+from orders.models import BulkImport
+from shipping.documents import render
+from shipping.models import Document, ShipmentStatus
+from shipping.services.documents import document_render
+from shopops import dispatch
+from shopops.celery import app
+from tests.orders.test_api_imports import ORDER_ROWS, ORDERS_HEADER, csv_bytes
+from tests.orders.test_api_imports import shop as shop
+from tests.shipping.factories import make_shipment, shipping_courier
+
+#: A broker address nothing listens on (port 1 refuses connections at once).
+DEAD_BROKER = "redis://127.0.0.1:1/0"
+
+
+def _use_broker(url: str, eager: bool) -> None:
+    app.conf.broker_url, app.conf.task_always_eager = url, eager
+    app._pool = None  # the connection and producer pools were made for the previous address
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dispatch(monkeypatch):
+    monkeypatch.setattr(dispatch, "_down_until", 0.0)
+    monkeypatch.setattr(dispatch, "STATS", {"failed": 0, "skipped": 0})
+
+
+@pytest.fixture
+def dead_broker(settings, monkeypatch):
+    """The app publishing to a broker that is down, as in production with Redis stopped."""
+    url, eager = app.conf.broker_url, app.conf.task_always_eager
+    settings.CELERY_BROKER_URL = DEAD_BROKER
+    monkeypatch.setenv("CELERY_BROKER_URL", DEAD_BROKER)  # Celery reads it before its own setting
+    _use_broker(DEAD_BROKER, eager=False)
+    yield
+    monkeypatch.undo()
+    _use_broker(url, eager)
+
+
+@pytest.fixture
+def bluedart(merchant):
+    return shipping_courier(merchant)
+
+
+def _import(api, name="orders.csv", **headers):
+    body = {"file": SimpleUploadedFile(name, csv_bytes(ORDERS_HEADER, ORDER_ROWS)), "kind": "orders"}
+    return api.post("/api/v1/imports/", body, format="multipart", headers=headers)
+
+
+@pytest.mark.django_db(transaction=True)  # the job commits, then its message is sent
+def test_an_import_with_the_broker_down_is_answered_202_and_its_job_stays_queued(api, shop, dead_broker, caplog):
+    with caplog.at_level(logging.WARNING, logger="shopops.dispatch"):
+        response = _import(api)
+
+    job = BulkImport.objects.get()
+    assert response.status_code == 202, response.json()
+    assert (response.json()["id"], response.json()["status"], job.status) == (job.pk, "queued", "queued")
+    assert dispatch.STATS == {"failed": 1, "skipped": 0}
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "The broker did not take orders.tasks.import_run"
+    ]
+    assert "the sweep sends it again" in caplog.records[0].getMessage()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_failed_send_a_process_sends_nothing_until_the_broker_may_be_back(api, shop, dead_broker):
+    _import(api, "first.csv")
+    _import(api, "second.csv")  # within BROKER_RETRY_AFTER: not tried, left for the sweep
+
+    assert dispatch.STATS == {"failed": 1, "skipped": 1}
+    assert list(BulkImport.objects.values_list("status", flat=True)) == ["queued", "queued"]
+
+    dispatch._down_until = time.monotonic() - 1  # BROKER_RETRY_AFTER has passed: the next send tries the broker
+    _import(api, "third.csv")
+
+    assert dispatch.STATS == {"failed": 2, "skipped": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_labels_with_the_broker_down_are_202_queued_and_the_same_request_again_is_the_same_document(
+    api, merchant, bluedart, dead_broker
+):
+    ids = [make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED).pk]
+    first = api.post(
+        "/api/v1/documents/labels/", {"shipment_ids": ids}, format="json", headers={"Idempotency-Key": "k1"}
+    )
+    replay = api.post(
+        "/api/v1/documents/labels/", {"shipment_ids": ids}, format="json", headers={"Idempotency-Key": "k1"}
+    )
+    again = api.post("/api/v1/documents/labels/", {"shipment_ids": ids}, format="json")
+
+    document = Document.objects.get()
+    assert [r.status_code for r in (first, replay, again)] == [202, 202, 202]
+    assert {r.json()["id"] for r in (first, replay, again)} == {document.pk}
+    assert (first.json()["status"], document.status) == ("queued", "queued")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_sends_again_a_job_whose_send_failed_and_only_once_per_period(api, merchant, bluedart, settings,
+                                                                                 dead_broker):  # fmt: skip
+    ids = [make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED).pk]
+    api.post("/api/v1/documents/labels/", {"shipment_ids": ids}, format="json")
+    _use_broker(DEAD_BROKER, eager=True)  # the broker is back: eager Celery runs what is sent, here
+    dispatch._down_until = 0.0
+
+    too_soon = dispatch.jobs_requeue()  # sent moments ago: its worker may be about to claim it
+    later = timezone.now() + settings.JOB_REQUEUE_AFTER + timedelta(seconds=1)
+    sent = dispatch.jobs_requeue(now=later)
+    again = dispatch.jobs_requeue(now=later)
+
+    document = Document.objects.get()
+    assert (too_soon, sent, again) == (0, 1, 0)
+    assert (document.status, document.page_count, document.queued_at) == ("done", 1, later)
+
+
+def test_every_job_kind_waiting_for_a_worker_is_swept():
+    swept = {(kind.model._meta.label, kind.task, kind.statuses) for kind in dispatch.WAITING}
+
+    assert swept >= {
+        ("shipping.Document", "shipping.tasks.document_render", ("queued",)),
+        ("shipping.ShipBatch", "shipping.tasks.ship_batch_run", ("queued",)),
+        ("shipping.Notification", "shipping.tasks.notify_send", ("queued",)),
+    }
+    for kind in dispatch.WAITING:
+        assert kind.task in app.tasks
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_document_delivered_twice_at_once_renders_once(merchant, bluedart, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL for real row locks: set DATABASE_URL (CI does)")
+    shipment = make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED)
+    document = Document.objects.create(merchant=merchant, kind="label", format="4x6", checksum="c", requested_by="t")
+    document.shipments.set([shipment])
+    renders, real = [], render.render_labels
+
+    def slow_render(**kwargs):  # long enough for the second delivery to arrive while the first renders
+        renders.append(threading.get_ident())
+        time.sleep(0.5)
+        return real(**kwargs)
+
+    monkeypatch.setattr(render, "render_labels", slow_render)
+    results = []
+
+    def deliver():
+        try:
+            results.append(document_render(document_id=document.pk).status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    document.refresh_from_db()
+    assert len(renders) == 1
+    assert sorted(results) == ["done", "rendering"]  # the second delivery found it taken and left it
+    assert (document.status, document.page_count) == ("done", 1)
