@@ -104,10 +104,20 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# The cache holds API throttling counters: share it between processes in production.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Without it a database host that drops packets holds each request, and /healthz, for psycopg's 130 s
+    # (2 s is psycopg's and libpq's minimum). A connect_timeout in DATABASE_URL's query string wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 2))
+# The cache holds API throttling counters: share it between processes in production. While Redis is unreachable
+# each process counts in its own memory (shopops/cache.py); the short timeouts bound what a dead or hung Redis
+# costs: one timeout per process every RETRY_SECONDS (10 s).
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
+        {
+            "BACKEND": "shopops.cache.FallbackRedisCache",
+            "LOCATION": os.environ["CACHE_URL"],
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
         if os.environ.get("CACHE_URL")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

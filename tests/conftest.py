@@ -52,3 +52,42 @@ def api(merchant):
 def other_api(other_merchant):
     """A partner client of another merchant with every scope."""
     return client_for(other_merchant)
+
+
+# --- dependencies that are down ------------------------------------------------------------------------------------
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}  # as shopops/settings.py sets them
+
+
+def redis_cache_settings(location: str) -> dict:
+    """``settings.CACHES`` as production has it with ``CACHE_URL=location``."""
+    return {"default": {"BACKEND": "shopops.cache.FallbackRedisCache", "LOCATION": location, "OPTIONS": CACHE_OPTIONS}}
+
+
+def use_redis_cache(settings, location: str):
+    """The project's cache at ``location``, with this process's view of that server (and its fallback) fresh."""
+    from django.core.cache import caches
+
+    from shopops import cache as shared_cache
+
+    settings.CACHES = redis_cache_settings(location)
+    shared_cache.server_states.pop(location, None)
+    cache = caches["default"]
+    cache.local.clear()
+    return cache
+
+
+@pytest.fixture
+def dead_cache(settings):
+    """The cache in a Redis that is not running."""
+    return use_redis_cache(settings, DEAD_REDIS)
+
+
+@pytest.fixture
+def hung_server():
+    """A TCP address that accepts connections and never answers: a server that hangs."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"

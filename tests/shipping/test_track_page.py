@@ -263,3 +263,27 @@ def test_an_impossible_scan_time_is_refused_and_the_pages_keep_working(merchant,
     assert (result.accepted, result.refused) == (0, 1)
     assert not TrackingEvent.objects.filter(event_key__contains="forged").exists()
     assert Client().get(link(shipment)).status_code == 200
+
+
+# --- with the cache down ------------------------------------------------------------------------------------------
+
+
+def test_the_page_and_the_lookup_answer_while_the_cache_is_down(merchant, dead_cache, settings):
+    # given a Redis cache that is not running and three lookups an hour per address
+    settings.TRACKING_LOOKUP_RATE = "3/hour"
+    shipment = journey(merchant)
+    client = Client(REMOTE_ADDR="203.0.113.7")
+
+    # when a visitor opens the page from its link, then looks parcels up by AWB
+    page = client.get(link(shipment))
+    answers = [lookup(shipment.awb, shipment.order.number, client).status_code] + [
+        lookup("NOPE1", "1234", client).status_code for _ in range(2)
+    ]
+    throttled = lookup(shipment.awb, shipment.order.number, client)
+
+    # then everything is answered, and the lookups are still throttled (in this process's memory)
+    assert page.status_code == 200
+    assert "Parcel BL10000000: In transit" in text(page)
+    assert answers == [302, 404, 404]
+    assert throttled.status_code == 429
+    assert dead_cache.state.reason == "ConnectionError: Error 111 connecting to 127.0.0.1:1. Connection refused."
