@@ -1,4 +1,6 @@
 import pytest
+from django.db import connections
+from django.db.utils import load_backend
 from rest_framework.test import APIClient
 
 from tests.shopops.factories import MembershipFactory, MerchantFactory, PartnerApplicationFactory, issue_token
@@ -91,3 +93,14 @@ def hung_server():
 
     with socket.create_server(("127.0.0.1", 0)) as listener:
         yield f"127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.fixture
+def dead_database(db):
+    """This thread's database connection replaced by one to a PostgreSQL port nothing listens on."""
+    settings_dict = {**connections.settings["default"], "ENGINE": "django.db.backends.postgresql", "NAME": "shopops",
+                     "USER": "postgres", "PASSWORD": "", "HOST": "127.0.0.1", "PORT": 1, "OPTIONS": {}}  # fmt: skip
+    working = connections["default"]
+    connections["default"] = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "default")
+    yield
+    connections["default"] = working

@@ -5,12 +5,14 @@ refusals of the API layer itself (scopes, pagination cursors, idempotency keys, 
 """
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -82,7 +84,26 @@ DEFAULT_CODES = {
     422: ("unprocessable", "The request cannot be processed."),
     429: ("throttled", "Too many requests."),
     500: ("server_error", "An unexpected error occurred; it has been logged."),
+    503: ("service_unavailable", "The database is not answering; retry in a few seconds."),
 }
+
+#: A database that went away (restarted, failed over, out of connections) or a transient refusal (a lock or
+#: statement timeout, a serialization failure): 503 with Retry-After, the request's transaction rolled back.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+#: Seconds a client should wait before asking again after a 503.
+RETRY_AFTER_UNAVAILABLE = 5
+
+
+def database_unavailable(request) -> JsonResponse | HttpResponse:
+    """The 503 of a request whose database went away: the API's JSON error, or a plain page."""
+    logger.warning("Database unavailable during %s %s", request.method, request.path, exc_info=True)
+    if request.path.startswith(("/api/", "/o/")):
+        response = json_error_response(503)
+    else:
+        response = HttpResponse("ShopOps cannot reach its database; retry in a few seconds.\n", status=503,
+                                content_type="text/plain; charset=utf-8")  # fmt: skip
+    response["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+    return response
 
 
 def error_body(status_code: int, code: str | None = None, message: str | None = None, details=None) -> dict:
@@ -135,6 +156,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         from django.conf import settings
 
         exc = PayloadTooLarge(settings.API_MAX_BODY_BYTES)
+    elif isinstance(exc, DATABASE_ERRORS):
+        set_rollback()
+        return database_unavailable(context["request"])
 
     if isinstance(exc, exceptions.APIException):
         if getattr(exc, "auth_header", None):
@@ -184,6 +208,8 @@ def json_error_response(status_code: int, code: str | None = None, message: str 
 
 def api_aware_handler(status_code: int, html_handler):
     def handler(request, exception=None, **kwargs):
+        if status_code == 500 and isinstance(sys.exc_info()[1], DATABASE_ERRORS):  # raised outside a DRF view
+            return database_unavailable(request)
         if request.path.startswith("/api/") or request.path.startswith("/o/"):
             return json_error_response(status_code)
         if exception is not None and status_code != 500:

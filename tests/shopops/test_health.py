@@ -3,8 +3,6 @@ or the cache is down. Every dependency here is a real one: a port nothing listen
 
 import pytest
 import redis
-from django.db import connections
-from django.db.utils import load_backend
 
 from tests.conftest import DEAD_REDIS, use_redis_cache
 
@@ -27,17 +25,6 @@ def local_redis():
 @pytest.fixture
 def no_broker(settings):
     settings.CELERY_BROKER_URL = ""  # tasks run eagerly
-
-
-@pytest.fixture
-def dead_database(db):
-    """This thread's database connection replaced by one to a PostgreSQL port nothing listens on."""
-    settings_dict = {**connections.settings["default"], "ENGINE": "django.db.backends.postgresql", "NAME": "shopops",
-                     "USER": "postgres", "PASSWORD": "", "HOST": "127.0.0.1", "PORT": 1, "OPTIONS": {}}  # fmt: skip
-    working = connections["default"]
-    connections["default"] = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "default")
-    yield
-    connections["default"] = working
 
 
 DATABASE_REFUSED = {
