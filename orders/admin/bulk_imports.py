@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from orders.admin.common import actor_of, rendered_in_time_zone
-from orders.imports.jobs import import_create
+from orders.imports.jobs import import_submit
 from orders.imports.parse import TEMPLATES, import_file_problem
 from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportRowError
 from orders.selectors import import_error_rows
@@ -159,7 +159,7 @@ class BulkImportAdmin(MerchantScopedAdmin):
             data = form.cleaned_data
             upload = data["file"]
             with transaction.atomic():
-                job = import_create(merchant=form.merchant or data["merchant"], kind=data["kind"], upload=upload,
+                job = import_submit(merchant=form.merchant or data["merchant"], kind=data["kind"], upload=upload,
                                     file_name=upload.name, dry_run=data["dry_run"],
                                     error_policy=data["error_policy"], actor=actor_of(request))  # fmt: skip
             job.refresh_from_db()  # without a broker the job has run by now

@@ -344,7 +344,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSc
     def create(self, request):
         data = validated_input(s.ImportInput, self, request.data)
         upload = data["file"]
-        job = jobs.import_create(merchant=self.merchant, kind=data["kind"], upload=upload, file_name=upload.name,
+        job = jobs.import_submit(merchant=self.merchant, kind=data["kind"], upload=upload, file_name=upload.name,
                                     dry_run=data["dry_run"], error_policy=data["error_policy"],
                                     actor=self.actor)  # fmt: skip
         job.refresh_from_db()  # without a broker it ran here and now, and the body shows the outcome

@@ -19,13 +19,19 @@ from shopops.models import Merchant
 
 def import_create(*, merchant: Merchant, kind: str, upload, file_name: str, dry_run: bool, error_policy: str,
                   actor: str) -> BulkImport:  # fmt: skip
-    """Store the uploaded file and its job, sent to the workers once the caller's transaction commits (without a
-    broker it runs then, in this process)."""
+    """Store the uploaded file and its job (queued); ``import_submit`` also sends it to the workers."""
     checksum = file_checksum(upload)
     job = BulkImport(merchant=merchant, kind=kind, file_name=file_name[:255], checksum=checksum, dry_run=dry_run,
                      error_policy=error_policy, created_by=actor)  # fmt: skip
     job.file.save(file_name, File(upload, name=file_name), save=False)
     job.save()
+    return job
+
+
+def import_submit(**fields) -> BulkImport:
+    """``import_create``, the job sent to the workers once the caller's transaction commits (without a broker it
+    runs then, in this process)."""
+    job = import_create(**fields)
     send_on_commit("orders.tasks.import_run", job.pk)
     return job
 

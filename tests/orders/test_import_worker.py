@@ -24,7 +24,7 @@ from django.core.files import File
 from django.db import connection
 from django.db.models import Count
 
-from orders.imports.jobs import import_create
+from orders.imports.jobs import import_submit
 from orders.imports.parse import ORDER_COLUMNS, TEMPLATES
 from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportStatus, Order, OrderLine
 from shopops.celery import app
@@ -151,7 +151,7 @@ def _write_orders_csv(path: Path, orders: int) -> dict[str, int]:
 
 def _create_job(merchant, path: Path) -> BulkImport:
     with path.open("rb") as fh:
-        return import_create(merchant=merchant, kind=ImportKind.ORDERS, upload=File(fh, name=path.name),
+        return import_submit(merchant=merchant, kind=ImportKind.ORDERS, upload=File(fh, name=path.name),
                                      file_name=path.name, dry_run=False, error_policy=ErrorPolicy.REJECT_FILE,
                                      actor="system")  # fmt: skip
 
