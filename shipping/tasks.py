@@ -24,12 +24,14 @@ from shipping.services import documents as document_services
 from shipping.services import tracking as tracking_services
 from shipping.services.notifications import notification_send
 from shopops import dispatch
+from shopops.errors import DATABASE_ERRORS
+from shopops.jobs import JOB_TASK_OPTIONS
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, soft_time_limit=50, time_limit=60, autoretry_for=notifications.TRANSIENT_ERRORS,
-             retry_backoff=True, max_retries=5)  # fmt: skip
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60, retry_backoff=True, max_retries=5,
+             autoretry_for=(*notifications.TRANSIENT_ERRORS, *DATABASE_ERRORS))  # fmt: skip
 def notify_send(notification_id: int) -> str:
     """Send one customer notification (queue ``notifications``); sent ones are not sent again."""
     return notification_send(notification_id=notification_id).status
@@ -65,12 +67,15 @@ def courier_performance_refresh_all() -> int:
     return len(couriers)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=document_services.DOCUMENT_TIME_LIMIT - 60,
+@shared_task(**JOB_TASK_OPTIONS, soft_time_limit=document_services.DOCUMENT_TIME_LIMIT - 60,
              time_limit=document_services.DOCUMENT_TIME_LIMIT)  # fmt: skip
-def document_render(document_id: int) -> str:
-    """Render one queued PDF (queue ``documents``); redelivered after a lost worker, it renders again."""
+def document_render(self, document_id: int) -> str:
+    """Render one queued PDF (queue ``documents``); redelivered after a lost worker, it renders again; after a
+    database error it is retried."""
     try:
-        return document_services.document_render(document_id=document_id).status
+        return document_services.document_render(document_id=document_id, claim=self.request.id or "").status
+    except DATABASE_ERRORS:
+        raise  # retried with backoff (JOB_TASK_OPTIONS)
     except SoftTimeLimitExceeded:
         error = "Rendering exceeded its time limit; ask for fewer items."
     except Exception as exc:  # a crash in the renderer: the job says so instead of staying "rendering"
@@ -80,11 +85,12 @@ def document_render(document_id: int) -> str:
     return DocumentStatus.FAILED
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800)
-def ship_batch_run(batch_id: int) -> str:
-    """Ship a batch of orders (queue ``default``); redelivered after a lost worker, it resumes where it stopped."""
+@shared_task(**JOB_TASK_OPTIONS, soft_time_limit=1700, time_limit=1800)
+def ship_batch_run(self, batch_id: int) -> str:
+    """Ship a batch of orders (queue ``default``); redelivered after a lost worker, or retried after a database
+    error, it resumes where it stopped."""
     try:
-        return batch_services.ship_batch_run(batch_id=batch_id).status
+        return batch_services.ship_batch_run(batch_id=batch_id, claim=self.request.id or "").status
     except SoftTimeLimitExceeded:
         error = "The batch exceeded its time limit; run it again to resume."
         batch_services.ship_batch_fail(batch_id=batch_id, error=error)

@@ -49,10 +49,7 @@ def _mark_down(task: str, exc: Exception) -> None:
 
 
 def _task(name: str):
-    """The registered task ``name``; the apps' task modules are imported first if it is not known yet (a web
-    process imports only what it uses)."""
-    if name not in current_app.tasks:
-        current_app.loader.import_default_modules()
+    """The registered task ``name`` (each app imports its tasks when it is ready, in every process)."""
     return current_app.tasks[name]
 
 

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import InterfaceError, OperationalError
 
 logger = logging.getLogger("shopops.errors")
 
@@ -90,6 +91,11 @@ class ErrorCode:
 
 
 # Codes that belong to no one app.
+#: The database went away (restarted, failing over, out of connections) or refused for a moment (a lock or
+#: statement timeout, a serialization failure): not the request's fault and not a refusal. The API answers 503
+#: with Retry-After; a job's task retries with backoff.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
 INVALID = ErrorCode("invalid", ErrorKind.INVALID, "The input has invalid fields; `details` maps each to its messages.")
 NOT_FOUND = ErrorCode("not_found", ErrorKind.NOT_FOUND, "No such object of this merchant.")
 INTERNAL_ERROR = ErrorCode(

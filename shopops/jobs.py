@@ -10,6 +10,13 @@ for, last sent to the workers, started and finished, and why it failed as a whol
 from django.db import models
 from django.utils import timezone
 
+from shopops.errors import DATABASE_ERRORS
+
+#: The options of a job's task: a database error (a restart, a failover) is retried with backoff, up to about
+#: five minutes; the job's claim (``claimed_by``, the task's id, which its retries keep) lets the retry resume it.
+JOB_TASK_OPTIONS = {"bind": True, "acks_late": True, "reject_on_worker_lost": True, "autoretry_for": DATABASE_ERRORS,
+                    "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 10}  # fmt: skip
+
 #: How much of a failure a job keeps (``error``).
 JOB_ERROR_MAX_LENGTH = 500
 
@@ -18,6 +25,9 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(
         default=timezone.now, help_text="When the job was last sent to the workers (shopops/dispatch.py)."
+    )
+    claimed_by = models.CharField(
+        max_length=64, blank=True, help_text="The task that claimed the job: its own retry may take it again."
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

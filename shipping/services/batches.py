@@ -64,20 +64,21 @@ def ship_batch_resume(*, batch: ShipBatch) -> ShipBatch:
     return batch
 
 
-def ship_batch_run(*, batch_id: int) -> ShipBatch:
+def ship_batch_run(*, batch_id: int, claim: str = "") -> ShipBatch:
     """Run (or resume) a batch: book each order not yet booked, recording its outcome as it goes; then one pickup
     per courier and location, one label PDF and one invoice PDF for all, one manifest per courier and location.
     Run again, it skips what is done: booked orders keep their AWB, shipments their pickup and manifest, and the
-    documents of unchanged data are the same documents."""
+    documents of unchanged data are the same documents. A batch running in a worker that still beats is left to
+    it, unless ``claim`` is its claimer's own (its task's id: the task retried after a database error)."""
     now = timezone.now()
     with transaction.atomic():
         batch = ShipBatch.objects.select_for_update().select_related("merchant").get(pk=batch_id)
         if batch.status == ShipBatchStatus.DONE:
             return batch
         alive = batch.heartbeat_at is not None and batch.heartbeat_at > now - SHIP_BATCH_STALE_AFTER
-        if batch.status == ShipBatchStatus.RUNNING and alive:
+        if batch.status == ShipBatchStatus.RUNNING and alive and not (claim and batch.claimed_by == claim):
             return batch  # another worker is on it ("run again" while it runs, a duplicate delivery)
-        started = {"started_at": batch.started_at or now, "heartbeat_at": now}  # the first start is kept
+        started = {"started_at": batch.started_at or now, "heartbeat_at": now, "claimed_by": claim}  # first start kept
         batch = transition(SHIP_BATCH_STATES, batch, ShipBatchStatus.RUNNING, locked=True, values=started)
     merchant, options = batch.merchant, ShipOptions.from_json(batch.options)
     orders = Order.objects.filter(merchant=merchant).in_bulk(batch.order_ids)

@@ -133,14 +133,19 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
     return document
 
 
-def document_render(*, document_id: int) -> Document:
-    """Render a queued document to its PDF (a worker's job; run again it leaves a finished document alone)."""
+def document_render(*, document_id: int, claim: str = "") -> Document:
+    """Render a queued document to its PDF (a worker's job; run again it leaves a finished document alone).
+
+    Claimed once: another delivery of the job finds it rendering and leaves it to its worker, unless that worker
+    was lost (rendering for longer than the task may run) or ``claim`` is the claimer's own (its task's id: the
+    task retried after a database error)."""
     now = timezone.now()
-    # Claimed once: a second delivery of the message finds it rendering and leaves it to its worker, unless that
-    # worker was lost (rendering for longer than the task may run).
-    claimable = Document.objects.filter(pk=document_id).exclude(
-        status=DocumentStatus.RENDERING, started_at__gte=now - timedelta(seconds=DOCUMENT_TIME_LIMIT))  # fmt: skip
-    claimed = transition_where(DOCUMENT_STATES, claimable, DocumentStatus.RENDERING, started_at=now, error="")
+    taken = Q(status=DocumentStatus.RENDERING, started_at__gte=now - timedelta(seconds=DOCUMENT_TIME_LIMIT))
+    if claim:
+        taken &= ~Q(claimed_by=claim)
+    claimable = Document.objects.filter(pk=document_id).exclude(taken)
+    claimed = transition_where(DOCUMENT_STATES, claimable, DocumentStatus.RENDERING, started_at=now, error="",
+                               claimed_by=claim)  # fmt: skip
     document = Document.objects.select_related("merchant").get(pk=document_id)
     if not claimed:  # done, or rendering in another worker
         return document

@@ -17,7 +17,7 @@ from shipping.services.documents import document_render, document_request
 from shipping.services.manifests import manifest_create
 from shipping.services.pickups import pickup_schedule
 from shipping.services.shipments import book_finish, book_intent, shipment_create
-from shopops.errors import error_of
+from shopops.errors import DATABASE_ERRORS, error_of
 from shopops.models import Merchant
 
 SHIP_STEPS = ("order_created", "confirmed", "awb_assigned", "pickup_scheduled", "label_generated",
@@ -95,7 +95,8 @@ def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipRe
     re-run does nothing twice).
 
     Any other exception is a bug and is raised as it is; with ``record_errors`` (a batch, which goes on with its
-    next order) it is logged and recorded as ``internal_error`` in a ShipRefused like a refusal."""
+    next order) it is logged and recorded as ``internal_error`` in a ShipRefused like a refusal. A database error
+    is raised as it is in both cases: it is not the order's (the batch's task retries it)."""
     step, call = "order_created", None
     try:
         with transaction.atomic():
@@ -119,8 +120,8 @@ def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipRe
             if not live.awb:
                 _, call = book_intent(shipment=live, actor=actor)
     except Exception as exc:
-        if not (record_errors or isinstance(exc, REFUSALS)):
-            raise
+        if isinstance(exc, DATABASE_ERRORS) or not (record_errors or isinstance(exc, REFUSALS)):
+            raise  # a database error is not the order's: the batch's task retries
         result.steps.update(dict.fromkeys(("order_created", "confirmed", "awb_assigned"), False))
         result.order = None if order_data is not None else order
         result.error = failure(step, exc)
@@ -130,7 +131,7 @@ def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipRe
         try:
             book_finish(call, actor=actor)
         except Exception as exc:  # the order and its shipment stay, waiting for the booking
-            if not (record_errors or isinstance(exc, REFUSALS)):
+            if isinstance(exc, DATABASE_ERRORS) or not (record_errors or isinstance(exc, REFUSALS)):
                 raise
             result.shipment = Shipment.objects.select_related("courier").get(pk=live.pk)
             result.error = failure(step, exc)

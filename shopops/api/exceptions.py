@@ -11,7 +11,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -19,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from shopops import errors
-from shopops.errors import DomainError, ErrorKind
+from shopops.errors import DATABASE_ERRORS, DomainError, ErrorKind
 
 logger = logging.getLogger("shopops.api")
 
@@ -87,9 +86,6 @@ DEFAULT_CODES = {
     503: ("service_unavailable", "The database is not answering; retry in a few seconds."),
 }
 
-#: A database that went away (restarted, failed over, out of connections) or a transient refusal (a lock or
-#: statement timeout, a serialization failure): 503 with Retry-After, the request's transaction rolled back.
-DATABASE_ERRORS = (OperationalError, InterfaceError)
 #: Seconds a client should wait before asking again after a 503.
 RETRY_AFTER_UNAVAILABLE = 5
 

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.db.models import Count
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ from shipping.models import (
     Shipment,
     ShipmentEvent,
 )
-from shipping.services import batches
+from shipping.services import batches, ship
 from shipping.services.awb import awb_pool_create_range, awb_pool_remaining
 from shipping.services.batches import ship_batch_create, ship_batch_run
 from shipping.services.ship import ShipOptions
@@ -389,6 +390,29 @@ def test_a_running_batch_whose_worker_is_alive_is_left_to_it(desk, monkeypatch):
 
     assert (second.status, second.processed) == ("running", 2)
     assert (state(desk.merchant), ShipBatch.objects.filter(pk=batch.pk).values().get()) == before
+
+
+def test_a_database_error_while_booking_is_raised_for_the_task_to_retry_and_its_retry_resumes(desk, monkeypatch):
+    ids = desk.hundred()[:10]
+    batch = batch_of(desk.merchant, ids)
+    real_intent, calls = ship.book_intent, []
+
+    def database_gone_at_the_third(**kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the third order's booking finds the database gone
+            raise OperationalError("terminating connection due to administrator command")
+        return real_intent(**kwargs)
+
+    monkeypatch.setattr(ship, "book_intent", database_gone_at_the_third)
+    with pytest.raises(OperationalError):  # not recorded as the order's internal_error: the task retries
+        ship_batch_run(batch_id=batch.pk, claim="task-1")
+    monkeypatch.undo()
+    other = ship_batch_run(batch_id=batch.pk, claim="task-2")  # another delivery while the first's claim is fresh
+
+    assert (other.status, other.processed, other.claimed_by) == ("running", 2, "task-1")
+    retried = ship_batch_run(batch_id=batch.pk, claim="task-1")  # the claimer's own retry resumes it
+    assert (retried.status, retried.processed, retried.shipped, retried.failed) == ("done", 10, 10, 0)
+    assert_nothing_done_twice(desk.merchant, retried)
 
 
 def test_running_a_done_batch_again_changes_nothing(desk):

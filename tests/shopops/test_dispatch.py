@@ -8,15 +8,17 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from orders.models import BulkImport
 from shipping.documents import render
 from shipping.models import Document, ShipmentStatus
 from shipping.services.documents import document_render
+from shipping.tasks import document_render as document_render_task
 from shopops import dispatch
 from shopops.celery import app
+from shopops.errors import DATABASE_ERRORS
 from tests.orders.test_api_imports import ORDER_ROWS, ORDERS_HEADER, csv_bytes
 from tests.orders.test_api_imports import shop as shop
 from tests.shipping.factories import make_shipment, shipping_courier
@@ -172,3 +174,43 @@ def test_a_document_delivered_twice_at_once_renders_once(merchant, bluedart, mon
     assert len(renders) == 1
     assert sorted(results) == ["done", "rendering"]  # the second delivery found it taken and left it
     assert (document.status, document.page_count) == ("done", 1)
+
+
+def _queued_label(merchant) -> Document:
+    document = Document.objects.create(merchant=merchant, kind="label", format="4x6", checksum="c", requested_by="t")
+    document.shipments.set([make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED)])
+    return document
+
+
+def _database_gone_once(monkeypatch) -> list:
+    real, calls = render.render_labels, []
+
+    def render_labels(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(render, "render_labels", render_labels)
+    return calls
+
+
+def test_a_document_claimed_by_a_task_is_left_to_it_but_for_its_own_retry(merchant, bluedart, monkeypatch):
+    document = _queued_label(merchant)
+    calls = _database_gone_once(monkeypatch)
+
+    with pytest.raises(OperationalError):
+        document_render(document_id=document.pk, claim="task-1")
+    other = document_render(document_id=document.pk, claim="task-2")  # another delivery meanwhile
+
+    assert (other.status, other.claimed_by, len(calls)) == ("rendering", "task-1", 1)
+    retried = document_render(document_id=document.pk, claim="task-1")
+    assert (retried.status, retried.page_count, len(calls)) == ("done", 1, 2)
+
+
+def test_job_tasks_retry_database_errors_with_backoff_and_pass_their_id_as_the_claim():
+    from shipping.tasks import ship_batch_run
+
+    for task in (document_render_task, ship_batch_run):
+        assert (task.autoretry_for, task.retry_backoff, task.max_retries) == (DATABASE_ERRORS, True, 10), task.name
+    # eager Celery runs a retry by raising it to the caller: the worker's retry is drilled in tests/faults
