@@ -24,8 +24,8 @@ from orders.models import (
     ReturnStatus,
 )
 from orders.services.orders import order_event, order_transition
-from orders.validation import money
 from shopops.errors import state_refusal
+from shopops.money import round_money
 from shopops.services import counter_next
 
 RETURN_NUMBER_PREFIX = "RET-"
@@ -57,7 +57,7 @@ def return_create(*, order: Order, lines: list[dict[str, Any]], reason: str, act
     refund = sum((order_lines[pk].total / order_lines[pk].quantity * qty for pk, qty in wanted.items()), Decimal(0))
     return_request = Return.objects.create(merchant_id=locked.merchant_id, order=locked, number=number,
                                            reason=reason[:255], location=location or locked.pickup_location,
-                                           refund_amount=money(refund))  # fmt: skip
+                                           refund_amount=round_money(refund))  # fmt: skip
     ReturnLine.objects.bulk_create([
         ReturnLine(merchant_id=locked.merchant_id, return_request=return_request, order_line_id=pk, quantity=qty)
         for pk, qty in wanted.items()
