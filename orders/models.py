@@ -215,13 +215,25 @@ class OrderLine(models.Model):
         return f"{self.quantity} x {self.sku}"
 
 
+class OrderEventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    UPDATED = "updated", "Updated"
+    AWB_ASSIGNED = "awb_assigned", "AWB assigned"
+    AWB_CLEARED = "awb_cleared", "AWB cleared"
+    LINES_MAPPED = "lines_mapped", "Lines mapped"
+    INVENTORY_ADDED = "inventory_added", "Inventory added"
+    RETURN_REQUESTED = "return_requested", "Return requested"
+    RETURN_STATUS_CHANGED = "return_status_changed", "Return status changed"
+
+
 class OrderEvent(models.Model):
-    """The order's timeline: creation, every status change, edits, mappings, notes."""
+    """The order's timeline: creation, every status change, edits, mappings, notes, its returns' moves."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     # db_index=False: the (order, id) index serves lookups by order
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", db_index=False)
-    kind = models.CharField(max_length=30)
+    kind = models.CharField(max_length=30, choices=OrderEventKind.choices)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     actor = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")

@@ -261,6 +261,8 @@ class OrderBulkOutput(serializers.Serializer):
 
 
 class OrderEventOutput(serializers.ModelSerializer):
+    kind = serializers.CharField(max_length=30)  # its value (OrderEventKind), a string in the schema as ever
+
     class Meta:
         model = OrderEvent
         fields = ["id", "kind", "from_status", "to_status", "actor", "message", "data", "created_at"]

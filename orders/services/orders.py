@@ -16,13 +16,21 @@ from catalog.models import Location, MovementKind, Product
 from catalog.services import StockLine
 from orders import outbox
 from orders.errors import ORDER_HAS_AWB, ORDER_NOT_EDITABLE, UNMAPPED_LINES
-from orders.models import EDITABLE_STATUSES, ORDER_TRANSITIONS, Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import (
+    EDITABLE_STATUSES,
+    ORDER_TRANSITIONS,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderLine,
+    OrderStatus,
+)
 from orders.validation import clean_address
 from shopops.errors import DomainError, state_refusal
 
 
-def order_event(order: Order, kind: str, actor: str, *, from_status: str = "", to_status: str = "", message: str = "",
-                data: dict | None = None) -> OrderEvent:  # fmt: skip
+def order_event(order: Order, kind: OrderEventKind, actor: str, *, from_status: str = "", to_status: str = "",
+                message: str = "", data: dict | None = None) -> OrderEvent:  # fmt: skip
     return OrderEvent.objects.create(
         merchant_id=order.merchant_id,
         order=order,
@@ -63,8 +71,8 @@ def order_transition(order: Order, to_status: str, actor: str, *, timestamp_fiel
             setattr(locked, name, value)
             fields.append(name)
         locked.save(update_fields=fields)
-        order_event(locked, "status_changed", actor, from_status=from_status, to_status=to_status, message=message,
-                    data=data)  # fmt: skip
+        order_event(locked, OrderEventKind.STATUS_CHANGED, actor, from_status=from_status, to_status=to_status,
+                    message=message, data=data)  # fmt: skip
         outbox.order_emit(locked, previous_status=from_status)
     return locked
 
@@ -126,7 +134,7 @@ def order_set_awb(*, order: Order, awb: str, courier: str, actor: str) -> None:
         order.awb, order.courier, order.updated_at = awb, courier, timezone.now()
         Order.objects.filter(pk=order.pk).update(awb=awb, courier=courier, updated_at=order.updated_at)
         message = f"AWB {awb} with {courier}" if awb else "Shipment cancelled: AWB cleared"
-        order_event(order, "awb_assigned" if awb else "awb_cleared", actor, message=message,
+        order_event(order, OrderEventKind.AWB_ASSIGNED if awb else OrderEventKind.AWB_CLEARED, actor, message=message,
                     data={"awb": awb, "courier": courier})  # fmt: skip
         outbox.order_emit(order, changed=["awb", "courier"])
 
@@ -180,7 +188,9 @@ def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.save(update_fields=[*changes, "updated_at"])
-    order_event(locked, "updated", actor, message=f"Changed {', '.join(changes)}", data={"fields": list(changes)})
+    order_event(
+        locked, OrderEventKind.UPDATED, actor, message=f"Changed {', '.join(changes)}", data={"fields": list(changes)}
+    )
     outbox.order_emit(locked, changed=list(changes))
     return locked
 
@@ -218,7 +228,7 @@ def order_map_lines(*, order: Order, mappings: list[dict[str, Any]], actor: str)
         OrderLine.objects.filter(pk=line.pk).update(product=product, hsn_code=line.hsn_code or product.hsn_code)
     order_event(
         locked,
-        "lines_mapped",
+        OrderEventKind.LINES_MAPPED,
         actor,
         message=", ".join(f"{lines[m['line_id']].sku} -> {m['sku']}" for m in mappings),
         data={"mappings": mappings},
@@ -251,7 +261,7 @@ def order_add_inventory(*, order: Order, lines: list[dict[str, Any]], actor: str
             catalog_services.stock_adjust(merchant=merchant, product=line.product, location=location, action="add",
                                           quantity=item["quantity"], reason=f"Added for order {order.number}",
                                           actor=actor, reference=f"order:{order.number}")  # fmt: skip
-        order_event(order, "inventory_added", actor, message=f"Stock received for {len(lines)} line(s)",
+        order_event(order, OrderEventKind.INVENTORY_ADDED, actor, message=f"Stock received for {len(lines)} line(s)",
                     data={"lines": lines})  # fmt: skip
     order.refresh_from_db()
     if order.status == OrderStatus.NEW:

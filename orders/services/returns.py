@@ -17,6 +17,7 @@ from orders.models import (
     ORDER_TRANSITIONS,
     RETURN_TRANSITIONS,
     Order,
+    OrderEventKind,
     OrderLine,
     OrderStatus,
     Return,
@@ -66,7 +67,7 @@ def return_create(*, order: Order, lines: list[dict[str, Any]], reason: str, act
         OrderLine.objects.filter(pk=pk).update(returned_quantity=F("returned_quantity") + qty)
     order_event(
         locked,
-        "return_requested",
+        OrderEventKind.RETURN_REQUESTED,
         actor,
         message=f"Return {number}: {reason}",
         data={"return": number, "lines": [{"line_id": pk, "quantity": q} for pk, q in wanted.items()]},
@@ -93,7 +94,7 @@ def return_transition(*, return_request: Return, to_status: str, actor: str) -> 
         locked.save(update_fields=["status", "received_at", "updated_at"])
         order_event(
             locked.order,
-            "return_status_changed",
+            OrderEventKind.RETURN_STATUS_CHANGED,
             actor,
             from_status=from_status,
             to_status=to_status,
