@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from catalog.models import Location, Product
 from shopops.models import Merchant
 from shopops.storage import PrivateStorage
+from shopops.transitions import declare
 from shopops.validation import money_field
 
 
@@ -249,6 +250,62 @@ class OrderEvent(models.Model):
         return f"{self.kind} {self.from_status}->{self.to_status}"
 
 
+def order_event(order: Order, kind: OrderEventKind, actor: str, *, from_status: str = "", to_status: str = "",
+                message: str = "", data: dict | None = None) -> OrderEvent:  # fmt: skip
+    """A row of ``order``'s timeline."""
+    return OrderEvent.objects.create(merchant_id=order.merchant_id, order=order, kind=kind, from_status=from_status,
+                                     to_status=to_status, actor=actor, message=message[:500],
+                                     data=data or {})  # fmt: skip
+
+
+#: The timestamp a move to each status sets.
+ORDER_STAMPS = {
+    OrderStatus.CONFIRMED: "confirmed_at",
+    OrderStatus.PACKED: "packed_at",
+    OrderStatus.SHIPPED: "shipped_at",
+    OrderStatus.DELIVERED: "delivered_at",
+    OrderStatus.CANCELLED: "cancelled_at",
+}
+
+
+def _order_stamps(order: Order, to_status: str, at) -> list[str]:
+    """The move's time in the status's timestamp (confirmed_at, packed_at...), set on every move to it."""
+    name = ORDER_STAMPS.get(to_status)
+    if name is None:
+        return []
+    setattr(order, name, at)
+    return [name]
+
+
+def _record_order_move(order: Order, *, from_status: str, to_status: str, actor: str, message: str = "",
+                       data: dict | None = None) -> None:  # fmt: skip
+    """The move's ``status_changed`` event and its webhook (order.cancelled or order.updated)."""
+    from orders import outbox  # the outbox reads the models
+
+    order_event(order, OrderEventKind.STATUS_CHANGED, actor, from_status=from_status, to_status=to_status,
+                message=message, data=data)  # fmt: skip
+    outbox.order_emit(order, previous_status=from_status)
+
+
+def record_order_edit(order: Order, *, actor: str, message: str = "", data: dict | None = None, from_status: str = "",
+                      to_status: str = "") -> None:  # fmt: skip
+    """An edit's ``updated`` event (``data``: {"fields": [...]}) and its webhook (order.updated naming them); the
+    payment status table's record (the payment status changes by an edit)."""
+    from orders import outbox  # the outbox reads the models
+
+    order_event(order, OrderEventKind.UPDATED, actor, message=message, data=data)
+    outbox.order_emit(order, changed=(data or {}).get("fields", []))
+
+
+#: The order's state table: ORDER_TRANSITIONS.
+ORDER_STATES = declare(Order, ORDER_TRANSITIONS, stamper=_order_stamps, record=_record_order_move,
+                       noun=lambda order: f"Order {order.number}")  # fmt: skip
+#: The payment status is the merchant's (or the channel's) word, changed by an edit (order_update): any status may
+#: follow any other. The edit's event is written by the move.
+PAYMENT_STATES = declare(Order, {status: tuple(PaymentStatus) for status in PaymentStatus}, field="payment_status",
+                         record=record_order_edit, noun=lambda order: f"Order {order.number}")  # fmt: skip
+
+
 class ReturnStatus(models.TextChoices):
     REQUESTED = "requested", "Requested"
     APPROVED = "approved", "Approved"
@@ -296,6 +353,19 @@ class Return(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+def _record_return_move(return_request: Return, *, from_status: str, to_status: str, actor: str, message: str = "",
+                        data: dict | None = None) -> None:  # fmt: skip
+    """A return's move shows on its order's timeline (``return_status_changed``)."""
+    order_event(return_request.order, OrderEventKind.RETURN_STATUS_CHANGED, actor, from_status=from_status,
+                to_status=to_status, message=f"Return {return_request.number}: {from_status} -> {to_status}",
+                data={"return": return_request.number})  # fmt: skip
+
+
+#: The return's state table: RETURN_TRANSITIONS; receiving sets received_at.
+RETURN_STATES = declare(Return, RETURN_TRANSITIONS, stamp_fields={ReturnStatus.RECEIVED: "received_at"},
+                        record=_record_return_move, noun=lambda ret: f"Return {ret.number}")  # fmt: skip
 
 
 class ReturnLine(models.Model):

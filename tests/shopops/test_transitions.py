@@ -18,14 +18,9 @@ STATUS_FIELDS = ("status", "payment_status")
 PENDING = {
     "orders/imports/jobs.py",
     "orders/imports/progress.py",
-    "orders/services/orders.py",
-    "orders/services/returns.py",
     "orders/tasks.py",
 }
 PENDING_MODELS = {
-    ("orders", "Order", "status"),
-    ("orders", "Order", "payment_status"),
-    ("orders", "Return", "status"),
     ("orders", "BulkImport", "status"),
 }
 
