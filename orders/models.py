@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from catalog.models import Location, Product
+from shopops.jobs import Job
 from shopops.models import Merchant
 from shopops.storage import PrivateStorage
 from shopops.transitions import declare
@@ -402,7 +403,7 @@ class ErrorPolicy(models.TextChoices):
     SKIP_FAILED_ROWS = "skip_failed_rows", "Import the good rows, report the others"
 
 
-class BulkImport(models.Model):
+class BulkImport(Job):
     """A file import job: orders, products or inventory from CSV or XLSX, processed by a worker.
 
     Work is committed chunk by chunk together with ``next_row``, so a job whose
@@ -425,12 +426,8 @@ class BulkImport(models.Model):
     skipped_count = models.PositiveIntegerField(default=0, help_text="Rows of orders that already existed.")
     failed_count = models.PositiveIntegerField(default=0, help_text="Rows not imported because of an error.")
     next_row = models.PositiveIntegerField(default=0, help_text="The first data row not yet committed (resume point).")
-    error = models.TextField(blank=True, help_text="Why the job failed as a whole.")
     created_by = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -443,6 +440,30 @@ class BulkImport(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} ({self.kind}, {self.status})"
+
+
+#: The statuses a job ends in.
+IMPORT_ENDED = (ImportStatus.DONE, ImportStatus.PARTIALLY_FAILED, ImportStatus.FAILED)
+
+
+def _record_import_move(job: BulkImport, *, from_status: str, to_status: str, actor: str, message: str = "",
+                        data: dict | None = None) -> None:  # fmt: skip
+    """A job that ended sends import.finished."""
+    from orders import outbox  # the outbox reads the models
+
+    if to_status in IMPORT_ENDED:
+        outbox.import_emit(job)
+
+
+#: A worker takes a queued job to validating (a dry run, or reject_file: the whole file checked first) or straight
+#: to importing; a resumed run takes it there again. It ends done, partially_failed or failed, or failed before its
+#: end (lost worker, time limit). An ended job is final.
+IMPORT_STATES = declare(BulkImport, {
+    ImportStatus.QUEUED: (ImportStatus.VALIDATING, ImportStatus.IMPORTING, ImportStatus.FAILED),
+    ImportStatus.VALIDATING: (ImportStatus.VALIDATING, ImportStatus.IMPORTING, *IMPORT_ENDED),
+    ImportStatus.IMPORTING: (ImportStatus.IMPORTING, *IMPORT_ENDED),
+    **dict.fromkeys(IMPORT_ENDED, ()),
+}, stamp_fields=dict.fromkeys(IMPORT_ENDED, "finished_at"), record=_record_import_move)  # fmt: skip
 
 
 class ImportRowError(models.Model):

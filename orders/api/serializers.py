@@ -330,6 +330,7 @@ class ImportOutput(serializers.ModelSerializer):
                   "created_count", "updated_count", "skipped_count", "failed_count", "errors_url", "error",
                   "started_at", "finished_at", "created_at"]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {"error": {"help_text": "Why the job failed as a whole."}}
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_errors_url(self, job: BulkImport) -> str | None:
