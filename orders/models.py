@@ -4,8 +4,10 @@ from django.db import models
 from django.db.models import F, Q
 
 from catalog.models import Location, Product
+from shopops.jobs import Job
 from shopops.models import Merchant
 from shopops.storage import PrivateStorage
+from shopops.transitions import declare
 from shopops.validation import money_field
 
 
@@ -215,13 +217,25 @@ class OrderLine(models.Model):
         return f"{self.quantity} x {self.sku}"
 
 
+class OrderEventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    UPDATED = "updated", "Updated"
+    AWB_ASSIGNED = "awb_assigned", "AWB assigned"
+    AWB_CLEARED = "awb_cleared", "AWB cleared"
+    LINES_MAPPED = "lines_mapped", "Lines mapped"
+    INVENTORY_ADDED = "inventory_added", "Inventory added"
+    RETURN_REQUESTED = "return_requested", "Return requested"
+    RETURN_STATUS_CHANGED = "return_status_changed", "Return status changed"
+
+
 class OrderEvent(models.Model):
-    """The order's timeline: creation, every status change, edits, mappings, notes."""
+    """The order's timeline: creation, every status change, edits, mappings, notes, its returns' moves."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     # db_index=False: the (order, id) index serves lookups by order
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", db_index=False)
-    kind = models.CharField(max_length=30)
+    kind = models.CharField(max_length=30, choices=OrderEventKind.choices)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     actor = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
@@ -235,6 +249,62 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_status}->{self.to_status}"
+
+
+def order_event(order: Order, kind: OrderEventKind, actor: str, *, from_status: str = "", to_status: str = "",
+                message: str = "", data: dict | None = None) -> OrderEvent:  # fmt: skip
+    """A row of ``order``'s timeline."""
+    return OrderEvent.objects.create(merchant_id=order.merchant_id, order=order, kind=kind, from_status=from_status,
+                                     to_status=to_status, actor=actor, message=message[:500],
+                                     data=data or {})  # fmt: skip
+
+
+#: The timestamp a move to each status sets.
+ORDER_STAMPS = {
+    OrderStatus.CONFIRMED: "confirmed_at",
+    OrderStatus.PACKED: "packed_at",
+    OrderStatus.SHIPPED: "shipped_at",
+    OrderStatus.DELIVERED: "delivered_at",
+    OrderStatus.CANCELLED: "cancelled_at",
+}
+
+
+def _order_stamps(order: Order, to_status: str, at) -> list[str]:
+    """The move's time in the status's timestamp (confirmed_at, packed_at...), set on every move to it."""
+    name = ORDER_STAMPS.get(to_status)
+    if name is None:
+        return []
+    setattr(order, name, at)
+    return [name]
+
+
+def _record_order_move(order: Order, *, from_status: str, to_status: str, actor: str, message: str = "",
+                       data: dict | None = None) -> None:  # fmt: skip
+    """The move's ``status_changed`` event and its webhook (order.cancelled or order.updated)."""
+    from orders import outbox  # the outbox reads the models
+
+    order_event(order, OrderEventKind.STATUS_CHANGED, actor, from_status=from_status, to_status=to_status,
+                message=message, data=data)  # fmt: skip
+    outbox.order_emit(order, previous_status=from_status)
+
+
+def record_order_edit(order: Order, *, actor: str, message: str = "", data: dict | None = None, from_status: str = "",
+                      to_status: str = "") -> None:  # fmt: skip
+    """An edit's ``updated`` event (``data``: {"fields": [...]}) and its webhook (order.updated naming them); the
+    payment status table's record (the payment status changes by an edit)."""
+    from orders import outbox  # the outbox reads the models
+
+    order_event(order, OrderEventKind.UPDATED, actor, message=message, data=data)
+    outbox.order_emit(order, changed=(data or {}).get("fields", []))
+
+
+#: The order's state table: ORDER_TRANSITIONS.
+ORDER_STATES = declare(Order, ORDER_TRANSITIONS, stamper=_order_stamps, record=_record_order_move,
+                       noun=lambda order: f"Order {order.number}")  # fmt: skip
+#: The payment status is the merchant's (or the channel's) word, changed by an edit (order_update): any status may
+#: follow any other. The edit's event is written by the move.
+PAYMENT_STATES = declare(Order, {status: tuple(PaymentStatus) for status in PaymentStatus}, field="payment_status",
+                         record=record_order_edit, noun=lambda order: f"Order {order.number}")  # fmt: skip
 
 
 class ReturnStatus(models.TextChoices):
@@ -286,6 +356,19 @@ class Return(models.Model):
         return self.number
 
 
+def _record_return_move(return_request: Return, *, from_status: str, to_status: str, actor: str, message: str = "",
+                        data: dict | None = None) -> None:  # fmt: skip
+    """A return's move shows on its order's timeline (``return_status_changed``)."""
+    order_event(return_request.order, OrderEventKind.RETURN_STATUS_CHANGED, actor, from_status=from_status,
+                to_status=to_status, message=f"Return {return_request.number}: {from_status} -> {to_status}",
+                data={"return": return_request.number})  # fmt: skip
+
+
+#: The return's state table: RETURN_TRANSITIONS; receiving sets received_at.
+RETURN_STATES = declare(Return, RETURN_TRANSITIONS, stamp_fields={ReturnStatus.RECEIVED: "received_at"},
+                        record=_record_return_move, noun=lambda ret: f"Return {ret.number}")  # fmt: skip
+
+
 class ReturnLine(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
@@ -320,7 +403,7 @@ class ErrorPolicy(models.TextChoices):
     SKIP_FAILED_ROWS = "skip_failed_rows", "Import the good rows, report the others"
 
 
-class BulkImport(models.Model):
+class BulkImport(Job):
     """A file import job: orders, products or inventory from CSV or XLSX, processed by a worker.
 
     Work is committed chunk by chunk together with ``next_row``, so a job whose
@@ -343,12 +426,8 @@ class BulkImport(models.Model):
     skipped_count = models.PositiveIntegerField(default=0, help_text="Rows of orders that already existed.")
     failed_count = models.PositiveIntegerField(default=0, help_text="Rows not imported because of an error.")
     next_row = models.PositiveIntegerField(default=0, help_text="The first data row not yet committed (resume point).")
-    error = models.TextField(blank=True, help_text="Why the job failed as a whole.")
     created_by = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -361,6 +440,30 @@ class BulkImport(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} ({self.kind}, {self.status})"
+
+
+#: The statuses a job ends in.
+IMPORT_ENDED = (ImportStatus.DONE, ImportStatus.PARTIALLY_FAILED, ImportStatus.FAILED)
+
+
+def _record_import_move(job: BulkImport, *, from_status: str, to_status: str, actor: str, message: str = "",
+                        data: dict | None = None) -> None:  # fmt: skip
+    """A job that ended sends import.finished."""
+    from orders import outbox  # the outbox reads the models
+
+    if to_status in IMPORT_ENDED:
+        outbox.import_emit(job)
+
+
+#: A worker takes a queued job to validating (a dry run, or reject_file: the whole file checked first) or straight
+#: to importing; a resumed run takes it there again. It ends done, partially_failed or failed, or failed before its
+#: end (lost worker, time limit). An ended job is final.
+IMPORT_STATES = declare(BulkImport, {
+    ImportStatus.QUEUED: (ImportStatus.VALIDATING, ImportStatus.IMPORTING, ImportStatus.FAILED),
+    ImportStatus.VALIDATING: (ImportStatus.VALIDATING, ImportStatus.IMPORTING, *IMPORT_ENDED),
+    ImportStatus.IMPORTING: (ImportStatus.IMPORTING, *IMPORT_ENDED),
+    **dict.fromkeys(IMPORT_ENDED, ()),
+}, stamp_fields=dict.fromkeys(IMPORT_ENDED, "finished_at"), record=_record_import_move)  # fmt: skip
 
 
 class ImportRowError(models.Model):

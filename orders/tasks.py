@@ -3,7 +3,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from orders.imports import jobs
-from orders.models import BulkImport, ImportStatus
+from orders.models import ImportStatus
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=3300, time_limit=3600)
@@ -12,9 +12,7 @@ def import_run(job_id: int) -> str:
     try:
         return jobs.import_run(job_id=job_id).status
     except SoftTimeLimitExceeded:
-        BulkImport.objects.filter(pk=job_id).update(
-            status=ImportStatus.FAILED, error="The import exceeded its time limit; split the file."
-        )
+        jobs.import_fail(job_id=job_id, error="The import exceeded its time limit; split the file.")
         return ImportStatus.FAILED
 
 

@@ -2,10 +2,10 @@
 converts its cells through them, so both refuse the same values with the same messages.
 
 Types, limits and choices are ``shopops.fields`` rules; the rest is here too: addresses (postcode and state
-by the country's rules, E.164 phones), the money bounds and rounding, the fields an order needs.
+by the country's rules, E.164 phones), the money bounds, the fields an order needs. Money is rounded by
+``shopops.money.round_money``.
 """
 
-from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 from typing import Any
 
@@ -14,17 +14,12 @@ from django.core.exceptions import ValidationError
 from catalog.validation import CURRENCY, HSN_CODE, PARCEL, TAX_RATE
 from orders.models import PaymentMethod, PaymentStatus
 from shopops.fields import Choice, DateTime, Email, Integer, Money, Pattern, Text
+from shopops.money import CENT
 from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, normalize_address, normalize_phone
 
-CENT = D("0.01")
 #: The largest amount a money column holds (an order's subtotal and total, a line's quantity x unit_price).
 MONEY_MAX = D(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) - CENT
 MAX_LINES = 500
-
-
-def money(value: D) -> D:
-    """An amount rounded to the cent, half up."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 REQUIRED = "This field is required."

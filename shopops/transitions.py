@@ -39,6 +39,8 @@ class StateTable:
     record: Recorder | None = None
     #: How a refusal names the row: "Order SO-000001".
     noun: Callable[[Any], str] | None = None
+    #: Each status's moves in the order a refusal names them: as the table lists them (a set's sorted).
+    listed: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def allows(self, from_status: str, to_status: str) -> bool:
         return to_status in self.moves.get(from_status, ())
@@ -50,7 +52,8 @@ class StateTable:
     def refusal(self, obj, to_status: str) -> DomainError:
         current = getattr(obj, self.field)
         noun = self.noun(obj) if self.noun else f"{self.model._meta.verbose_name.capitalize()} {obj.pk}"
-        return state_refusal(noun=noun, status=current, to_status=to_status, allowed=self.moves.get(current, ()))
+        allowed = self.listed.get(current) or sorted(self.moves.get(current, ()))
+        return state_refusal(noun=noun, status=current, to_status=to_status, allowed=allowed)
 
 
 #: Every declared table by (model, status field).
@@ -60,9 +63,12 @@ NOT_A_LIFECYCLE: dict[tuple[type[models.Model], str], str] = {}
 
 
 def declare(model: type[M], moves: Mapping[str, Iterable[str]], **options) -> StateTable:
-    """Declare ``model``'s state table: ``moves`` maps every status to the statuses it may move to."""
+    """Declare ``model``'s state table: ``moves`` maps every status to the statuses it may move to (a tuple or list
+    is the order a refusal names them in)."""
     choices = {value for value, _ in model._meta.get_field(options.get("field", "status")).choices}
-    table = StateTable(model=model, moves={status: frozenset(to) for status, to in moves.items()}, **options)
+    listed = {status: tuple(to) if isinstance(to, (tuple, list)) else tuple(sorted(to)) for status, to in moves.items()}
+    table = StateTable(model=model, moves={status: frozenset(to) for status, to in listed.items()}, listed=listed,
+                       **options)  # fmt: skip
     named = set(table.moves) | {status for to in table.moves.values() for status in to}
     if set(table.moves) != choices or not named <= choices:
         raise ValueError(f"{model.__name__}'s state table must name each of its statuses {sorted(choices)} once.")

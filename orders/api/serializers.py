@@ -261,6 +261,8 @@ class OrderBulkOutput(serializers.Serializer):
 
 
 class OrderEventOutput(serializers.ModelSerializer):
+    kind = serializers.CharField(max_length=30)  # its value (OrderEventKind), a string in the schema as ever
+
     class Meta:
         model = OrderEvent
         fields = ["id", "kind", "from_status", "to_status", "actor", "message", "data", "created_at"]
@@ -328,6 +330,7 @@ class ImportOutput(serializers.ModelSerializer):
                   "created_count", "updated_count", "skipped_count", "failed_count", "errors_url", "error",
                   "started_at", "finished_at", "created_at"]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {"error": {"help_text": "Why the job failed as a whole."}}
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_errors_url(self, job: BulkImport) -> str | None:

@@ -7,14 +7,15 @@ from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
 
-from orders import outbox
 from orders.imports.parse import FileRejected, file_checksum
 from orders.imports.products import run_inventory, run_products
 from orders.imports.progress import finish
 from orders.imports.write import run_orders
-from orders.models import BulkImport, ImportKind, ImportStatus
+from orders.models import IMPORT_ENDED, IMPORT_STATES, BulkImport, ImportKind, ImportStatus
 from shopops.dispatch import send_on_commit
+from shopops.jobs import Job
 from shopops.models import Merchant
+from shopops.transitions import transition, transition_where
 
 
 def import_create(*, merchant: Merchant, kind: str, upload, file_name: str, dry_run: bool, error_policy: str,
@@ -43,7 +44,7 @@ def import_run(*, job_id: int, on_progress=None) -> BulkImport:
     """
     job = BulkImport.objects.select_related("merchant").get(pk=job_id)
     job.on_progress = on_progress
-    if job.status in (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.PARTIALLY_FAILED):
+    if job.status in IMPORT_ENDED:
         return job
     if job.started_at is None:
         BulkImport.objects.filter(pk=job.pk).update(started_at=timezone.now())
@@ -59,15 +60,21 @@ def import_run(*, job_id: int, on_progress=None) -> BulkImport:
 
 
 def import_fail_stuck(*, older_than: timedelta) -> int:
-    """Mark failed the running jobs whose worker stopped beating (time limit exceeded, lost worker)."""
+    """Mark failed the running jobs whose worker stopped beating (time limit exceeded, lost worker); each sends
+    import.finished."""
     now, error = timezone.now(), "The import stopped making progress (worker lost or time limit)."
     with transaction.atomic():
         running = [ImportStatus.VALIDATING, ImportStatus.IMPORTING]
         silent = BulkImport.objects.filter(status__in=running, heartbeat_at__lt=now - older_than)
         stuck = list(silent.select_for_update())
-        ids = [job.pk for job in stuck]
-        BulkImport.objects.filter(pk__in=ids).update(status=ImportStatus.FAILED, error=error, finished_at=now)
         for job in stuck:
-            job.status, job.error, job.finished_at = ImportStatus.FAILED, error, now
-            outbox.import_emit(job)
+            transition(IMPORT_STATES, job, ImportStatus.FAILED, at=now, values={"error": error}, locked=True)
     return len(stuck)
+
+
+def import_fail(*, job_id: int, error: str) -> bool:
+    """Record that a job's run stopped before its end (it ran out of time): failed, with why. A job that ended is
+    left as it is. Whether it was marked. A conditional UPDATE: no import.finished is sent, finished_at stays
+    empty."""
+    return bool(transition_where(IMPORT_STATES, BulkImport.objects.filter(pk=job_id), ImportStatus.FAILED,
+                                 error=Job.error_text(error)))  # fmt: skip

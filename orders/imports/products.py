@@ -12,7 +12,7 @@ from catalog import services as catalog_services
 from catalog.models import Category, Location, Product
 from catalog.validation import PRODUCT
 from orders.imports.parse import PRODUCT_COLUMNS, PRODUCT_REQUIRED, FileRejected, RowError, check_columns, read_rows
-from orders.imports.progress import finish, progress, record_errors
+from orders.imports.progress import begin, finish, progress, record_errors
 from orders.imports.validate import convert
 from orders.models import BulkImport, ErrorPolicy, ImportRowError, ImportStatus
 from shopops.errors import DomainError
@@ -33,7 +33,8 @@ def _run_simple(job: BulkImport, fileobj, handle_chunk) -> None:
     """Rows in chunks of 100 through ``handle_chunk``. A dry run or reject_file checks the whole file first,
     inside one transaction that is rolled back, and writes only if no row failed."""
     if (job.dry_run or job.error_policy == ErrorPolicy.REJECT_FILE) and job.next_row == 0:
-        progress(job, status=ImportStatus.VALIDATING)
+        if not begin(job, ImportStatus.VALIDATING):
+            return  # the job ended meanwhile
         ImportRowError.objects.filter(job=job).delete()
         errors: list[RowError] = []
         total = 0
@@ -52,7 +53,8 @@ def _run_simple(job: BulkImport, fileobj, handle_chunk) -> None:
             finish(job)  # done, or partially_failed: what skip_failed_rows would do
             return
         fileobj.seek(0)
-    progress(job, status=ImportStatus.IMPORTING, **({"processed_rows": 0} if job.next_row == 0 else {}))
+    if not begin(job, ImportStatus.IMPORTING, **({"processed_rows": 0} if job.next_row == 0 else {})):
+        return  # the job ended meanwhile
     job.refresh_from_db()
     for chunk in _row_chunks(job, fileobj, job.next_row):
         _simple_commit(job, chunk, handle_chunk)

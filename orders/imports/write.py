@@ -16,7 +16,7 @@ from django.db.models import F
 from catalog.models import Product
 from orders.errors import DUPLICATE_ORDER
 from orders.imports.parse import FileRejected, Layout, ParsedOrder, RowError, check_columns, group_orders, read_records
-from orders.imports.progress import finish, progress, record_errors
+from orders.imports.progress import begin, finish, progress, record_errors
 from orders.imports.validate import order_data, path_to_cell
 from orders.models import BulkImport, Channel, ChannelKind, ErrorPolicy, ImportRowError, ImportStatus
 from orders.services.create import BoundedMemo, WriteMemo, order_create_many
@@ -125,7 +125,8 @@ def run_orders(job: BulkImport, fileobj) -> None:
     session = ImportSession()
     validate_first = job.dry_run or job.error_policy == ErrorPolicy.REJECT_FILE
     if validate_first and job.next_row == 0:
-        progress(job, status=ImportStatus.VALIDATING)
+        if not begin(job, ImportStatus.VALIDATING):
+            return  # the job ended meanwhile
         ImportRowError.objects.filter(job=job).delete()
         errors: list[RowError] = []
         total, failed, seen = 0, set(), set()
@@ -154,7 +155,8 @@ def run_orders(job: BulkImport, fileobj) -> None:
             return
         catalog._default_channel = default_channel  # created on first use by the import, as order_create does
         fileobj.seek(0)
-    progress(job, status=ImportStatus.IMPORTING, **({"processed_rows": 0} if job.next_row == 0 else {}))
+    if not begin(job, ImportStatus.IMPORTING, **({"processed_rows": 0} if job.next_row == 0 else {})):
+        return  # the job ended meanwhile
     job.refresh_from_db()
     batch, errors = [], []
     last_row = job.next_row - 1 if job.next_row else 0  # the last committed row

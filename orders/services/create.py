@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from orders import outbox
 from orders.errors import DUPLICATE_ORDER
-from orders.models import Customer, Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import Customer, Order, OrderEvent, OrderEventKind, OrderLine, OrderStatus
 from orders.services.prepare import Catalog, PreparedOrder, order_prepare
 from shopops.bulk import copy_rows, new_ids, pg_array, pg_cursor
 from shopops.errors import DomainError
@@ -164,7 +164,9 @@ def _insert(merchant: Merchant, fresh: list[tuple[int, PreparedOrder]], actor: s
             message = f"Imported from {p.channel.name}"
         else:
             message = f"Created from {p.channel.name}" + (f"; unmapped SKUs: {', '.join(unmapped)}" if unmapped else "")
-        events.append((merchant_id, order_id, "created", p.initial_status, actor, message[:500], event_data))
+        events.append(
+            (merchant_id, order_id, OrderEventKind.CREATED, p.initial_status, actor, message[:500], event_data)
+        )
         for ln in p.lines:
             lines.append((merchant_id, order_id, ln.product_id, ln.sku, ln.name, ln.quantity, ln.unit_price,
                           ln.discount, ln.tax_rate, ln.tax_amount, ln.hsn_code, ln.total))  # fmt: skip

@@ -1,7 +1,8 @@
 """The order state machine and edits of existing orders.
 
-Transitions lock the order row (``select_for_update``), check the move against ``ORDER_TRANSITIONS``, do their
-stock work through the catalog services and write an ``OrderEvent`` in the same transaction.
+Status moves go through the order's state table (``ORDER_STATES``, ``shopops.transitions``): the order row is
+locked, the move checked against ``ORDER_TRANSITIONS``, the stock work done through the catalog services, the
+status's timestamp set and an ``OrderEvent`` written (with the webhook), in one transaction.
 """
 
 from collections.abc import Callable
@@ -16,57 +17,34 @@ from catalog.models import Location, MovementKind, Product
 from catalog.services import StockLine
 from orders import outbox
 from orders.errors import ORDER_HAS_AWB, ORDER_NOT_EDITABLE, UNMAPPED_LINES
-from orders.models import EDITABLE_STATUSES, ORDER_TRANSITIONS, Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import (
+    EDITABLE_STATUSES,
+    ORDER_STATES,
+    PAYMENT_STATES,
+    Order,
+    OrderEventKind,
+    OrderLine,
+    OrderStatus,
+    order_event,
+    record_order_edit,
+)
 from orders.validation import clean_address
-from shopops.errors import DomainError, state_refusal
-
-
-def order_event(order: Order, kind: str, actor: str, *, from_status: str = "", to_status: str = "", message: str = "",
-                data: dict | None = None) -> OrderEvent:  # fmt: skip
-    return OrderEvent.objects.create(
-        merchant_id=order.merchant_id,
-        order=order,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        message=message[:500],
-        data=data or {},
-    )
-
+from shopops.errors import DomainError
+from shopops.transitions import transition
 
 # -- the state machine ----------------------------------------------------------------
 
 
 def transition_refused(order: Order, to_status: str) -> DomainError:
-    return state_refusal(noun=f"Order {order.number}", status=order.status, to_status=to_status,
-                         allowed=ORDER_TRANSITIONS[order.status])  # fmt: skip
+    return ORDER_STATES.refusal(order, to_status)
 
 
-def order_transition(order: Order, to_status: str, actor: str, *, timestamp_field: str | None = None,
-                     work: Callable[[Order], None] | None = None, message: str = "", data: dict | None = None,
-                     extra: dict | None = None) -> Order:  # fmt: skip
-    """Lock the order, check the move, do ``work``, set the status and write the event."""
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if to_status not in ORDER_TRANSITIONS[locked.status]:
-            raise transition_refused(locked, to_status)
-        if work is not None:
-            work(locked)
-        from_status, now = locked.status, timezone.now()
-        locked.status = to_status
-        fields = ["status", "updated_at"]
-        if timestamp_field:
-            setattr(locked, timestamp_field, now)
-            fields.append(timestamp_field)
-        for name, value in (extra or {}).items():
-            setattr(locked, name, value)
-            fields.append(name)
-        locked.save(update_fields=fields)
-        order_event(locked, "status_changed", actor, from_status=from_status, to_status=to_status, message=message,
-                    data=data)  # fmt: skip
-        outbox.order_emit(locked, previous_status=from_status)
-    return locked
+def order_transition(order: Order, to_status: str, actor: str, *, work: Callable[[Order], None] | None = None,
+                     message: str = "", data: dict | None = None, values: dict | None = None) -> Order:  # fmt: skip
+    """Lock the order, check the move, do ``work``, set the status (and ``values``), stamp its time and write the
+    event."""
+    return transition(ORDER_STATES, order, to_status, actor=actor, work=work, message=message, data=data,
+                      values=values)  # fmt: skip
 
 
 def _stock_lines(order: Order, location_id: int | None = None) -> list[StockLine]:
@@ -85,11 +63,11 @@ def order_confirm(*, order: Order, actor: str) -> Order:
         catalog_services.stock_reserve(merchant=locked.merchant, lines=_stock_lines(locked),
                                        reference=f"order:{locked.number}", actor=actor)  # fmt: skip
 
-    return order_transition(order, OrderStatus.CONFIRMED, actor, timestamp_field="confirmed_at", work=reserve)
+    return order_transition(order, OrderStatus.CONFIRMED, actor, work=reserve)
 
 
 def order_pack(*, order: Order, actor: str) -> Order:
-    return order_transition(order, OrderStatus.PACKED, actor, timestamp_field="packed_at")
+    return order_transition(order, OrderStatus.PACKED, actor)
 
 
 def order_cancel(*, order: Order, reason: str, actor: str) -> Order:
@@ -105,8 +83,8 @@ def order_cancel(*, order: Order, reason: str, actor: str) -> Order:
             catalog_services.stock_release(merchant=locked.merchant, lines=_stock_lines(locked),
                                            reference=f"order:{locked.number}", actor=actor)  # fmt: skip
 
-    return order_transition(order, OrderStatus.CANCELLED, actor, timestamp_field="cancelled_at", work=release,
-                            message=reason, extra={"cancel_reason": reason[:255]})  # fmt: skip
+    return order_transition(order, OrderStatus.CANCELLED, actor, work=release, message=reason,
+                            values={"cancel_reason": reason[:255]})  # fmt: skip
 
 
 def order_mark_shipped(*, order: Order, actor: str, awb: str = "", courier: str = "") -> Order:
@@ -116,8 +94,8 @@ def order_mark_shipped(*, order: Order, actor: str, awb: str = "", courier: str 
         catalog_services.stock_ship(merchant=locked.merchant, lines=_stock_lines(locked),
                                     reference=f"order:{locked.number}", actor=actor)  # fmt: skip
 
-    extra = {name: value for name, value in (("awb", awb), ("courier", courier)) if value}
-    return order_transition(order, OrderStatus.SHIPPED, actor, timestamp_field="shipped_at", work=ship, extra=extra)
+    values = {name: value for name, value in (("awb", awb), ("courier", courier)) if value}
+    return order_transition(order, OrderStatus.SHIPPED, actor, work=ship, values=values)
 
 
 def order_set_awb(*, order: Order, awb: str, courier: str, actor: str) -> None:
@@ -126,13 +104,13 @@ def order_set_awb(*, order: Order, awb: str, courier: str, actor: str) -> None:
         order.awb, order.courier, order.updated_at = awb, courier, timezone.now()
         Order.objects.filter(pk=order.pk).update(awb=awb, courier=courier, updated_at=order.updated_at)
         message = f"AWB {awb} with {courier}" if awb else "Shipment cancelled: AWB cleared"
-        order_event(order, "awb_assigned" if awb else "awb_cleared", actor, message=message,
+        order_event(order, OrderEventKind.AWB_ASSIGNED if awb else OrderEventKind.AWB_CLEARED, actor, message=message,
                     data={"awb": awb, "courier": courier})  # fmt: skip
         outbox.order_emit(order, changed=["awb", "courier"])
 
 
 def order_mark_delivered(*, order: Order, actor: str) -> Order:
-    return order_transition(order, OrderStatus.DELIVERED, actor, timestamp_field="delivered_at")
+    return order_transition(order, OrderStatus.DELIVERED, actor)
 
 
 def order_mark_rto(*, order: Order, actor: str, reason: str = "") -> Order:
@@ -177,11 +155,14 @@ def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
     for name in ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm", "payment_method", "payment_status"):
         if name in data:
             changes[name] = data[name]
+    edit = {"message": f"Changed {', '.join(changes)}", "data": {"fields": list(changes)}}
+    if "payment_status" in changes:  # a move of the payment status, the other changes with it
+        payment_status = changes.pop("payment_status")
+        return transition(PAYMENT_STATES, locked, payment_status, actor=actor, values=changes, locked=True, **edit)
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.save(update_fields=[*changes, "updated_at"])
-    order_event(locked, "updated", actor, message=f"Changed {', '.join(changes)}", data={"fields": list(changes)})
-    outbox.order_emit(locked, changed=list(changes))
+    record_order_edit(locked, actor=actor, **edit)
     return locked
 
 
@@ -218,7 +199,7 @@ def order_map_lines(*, order: Order, mappings: list[dict[str, Any]], actor: str)
         OrderLine.objects.filter(pk=line.pk).update(product=product, hsn_code=line.hsn_code or product.hsn_code)
     order_event(
         locked,
-        "lines_mapped",
+        OrderEventKind.LINES_MAPPED,
         actor,
         message=", ".join(f"{lines[m['line_id']].sku} -> {m['sku']}" for m in mappings),
         data={"mappings": mappings},
@@ -251,7 +232,7 @@ def order_add_inventory(*, order: Order, lines: list[dict[str, Any]], actor: str
             catalog_services.stock_adjust(merchant=merchant, product=line.product, location=location, action="add",
                                           quantity=item["quantity"], reason=f"Added for order {order.number}",
                                           actor=actor, reference=f"order:{order.number}")  # fmt: skip
-        order_event(order, "inventory_added", actor, message=f"Stock received for {len(lines)} line(s)",
+        order_event(order, OrderEventKind.INVENTORY_ADDED, actor, message=f"Stock received for {len(lines)} line(s)",
                     data={"lines": lines})  # fmt: skip
     order.refresh_from_db()
     if order.status == OrderStatus.NEW:

@@ -16,8 +16,9 @@ from django.utils import timezone
 from catalog.models import Location, Product
 from orders.models import Channel, OrderStatus, PaymentMethod, PaymentStatus
 from orders.services.channels import default_api_channel
-from orders.validation import MONEY_MAX, clean_address, clean_customer, money
+from orders.validation import MONEY_MAX, clean_address, clean_customer
 from shopops.models import Merchant
+from shopops.money import round_money
 
 
 @dataclass
@@ -137,10 +138,10 @@ def prepare_line(data: dict[str, Any], index: int, catalog: Catalog) -> Prepared
     quantity, unit_price, discount = data["quantity"], data["unit_price"], data.get("discount") or Decimal("0")
     if quantity * unit_price > MONEY_MAX:
         raise ValidationError({f"lines.{index}.quantity": [f"quantity x unit_price must not exceed {MONEY_MAX}."]})
-    total = money(quantity * unit_price - discount)
+    total = round_money(quantity * unit_price - discount)
     if total < 0:
         raise ValidationError({f"lines.{index}.discount": ["Must not exceed quantity x unit_price."]})
-    tax_amount = money(total - total / (1 + tax_rate / 100))
+    tax_amount = round_money(total - total / (1 + tax_rate / 100))
     line = PreparedLine(
         product_id=product.pk if product else None, sku=data["sku"], name=name, quantity=quantity,
         unit_price=unit_price, discount=discount, tax_rate=tax_rate, tax_amount=tax_amount,
@@ -205,10 +206,12 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
     subtotal = sum((ln.quantity * ln.unit_price for ln in lines), Decimal("0"))
     discount_total = sum((ln.discount for ln in lines), Decimal("0"))
     shipping_charge = data.get("shipping_charge") or Decimal("0")
-    total = money(subtotal - discount_total + shipping_charge)
+    total = round_money(subtotal - discount_total + shipping_charge)
     for name, amount in (("subtotal", subtotal), ("total", total)):
         if amount > MONEY_MAX:
-            raise ValidationError({name: [f"The order {name} {money(amount)} exceeds the maximum of {MONEY_MAX}."]})
+            raise ValidationError(
+                {name: [f"The order {name} {round_money(amount)} exceeds the maximum of {MONEY_MAX}."]}
+            )
     if data.get("total") is not None and data["total"] != total:
         raise ValidationError(
             {
@@ -226,8 +229,8 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
         shipping_address=shipping, billing_address=billing, payment_method=data["payment_method"],
         payment_status=data.get("payment_status") or (
             PaymentStatus.PAID if data["payment_method"] == PaymentMethod.PREPAID else PaymentStatus.PENDING),
-        lines=lines, subtotal=money(subtotal), discount_total=money(discount_total),
-        shipping_charge=money(shipping_charge), tax_total=sum((ln.tax_amount for ln in lines), Decimal("0")),
+        lines=lines, subtotal=round_money(subtotal), discount_total=round_money(discount_total),
+        shipping_charge=round_money(shipping_charge), tax_total=sum((ln.tax_amount for ln in lines), Decimal("0")),
         total=total, currency=currency, weight_grams=weight, length_cm=length, breadth_cm=breadth, height_cm=height,
         pickup_location=location, ordered_at=data.get("ordered_at") or timezone.now(), notes=data.get("notes", ""),
     )  # fmt: skip

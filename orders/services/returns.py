@@ -1,5 +1,5 @@
-"""Returns: requested against delivered lines, moved along ``RETURN_TRANSITIONS``; receiving restocks the goods
-and moves the order to partially_returned or returned."""
+"""Returns: requested against delivered lines, moved along ``RETURN_TRANSITIONS`` through the return's state table
+(``RETURN_STATES``); receiving restocks the goods and moves the order to partially_returned or returned."""
 
 from decimal import Decimal
 from typing import Any
@@ -7,26 +7,27 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from catalog import services as catalog_services
 from catalog.models import Location, MovementKind
 from catalog.services import StockLine
 from orders.errors import ORDER_NOT_RETURNABLE
 from orders.models import (
-    ORDER_TRANSITIONS,
-    RETURN_TRANSITIONS,
+    ORDER_STATES,
+    RETURN_STATES,
     Order,
+    OrderEventKind,
     OrderLine,
     OrderStatus,
     Return,
     ReturnLine,
     ReturnStatus,
+    order_event,
 )
-from orders.services.orders import order_event, order_transition
-from orders.validation import money
-from shopops.errors import state_refusal
+from orders.services.orders import order_transition
+from shopops.money import round_money
 from shopops.services import counter_next
+from shopops.transitions import transition
 
 RETURN_NUMBER_PREFIX = "RET-"
 
@@ -57,7 +58,7 @@ def return_create(*, order: Order, lines: list[dict[str, Any]], reason: str, act
     refund = sum((order_lines[pk].total / order_lines[pk].quantity * qty for pk, qty in wanted.items()), Decimal(0))
     return_request = Return.objects.create(merchant_id=locked.merchant_id, order=locked, number=number,
                                            reason=reason[:255], location=location or locked.pickup_location,
-                                           refund_amount=money(refund))  # fmt: skip
+                                           refund_amount=round_money(refund))  # fmt: skip
     ReturnLine.objects.bulk_create([
         ReturnLine(merchant_id=locked.merchant_id, return_request=return_request, order_line_id=pk, quantity=qty)
         for pk, qty in wanted.items()
@@ -66,7 +67,7 @@ def return_create(*, order: Order, lines: list[dict[str, Any]], reason: str, act
         OrderLine.objects.filter(pk=pk).update(returned_quantity=F("returned_quantity") + qty)
     order_event(
         locked,
-        "return_requested",
+        OrderEventKind.RETURN_REQUESTED,
         actor,
         message=f"Return {number}: {reason}",
         data={"return": number, "lines": [{"line_id": pk, "quantity": q} for pk, q in wanted.items()]},
@@ -75,13 +76,10 @@ def return_create(*, order: Order, lines: list[dict[str, Any]], reason: str, act
 
 
 def return_transition(*, return_request: Return, to_status: str, actor: str) -> Return:
-    """Move a return along RETURN_TRANSITIONS. Receiving restocks and updates the order's status."""
-    with transaction.atomic():
-        locked = Return.objects.select_for_update().select_related("order").get(pk=return_request.pk)
-        if to_status not in RETURN_TRANSITIONS[locked.status]:
-            raise state_refusal(noun=f"Return {locked.number}", status=locked.status, to_status=to_status,
-                                allowed=RETURN_TRANSITIONS[locked.status])  # fmt: skip
-        from_status = locked.status
+    """Move a return along RETURN_TRANSITIONS. Rejecting gives the lines' quantities back to what may be returned;
+    receiving restocks and updates the order's status."""
+
+    def work(locked: Return) -> None:
         if to_status == ReturnStatus.REJECTED:
             for rl in locked.lines.all():
                 OrderLine.objects.filter(pk=rl.order_line_id).update(
@@ -89,18 +87,10 @@ def return_transition(*, return_request: Return, to_status: str, actor: str) -> 
                 )
         if to_status == ReturnStatus.RECEIVED:
             _receive(locked, actor)
-        locked.status = to_status
-        locked.save(update_fields=["status", "received_at", "updated_at"])
-        order_event(
-            locked.order,
-            "return_status_changed",
-            actor,
-            from_status=from_status,
-            to_status=to_status,
-            message=f"Return {locked.number}: {from_status} -> {to_status}",
-            data={"return": locked.number},
-        )
-    return locked
+
+    with transaction.atomic():
+        locked = Return.objects.select_for_update().select_related("order").get(pk=return_request.pk)
+        return transition(RETURN_STATES, locked, to_status, actor=actor, work=work, locked=True)
 
 
 def _receive(return_request: Return, actor: str) -> None:
@@ -110,7 +100,6 @@ def _receive(return_request: Return, actor: str) -> None:
     if stock:
         catalog_services.stock_restock(merchant=return_request.order.merchant, lines=stock, kind=MovementKind.RETURN,
                                        reference=f"return:{return_request.number}", actor=actor)  # fmt: skip
-    return_request.received_at = timezone.now()
     order = Order.objects.select_for_update().get(pk=return_request.order_id)
     received = {}
     for rl in (
@@ -123,5 +112,5 @@ def _receive(return_request: Return, actor: str) -> None:
         received[rl.order_line_id] = received.get(rl.order_line_id, 0) + rl.quantity
     fully = all(received.get(ln.pk, 0) >= ln.quantity for ln in order.lines.all())
     to_status = OrderStatus.RETURNED if fully else OrderStatus.PARTIALLY_RETURNED
-    if to_status in ORDER_TRANSITIONS[order.status]:
+    if ORDER_STATES.allows(order.status, to_status):
         order_transition(order, to_status, actor, message=f"Return {return_request.number} received")

@@ -15,19 +15,8 @@ STATUS_FIELDS = ("status", "payment_status")
 
 # Modules still writing a status by hand, and models without a table, while they move to the helper; each is
 # removed as it moves.
-PENDING = {
-    "orders/imports/jobs.py",
-    "orders/imports/progress.py",
-    "orders/services/orders.py",
-    "orders/services/returns.py",
-    "orders/tasks.py",
-}
-PENDING_MODELS = {
-    ("orders", "Order", "status"),
-    ("orders", "Order", "payment_status"),
-    ("orders", "Return", "status"),
-    ("orders", "BulkImport", "status"),
-}
+PENDING: set[str] = set()
+PENDING_MODELS: set[tuple[str, str, str]] = set()
 
 
 def _status_models():
