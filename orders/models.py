@@ -436,7 +436,10 @@ class BulkImport(Job):
             models.CheckConstraint(condition=Q(kind__in=ImportKind.values), name="bulkimport_kind_valid"),
             models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="bulkimport_status_valid"),
         ]
-        indexes = [models.Index(fields=["merchant", "created_at", "id"], name="bulkimport_merchant_created")]
+        indexes = [
+            models.Index(fields=["merchant", "created_at", "id"], name="bulkimport_merchant_created"),
+            models.Index(fields=["queued_at"], condition=Q(status="queued"), name="bulkimport_waiting"),
+        ]
 
     def __str__(self) -> str:
         return f"import {self.pk} ({self.kind}, {self.status})"

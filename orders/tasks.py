@@ -3,14 +3,17 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from orders.imports import jobs
-from orders.models import ImportStatus
+from orders.models import BulkImport, ImportStatus
+from shopops import dispatch
+from shopops.jobs import JOB_TASK_OPTIONS
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=3300, time_limit=3600)
-def import_run(job_id: int) -> str:
-    """Process or resume an import job (queue ``imports``). Redelivered after a lost worker, it resumes."""
+@shared_task(**JOB_TASK_OPTIONS, soft_time_limit=3300, time_limit=3600)
+def import_run(self, job_id: int) -> str:
+    """Process or resume an import job (queue ``imports``). Redelivered after a lost worker, or retried after a
+    database error, it resumes from its last committed chunk."""
     try:
-        return jobs.import_run(job_id=job_id).status
+        return jobs.import_run(job_id=job_id, claim=self.request.id or "").status
     except SoftTimeLimitExceeded:
         jobs.import_fail(job_id=job_id, error="The import exceeded its time limit; split the file.")
         return ImportStatus.FAILED
@@ -20,3 +23,7 @@ def import_run(job_id: int) -> str:
 def import_fail_stuck() -> int:
     """Fail the jobs whose worker stopped reporting progress (Celery beat)."""
     return jobs.import_fail_stuck(older_than=settings.IMPORT_STUCK_AFTER)
+
+
+# The jobs the sweep sends again while they wait for a worker (shopops/dispatch.py).
+dispatch.sweep(BulkImport, import_run.name, [ImportStatus.QUEUED])

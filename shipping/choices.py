@@ -22,3 +22,7 @@ class CourierSort(models.TextChoices):
     CHEAPEST = "cheapest", "Cheapest"
     FASTEST = "fastest", "Fastest"
     RATING = "rating", "Rating"
+
+
+#: The courier a one-call shipment asks for when it names none: the first by the quote's sort.
+RECOMMENDED_COURIER = "recommended"

@@ -363,6 +363,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TIMEZONE = "UTC"
 # An import job whose worker has not reported progress for this long is marked failed.
 IMPORT_STUCK_AFTER = timedelta(seconds=env_int("IMPORT_STUCK_AFTER_SECONDS", 900))
+# A running import whose worker has not reported progress for this long may be claimed by another delivery of its
+# job (its worker was lost); a younger one is left to its worker.
+IMPORT_CLAIM_STALE_AFTER = timedelta(seconds=env_int("IMPORT_CLAIM_STALE_AFTER_SECONDS", 120))
 
 # A queued job that no worker claimed this long after it was sent is sent again (its message lost or never
 # published): the jobs-requeue sweep.

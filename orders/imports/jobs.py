@@ -3,8 +3,10 @@ stops beating."""
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from orders.imports.parse import FileRejected, file_checksum
@@ -16,6 +18,9 @@ from shopops.dispatch import send_on_commit
 from shopops.jobs import Job
 from shopops.models import Merchant
 from shopops.transitions import transition, transition_where
+
+#: A job a worker is running.
+IMPORT_RUNNING = (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
 
 
 def import_create(*, merchant: Merchant, kind: str, upload, file_name: str, dry_run: bool, error_policy: str,
@@ -37,14 +42,23 @@ def import_submit(**fields) -> BulkImport:
     return job
 
 
-def import_run(*, job_id: int, on_progress=None) -> BulkImport:
+def import_run(*, job_id: int, on_progress=None, claim: str = "") -> BulkImport:
     """Process (or resume) a job to the end. Idempotent: a finished job is left as it is.
 
-    ``on_progress(processed_rows)`` is called after each committed chunk (the ``import_file`` progress bar).
+    Claimed once: a job whose worker reported progress within ``IMPORT_CLAIM_STALE_AFTER`` is left to it (another
+    delivery of the job does nothing), unless ``claim`` is that worker's own (its task's id: the task retried after
+    a database error). ``on_progress(processed_rows)`` is called after each committed chunk (the ``import_file``
+    progress bar).
     """
+    now = timezone.now()
+    taken = Q(status__in=IMPORT_RUNNING, heartbeat_at__gte=now - settings.IMPORT_CLAIM_STALE_AFTER)
+    if claim:
+        taken &= ~Q(claimed_by=claim)
+    claimed = (BulkImport.objects.filter(pk=job_id).exclude(status__in=IMPORT_ENDED).exclude(taken)
+               .update(claimed_by=claim, heartbeat_at=now))  # fmt: skip
     job = BulkImport.objects.select_related("merchant").get(pk=job_id)
     job.on_progress = on_progress
-    if job.status in IMPORT_ENDED:
+    if not claimed:  # ended, or running in another worker
         return job
     if job.started_at is None:
         BulkImport.objects.filter(pk=job.pk).update(started_at=timezone.now())
@@ -64,8 +78,7 @@ def import_fail_stuck(*, older_than: timedelta) -> int:
     import.finished."""
     now, error = timezone.now(), "The import stopped making progress (worker lost or time limit)."
     with transaction.atomic():
-        running = [ImportStatus.VALIDATING, ImportStatus.IMPORTING]
-        silent = BulkImport.objects.filter(status__in=running, heartbeat_at__lt=now - older_than)
+        silent = BulkImport.objects.filter(status__in=IMPORT_RUNNING, heartbeat_at__lt=now - older_than)
         stuck = list(silent.select_for_update())
         for job in stuck:
             transition(IMPORT_STATES, job, ImportStatus.FAILED, at=now, values={"error": error}, locked=True)

@@ -14,7 +14,7 @@ from shipping import selectors
 from shipping.api import examples as ex
 from shipping.api.document_views import DocumentOutput
 from shipping.api.shipment_serializers import ShipmentOutput
-from shipping.choices import CourierSort, LabelFormat
+from shipping.choices import RECOMMENDED_COURIER, CourierSort, LabelFormat
 from shipping.models import ShipBatch
 from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create
 from shipping.services.ship import ShipOptions, ShipRefused, ShipResult, ship_order
@@ -28,7 +28,8 @@ MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
 
 
 class ShipOptionsInput(StrictInputMixin, serializers.Serializer):
-    courier = serializers.CharField(default="recommended", help_text='A courier code, or "recommended".')
+    courier = serializers.CharField(default=RECOMMENDED_COURIER,
+                                    help_text=f'A courier code, or "{RECOMMENDED_COURIER}".')  # fmt: skip
     sort = serializers.ChoiceField(choices=CourierSort.values, required=False,
                                    help_text="How to pick the courier when none is named; default: the merchant's "
                                              "own order (recommended unless changed).")  # fmt: skip

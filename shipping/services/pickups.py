@@ -1,6 +1,6 @@
 """Pickups: booking the courier's visit for shipments of one courier and one location, and calling it off."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -33,14 +33,6 @@ from shipping.services.calls import (
 from shipping.services.shipments import SHIPPABLE_ORDER_STATUSES, locked_shipments, order_not_shippable, set_status
 from shopops.models import Merchant
 from shopops.transitions import transition
-
-
-def next_pickup_date(courier: Courier, now: datetime) -> date:
-    """Today before the courier's cut-off (merchant's time zone), else the next working day (not Sunday)."""
-    day = now.date() if now.time() < courier.pickup_cutoff else now.date() + timedelta(days=1)
-    while day.weekday() == 6:
-        day += timedelta(days=1)
-    return day
 
 
 def one_courier_and_location(shipments: list[Shipment]) -> tuple[Courier, Location]:

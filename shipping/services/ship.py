@@ -10,6 +10,7 @@ from django.db import transaction
 from orders.models import Order, OrderStatus
 from orders.services import orders as order_services
 from orders.services.create import order_create
+from shipping.choices import RECOMMENDED_COURIER, LabelFormat
 from shipping.errors import REFUSALS, SHIPMENTS_NOT_READY
 from shipping.models import Courier, Document, DocumentKind, DocumentStatus, PickupRequest, Shipment
 from shipping.models import ShipmentStatus as S
@@ -26,12 +27,12 @@ SHIP_STEPS = ("order_created", "confirmed", "awb_assigned", "pickup_scheduled", 
 
 @dataclass(frozen=True)
 class ShipOptions:
-    courier: str = "recommended"  # a courier code, or "recommended" (the first by ``sort``)
-    sort: str | None = None  # default: the merchant's own order
+    courier: str = RECOMMENDED_COURIER  # a courier code, or the first by ``sort``
+    sort: str | None = None  # a CourierSort; default: the merchant's own order
     request_pickup: bool = True
     pickup_date: date | None = None
     print_label: bool = True
-    label_format: str = "4x6"
+    label_format: str = LabelFormat.LABEL_4X6
     print_invoice: bool = True
     generate_manifest: bool = False
 
@@ -76,7 +77,7 @@ def failure(step: str, exc: Exception) -> dict:
 
 
 def ship_courier(merchant: Merchant, options: ShipOptions) -> Courier | None:
-    if options.courier in ("", "recommended"):
+    if options.courier in ("", RECOMMENDED_COURIER):
         return None
     courier = Courier.objects.filter(merchant=merchant, code=options.courier).first()
     if courier is None:

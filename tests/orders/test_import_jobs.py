@@ -56,7 +56,7 @@ def test_only_a_job_that_has_not_ended_is_marked_failed(merchant, status, marked
 def test_an_import_out_of_time_is_failed_by_its_task(merchant, monkeypatch):
     job = _job(merchant, IM)
 
-    def out_of_time(*, job_id):
+    def out_of_time(*, job_id, claim):
         raise SoftTimeLimitExceeded()
 
     monkeypatch.setattr(jobs, "import_run", out_of_time)

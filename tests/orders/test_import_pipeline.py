@@ -119,14 +119,14 @@ def test_a_chunk_that_fails_stops_the_import_and_it_resumes_after_the_last_commi
     job = create(shop, csv_bytes(PIPELINE_ROWS), error_policy=SKIP)
 
     with pytest.raises(RuntimeError, match="worker lost"):
-        import_run(job_id=job.pk)
+        import_run(job_id=job.pk, claim="task-1")
 
     job.refresh_from_db()
     assert (job.status, job.next_row, job.created_count, job.processed_rows) == (ImportStatus.IMPORTING, 5, 2, 3)
     assert written(shop) == {"orders": 2, "lines": 3, "customers": 2, "events": 2}
 
     monkeypatch.setattr(write, "write_orders", real_write)
-    job = import_run(job_id=job.pk)
+    job = import_run(job_id=job.pk, claim="task-1")  # its message redelivered: the same task id
 
     assert len(calls) == 2  # nothing was written after the failed chunk
     assert state(job) == expected(ImportStatus.PARTIALLY_FAILED, 9, created=6, failed=1)

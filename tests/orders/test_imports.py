@@ -798,7 +798,7 @@ def test_a_job_that_crashed_resumes_after_its_last_committed_chunk(shop, monkeyp
     job = create(shop, csv_bytes(RESUME_ROWS), error_policy=policy)
 
     with pytest.raises(RuntimeError, match="worker lost"):
-        import_run(job_id=job.pk)
+        import_run(job_id=job.pk, claim="task-1")
 
     job.refresh_from_db()
     assert (job.next_row, job.status, job.finished_at) == (7, ImportStatus.IMPORTING, None)
@@ -807,7 +807,7 @@ def test_a_job_that_crashed_resumes_after_its_last_committed_chunk(shop, monkeyp
     assert written(shop) == {"orders": 4, "lines": 5, "customers": 2, "events": 4}
 
     monkeypatch.undo()
-    job = import_run(job_id=job.pk)
+    job = import_run(job_id=job.pk, claim="task-1")  # its message redelivered: the same task id
 
     assert len(calls) == 3
     assert state(job) == expected(ImportStatus.DONE, 7, created=6)

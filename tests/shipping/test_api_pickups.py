@@ -9,10 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers
 
+from shipping.calendar import pickup_day
 from shipping.models import Document, DocumentKind, DocumentStatus, Manifest, PickupRequest, Shipment, ShipmentStatus
 from shipping.services.documents import document_fail, document_render, document_request
 from shipping.services.manifests import manifest_create
-from shipping.services.pickups import next_pickup_date, pickup_cancel, pickup_schedule
+from shipping.services.pickups import pickup_cancel, pickup_schedule
 from tests.api import NOT_FOUND, invalid, listed_ids
 from tests.catalog.factories import LocationFactory
 from tests.orders.factories import default_location
@@ -44,7 +45,7 @@ def test_schedule_a_pickup(api, merchant):
     assert response.json() == {
         "id": pickup.pk, "pickup_token": pickup.token, "courier": "bluedart", "location": default_location(merchant).pk,
         "location_nickname": "main",
-        "pickup_date": next_pickup_date(courier, timezone.now().astimezone(IST)).isoformat(),
+        "pickup_date": pickup_day(timezone.now().astimezone(IST), courier.pickup_cutoff).isoformat(),
         "status": "scheduled", "shipment_ids": [first.pk, second.pk], "created_at": iso(pickup.created_at),
         "cancelled_at": None,
     }  # fmt: skip

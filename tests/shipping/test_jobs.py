@@ -94,7 +94,7 @@ def test_a_batch_out_of_time_is_failed_by_its_task(merchant, monkeypatch):
     batch = ShipBatch.objects.create(merchant=merchant, order_ids=[1], created_by="user:1",
                                      status=ShipBatchStatus.RUNNING, started_at=timezone.now())  # fmt: skip
 
-    def out_of_time(*, batch_id):
+    def out_of_time(*, batch_id, claim):
         raise SoftTimeLimitExceeded()
 
     monkeypatch.setattr(batch_services, "ship_batch_run", out_of_time)

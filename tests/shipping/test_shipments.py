@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 
 from orders.models import OrderEvent, OrderStatus
 from orders.services import orders as order_services
+from shipping.calendar import pickup_day
 from shipping.models import PickupRequest, PickupStatus, ShipmentEvent, ShipmentStatus
 from shipping.services.awb import awb_pool_create_range, awb_pool_remaining, awb_pool_set_active
 from shipping.services.manifests import manifest_create
-from shipping.services.pickups import next_pickup_date, pickup_cancel, pickup_schedule
+from shipping.services.pickups import pickup_cancel, pickup_schedule
 from shipping.services.shipments import shipment_assign_awb, shipment_cancel, shipment_create
 from shopops.api.exceptions import Conflict
 from shopops.errors import DomainError, ErrorKind
@@ -168,7 +169,7 @@ def test_no_cancellation_after_pickup(merchant):
 def test_the_cut_off_decides_today_or_the_next_working_day(merchant, local, expected):
     courier = shipping_courier(merchant, pickup_cutoff=time(14, 0))
 
-    assert next_pickup_date(courier, local) == expected
+    assert pickup_day(local, courier.pickup_cutoff) == expected
 
 
 def test_shipments_of_one_courier_location_and_day_share_one_pickup(merchant):

@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from orders.models import BulkImport
+from orders.imports.jobs import import_create, import_run
+from orders.models import BulkImport, Order
 from shipping.documents import render
 from shipping.models import Document, ShipmentStatus
 from shipping.services.documents import document_render
@@ -131,7 +132,8 @@ def test_the_sweep_sends_again_a_job_whose_send_failed_and_only_once_per_period(
 def test_every_job_kind_waiting_for_a_worker_is_swept():
     swept = {(kind.model._meta.label, kind.task, kind.statuses) for kind in dispatch.WAITING}
 
-    assert swept >= {
+    assert swept == {
+        ("orders.BulkImport", "orders.tasks.import_run", ("queued",)),
         ("shipping.Document", "shipping.tasks.document_render", ("queued",)),
         ("shipping.ShipBatch", "shipping.tasks.ship_batch_run", ("queued",)),
         ("shipping.Notification", "shipping.tasks.notify_send", ("queued",)),
@@ -209,8 +211,30 @@ def test_a_document_claimed_by_a_task_is_left_to_it_but_for_its_own_retry(mercha
 
 
 def test_job_tasks_retry_database_errors_with_backoff_and_pass_their_id_as_the_claim():
+    from orders.tasks import import_run
     from shipping.tasks import ship_batch_run
 
-    for task in (document_render_task, ship_batch_run):
+    for task in (document_render_task, ship_batch_run, import_run):
         assert (task.autoretry_for, task.retry_backoff, task.max_retries) == (DATABASE_ERRORS, True, 10), task.name
     # eager Celery runs a retry by raising it to the caller: the worker's retry is drilled in tests/faults
+
+
+def test_an_import_running_elsewhere_is_left_to_it_but_for_its_own_retry_or_a_lost_worker(merchant, shop, settings):
+    job = import_create(merchant=merchant, kind="orders", upload=SimpleUploadedFile("orders.csv", csv_bytes(
+        ORDERS_HEADER, ORDER_ROWS)), file_name="orders.csv", dry_run=False, error_policy="reject_file",
+        actor="test")  # fmt: skip
+    BulkImport.objects.filter(pk=job.pk).update(status="validating", claimed_by="task-1", heartbeat_at=timezone.now())
+
+    other = import_run(job_id=job.pk, claim="task-2")  # a second delivery while task-1 beats
+
+    assert (other.status, other.claimed_by, Order.objects.count()) == ("validating", "task-1", 0)
+    retried = import_run(job_id=job.pk, claim="task-1")  # task-1's own retry after a database error
+    assert (retried.status, retried.created_count, Order.objects.count()) == ("done", 2, 2)
+
+    lost = timezone.now() - settings.IMPORT_CLAIM_STALE_AFTER - timedelta(seconds=1)
+    again = import_create(merchant=merchant, kind="orders", upload=SimpleUploadedFile("again.csv", csv_bytes(
+        ORDERS_HEADER, ORDER_ROWS)), file_name="again.csv", dry_run=False, error_policy="reject_file",
+        actor="test")  # fmt: skip
+    BulkImport.objects.filter(pk=again.pk).update(status="validating", claimed_by="task-3", heartbeat_at=lost)
+    taken = import_run(job_id=again.pk, claim="task-4")  # task-3's worker stopped beating: lost
+    assert (taken.status, taken.claimed_by, taken.skipped_count, Order.objects.count()) == ("done", "task-4", 3, 2)
