@@ -86,4 +86,4 @@ bench: install
 	$(BIN)/python -m bench $(BENCH)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media .pytest-media .pytest_cache .ruff_cache .fuzz-report
+	rm -rf $(VENV) db.sqlite3 media .pytest-media* .pytest-private* .pytest_cache .ruff_cache .fuzz-report

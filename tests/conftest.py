@@ -12,6 +12,16 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_dispatch(monkeypatch):
+    """Each test starts with the broker taken as up: a send that failed in an earlier test makes this process skip
+    sends for a few seconds (shopops/dispatch.py)."""
+    from shopops import dispatch
+
+    monkeypatch.setattr(dispatch, "_down_until", 0.0)
+    monkeypatch.setattr(dispatch, "STATS", {"failed": 0, "skipped": 0})
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 
@@ -104,3 +114,11 @@ def dead_database(db):
     connections["default"] = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "default")
     yield
     connections["default"] = working
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist, the tests that start Celery workers on the shared broker run in one process, one after
+    another (``--dist loadgroup``): their workers would take each other's messages."""
+    for item in items:
+        if item.get_closest_marker("broker"):
+            item.add_marker(pytest.mark.xdist_group("broker"))

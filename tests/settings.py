@@ -9,8 +9,11 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 from shopops.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = BASE_DIR / ".pytest-media"  # noqa: F405
-PRIVATE_MEDIA_ROOT = BASE_DIR / ".pytest-private"  # noqa: F405
+# One folder per pytest-xdist worker (``make test`` runs two), shared with the Celery workers a test starts (they
+# inherit PYTEST_XDIST_WORKER): the same ids in each worker's database would name the same files.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+MEDIA_ROOT = BASE_DIR / f".pytest-media{_XDIST_WORKER}"  # noqa: F405
+PRIVATE_MEDIA_ROOT = BASE_DIR / f".pytest-private{_XDIST_WORKER}"  # noqa: F405
 # Tasks run in the test process unless a test starts a real worker (see tests/shopops/test_celery.py).
 CELERY_TASK_ALWAYS_EAGER = True
 OAUTH2_PROVIDER["ALWAYS_RELOAD_OAUTHLIB_CORE"] = True  # noqa: F405

@@ -34,12 +34,6 @@ def _use_broker(url: str, eager: bool) -> None:
     app.amqp._producer_pool = None
 
 
-@pytest.fixture(autouse=True)
-def _fresh_dispatch(monkeypatch):
-    monkeypatch.setattr(dispatch, "_down_until", 0.0)
-    monkeypatch.setattr(dispatch, "STATS", {"failed": 0, "skipped": 0})
-
-
 @pytest.fixture
 def dead_broker(settings, monkeypatch):
     """The app publishing to a broker that is down, as in production with Redis stopped."""
