@@ -18,6 +18,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from shopops import dispatch
 from shopops.cache import FallbackRedisCache
 
 PROBE_TIMEOUT = 1  # seconds, per network step of the broker and cache probes
@@ -43,11 +44,14 @@ def _check_database() -> dict:
 
 
 def _check_broker() -> dict:
-    """Eager Celery (no ``CELERY_BROKER_URL``) has no broker to reach."""
+    """Eager Celery (no ``CELERY_BROKER_URL``) has no broker to reach. The counters are this process's since it
+    started: the jobs' messages the broker did not take, and those not tried while it was down (shopops/dispatch.py;
+    the sweep sends both again)."""
     if not settings.CELERY_BROKER_URL:
         return NOT_CONFIGURED
     from shopops.celery import app
 
+    counters = {"sends_failed": dispatch.STATS["failed"], "sends_skipped": dispatch.STATS["skipped"]}
     # connect_timeout bounds AMQP; a Redis broker takes its own socket timeouts, without which a server that
     # accepts the connection and never answers holds the probe for ever.
     timeouts = {"socket_connect_timeout": PROBE_TIMEOUT, "socket_timeout": PROBE_TIMEOUT}
@@ -56,8 +60,8 @@ def _check_broker() -> dict:
                                       transport_options=timeouts) as conn:  # fmt: skip
             conn.ensure_connection(max_retries=0)
     except Exception as exc:  # any transport error means unreachable
-        return _down(exc)
-    return OK
+        return {**_down(exc), **counters}
+    return {**OK, **counters}
 
 
 def _check_cache(cache) -> dict:

@@ -122,3 +122,29 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("broker"):
             item.add_marker(pytest.mark.xdist_group("broker"))
+
+
+#: A broker address nothing listens on (port 1 refuses connections at once).
+DEAD_BROKER = DEAD_REDIS
+
+
+def use_broker(url: str, eager: bool) -> None:
+    from shopops.celery import app
+
+    app.conf.broker_url, app.conf.task_always_eager = url, eager
+    app._pool = None  # the connection and producer pools were made for the previous address
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def dead_broker(settings, monkeypatch):
+    """The app publishing to a broker that is down, as in production with Redis stopped."""
+    from shopops.celery import app
+
+    url, eager = app.conf.broker_url, app.conf.task_always_eager
+    settings.CELERY_BROKER_URL = DEAD_BROKER
+    monkeypatch.setenv("CELERY_BROKER_URL", DEAD_BROKER)  # Celery reads it before its own setting
+    use_broker(DEAD_BROKER, eager=False)
+    yield
+    monkeypatch.undo()
+    use_broker(url, eager)

@@ -20,30 +20,10 @@ from shipping.tasks import document_render as document_render_task
 from shopops import dispatch
 from shopops.celery import app
 from shopops.errors import DATABASE_ERRORS
+from tests.conftest import DEAD_BROKER, use_broker
 from tests.orders.test_api_imports import ORDER_ROWS, ORDERS_HEADER, csv_bytes
 from tests.orders.test_api_imports import shop as shop
 from tests.shipping.factories import make_shipment, shipping_courier
-
-#: A broker address nothing listens on (port 1 refuses connections at once).
-DEAD_BROKER = "redis://127.0.0.1:1/0"
-
-
-def _use_broker(url: str, eager: bool) -> None:
-    app.conf.broker_url, app.conf.task_always_eager = url, eager
-    app._pool = None  # the connection and producer pools were made for the previous address
-    app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def dead_broker(settings, monkeypatch):
-    """The app publishing to a broker that is down, as in production with Redis stopped."""
-    url, eager = app.conf.broker_url, app.conf.task_always_eager
-    settings.CELERY_BROKER_URL = DEAD_BROKER
-    monkeypatch.setenv("CELERY_BROKER_URL", DEAD_BROKER)  # Celery reads it before its own setting
-    _use_broker(DEAD_BROKER, eager=False)
-    yield
-    monkeypatch.undo()
-    _use_broker(url, eager)
 
 
 @pytest.fixture
@@ -110,7 +90,7 @@ def test_the_sweep_sends_again_a_job_whose_send_failed_and_only_once_per_period(
                                                                                  dead_broker):  # fmt: skip
     ids = [make_shipment(merchant, ShipmentStatus.AWB_ASSIGNED).pk]
     api.post("/api/v1/documents/labels/", {"shipment_ids": ids}, format="json")
-    _use_broker(DEAD_BROKER, eager=True)  # the broker is back: eager Celery runs what is sent, here
+    use_broker(DEAD_BROKER, eager=True)  # the broker is back: eager Celery runs what is sent, here
     dispatch._down_until = 0.0
 
     too_soon = dispatch.jobs_requeue()  # sent moments ago: its worker may be about to claim it

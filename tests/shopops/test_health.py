@@ -11,6 +11,7 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/0"  # only pinged
 REFUSED = "Error 111 connecting to 127.0.0.1:1. Connection refused."
 OK = {"state": "ok"}
 NOT_CONFIGURED = {"state": "not_configured"}
+NO_SENDS_LOST = {"sends_failed": 0, "sends_skipped": 0}
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_unreachable_broker_is_degraded_not_down(client, db, settings):
         "status": "degraded",
         "checks": {
             "database": OK,
-            "broker": {"state": "down", "reason": f"OperationalError: {REFUSED}"},
+            "broker": {"state": "down", "reason": f"OperationalError: {REFUSED}", **NO_SENDS_LOST},
             "cache": NOT_CONFIGURED,
         },
     }
@@ -81,6 +82,7 @@ def test_a_hung_broker_is_down_after_the_read_timeout(client, db, settings, hung
     assert response.json()["checks"]["broker"] == {
         "state": "down",
         "reason": "OperationalError: Timeout reading from socket",
+        **NO_SENDS_LOST,
     }
 
 
@@ -93,7 +95,10 @@ def test_reachable_broker_answers_200(client, db, settings, local_redis):
 
     # then
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": OK, "broker": OK, "cache": NOT_CONFIGURED}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": OK, "broker": {**OK, **NO_SENDS_LOST}, "cache": NOT_CONFIGURED},
+    }
 
 
 def test_unreachable_cache_is_degraded_with_this_process_counters(api, client, no_broker, dead_cache):
@@ -175,7 +180,21 @@ def test_everything_down_names_each(client, settings, dead_database, dead_cache)
         "status": "down",
         "checks": {
             "database": DATABASE_REFUSED,
-            "broker": {"state": "down", "reason": f"OperationalError: {REFUSED}"},
+            "broker": {"state": "down", "reason": f"OperationalError: {REFUSED}", **NO_SENDS_LOST},
             "cache": {"state": "down", "reason": f"ConnectionError: {REFUSED}", "errors": 0, "served_locally": 0},
         },
     }
+
+
+def test_the_broker_check_counts_the_sends_this_process_could_not_make(client, db, dead_broker):
+    # given a broker that went down while jobs were sent: one send failed, the next was not tried
+    from shopops import dispatch
+
+    assert (dispatch.send("shopops.tasks.jobs_requeue"), dispatch.send("shopops.tasks.jobs_requeue")) == (False, False)
+
+    # when
+    response = client.get("/healthz")
+
+    # then
+    assert (response.status_code, response.json()["checks"]["broker"]) == (200, {
+        "state": "down", "reason": f"OperationalError: {REFUSED}", "sends_failed": 1, "sends_skipped": 1})  # fmt: skip
