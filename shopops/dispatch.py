@@ -9,7 +9,8 @@ nothing more (each send would wait for the broker again): what it skips is sent 
 The sweep (``jobs_requeue``, Celery beat) sends again each registered job still waiting ``JOB_REQUEUE_AFTER``
 after it was last sent (its message never published, or lost with the broker), and stamps it, so a job is sent
 at most once per period. A job may therefore be delivered twice; workers claim it under its row lock (a
-conditional move out of its waiting status) and a second delivery finds it taken and does nothing.
+conditional move out of its waiting status) and a second delivery finds it taken and does nothing. Webhook
+deliveries have a sweep of their own (``shopops.webhooks``, with their retry schedule).
 """
 
 import logging
@@ -34,10 +35,6 @@ BROKER_RETRY_AFTER = 5.0
 STATS = {"failed": 0, "skipped": 0}
 _lock = threading.Lock()
 _down_until = 0.0
-
-
-def broker_down_until() -> float:
-    return _down_until
 
 
 def _mark_down(task: str, exc: Exception) -> None:

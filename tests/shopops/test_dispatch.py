@@ -212,3 +212,21 @@ def test_an_import_running_elsewhere_is_left_to_it_but_for_its_own_retry_or_a_lo
     BulkImport.objects.filter(pk=again.pk).update(status="validating", claimed_by="task-3", heartbeat_at=lost)
     taken = import_run(job_id=again.pk, claim="task-4")  # task-3's worker stopped beating: lost
     assert (taken.status, taken.claimed_by, taken.skipped_count, Order.objects.count()) == ("done", "task-4", 3, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_accepts_and_never_answers_costs_a_send_its_read_timeout(api, shop, dead_broker, hung_server,
+                                                                               monkeypatch, caplog):  # fmt: skip
+    monkeypatch.setenv("CELERY_BROKER_URL", f"redis://{hung_server}/0")
+    options = app.conf.broker_transport_options
+    app.conf.broker_transport_options = {**options, "socket_timeout": 1}  # not the 5 s of production
+    use_broker(f"redis://{hung_server}/0", eager=False)
+    try:
+        with caplog.at_level(logging.WARNING, logger="shopops.dispatch"):
+            response = _import(api)
+    finally:
+        app.conf.broker_transport_options = options
+
+    assert (response.status_code, response.json()["status"]) == (202, "queued")
+    assert dispatch.STATS == {"failed": 1, "skipped": 0}
+    assert "(Timeout reading from socket)" in caplog.records[0].getMessage()
