@@ -12,7 +12,6 @@ on every exit. Reports (JUnit, NDJSON) and the server log go to ``FUZZ_REPORT_DI
 """
 
 import argparse
-import base64
 import json
 import os
 import resource
@@ -20,12 +19,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script: the project's packages (tests.live) importable
+    sys.path.insert(0, str(ROOT))
+
+from tests import live  # noqa: E402
+
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 CHILDREN: list[subprocess.Popen] = []
@@ -37,7 +38,7 @@ def log(message: str) -> None:
 
 def start(command: list[str], **kwargs) -> subprocess.Popen:
     """A child in a process group of its own, stopped (with its children) by stop_all()."""
-    child = subprocess.Popen(command, cwd=ROOT, start_new_session=True, **kwargs)
+    child = live.start(command, **kwargs)
     CHILDREN.append(child)
     return child
 
@@ -47,61 +48,12 @@ def run(command: list[str], *, timeout: float, **kwargs) -> int:
     try:
         return child.wait(timeout=timeout)
     finally:
-        stop(child)
-
-
-def stop(child: subprocess.Popen) -> None:
-    if child.poll() is None:
-        os.killpg(child.pid, signal.SIGTERM)
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+        live.stop(child)
 
 
 def stop_all(*_args) -> None:
     for child in reversed(CHILDREN):
-        stop(child)
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urllib.parse.urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.replace("_", "").isalnum():
-        raise SystemExit(f"Unexpected database name {name!r}")
-    admin_url = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"The server exited early with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"The server did not answer {url} within {timeout:.0f} s")
-
-
-def fetch_token(base: str, client_id: str, client_secret: str) -> str:
-    basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-    request = urllib.request.Request(
-        f"{base}/o/token/",
-        data=urllib.parse.urlencode({"grant_type": "client_credentials"}).encode(),
-        headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["access_token"]
+        live.stop(child)
 
 
 def main() -> int:
@@ -121,22 +73,9 @@ def main() -> int:
     report_dir = Path(options.report_dir).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
     base = f"http://127.0.0.1:{options.port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": options.database_url,
-        "DJANGO_SETTINGS_MODULE": "shopops.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "shopops-fuzzing-only",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_MEDIA_ROOT": str(report_dir / "media"),
-        "DJANGO_PRIVATE_MEDIA_ROOT": str(report_dir / "private"),
-        "API_THROTTLE_RATE": "1000000/min",  # one client sends everything: never throttled
-        "PYTHONUNBUFFERED": "1",
-    }
-    # Tasks (documents, imports) run eagerly in the server process: no broker, no worker to start.
-    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CACHE_URL"):
-        env.pop(name, None)
+    # Tasks (documents, imports) run eagerly in the server process: no broker, no worker to start. One client
+    # sends everything: never throttled.
+    env = live.server_env(database_url=options.database_url, files=report_dir, API_THROTTLE_RATE="1000000/min")
 
     def on_signal(signum, _frame):
         stop_all()
@@ -147,7 +86,7 @@ def main() -> int:
     started = time.monotonic()
     try:
         log(f"database {options.database_url}: recreate, migrate, seed")
-        recreate_database(options.database_url)
+        live.recreate_database(options.database_url)
         if run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env=env, timeout=300):
             raise SystemExit("migrate failed")
         seed_file = report_dir / "credentials.json"
@@ -163,8 +102,11 @@ def main() -> int:
                  "--timeout", "120", "--graceful-timeout", "5"],
                 env=env, stdout=server_log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        wait_for(f"{base}/healthz", server, timeout=60)
-        token = fetch_token(base, credentials["client_id"], credentials["client_secret"])
+        try:
+            live.wait_for(f"{base}/healthz", server, timeout=60)
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from exc
+        token = live.fetch_token(base, credentials["client_id"], credentials["client_secret"])
         log(f"server up on {base} after {time.monotonic() - started:.0f} s; fuzzing (at most {options.timeout} s)")
         command = [
             str(BIN / "schemathesis"), "--config-file", str(HERE / "schemathesis.toml"),
