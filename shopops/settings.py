@@ -370,13 +370,14 @@ IMPORT_STUCK_AFTER = timedelta(seconds=env_int("IMPORT_STUCK_AFTER_SECONDS", 900
 IMPORT_CLAIM_STALE_AFTER = timedelta(seconds=env_int("IMPORT_CLAIM_STALE_AFTER_SECONDS", 120))
 
 # A queued job that no worker claimed this long after it was sent is sent again (its message lost or never
-# published): the jobs-requeue sweep.
+# published): the jobs-requeue sweep, run by Celery beat every JOBS_REQUEUE_EVERY (the fault drills shorten both).
 JOB_REQUEUE_AFTER = timedelta(seconds=env_int("JOB_REQUEUE_AFTER_SECONDS", 60))
+JOBS_REQUEUE_EVERY = timedelta(seconds=env_int("JOBS_REQUEUE_EVERY_SECONDS", 30))
 
 CELERY_BEAT_SCHEDULE = {
     "jobs-requeue": {
         "task": "shopops.tasks.jobs_requeue",
-        "schedule": timedelta(seconds=30),
+        "schedule": JOBS_REQUEUE_EVERY,
     },
     "idempotency-keys-prune": {
         "task": "shopops.tasks.idempotency_keys_prune",

@@ -12,7 +12,8 @@ def idempotency_keys_prune() -> int:
 
 @shared_task(acks_late=True, soft_time_limit=25, time_limit=30)
 def jobs_requeue() -> int:
-    """Every 30 seconds (Celery beat): send again the jobs no worker claimed since they were last sent."""
+    """Every 30 seconds (Celery beat, ``JOBS_REQUEUE_EVERY``): send again the jobs no worker claimed since they were
+    last sent."""
     return dispatch.jobs_requeue()
 
 

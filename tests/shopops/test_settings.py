@@ -124,3 +124,20 @@ def test_the_database_and_the_redis_cache_get_short_connect_timeouts(tmp_path):
     }
     assert json.loads(plain.stdout) == [{"connect_timeout": 2}, cache]
     assert json.loads(own.stdout) == [{"connect_timeout": 5}, cache]
+
+
+def test_the_jobs_requeue_sweep_runs_as_often_and_waits_as_long_as_the_environment_says(tmp_path):
+    # given the defaults, and the fault drills' short sweep
+    code = (
+        "import json; from django.conf import settings as s; "
+        "print(json.dumps([s.CELERY_BEAT_SCHEDULE['jobs-requeue']['schedule'].total_seconds(), "
+        "s.JOB_REQUEUE_AFTER.total_seconds()]))"
+    )
+    env = production_env(tmp_path)
+
+    # when
+    default = run_python("-c", code, **env)
+    short = run_python("-c", code, **env, JOBS_REQUEUE_EVERY_SECONDS="2", JOB_REQUEUE_AFTER_SECONDS="3")
+
+    # then every 30 s, for jobs waiting over 60 s; or as set
+    assert (json.loads(default.stdout), json.loads(short.stdout)) == ([30.0, 60.0], [2.0, 3.0])
