@@ -11,12 +11,13 @@ MANAGE := $(BIN)/python manage.py
 SYSTEM_LIBS := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: help system-deps install run serve demo migrate test fuzz lint format schema worker beat bench clean
+.PHONY: help system-deps install run serve demo migrate test fuzz faults lint format schema worker beat bench clean
 
 help:
 	@echo "make run      create the virtualenv, install, migrate, load demo data, serve on $(HOST):$(PORT)"
 	@echo "make test     ruff, migrations check, OpenAPI schema check, pytest"
 	@echo "make fuzz     Schemathesis against a live server on PostgreSQL (FUZZ_DATABASE_URL): no 5xx, no schema drift"
+	@echo "make faults   fault drills: broker, cache and database outages on throwaway PostgreSQL and Redis servers"
 	@echo "make worker   a Celery worker on CELERY_BROKER_URL (all queues)"
 	@echo "make beat     Celery beat (periodic tasks)"
 	@echo "make bench    benchmarks on PostgreSQL (BENCH=orders_list for one)"
@@ -75,6 +76,10 @@ test: lint schema
 # Needs PostgreSQL (FUZZ_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/shopops_fuzz, recreated).
 fuzz: install
 	$(BIN)/python tests/fuzz/run.py
+
+# Starts its own PostgreSQL cluster and Redis servers (needs the PostgreSQL 15 server binaries and redis-server).
+faults: install
+	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 worker: install
 	$(BIN)/celery -A shopops worker -Q default,imports,documents,notifications,webhooks --loglevel=INFO
