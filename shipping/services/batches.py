@@ -95,6 +95,7 @@ def ship_batch_run(*, batch_id: int, claim: str = "") -> ShipBatch:
                 result=result,
                 order=orders[order_id],
                 record_errors=True,
+                resume_calls=True,  # the batch's claim: no earlier run of it is under way
             )
         batch.results[str(order_id)] = _batch_outcome(result)
         _batch_progress(batch)

@@ -53,17 +53,18 @@ def call_open(*, courier: Courier, kind: str, actor: str, shipment: Shipment | N
                                       started_at=timezone.now())  # fmt: skip
 
 
-def call_reopen(call: CourierCall, *, actor: str, now: datetime | None = None) -> CourierCall:
+def call_reopen(call: CourierCall, *, actor: str, now: datetime | None = None, resume: bool = False) -> CourierCall:
     """Ask again, in the caller's transaction: a failed call is pending again; a pending one whose attempt began
-    more than ``CALL_RETRY_AFTER`` ago is asked again. The key stays. Refused: ``courier_call_in_progress`` (a
-    younger pending call), ``courier_call_done``."""
+    more than ``CALL_RETRY_AFTER`` ago is asked again, or at once with ``resume`` (the caller knows the attempt is
+    over: a batch's task that holds its batch's claim, retried after a database error cut the attempt short). The
+    key stays. Refused: ``courier_call_in_progress`` (a younger pending call), ``courier_call_done``."""
     now = now or timezone.now()
     locked = CourierCall.objects.select_for_update().select_related("courier").get(pk=call.pk)
     if locked.status == C.SUCCEEDED:
         raise COURIER_CALL_DONE(f"The {locked.get_kind_display().lower()} call to {locked.courier.name} succeeded "
                                 "already.", {"call": locked.pk})  # fmt: skip
     if locked.status == C.PENDING:
-        if locked.started_at is not None and locked.started_at > now - CALL_RETRY_AFTER:
+        if not resume and locked.started_at is not None and locked.started_at > now - CALL_RETRY_AFTER:
             raise COURIER_CALL_IN_PROGRESS(
                 f"A {locked.get_kind_display().lower()} call to {locked.courier.name} is under way; ask again in a "
                 "few minutes.", {"call": locked.pk, "started_at": locked.started_at.isoformat()})  # fmt: skip

@@ -86,7 +86,7 @@ def ship_courier(merchant: Merchant, options: ShipOptions) -> Courier | None:
 
 
 def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipResult, order: Order | None = None,
-         order_data: dict | None = None, record_errors: bool = False) -> None:  # fmt: skip
+         order_data: dict | None = None, record_errors: bool = False, resume_calls: bool = False) -> None:  # fmt: skip
     """Create (or take) the order, confirm and pack it, make its shipment and record its booking in one
     transaction: a refusal ShopOps decides (stock, serviceability, the courier, an empty AWB pool) keeps nothing
     (no order, no AWB spent) and raises ShipRefused naming the step. Then the courier is asked for the booking,
@@ -97,7 +97,8 @@ def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipRe
 
     Any other exception is a bug and is raised as it is; with ``record_errors`` (a batch, which goes on with its
     next order) it is logged and recorded as ``internal_error`` in a ShipRefused like a refusal. A database error
-    is raised as it is in both cases: it is not the order's (the batch's task retries it)."""
+    is raised as it is in both cases: it is not the order's (the batch's task retries it). ``resume_calls``: a
+    booking call left pending by an earlier run is asked again at once (a batch that holds its claim)."""
     step, call = "order_created", None
     try:
         with transaction.atomic():
@@ -119,7 +120,7 @@ def book(*, merchant: Merchant, actor: str, options: ShipOptions, result: ShipRe
             if live is None:
                 live = shipment_create(order=order, courier=courier, sort=options.sort, actor=actor)
             if not live.awb:
-                _, call = book_intent(shipment=live, actor=actor)
+                _, call = book_intent(shipment=live, actor=actor, resume=resume_calls)
     except Exception as exc:
         if isinstance(exc, DATABASE_ERRORS) or not (record_errors or isinstance(exc, REFUSALS)):
             raise  # a database error is not the order's: the batch's task retries

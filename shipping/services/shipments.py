@@ -176,13 +176,13 @@ def shipment_assign_awb(*, shipment: Shipment, actor: str, courier: Courier | No
     return book_finish(call, actor=actor)
 
 
-def book_intent(*, shipment: Shipment, actor: str, courier: Courier | None = None,
-                at: datetime | None = None) -> tuple[list[CourierCall], CourierCall]:  # fmt: skip
+def book_intent(*, shipment: Shipment, actor: str, courier: Courier | None = None, at: datetime | None = None,
+                resume: bool = False) -> tuple[list[CourierCall], CourierCall]:  # fmt: skip
     """The booking's first step, in one short transaction (or the caller's): the checks, a courier change (its
     cancel call to the old courier recorded), and the book call recorded, pending: a failed or lost book call of
     the shipment with its courier is asked again with its key. When the courier's AWBs come from the merchant's
-    pools the number is taken here, with the call (``awb_pool_exhausted`` keeps nothing). Returns the cancel calls
-    to make and the book call."""
+    pools the number is taken here, with the call (``awb_pool_exhausted`` keeps nothing); with ``resume`` a pending
+    book call is asked again at once (``call_reopen``). Returns the cancel calls to make and the book call."""
     if courier is not None and courier.merchant_id != shipment.merchant_id:
         raise ValidationError({"courier": ["Not a courier of this merchant."]})
     with transaction.atomic():
@@ -201,7 +201,7 @@ def book_intent(*, shipment: Shipment, actor: str, courier: Courier | None = Non
         cancels = _reassign(locked, courier, actor, at) if reassign else []
         earlier = unfinished_calls(shipment=locked, kind=CourierCallKind.BOOK, courier=locked.courier)
         if earlier:
-            call = call_reopen(earlier[-1], actor=actor)
+            call = call_reopen(earlier[-1], actor=actor, resume=resume)
         else:
             call = call_open(courier=locked.courier, kind=CourierCallKind.BOOK, actor=actor, shipment=locked)
         if adapter_for(locked.courier).uses_pool(locked.courier):

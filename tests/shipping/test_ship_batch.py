@@ -23,7 +23,7 @@ from shipping.models import (
     Shipment,
     ShipmentEvent,
 )
-from shipping.services import batches, ship
+from shipping.services import batches, ship, shipments
 from shipping.services.awb import awb_pool_create_range, awb_pool_remaining
 from shipping.services.batches import ship_batch_create, ship_batch_run
 from shipping.services.ship import ShipOptions
@@ -412,6 +412,34 @@ def test_a_database_error_while_booking_is_raised_for_the_task_to_retry_and_its_
     assert (other.status, other.processed, other.claimed_by) == ("running", 2, "task-1")
     retried = ship_batch_run(batch_id=batch.pk, claim="task-1")  # the claimer's own retry resumes it
     assert (retried.status, retried.processed, retried.shipped, retried.failed) == ("done", 10, 10, 0)
+    assert_nothing_done_twice(desk.merchant, retried)
+
+
+def test_a_booking_cut_short_by_a_database_error_is_asked_again_at_once_by_the_batch_retry(desk, monkeypatch):
+    ids = desk.hundred()[:10]
+    batch = batch_of(desk.merchant, ids)
+    unused = awb_pool_remaining(desk.bluedart.awb_pools.get())
+    real_outcome, calls = shipments.book_outcome, []
+
+    def database_gone_at_the_third(call, awb, **kwargs):  # the courier answered; recording it finds no database
+        calls.append(call.pk)
+        if len(calls) == 3:
+            raise OperationalError("terminating connection due to administrator command")
+        return real_outcome(call, awb, **kwargs)
+
+    monkeypatch.setattr(shipments, "book_outcome", database_gone_at_the_third)
+    with pytest.raises(OperationalError):
+        ship_batch_run(batch_id=batch.pk, claim="task-1")
+    cut = CourierCall.objects.get(pk=calls[2])
+    assert (cut.status, cut.attempts) == ("pending", 1)  # its attempt began moments ago
+    monkeypatch.undo()
+
+    retried = ship_batch_run(batch_id=batch.pk, claim="task-1")
+
+    cut.refresh_from_db()
+    assert (retried.status, retried.shipped, retried.failed) == ("done", 10, 0)
+    assert (cut.status, cut.attempts, cut.shipment.awb) == ("succeeded", 2, cut.request["pool_awb"])  # same number
+    assert unused - awb_pool_remaining(desk.bluedart.awb_pools.get()) == 10  # one AWB per shipment
     assert_nothing_done_twice(desk.merchant, retried)
 
 
