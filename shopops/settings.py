@@ -351,9 +351,9 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ["default", "imports", "documents", "notifications", "webhooks"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A broker that cannot be reached costs a request about a second, one that accepts and never answers its read
-# timeout (shopops/dispatch.py): connect briefly, publish without retries; the sweep sends again what was not
-# published. The read timeout stays above the 1 s a worker's poll of a Redis broker waits.
+# A broker that refuses connections costs a request about 2 s (kombu tries twice), one that accepts and never
+# answers its read timeout (shopops/dispatch.py): connect briefly, publish without retries; the sweep sends again
+# what was not published. The read timeout stays above the 1 s a worker's poll of a Redis broker waits.
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECT_TIMEOUT", 1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": env_int("CELERY_BROKER_CONNECT_TIMEOUT", 1),
