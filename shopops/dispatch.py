@@ -27,6 +27,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from shopops.integrations import outside_transaction
+
 logger = logging.getLogger(__name__)
 
 #: After the broker refused a message, a process sends nothing for this long: the sweep sends what it skipped.
@@ -53,10 +55,13 @@ def _task(name: str):
 def send(task: str, *args, **options) -> bool:
     """Publish ``task`` (a registered name) with ``args``: True once the broker has it. A broker that cannot be
     reached (or was not, moments ago) is logged and counted: False. Without a broker the task runs eagerly, here,
-    and what it raises is raised."""
+    and what it raises is raised. Refused inside a transaction (``TransactionOpen``): use ``send_on_commit``."""
     if current_app.conf.task_always_eager:
         _task(task).apply_async(args=args, **options)
         return True
+    # Published inside a transaction, the message could reach a worker before the row it names is committed (or
+    # name one that is rolled back): send_on_commit.
+    outside_transaction(f"send {task}")
     if time.monotonic() < _down_until:
         with _lock:
             STATS["skipped"] += 1

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from orders.imports.jobs import import_create, import_run
@@ -20,6 +20,7 @@ from shipping.tasks import document_render as document_render_task
 from shopops import dispatch
 from shopops.celery import app
 from shopops.errors import DATABASE_ERRORS
+from shopops.integrations import TransactionOpen
 from tests.conftest import DEAD_BROKER, use_broker
 from tests.orders.test_api_imports import ORDER_ROWS, ORDERS_HEADER, csv_bytes
 from tests.orders.test_api_imports import shop as shop
@@ -230,3 +231,11 @@ def test_a_broker_that_accepts_and_never_answers_costs_a_send_its_read_timeout(a
     assert (response.status_code, response.json()["status"]) == (202, "queued")
     assert dispatch.STATS == {"failed": 1, "skipped": 0}
     assert "(Timeout reading from socket)" in caplog.records[0].getMessage()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_inside_a_transaction_is_refused_before_it_reaches_the_broker(dead_broker):
+    with pytest.raises(TransactionOpen, match="send shopops.tasks.jobs_requeue"), transaction.atomic():
+        dispatch.send("shopops.tasks.jobs_requeue")
+
+    assert dispatch.STATS == {"failed": 0, "skipped": 0}  # not even tried
