@@ -9,7 +9,9 @@ MANAGE := $(BIN)/python manage.py
 
 .DEFAULT_GOAL := help
 SYSTEM_LIBS := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-noto-core
+# The document fonts (DOCUMENT_FONTS in settings), found by family name through fontconfig.
+SYSTEM_FONTS := "DejaVu Sans" "Noto Sans Devanagari" "Noto Sans Tamil" "Noto Sans Arabic"
 
 .PHONY: help system-deps install run serve demo migrate test fuzz faults lint format schema worker beat bench clean
 
@@ -33,9 +35,13 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 
 install: system-deps $(VENV)/.installed
 
-# The shared libraries WeasyPrint loads (Debian/Ubuntu packages); installed only when one is missing.
+# The shared libraries WeasyPrint loads and the document fonts (Debian/Ubuntu packages); installed only when one is
+# missing.
 system-deps:
 	@missing=""; for lib in $(SYSTEM_LIBS); do ldconfig -p | grep -q "$$lib" || missing="$$missing $$lib"; done; \
+	for font in $(SYSTEM_FONTS); do \
+		fc-match -f '%{family}' "$$font" 2>/dev/null | grep -qi "$$font" || missing="$$missing $$(echo $$font | tr -d ' ')"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing$$missing's packages: $(SYSTEM_PACKAGES)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -20,9 +20,30 @@ from decimal import Decimal
 LABELS = int(os.environ.get("BENCH_LABELS", 1000))
 SMALL = 10
 SLUG = "bench-labels"
+#: Names, a street and a city in each script Indian addresses are written in, for the mixed-script labels: each
+#: label mixes one of them with Latin (house number, second line, state, the label's own captions).
+SCRIPTS = (
+    ("राहुल शर्मा", "गांधी मार्ग क्षेत्र", "नई दिल्ली"), ("সৌমিত্র চট্টোপাধ্যায়", "রবীন্দ্র সরণি", "কলকাতা"),
+    ("ਹਰਪ੍ਰੀਤ ਸਿੰਘ", "ਮਾਲ ਰੋਡ", "ਅੰਮ੍ਰਿਤਸਰ"), ("કિરણ પટેલ", "આશ્રમ રોડ", "અમદાવાદ"),
+    ("ସୁଭଶ୍ରୀ ମହାପାତ୍ର", "ଜନପଥ", "ଭୁବନେଶ୍ୱର"), ("கார்த்திகேயன் சுப்பிரமணியம்", "அண்ணா சாலை", "கோயம்புத்தூர்"),
+    ("శ్రీనివాస్ రెడ్డి", "బంజారా హిల్స్", "హైదరాబాద్"), ("ಸುಧಾ ಮೂರ್ತಿ", "ಎಂ ಜಿ ರಸ್ತೆ", "ಬೆಂಗಳೂರು"),
+    ("ശ്രീക്കുട്ടൻ നായർ", "എം ജി റോഡ്", "തിരുവനന്തപുരം"), ("محمد عمران", "امین آباد", "لکھنؤ"),
+)  # fmt: skip
 
 
-def _setup():
+def _address(n: int, mixed: bool) -> dict:
+    places = [("Bengaluru", "Karnataka", "560025"), ("Mumbai", "Maharashtra", "400050"),
+              ("New Delhi", "Delhi", "110001"), ("Chennai", "Tamil Nadu", "600001")]  # fmt: skip
+    city, state, pincode = places[n % len(places)]
+    name, line1 = f"Customer {n}", f"{n} Long Street Name"
+    if mixed:
+        name, street, city = SCRIPTS[n % len(SCRIPTS)]
+        line1 = f"Flat {n}, {street}"
+    return {"name": name, "phone": f"+9198{n:08d}", "line1": line1, "line2": "Near the market", "city": city,
+            "state": state, "postcode": pincode, "country": "IN"}  # fmt: skip
+
+
+def _setup(slug: str, mixed: bool):
     import io
 
     from catalog.models import Location, Product
@@ -35,7 +56,7 @@ def _setup():
     from shipping.services.shipments import shipment_assign_awb, shipment_create
     from shopops.models import Merchant
 
-    merchant = Merchant.objects.filter(slug=SLUG).first()
+    merchant = Merchant.objects.filter(slug=slug).first()
     if merchant and Shipment.objects.filter(merchant=merchant).exclude(awb="").count() >= LABELS:
         return merchant
     if merchant:  # an interrupted setup: protected rows first
@@ -46,7 +67,7 @@ def _setup():
         Order.objects.filter(merchant=merchant).delete()
         StockMovement.objects.filter(merchant=merchant).delete()
         merchant.delete()
-    merchant = Merchant.objects.create(name="Bench labels", slug=SLUG, legal_name="Bench Labels Private Limited")
+    merchant = Merchant.objects.create(name="Bench labels", slug=slug, legal_name="Bench Labels Private Limited")
     location = Location.objects.create(merchant=merchant, nickname="wh", name="Warehouse", line1="1 MG Road",
                                        city="Bengaluru", state="Karnataka", postcode="560001", phone="+918041234567",
                                        is_default=True)  # fmt: skip
@@ -64,17 +85,12 @@ def _setup():
         ("pincode,pickup,delivery,cod\n" + "".join(f"{p},Y,Y,Y\n" for p in pincodes)).encode()))  # fmt: skip
     assert result.errors == []
     awb_pool_create_range(courier=courier, name="bench", start=10_000_000, end=10_000_000 + LABELS + 99, prefix="BD")
-    places = [("Bengaluru", "Karnataka", "560025"), ("Mumbai", "Maharashtra", "400050"),
-              ("New Delhi", "Delhi", "110001"), ("Chennai", "Tamil Nadu", "600001")]  # fmt: skip
     print(f"generating {LABELS:,} orders with shipments and AWBs through the services ...", flush=True)
     started = time.perf_counter()
     for n in range(LABELS):
-        city, state, pincode = places[n % len(places)]
         order = order_create(merchant=merchant, actor="bench", data={
             "channel_order_id": f"B-{n}", "payment_method": "cod" if n % 3 else "prepaid",
-            "shipping_address": {"name": f"Customer {n}", "phone": f"+9198{n:08d}", "line1": f"{n} Long Street Name",
-                                 "line2": "Near the market", "city": city, "state": state, "postcode": pincode,
-                                 "country": "IN"},
+            "shipping_address": _address(n, mixed),
             "lines": [{"sku": "TEE", "quantity": 1 + n % 3, "unit_price": Decimal("499.00")},
                       {"sku": "MUG", "quantity": 1, "unit_price": Decimal("349.00")}][: 1 + n % 2],
             "length_cm": Decimal("25"), "breadth_cm": Decimal("20"), "height_cm": Decimal("8")})  # fmt: skip
@@ -102,26 +118,34 @@ def _time(merchant, ids: list[int], runs: int) -> tuple[float, object]:
     return statistics.median(timings), result
 
 
-def run() -> str:
+def _measure(slug: str, mixed: bool) -> tuple[float, float, float, int, int]:
+    """(labels/s at SMALL, at LABELS, per-label ratio, kB at SMALL, kB at LABELS) for the merchant's labels."""
     from shipping.models import Shipment
 
-    merchant = _setup()
+    merchant = _setup(slug, mixed)
     ids = list(Shipment.objects.filter(merchant=merchant).exclude(awb="").order_by("pk").values_list("pk", flat=True))
     ids = ids[:LABELS]
     _render(merchant, ids[:SMALL])  # warm-up: fonts, imports, templates
     small_s, small = _time(merchant, ids[:SMALL], runs=9)
     large_s, large = _time(merchant, ids, runs=3)
     assert (small.page_count, large.page_count, large.not_created) == (SMALL, LABELS, [])
+    ratio = (large_s / LABELS) / (small_s / SMALL)
+    return SMALL / small_s, LABELS / large_s, ratio, len(small.pdf) // 1024, len(large.pdf) // 1024
+
+
+def run() -> str:
+    figures = {"Latin": _measure(SLUG, mixed=False), "mixed scripts": _measure(f"{SLUG}-scripts", mixed=True)}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    per_small, per_large = small_s / SMALL * 1000, large_s / LABELS * 1000
-    rate_small, rate_large = SMALL / small_s, LABELS / large_s
-    ratio = per_large / per_small
-    print(f"labels: 4x6, Code128 AWB and order barcodes, loading included (median of 9 runs at {SMALL}, 3 at {LABELS})")
-    print(f"  {SMALL:>5} labels: {small_s * 1000:8.1f} ms, {per_small:.2f} ms a label, {rate_small:,.0f} labels/s, "
-          f"{len(small.pdf) / 1024:,.0f} kB")  # fmt: skip
-    print(f"  {LABELS:>5} labels: {large_s * 1000:8.1f} ms, {per_large:.2f} ms a label, {rate_large:,.0f} labels/s, "
-          f"{len(large.pdf) / 1024:,.0f} kB (target >= 100 labels/s)")  # fmt: skip
-    print(f"  per label at {LABELS} / at {SMALL}: {ratio:.2f}x (target <= 1.5x); peak RSS {peak_mb:,.0f} MB")
-    return (f"bench labels: {rate_large:,.0f} labels/s at {LABELS}, {rate_small:,.0f} labels/s at {SMALL}, "
-            f"peak RSS {peak_mb:,.0f} MB; ratio {ratio:.2f}x vs per-label time at {SMALL} "
-            f"({per_small:.2f} ms)")  # fmt: skip
+    print(f"labels: 4x6, Code128 AWB and order barcodes, loading included (median of 9 runs at {SMALL}, 3 at {LABELS});"
+          " mixed scripts: each name, street and city in one of ten Indian scripts or Urdu, with Latin")  # fmt: skip
+    for name, (rate_small, rate_large, ratio, kb_small, kb_large) in figures.items():
+        print(f"  {name:>13}: {rate_small:,.0f} labels/s at {SMALL} ({1000 / rate_small:.2f} ms a label, "
+              f"{kb_small:,} kB),"
+              f" {rate_large:,.0f} labels/s at {LABELS} ({1000 / rate_large:.2f} ms, {kb_large:,} kB; target >= 100),"
+              f" per label at {LABELS} / at {SMALL}: {ratio:.2f}x (target <= 1.5x)")  # fmt: skip
+    print(f"  peak RSS {peak_mb:,.0f} MB")
+    latin, mixed = figures["Latin"], figures["mixed scripts"]
+    return (
+        f"bench labels: {latin[1]:,.0f} labels/s Latin, {mixed[1]:,.0f} labels/s mixed scripts at {LABELS}; "
+        f"ratio {latin[2]:.2f}x / {mixed[2]:.2f}x vs per-label time at {SMALL}; peak RSS {peak_mb:,.0f} MB"
+    )

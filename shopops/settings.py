@@ -191,6 +191,15 @@ SHOPOPS_INVITATION_TTL = timedelta(days=SHOPOPS_INVITATION_DAYS)
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", False)
 WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
 
+# Printed documents: the font families, by name (fontconfig finds the files), in the order a character is looked
+# for: Latin, then the scripts Indian addresses are written in (Debian's fonts-dejavu-core and fonts-noto-core).
+DOCUMENT_FONTS = env_list(
+    "DOCUMENT_FONTS",
+    "DejaVu Sans,Noto Sans Devanagari,Noto Sans Bengali,Noto Sans Gurmukhi,Noto Sans Gujarati,Noto Sans Oriya,"
+    "Noto Sans Tamil,Noto Sans Telugu,Noto Sans Kannada,Noto Sans Malayalam,Noto Sans Arabic",
+)
+DOCUMENT_MONO_FONT = os.environ.get("DOCUMENT_MONO_FONT", "DejaVu Sans Mono")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

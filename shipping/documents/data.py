@@ -338,5 +338,6 @@ def data_checksum(kind: str, format: str, objects) -> str:
     slips) or a manifest, loaded with the matching queryset function."""
     if isinstance(objects, Manifest):
         objects = [objects]
-    payload = {"kind": kind, "format": format, "templates": _templates_digest(), "items": contexts(kind, objects)}
+    payload = {"kind": kind, "format": format, "templates": _templates_digest(), "items": contexts(kind, objects),
+               "fonts": [*settings.DOCUMENT_FONTS, settings.DOCUMENT_MONO_FONT]}  # fmt: skip
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

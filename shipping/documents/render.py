@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -24,6 +25,7 @@ from django.template.loader import render_to_string
 
 from orders.models import Order, OrderStatus
 from shipping.choices import LabelFormat, PackingSlipFormat
+from shipping.documents import text
 from shipping.documents.barcodes import QUIET_ZONE_MODULES, barcode_modules, barcode_svg, module_size_mm
 from shipping.documents.data import (
     TEMPLATE_DIR,
@@ -71,8 +73,6 @@ def _logo_url(merchant) -> str:
 # canvas, at about 1-2 ms a label, where WeasyPrint took 30-60 ms a label on this machine even for a bare page
 # (figures in bench/labels.py). The layout below is the label's template: rows from the top, in millimetres.
 
-FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF", "/usr/share/fonts/dejavu")
-FONTS = {"Sans": "DejaVuSans.ttf", "Sans-Bold": "DejaVuSans-Bold.ttf", "Mono-Bold": "DejaVuSansMono-Bold.ttf"}
 LABEL_W, LABEL_H = 94.0, 144.0  # the label's box, in mm, on a 4x6 page (3 mm margins) and in an A4 quarter
 PAGE_4X6 = (100.0, 150.0)
 PAGE_A4 = (210.0, 297.0)
@@ -81,62 +81,60 @@ MM = 72 / 25.4  # points per millimetre
 LABEL_ROWS = (("head", 17), ("awb", 26), ("route", 8), ("ship_to", 38), ("order", 21), ("items", 15), ("return", 19))
 
 
-@lru_cache(maxsize=1)
-def _register_fonts() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    for name, file_name in FONTS.items():
-        path = next((Path(d) / file_name for d in FONT_DIRS if (Path(d) / file_name).is_file()), None)
-        if path is None:
-            raise RuntimeError(f"Font {file_name} not found in {', '.join(FONT_DIRS)}: install fonts-dejavu-core.")
-        pdfmetrics.registerFont(TTFont(name, str(path)))
+def _drop_last_cluster(value: str) -> str:
+    """``value`` without its last character and the marks that follow it (a vowel sign never outlives its letter)."""
+    value = value[:-1]
+    while value and (unicodedata.category(value[-1]) in ("Mn", "Mc", "Me") or value[-1] in "\u200c\u200d"):
+        value = value[:-1]
+    return value
 
 
 class _Pen:
     """Draws on a ReportLab canvas in millimetres from the top-left corner of a label."""
 
     def __init__(self, canvas, page_height_mm: float, left: float, top: float):
-        from reportlab.pdfbase.pdfmetrics import stringWidth
-
-        self.c, self.page_h, self.left, self.top, self.width_of = canvas, page_height_mm, left, top, stringWidth
+        self.c, self.page_h, self.left, self.top = canvas, page_height_mm, left, top
 
     def _y(self, y: float) -> float:
         return (self.page_h - self.top - y) * MM
 
-    def text(self, x: float, y: float, value: str, *, font: str = "Sans", size: float = 8.5, width: float | None = None,
-             align: str = "left", white: bool = False) -> None:  # fmt: skip
-        """One line whose baseline is ``y`` mm below the label's top, cut with an ellipsis to ``width`` mm."""
+    def text(self, x: float, y: float, value: str, *, font: str = "regular", size: float = 8.5,
+             width: float | None = None, align: str = "left", white: bool = False) -> None:  # fmt: skip
+        """One line whose baseline is ``y`` mm below the label's top, cut with an ellipsis to ``width`` mm; ``font``
+        is a style of the font stack (regular, bold, mono-bold)."""
         value = str(value)
         if width is not None:
             value = self.fit(value, font, size, width)
-        self.c.setFont(font, size)
         if white:
             self.c.setFillColorRGB(1, 1, 1)
         px, py = (self.left + x) * MM, self._y(y)
-        if align == "center":
-            self.c.drawCentredString(px, py, value)
-        elif align == "right":
-            self.c.drawRightString(px, py, value)
-        else:
-            self.c.drawString(px, py, value)
+        if align != "left":
+            drawn = text.line_width(value, font, size)
+            px -= drawn / 2 if align == "center" else drawn
+        text.draw_line(self.c, px, py, value, font, size)
         if white:
             self.c.setFillColorRGB(0, 0, 0)
 
     def fit(self, value: str, font: str, size: float, width: float) -> str:
-        if self.width_of(value, font, size) <= width * MM:
+        if text.line_width(value, font, size) <= width * MM:
             return value
-        while value and self.width_of(value + "…", font, size) > width * MM:
-            value = value[:-1]
+        while value and text.line_width(value + "…", font, size) > width * MM:
+            value = _drop_last_cluster(value)
         return value + "…"
 
     def wrap(self, value: str, font: str, size: float, width: float, lines: int) -> list[str]:
-        from reportlab.lib.utils import simpleSplit
-
-        wrapped = simpleSplit(value, font, size, width * MM)
+        """``value`` broken at spaces into lines of ``width`` mm (a word longer than a line is cut), at most
+        ``lines`` of them, the last cut with an ellipsis."""
+        wrapped: list[str] = []
+        for word in value.split():
+            candidate = f"{wrapped[-1]} {word}" if wrapped else word
+            if wrapped and text.line_width(candidate, font, size) <= width * MM:
+                wrapped[-1] = candidate
+            else:
+                wrapped.append(word)
         if len(wrapped) > lines:
-            wrapped = [*wrapped[: lines - 1], self.fit(" ".join(wrapped[lines - 1 :]), font, size, width)]
-        return wrapped
+            wrapped = [*wrapped[: lines - 1], " ".join(wrapped[lines - 1 :])]
+        return [self.fit(line, font, size, width) for line in wrapped]
 
     def line(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.4) -> None:
         self.c.setLineWidth(width * MM)
@@ -171,43 +169,43 @@ def _draw_label(pen: _Pen, label: dict[str, Any]) -> None:
 
     top = rows["head"]  # courier (the logo area) | payment type and the cash to collect
     pen.line(54, top, 54, top + 17)
-    pen.text(2, top + 4, "COURIER", font="Sans-Bold", size=6.5)
-    pen.text(2, top + 10.5, label["courier"], font="Sans-Bold", size=15, width=50)
+    pen.text(2, top + 4, "COURIER", font="bold", size=6.5)
+    pen.text(2, top + 10.5, label["courier"], font="bold", size=15, width=50)
     pen.text(2, top + 15, label["courier_code"], size=7, width=50)
     if label["cod_amount"]:
         pen.box(54, top, w - 54, 17, fill=True)
-        pen.text(74, top + 7, "COD", font="Sans-Bold", size=15, align="center", white=True)
+        pen.text(74, top + 7, "COD", font="bold", size=15, align="center", white=True)
         pen.text(74, top + 10.3, "Collect", size=7, align="center", white=True)
-        pen.text(74, top + 15, label["cod_amount"], font="Sans-Bold", size=13, align="center", width=38, white=True)
+        pen.text(74, top + 15, label["cod_amount"], font="bold", size=13, align="center", width=38, white=True)
     else:
-        pen.text(74, top + 10.5, label["payment"], font="Sans-Bold", size=15, align="center")
+        pen.text(74, top + 10.5, label["payment"], font="bold", size=15, align="center")
 
     top = rows["awb"]  # the AWB barcode and its digits
     pen.barcode(label["awb"], w / 2, top + 2, 16, 90)
-    pen.text(w / 2, top + 23.5, label["awb"], font="Mono-Bold", size=14, align="center", width=90)
+    pen.text(w / 2, top + 23.5, label["awb"], font="mono-bold", size=14, align="center", width=90)
 
     top = rows["route"]
-    pen.text(2, top + 6, label["routing"], font="Sans-Bold", size=13, width=44)
+    pen.text(2, top + 6, label["routing"], font="bold", size=13, width=44)
     pen.text(w - 2, top + 5.5, f"{label['zone']} · {label['date']}", size=8, align="right", width=46)
 
     top = rows["ship_to"]
     ship_to = label["ship_to"]
-    pen.text(2, top + 4, "SHIP TO", font="Sans-Bold", size=6.5)
-    pen.text(2, top + 9.5, ship_to["name"], font="Sans-Bold", size=12, width=90)
-    lines = [wrapped for line in ship_to["lines"] for wrapped in pen.wrap(line, "Sans", 9.5, 90, 2)][:4]
+    pen.text(2, top + 4, "SHIP TO", font="bold", size=6.5)
+    pen.text(2, top + 9.5, ship_to["name"], font="bold", size=12, width=90)
+    lines = [wrapped for line in ship_to["lines"] for wrapped in pen.wrap(line, "regular", 9.5, 90, 2)][:4]
     for n, line in enumerate(lines):
         pen.text(2, top + 14 + n * 4, line, size=9.5)
-    pen.text(2, top + 31, f"PIN {ship_to['postcode']}", font="Sans-Bold", size=20, width=90)
+    pen.text(2, top + 31, f"PIN {ship_to['postcode']}", font="bold", size=20, width=90)
     pen.text(2, top + 36, f"Phone: {ship_to['phone']}", size=10, width=90)
 
     top = rows["order"]  # order number barcode | weight, dimensions, items
     pen.line(56, top, 56, top + 21)
-    pen.text(2, top + 3.5, "ORDER", font="Sans-Bold", size=6.5)
+    pen.text(2, top + 3.5, "ORDER", font="bold", size=6.5)
     pen.barcode(label["order_number"], 28, top + 5, 9, 52)
-    pen.text(28, top + 18.5, label["order_number"], font="Mono-Bold", size=9, align="center", width=52)
+    pen.text(28, top + 18.5, label["order_number"], font="mono-bold", size=9, align="center", width=52)
     facts = [("WEIGHT", label["weight"]), ("DIMS", label["dimensions"]), ("ITEMS", str(label["item_count"]))]
     for n, (caption, value) in enumerate(f for f in facts if f[1]):
-        pen.text(58, top + 5 + n * 5.5, caption, font="Sans-Bold", size=6.5)
+        pen.text(58, top + 5 + n * 5.5, caption, font="bold", size=6.5)
         pen.text(70, top + 5 + n * 5.5, value, size=8, width=23)
 
     top = rows["items"]
@@ -219,15 +217,14 @@ def _draw_label(pen: _Pen, label: dict[str, Any]) -> None:
     back = label["return_to"]
     address = ", ".join([label["seller"], back["name"], *back["lines"], f"PIN {back['postcode']}",
                          *([back["phone"]] if back["phone"] else [])])  # fmt: skip
-    pen.text(2, top + 3.5, "IF UNDELIVERED, RETURN TO", font="Sans-Bold", size=6.5)
-    for n, line in enumerate(pen.wrap(address, "Sans", 7.5, 90, 4)):
+    pen.text(2, top + 3.5, "IF UNDELIVERED, RETURN TO", font="bold", size=6.5)
+    for n, line in enumerate(pen.wrap(address, "regular", 7.5, 90, 4)):
         pen.text(2, top + 7 + n * 3.2, line, size=7.5)
 
 
 def _labels_pdf(labels: list[dict[str, Any]], format: str, *, title: str, created: datetime) -> bytes:
     from reportlab.pdfgen.canvas import Canvas
 
-    _register_fonts()
     out = io.BytesIO()
     page = PAGE_4X6 if format == LabelFormat.LABEL_4X6 else PAGE_A4
     canvas = Canvas(out, pagesize=(page[0] * MM, page[1] * MM), invariant=1, pageCompression=1)
@@ -275,7 +272,8 @@ def _pdf_date(value: datetime | date | None) -> str:
 def _write(template: str, context: dict[str, Any], identifier: str) -> tuple[bytes, int]:
     from weasyprint import HTML
 
-    html = render_to_string(f"documents/{template}", context)
+    text.install_actual_text()
+    html = render_to_string(f"documents/{template}", {**context, "fonts": text.css_fonts()})
     document = HTML(string=html, base_url=str(TEMPLATE_DIR)).render(font_config=_font_config())
     pdf = document.write_pdf(pdf_identifier=identifier.encode())
     return pdf, len(document.pages)
