@@ -8,7 +8,7 @@ from shopops.jobs import Job
 from shopops.models import Merchant
 from shopops.storage import PrivateStorage
 from shopops.transitions import declare
-from shopops.validation import money_field
+from shopops.validation import money_field, validate_eway_bill_number
 
 
 class ChannelKind(models.TextChoices):
@@ -156,6 +156,11 @@ class Order(models.Model):
     cancel_reason = models.CharField(max_length=255, blank=True)
     awb = models.CharField("AWB", max_length=40, blank=True, help_text="Set by shipping.")
     courier = models.CharField(max_length=40, blank=True, help_text="Courier code, set by shipping.")
+    eway_bill_number = models.CharField(
+        "e-way bill number", max_length=12, blank=True, validators=[validate_eway_bill_number],
+        help_text="The consignment's e-way bill (12 digits): needed when the order's total is over "
+                  "EWAY_BILL_THRESHOLD.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -167,6 +172,10 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
             models.CheckConstraint(condition=Q(payment_method__in=PaymentMethod.values), name="order_payment_valid"),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(eway_bill_number="") | Q(eway_bill_number__regex=r"^[0-9]{12}$"),
+                name="order_eway_bill_number_12_digits",
+            ),  # fmt: skip
             models.CheckConstraint(
                 condition=Q(shipped_at__isnull=True) | Q(packed_at__isnull=False, packed_at__lte=F("shipped_at")),
                 name="order_packed_before_shipped",
@@ -227,6 +236,7 @@ class OrderEventKind(models.TextChoices):
     INVENTORY_ADDED = "inventory_added", "Inventory added"
     RETURN_REQUESTED = "return_requested", "Return requested"
     RETURN_STATUS_CHANGED = "return_status_changed", "Return status changed"
+    EWAY_BILL_REQUIRED = "eway_bill_required", "E-way bill required"
 
 
 class OrderEvent(models.Model):

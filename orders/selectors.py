@@ -14,7 +14,7 @@ EXPORT_COLUMNS = [
     "shipping_postcode", "shipping_country",
     "sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code",
     "shipping_charge", "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm",
-    "pickup_location", "packed_at", "shipped_at", "delivered_at", "awb", "courier",
+    "pickup_location", "packed_at", "shipped_at", "delivered_at", "awb", "courier", "eway_bill_number",
 ]  # fmt: skip
 EXPORT_CHUNK = 2000
 
@@ -92,7 +92,7 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[list]:
         tail = [
             order.shipping_charge, order.total, order.currency, order.weight_grams, order.length_cm, order.breadth_cm,
             order.height_cm, order.pickup_location.nickname, _iso(order.packed_at), _iso(order.shipped_at),
-            _iso(order.delivered_at), order.awb, order.courier,
+            _iso(order.delivered_at), order.awb, order.courier, order.eway_bill_number,
         ]  # fmt: skip
         for line in order.lines.all():
             yield [*head, csv_text(line.sku), csv_text(line.name), line.quantity, line.unit_price, line.discount,

@@ -15,7 +15,13 @@ from catalog.validation import CURRENCY, HSN_CODE, PARCEL, TAX_RATE
 from orders.models import PaymentMethod, PaymentStatus
 from shopops.fields import Choice, DateTime, Email, Integer, Money, Pattern, Text
 from shopops.money import CENT
-from shopops.validation import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, normalize_address, normalize_phone
+from shopops.validation import (
+    MONEY_DECIMAL_PLACES,
+    MONEY_MAX_DIGITS,
+    normalize_address,
+    normalize_phone,
+    validate_eway_bill_number,
+)
 
 #: The largest amount a money column holds (an order's subtotal and total, a line's quantity x unit_price).
 MONEY_MAX = D(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) - CENT
@@ -61,6 +67,7 @@ ORDER = {
     "pickup_location": Text(),
     "ordered_at": DateTime(),
     "notes": Text(max_length=2000, allow_blank=True),
+    "eway_bill_number": Text(allow_blank=True, validators=(validate_eway_bill_number,)),
 }
 
 

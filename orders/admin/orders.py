@@ -66,7 +66,7 @@ class CancelForm(forms.Form):
 
 
 #: What the change form may edit, through order_update, while the order is in EDITABLE_STATUSES.
-ORDER_FORM_FIELDS = ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm")
+ORDER_FORM_FIELDS = ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm", "eway_bill_number")
 ORDER_STATUS_LABELS = dict(OrderStatus.choices)
 
 
@@ -98,7 +98,7 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
         ("Addresses", {"fields": ["shipping_address_display", "billing_address_display"]}),
         ("Parcel", {"fields": ["pickup_location", "weight_grams", "length_cm", "breadth_cm", "height_cm"]}),
         ("Amounts", {"fields": ["subtotal", "discount_total", "shipping_charge", "tax_total", "total", "currency"]}),
-        ("Shipping", {"fields": ["awb", "courier"]}),
+        ("Shipping", {"fields": ["awb", "courier", "eway_bill_number"]}),
         ("Dates", {"fields": ["ordered_at", "confirmed_at", "packed_at", "shipped_at", "delivered_at",
                               "cancelled_at", "cancel_reason", "created_at", "updated_at"]}),
         ("Notes", {"fields": ["notes"]}),

@@ -75,6 +75,7 @@ ORDER = {
     "cancel_reason": "",
     "awb": "",
     "courier": "",
+    "eway_bill_number": "",
     "created_at": "2026-12-03T15:42:42.051296+05:30",
     "updated_at": "2026-12-03T15:42:42.051310+05:30",
 }
@@ -119,6 +120,12 @@ ORDER_UPDATE = [
     OpenApiExample(
         "Ship from another location",
         value={"pickup_location": "mum-store", "notes": "Gift wrap"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Record the e-way bill",
+        summary="Its number from the GST portal (12 digits), for an order over 50,000 rupees",
+        value={"eway_bill_number": "331001234567"},
         request_only=True,
     ),
     _response("Updated", {**ORDER, "pickup_location": 2, "notes": "Gift wrap"}),

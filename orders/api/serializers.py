@@ -22,6 +22,10 @@ from shopops.api.serializers import StrictInputMixin
 
 BULK_MAX_ORDERS = 100
 MAX_LINES = v.MAX_LINES
+EWAY_BILL_HELP = (
+    "The consignment's e-way bill number: 12 digits. Needed when the order's total is over "
+    "EWAY_BILL_THRESHOLD (50,000 rupees by default): booking without it answers a warning."
+)
 
 
 # -- channels and customers ----------------------------------------------------------
@@ -110,6 +114,7 @@ class OrderInput(StrictInputMixin, serializers.Serializer):
                                 help_text="Location id or nickname; the default one.")  # fmt: skip
     ordered_at = api_field(v.ORDER["ordered_at"], required=False)
     notes = api_field(v.ORDER["notes"], required=False)
+    eway_bill_number = api_field(v.ORDER["eway_bill_number"], required=False, help_text=EWAY_BILL_HELP)
 
 
 class OrderUpdateInput(StrictInputMixin, serializers.Serializer):
@@ -124,6 +129,8 @@ class OrderUpdateInput(StrictInputMixin, serializers.Serializer):
     pickup_location = api_field(v.ORDER["pickup_location"], required=False, help_text="Only while the order is new.")
     payment_method = api_field(v.ORDER["payment_method"], required=False, help_text="Only while the order is new.")
     payment_status = api_field(v.ORDER["payment_status"], required=False)
+    eway_bill_number = api_field(v.ORDER["eway_bill_number"], required=False,
+                                 help_text=f"{EWAY_BILL_HELP} Blank clears it.")  # fmt: skip
 
 
 class OrderLineOutput(serializers.ModelSerializer):
@@ -190,6 +197,7 @@ class OrderOutput(serializers.ModelSerializer):
             "length_cm": _decimal(row["length_cm"]), "breadth_cm": _decimal(row["breadth_cm"]),
             "height_cm": _decimal(row["height_cm"]), "pickup_location": row["pickup_location_id"],
             "notes": row["notes"], "cancel_reason": row["cancel_reason"], "awb": row["awb"], "courier": row["courier"],
+            "eway_bill_number": row["eway_bill_number"],
             **{key: datetime_field.to_representation(row[key]) for key in ORDER_TIMES},
         }  # fmt: skip
         return {name: data[name] for name in self.Meta.fields}
@@ -201,7 +209,8 @@ class OrderOutput(serializers.ModelSerializer):
             "is_returning_customer", "shipping_address", "billing_address", "lines", "subtotal", "discount_total",
             "shipping_charge", "tax_total", "total", "currency", "weight_grams", "length_cm", "breadth_cm",
             "height_cm", "pickup_location", "notes", "ordered_at", "confirmed_at", "packed_at", "shipped_at",
-            "delivered_at", "cancelled_at", "cancel_reason", "awb", "courier", "created_at", "updated_at",
+            "delivered_at", "cancelled_at", "cancel_reason", "awb", "courier", "eway_bill_number", "created_at",
+            "updated_at",
         ]  # fmt: skip
 
 

@@ -36,7 +36,7 @@ TEMPLATES = {
         ["", "Website", "WEB-10492", "new", "2026-11-28T10:15:00+05:30", "cod", "", "Priya Sharma",
          "priya@example.in", "+919812345678", "Priya Sharma", "+919812345678", "42 Residency Road", "",
          "Bengaluru", "Karnataka", "560025", "IN", "TEE-RED-M", "Cotton crew T-shirt (red, M)", "2", "499.00",
-         "0.00", "5.00", "6109", "49.00", "1047.00", "INR", "", "", "", "", "blr-wh", "", "", "", "", ""],
+         "0.00", "5.00", "6109", "49.00", "1047.00", "INR", "", "", "", "", "blr-wh", "", "", "", "", "", ""],
     ]),
     ImportKind.PRODUCTS: (PRODUCT_COLUMNS, [
         ["TEE-GRN-M", "Cotton crew T-shirt (green, M)", "100% cotton", "Loomwear", "apparel", "6109", "5.00",
@@ -206,7 +206,7 @@ def file_checksum(fileobj) -> str:
 LINE_FIELDS = ("sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code")
 ORDER_SCALARS = ("channel", "channel_order_id", "payment_method", "payment_status", "shipping_charge", "total",
                  "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "pickup_location",
-                 "ordered_at")  # fmt: skip
+                 "ordered_at", "eway_bill_number")  # fmt: skip
 CUSTOMER_KEYS = ("name", "email", "phone")
 REPEATED_ORDER = "The order appears again further down the file; keep its rows together."
 

@@ -35,7 +35,7 @@ ORDER_COLUMNS = (
     "customer_id", "is_returning_customer", "shipping_address", "billing_address", "subtotal", "discount_total",
     "shipping_charge", "tax_total", "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm",
     "pickup_location_id", "notes", "ordered_at", "packed_at", "shipped_at", "delivered_at", "cancelled_at", "awb",
-    "courier", "created_at", "updated_at",
+    "courier", "eway_bill_number", "created_at", "updated_at",
 )  # fmt: skip
 LINE_COLUMNS = ("merchant_id", "order_id", "product_id", "sku", "name", "quantity", "unit_price", "discount",
                 "tax_rate", "tax_amount", "hsn_code", "total")  # fmt: skip
@@ -153,7 +153,7 @@ def _insert(merchant: Merchant, fresh: list[tuple[int, PreparedOrder]], actor: s
             p.payment_method, p.payment_status, customer_id, returning, shipping, billing, p.subtotal, p.discount_total,
             p.shipping_charge, p.tax_total, p.total, p.currency, p.weight_grams, p.length_cm, p.breadth_cm,
             p.height_cm, p.pickup_location.pk, p.notes, p.ordered_at, p.packed_at, p.shipped_at, p.delivered_at,
-            p.ordered_at if p.initial_status == cancelled else None, p.awb, p.courier, now, now,
+            p.ordered_at if p.initial_status == cancelled else None, p.awb, p.courier, p.eway_bill_number, now, now,
         )  # fmt: skip
         orders.append(row)
         unmapped = tuple(ln.sku for ln in p.lines if ln.product_id is None)

@@ -31,6 +31,7 @@ from orders.models import (
 from orders.validation import clean_address
 from shopops.errors import DomainError
 from shopops.transitions import transition
+from shopops.validation import validate_eway_bill_number
 
 # -- the state machine ----------------------------------------------------------------
 
@@ -130,7 +131,7 @@ def order_mark_rto_delivered(*, order: Order, actor: str) -> Order:
 # -- edits -----------------------------------------------------------------------------
 
 EDITABLE_FIELDS = ("shipping_address", "billing_address", "notes", "weight_grams", "length_cm", "breadth_cm",
-                   "height_cm", "pickup_location", "payment_method", "payment_status")  # fmt: skip
+                   "height_cm", "pickup_location", "payment_method", "payment_status", "eway_bill_number")  # fmt: skip
 NEW_ONLY_FIELDS = ("pickup_location", "payment_method")
 
 
@@ -152,9 +153,15 @@ def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
         changes["billing_address"] = clean_address(data["billing_address"], "billing_address", phone_required=False)
     if "pickup_location" in data:
         changes["pickup_location"] = _active_location(locked.merchant_id, str(data["pickup_location"]))
-    for name in ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm", "payment_method", "payment_status"):
+    for name in ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm", "payment_method", "payment_status",
+                 "eway_bill_number"):  # fmt: skip
         if name in data:
             changes[name] = data[name]
+    if changes.get("eway_bill_number"):
+        try:
+            validate_eway_bill_number(changes["eway_bill_number"])
+        except ValidationError as exc:
+            raise ValidationError({"eway_bill_number": exc.messages}) from exc
     edit = {"message": f"Changed {', '.join(changes)}", "data": {"fields": list(changes)}}
     if "payment_status" in changes:  # a move of the payment status, the other changes with it
         payment_status = changes.pop("payment_status")

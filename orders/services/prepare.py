@@ -58,6 +58,7 @@ class PreparedOrder:
     pickup_location: Location
     ordered_at: datetime
     notes: str = ""
+    eway_bill_number: str = ""
     warnings: list[str] = field(default_factory=list)
     #: An import may bring an order as history (delivered or cancelled, with its dates, AWB and courier).
     initial_status: str = OrderStatus.NEW
@@ -233,6 +234,7 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
         shipping_charge=round_money(shipping_charge), tax_total=sum((ln.tax_amount for ln in lines), Decimal("0")),
         total=total, currency=currency, weight_grams=weight, length_cm=length, breadth_cm=breadth, height_cm=height,
         pickup_location=location, ordered_at=data.get("ordered_at") or timezone.now(), notes=data.get("notes", ""),
+        eway_bill_number=data.get("eway_bill_number", ""),
     )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ def _text(rule: rules.Text) -> dict:
     return {
         **({"max_length": rule.max_length} if rule.max_length is not None else {}),
         **({"allow_blank": True} if rule.allow_blank else {}),
+        **({"validators": list(rule.validators)} if rule.validators else {}),
     }
 
 

@@ -68,7 +68,7 @@ def change_form_data(response, **fields) -> dict:
     order = response.context["original"]
     data = {
         "notes": order.notes, "weight_grams": order.weight_grams, "length_cm": order.length_cm,
-        "breadth_cm": order.breadth_cm, "height_cm": order.height_cm,
+        "breadth_cm": order.breadth_cm, "height_cm": order.height_cm, "eway_bill_number": order.eway_bill_number,
     }  # fmt: skip
     for inline in response.context["inline_admin_formsets"]:
         management = inline.formset.management_form
@@ -489,6 +489,25 @@ def test_the_change_form_edits_notes_and_parcel_through_order_update(desk, merch
     assert (order.notes, order.weight_grams, order.status) == ("Leave at the door", 900, "confirmed")
     event = OrderEvent.objects.filter(order=order).last()
     assert (event.kind, event.data) == ("updated", {"fields": ["notes", "weight_grams"]})
+
+
+def test_the_change_form_records_the_e_way_bill_number_and_refuses_a_wrong_one(desk, merchant):
+    order = make_order(merchant, OrderStatus.PACKED)
+    page = desk.get(f"{ORDERS}{order.pk}/change/")
+    assert "eway_bill_number" in page.context["adminform"].form.fields
+
+    wrong = desk.post(f"{ORDERS}{order.pk}/change/", change_form_data(page, eway_bill_number="33100123456X"))
+    right = desk.post(f"{ORDERS}{order.pk}/change/", change_form_data(page, eway_bill_number="331001234567"))
+
+    assert wrong.status_code == 200
+    assert wrong.context["adminform"].form.errors == {
+        "eway_bill_number": ["An e-way bill number is 12 digits, e.g. 331001234567."]}  # fmt: skip
+    assert right.status_code == 302
+    order.refresh_from_db()
+    assert order.eway_bill_number == "331001234567"
+    event = OrderEvent.objects.filter(order=order).last()
+    assert (event.kind, event.message, event.data) == ("updated", "Changed eway_bill_number",
+                                                       {"fields": ["eway_bill_number"]})  # fmt: skip
 
 
 def test_a_shipped_order_is_read_only(desk, merchant):

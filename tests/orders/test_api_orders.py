@@ -152,7 +152,7 @@ def test_create_computes_totals_normalises_and_answers_the_whole_order(api, merc
         "total": "2107.84", "currency": "INR", "weight_grams": 500, "length_cm": "0.0", "breadth_cm": "0.0",
         "height_cm": "0.0", "pickup_location": main.pk, "notes": "", "ordered_at": "2026-03-01T10:00:00+05:30",
         "confirmed_at": None, "packed_at": None, "shipped_at": None, "delivered_at": None, "cancelled_at": None,
-        "cancel_reason": "", "awb": "", "courier": "",
+        "cancel_reason": "", "awb": "", "courier": "", "eway_bill_number": "",
         "created_at": body["created_at"], "updated_at": body["updated_at"],
     }  # fmt: skip
     # The default API channel was created for it, and the unmapped SKU is noted on the timeline
@@ -864,7 +864,7 @@ def test_export_is_csv_of_the_filtered_orders_one_row_per_line(api, merchant, te
             "Priya Sharma", "priya@example.com", "+919812345678", "Priya Sharma", "+919812345678",
             "42 Residency Road", "", "Bengaluru", "Karnataka", "560025", "IN"]  # fmt: skip
     tail = ["40.00", "2107.84", "INR", "500", "0.0", "0.0", "0.0", "main", "2026-03-02T06:00:00+00:00", "", "", "",
-            ""]  # fmt: skip
+            "", ""]  # fmt: skip
     assert rows[2] == [*head, "TEE-BLK-M", "Black tee M", "2", "499.00", "50.00", "18.00", "6109", *tail]
     assert rows[3] == [*head, "GIFT-BOX-XL", "Gift box", "1", "1119.84", "0.00", "28.00", "4819", *tail]
 

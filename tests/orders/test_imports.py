@@ -434,6 +434,11 @@ BAD_ORDERS = {
     "shipped": ({"status": "shipped"}, [("status", "shipped", STATUS_MESSAGE)]),
     "total": ({"total": "999.00"}, [("total", "999.00", TOTAL_MESSAGE)]),
     "payment-method": ({"payment_method": "upi"}, [("payment_method", "upi", '"upi" is not a valid choice.')]),
+    "eway-bill-short": ({"eway_bill_number": "33100123"},
+                        [("eway_bill_number", "33100123", "An e-way bill number is 12 digits, e.g. 331001234567.")]),
+    "eway-bill-spaced": ({"eway_bill_number": "3310 0123 4567"},
+                         [("eway_bill_number", "3310 0123 4567",
+                           "An e-way bill number is 12 digits, e.g. 331001234567.")]),
     "two-type-errors": ({"quantity": "abc", "unit_price": "x"},
                         [("quantity", "abc", "A valid integer is required."),
                          ("unit_price", "x", "A valid number is required.")]),
@@ -847,6 +852,16 @@ def test_import_fail_stuck_fails_silent_jobs_and_leaves_fresh_ones(shop):
     assert jobs[stale.pk].finished_at is not None and jobs[fresh.pk].finished_at is None
 
 
+def test_the_e_way_bill_number_is_imported_with_its_order(shop):
+    rows = [order_row("EWB-1", "TEE-RED-M", "1", "499.00", eway_bill_number="331001234567"), GOOD_2]
+
+    job = run(shop, csv_bytes(rows))
+
+    assert state(job) == expected(ImportStatus.DONE, 2, created=2)
+    assert list(Order.objects.filter(merchant=shop).order_by("number").values_list(
+        "channel_order_id", "eway_bill_number")) == [("EWB-1", "331001234567"), ("GOOD-2", "")]  # fmt: skip
+
+
 # -- round trip: export, import elsewhere, export again -------------------------------------------
 
 
@@ -877,9 +892,11 @@ def test_an_export_imported_into_another_merchant_exports_the_same(merchant):
     make_order(shop_a, OrderStatus.CANCELLED, products=[(mug, 3)], channel=website.channel_id)
     make_order(shop_a, OrderStatus.DELIVERED, products=[(red, 1), (mug, 2)], channel=website.channel_id,
                customer=formula_customer)  # fmt: skip
-    make_order(shop_a, OrderStatus.NEW, products=[(mug, 1)], shipping_charge=Decimal("40.00"))
+    make_order(shop_a, OrderStatus.NEW, products=[(mug, 1)], shipping_charge=Decimal("40.00"),
+               eway_bill_number="331001234567")  # fmt: skip
     make_order(shop_a, OrderStatus.CANCELLED, products=[(red, 4)], payment_method="cod")
     exported = export_csv(shop_a)
+    assert [row[-1] for row in exported] == ["eway_bill_number", "", "", "", "", "", "", "331001234567", ""]
     assert len(exported) == 1 + 8
     assert {row[3] for row in exported[1:]} == {"new", "delivered", "cancelled"}
     assert [row[7] for row in exported[1:] if row[9] == "+919900112233"] == [f"'{FORMULA}", f"'{FORMULA}"]
