@@ -425,6 +425,7 @@ class MerchantAdmin(MerchantScopedAdmin):
         ("Locale", {"fields": ["time_zone", "default_currency", "country"]}),
         ("Tax and contact", {"fields": ["tax_id", "email", "phone"]}),
         ("Address", {"fields": ["line1", "line2", "city", "state", "postcode"]}),
+        ("Shipping labels", {"fields": ["mask_phone_on_label"]}),
     ]
 
     def has_add_permission(self, request) -> bool:

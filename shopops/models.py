@@ -43,6 +43,10 @@ class Merchant(TimeStampedModel):
     postcode = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, default="IN", help_text="ISO 3166-1 alpha-2 code.")
     logo = models.ImageField(upload_to="merchants/logos/", blank=True)
+    mask_phone_on_label = models.BooleanField(
+        "mask the customer's phone on labels", default=False,
+        help_text="Shipping labels show only the last 4 digits of the customer's phone (XXXXXX5678).",
+    )  # fmt: skip
     is_active = models.BooleanField(default=True)
 
     class Meta:

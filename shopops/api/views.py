@@ -14,6 +14,10 @@ class MerchantOutput(serializers.Serializer):
     default_currency = serializers.CharField()
     tax_id = serializers.CharField()
     country = serializers.CharField()
+    mask_phone_on_label = serializers.BooleanField(
+        help_text="Shipping labels show only the last 4 digits of the customer's phone (a setting of the merchant's "
+                  "page in the admin; off by default)."
+    )  # fmt: skip
 
 
 class MeOutput(serializers.Serializer):

@@ -127,3 +127,20 @@ def test_an_owner_edits_their_merchant_without_touching_its_slug(staff_client, m
     assert saved.status_code == 302
     merchant.refresh_from_db()
     assert (merchant.name, merchant.slug) == ("Acme Retail India", "acme")
+
+
+def test_the_merchant_form_turns_phone_masking_on_labels_on_and_me_shows_it(staff_client, merchant, api):
+    url = f"/admin/shopops/merchant/{merchant.pk}/change/"
+    fields = {"name": "Acme Retail", "legal_name": "", "time_zone": "Asia/Kolkata", "default_currency": "INR",
+              "country": "IN", "tax_id": "", "email": "", "phone": "", "line1": "", "line2": "", "city": "",
+              "state": "", "postcode": ""}  # fmt: skip
+    assert api.get("/api/v1/me/").json()["merchant"]["mask_phone_on_label"] is False  # off by default
+
+    page = staff_client.get(url)
+    saved = staff_client.post(url, {**fields, "mask_phone_on_label": "on"})
+
+    assert "mask_phone_on_label" in page.context["adminform"].form.fields
+    assert saved.status_code == 302
+    merchant.refresh_from_db()
+    assert merchant.mask_phone_on_label is True
+    assert api.get("/api/v1/me/").json()["merchant"]["mask_phone_on_label"] is True

@@ -47,6 +47,7 @@ def merchant_output(merchant) -> dict:
         "default_currency": "INR",
         "tax_id": "",
         "country": "IN",
+        "mask_phone_on_label": False,
     }
 
 
