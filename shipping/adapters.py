@@ -12,15 +12,21 @@ something at the courier gets ``key``: the call's idempotency key, the same on
 every retry of the call, so a courier told the same key twice does the
 operation once (and answers the same AWB or pickup token).
 
+A booking (``assign_awb``) answers a ``Booking``: the AWB and, when the
+courier's booking gives one, its routing (sort) code, which ShopOps stores on
+the shipment and prints on the label in place of its own zone route. A bare
+AWB string is taken as a booking without a routing code.
+
 Two adapters ship with ShopOps:
 
 * ``offline``: AWBs from the merchant's AWB pools, a generated pickup token,
-  tracking entered by hand or uploaded as CSV (nothing to poll);
+  tracking entered by hand or uploaded as CSV (nothing to poll), no routing
+  code;
 * ``simulated``: AWBs from a pool when the courier has one (otherwise
-  generated), and a realistic journey computed from the shipment's own
-  history, so polling advances parcels for demos and tests: most are
-  delivered, some fail a first attempt (NDR) and wait for the merchant's
-  decision, a few fail every attempt.
+  generated), a routing code derived from the destination pincode, and a
+  realistic journey computed from the shipment's own history, so polling
+  advances parcels for demos and tests: most are delivered, some fail a first
+  attempt (NDR) and wait for the merchant's decision, a few fail every attempt.
 """
 
 import hashlib
@@ -47,6 +53,33 @@ class TrackingUpdate:
     raw: dict = field(default_factory=dict)
 
 
+#: The longest routing code a shipment stores (``Shipment.routing_code``).
+ROUTING_CODE_MAX_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A courier's answer to a booking: the parcel's AWB and, when the courier gives one, its routing (sort) code:
+    the hub or sort lane the courier's staff route it by (e.g. "BLR/HSR/A12")."""
+
+    awb: str
+    routing_code: str = ""
+
+    @classmethod
+    def of(cls, answer: "Booking | str") -> "Booking":
+        """An adapter's answer as a Booking, checked: a bare string is the AWB alone; surrounding blanks are dropped.
+        ValueError for an answer without an AWB or with a routing code longer than ROUTING_CODE_MAX_LENGTH."""
+        booking = answer if isinstance(answer, Booking) else cls(awb=answer)
+        if not isinstance(booking.awb, str) or not isinstance(booking.routing_code, str):
+            raise ValueError(f"A booking's AWB and routing code are strings, not {answer!r}.")
+        awb, routing_code = booking.awb.strip(), booking.routing_code.strip()
+        if not awb:
+            raise ValueError("The courier's booking has no AWB.")
+        if len(routing_code) > ROUTING_CODE_MAX_LENGTH:
+            raise ValueError(f"The routing code {routing_code!r} is longer than {ROUTING_CODE_MAX_LENGTH} characters.")
+        return cls(awb=awb, routing_code=routing_code)
+
+
 class CourierAdapter:
     """The operations ShopOps needs from a courier. ``awb_from_pool`` is the default AWB source."""
 
@@ -64,10 +97,11 @@ class CourierAdapter:
         it out."""
         return True
 
-    def assign_awb(self, shipment: Shipment, allocate_from_pool, *, key: str) -> str:
-        """The AWB for a new booking. ``allocate_from_pool()`` hands out the pool number taken for this ``key``
+    def assign_awb(self, shipment: Shipment, allocate_from_pool, *, key: str) -> Booking | str:
+        """Book the parcel: its AWB and the courier's routing code, if any (a bare string: the AWB alone; the same
+        answer for the same ``key``). ``allocate_from_pool()`` hands out the pool number taken for this ``key``
         (the same number on a retry of the call)."""
-        return allocate_from_pool()
+        return Booking(awb=allocate_from_pool())
 
     def schedule_pickup(self, *, courier, location, pickup_date, awbs: list[str], key: str) -> str:
         """Book the courier's visit; returns the courier's pickup token (the same token for the same ``key``)."""
@@ -123,6 +157,14 @@ def simulated_failures(awb: str) -> int:
     return 99 if bucket == 0 else 1 if bucket in (1, 2) else 0
 
 
+def simulated_routing_code(postcode: str) -> str:
+    """The simulated courier's sort code for a destination: its hub (the pincode's first three digits) and one of
+    24 sort lanes, the same for the same pincode ("SIM/560/L07")."""
+    postcode = str(postcode).strip()
+    lane = int(hashlib.sha256(postcode.encode()).hexdigest()[:8], 16) % 24 + 1
+    return f"SIM/{postcode[:3] or '000'}/L{lane:02d}"
+
+
 class SimulatedAdapter(CourierAdapter):
     """A courier that moves parcels along by itself, for demos and tests.
 
@@ -140,10 +182,13 @@ class SimulatedAdapter(CourierAdapter):
     def uses_pool(self, courier) -> bool:
         return courier.awb_pools.filter(is_active=True).exists()
 
-    def assign_awb(self, shipment: Shipment, allocate_from_pool, *, key: str) -> str:
+    def assign_awb(self, shipment: Shipment, allocate_from_pool, *, key: str) -> Booking:
         if self.uses_pool(shipment.courier):
-            return allocate_from_pool()
-        return f"SIM{shipment.merchant_id:03d}{shipment.pk:09d}"
+            awb = allocate_from_pool()
+        else:
+            awb = f"SIM{shipment.merchant_id:03d}{shipment.pk:09d}"
+        postcode = (shipment.order.shipping_address or {}).get("postcode", "")
+        return Booking(awb=awb, routing_code=simulated_routing_code(postcode))
 
     def fetch_tracking(self, shipments: list[Shipment], *, now: datetime) -> list[TrackingUpdate]:
         updates = []

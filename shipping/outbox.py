@@ -18,7 +18,7 @@ def shipment_payload(shipment: Shipment) -> dict:
     return {
         "id": shipment.pk, "order": order.pk, "order_number": order.number,
         "channel_order_id": order.channel_order_id, "courier": shipment.courier.code, "awb": shipment.awb,
-        "status": shipment.status, "zone": shipment.zone,
+        "routing_code": shipment.routing_code, "status": shipment.status, "zone": shipment.zone,
         "tracking_url": tracking_url(shipment) if shipment.awb else None,
         "expected_delivery_date": shipment.expected_delivery_date.isoformat() if shipment.expected_delivery_date
         else None, "pickup_date": shipment.pickup_date.isoformat() if shipment.pickup_date else None,

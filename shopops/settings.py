@@ -8,6 +8,7 @@ key or allowed hosts refuses to start.
 
 import os
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -186,6 +187,15 @@ if SHOPOPS_INVITATION_DAYS < 1:
     raise ImproperlyConfigured("SHOPOPS_INVITATION_DAYS must be a positive number of days.")
 SHOPOPS_INVITATION_TTL = timedelta(days=SHOPOPS_INVITATION_DAYS)
 
+# E-way bills: a consignment (an order in rupees) whose value (the order's total) is above this many rupees needs
+# an e-way bill number before it moves; booking it without one is allowed, with an "E-way bill required" warning.
+try:
+    EWAY_BILL_THRESHOLD = Decimal(os.environ.get("EWAY_BILL_THRESHOLD") or "50000")
+except InvalidOperation:
+    raise ImproperlyConfigured("EWAY_BILL_THRESHOLD must be an amount in rupees, e.g. 50000.") from None
+if not EWAY_BILL_THRESHOLD.is_finite() or EWAY_BILL_THRESHOLD < 0:
+    raise ImproperlyConfigured("EWAY_BILL_THRESHOLD must be an amount in rupees, e.g. 50000.")
+
 # Outbound webhooks: endpoints on private, loopback or link-local addresses (and plain http) are refused unless
 # this is on (development, tests); a delivery attempt waits this long for the partner's answer.
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", False)
@@ -321,6 +331,7 @@ SPECTACULAR_SETTINGS = {
         "ImportStatusEnum": "orders.models.ImportStatus",
         "ErrorPolicyEnum": "orders.models.ErrorPolicy",
         "ZoneEnum": "shipping.zones.Zone",
+        "ShipmentStatusEnum": "shipping.models.ShipmentStatus",
         "LabelFormatEnum": "shipping.choices.LabelFormat.values",
         "CourierModeEnum": "shipping.models.CourierMode",
         "AWBPoolKindEnum": "shipping.models.AWBPoolKind",

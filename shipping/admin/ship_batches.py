@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from orders.admin.common import actor_of
 from orders.models import Order
+from shipping.admin.common import warn_eway_bills
 from shipping.admin.documents import document_link
 from shipping.choices import CourierSort, LabelFormat
 from shipping.models import ShipBatch
@@ -89,6 +90,8 @@ def ship_selected(modeladmin, request, queryset):
             "{} for {} order{}: {}. Its page shows each order's outcome, the pickups and the PDFs.",
             _batch_link(batch), batch.total, "" if batch.total == 1 else "s", batch.get_status_display().lower()),
             messages.SUCCESS)  # fmt: skip
+        booked = [int(order_id) for order_id, outcome in batch.results.items() if outcome["steps"]["awb_assigned"]]
+        warn_eway_bills(modeladmin, request, Order.objects.filter(pk__in=booked).order_by("pk"))
     if len(batches) == 1:
         return HttpResponseRedirect(reverse("admin:shipping_shipbatch_change", args=[batches[0].pk]))
     return None
@@ -133,7 +136,8 @@ class ShipBatchAdmin(ReadOnlyAdmin):
 
     @admin.display(description="orders")
     def results_table(self, batch: ShipBatch):
-        """One row per order in the batch's order: number (linked), outcome, AWB, courier and the refusal."""
+        """One row per order in the batch's order: number (linked), outcome, AWB, courier and the refusal, or the
+        booking's warnings (an e-way bill required)."""
         numbers = dict(Order.objects.filter(merchant_id=batch.merchant_id, pk__in=batch.order_ids)
                        .values_list("pk", "number"))  # fmt: skip
 
@@ -142,7 +146,7 @@ class ShipBatchAdmin(ReadOnlyAdmin):
             if outcome is None:
                 state, error = "waiting", ""
             elif outcome["steps"]["awb_assigned"]:
-                state, error = "shipped", ""
+                state, error = "shipped", " ".join(w["message"] for w in outcome.get("warnings", []))
             else:
                 state, error = "refused", f"{outcome['error']['step']}: {outcome['error']['message']}"
             url = reverse("admin:orders_order_change", args=[order_id])
@@ -152,7 +156,8 @@ class ShipBatchAdmin(ReadOnlyAdmin):
         body = format_html_join("", "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
                                 "</tr>", (row(order_id) for order_id in batch.order_ids))  # fmt: skip
         return format_html('<table class="ship-batch-results"><thead><tr><th>Order</th><th>Outcome</th><th>AWB</th>'
-                           "<th>Courier</th><th>Refused at / why</th></tr></thead><tbody>{}</tbody></table>",
+                           "<th>Courier</th><th>Refused at / why, or warnings</th></tr></thead><tbody>{}</tbody>"
+                           "</table>",
                            body)  # fmt: skip
 
     @admin.display(description="pickups")

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from orders.admin.common import DateRangeFilter, ShipDateFilter, actor_of, rendered_in_time_zone
 from shipping.adapters import adapter_for
-from shipping.admin.common import shipment_refusal, status_phrase
+from shipping.admin.common import shipment_refusal, status_phrase, warn_eway_bills
 from shipping.admin.courier_calls import CourierCallInline
 from shipping.admin.documents import ShipmentDocumentInline, print_action
 from shipping.choices import LabelFormat
@@ -187,8 +187,8 @@ class ShipmentAdmin(MerchantScopedAdmin):
     """Shipments are created from orders (the order action, the API) and move only through the actions and the
     couriers' tracking; the change page shows them with their timelines."""
 
-    list_display = ["id", "order_link", "courier", "awb", "status", "zone", "total_charge", "pickup_date",
-                    "shipped_at", "delivered_at", "expected_delivery_date", "open_ndr"]  # fmt: skip
+    list_display = ["id", "order_link", "courier", "awb", "routing_code", "status", "zone", "total_charge",
+                    "pickup_date", "shipped_at", "delivered_at", "expected_delivery_date", "open_ndr"]  # fmt: skip
     list_select_related = ["order", "courier"]
     list_filter = [
         "status",
@@ -208,7 +208,7 @@ class ShipmentAdmin(MerchantScopedAdmin):
                print_action(DocumentKind.LABEL, "Print labels (4x6 in)", LabelFormat.LABEL_4X6),
                print_action(DocumentKind.LABEL, "Print labels (A4, 4 a sheet)", LabelFormat.A4_4UP)]  # fmt: skip
     fieldsets = [
-        (None, {"fields": ["order_link", "courier", "awb", "status", "zone", "tracking_link"]}),
+        (None, {"fields": ["order_link", "courier", "awb", "routing_code", "status", "zone", "tracking_link"]}),
         ("Charges", {"fields": ["applied_weight_grams", "freight_charge", "cod_charge", "fuel_surcharge", "tax",
                                 "total_charge", "currency", "cod_amount"]}),
         ("Pickup", {"fields": ["pickup", "pickup_date", "manifest"]}),
@@ -291,10 +291,20 @@ class ShipmentAdmin(MerchantScopedAdmin):
         report.refused.append(f"{shipment} (your role only reads it)")
         return False
 
+    def _book(self, request, queryset, verb: str, courier: Courier | None = None) -> None:
+        """Book each selected shipment (with ``courier``: reassigned first), then warn of those needing an e-way
+        bill."""
+        booked = []
+
+        def book(shipment: Shipment) -> None:
+            booked.append(shipment_assign_awb(shipment=shipment, courier=courier, actor=actor_of(request)).order)
+
+        self._run(request, queryset, verb, book)
+        warn_eway_bills(self, request, booked)
+
     @admin.action(description="Assign AWBs (current courier)", permissions=["change"])
     def assign_awb_selected(self, request, queryset):
-        self._run(request, queryset, "Assigned AWBs to",
-                  lambda shipment: shipment_assign_awb(shipment=shipment, actor=actor_of(request)))  # fmt: skip
+        self._book(request, queryset, "Assigned AWBs to")
 
     @admin.action(description="Reassign to another courier (new AWBs)…", permissions=["change"])
     def reassign_selected(self, request, queryset):
@@ -302,9 +312,7 @@ class ShipmentAdmin(MerchantScopedAdmin):
                             couriers=self._couriers(request))  # fmt: skip
         if form.is_bound and form.is_valid():
             courier = form.cleaned_data["courier"]
-            self._run(request, queryset, f"Reassigned to {courier.name}",
-                      lambda shipment: shipment_assign_awb(shipment=shipment, courier=courier,
-                                                           actor=actor_of(request)))  # fmt: skip
+            self._book(request, queryset, f"Reassigned to {courier.name}", courier)
             return None
         return self._form_page(request, queryset, form, "reassign_selected", "Reassign shipments")
 
@@ -458,6 +466,8 @@ class ShipmentAdmin(MerchantScopedAdmin):
 @admin.action(description="Create shipments (recommended courier)", permissions=["change"])
 def create_shipments_selected(modeladmin, request, queryset):
     """Each selected confirmed or packed order gets a shipment with the merchant's recommended courier."""
-    orders = list(queryset.order_by("pk"))
+    orders, created = list(queryset.order_by("pk")), []
     run_per_object(modeladmin, request, orders, ActionReport("Created shipments for", "order"),
-                   lambda order: shipment_create(order=order, actor=actor_of(request)), shipment_refusal)  # fmt: skip
+                   lambda order: created.append(shipment_create(order=order, actor=actor_of(request)).order),
+                   shipment_refusal)  # fmt: skip
+    warn_eway_bills(modeladmin, request, created)

@@ -15,6 +15,7 @@ SHIPMENT = {
     "courier": "xpressbees",
     "courier_name": "Xpressbees",
     "awb": "",
+    "routing_code": "",
     "status": "new",
     "zone": "within_state",
     "applied_weight_grams": 500,
@@ -133,15 +134,24 @@ SERVICEABILITY = [
         "&cod=true&declared_value=998.00",
     )
 ]
+EWAY_BILL_WARNING = {
+    "code": "eway_bill_required",
+    "message": "E-way bill required: order SO-000219 is worth ₹64,500.00, over the ₹50,000.00 threshold; add its "
+    "e-way bill number (12 digits) to the order before the courier picks it up.",
+}
 SHIPMENT_CREATE = [
     OpenApiExample("The recommended courier", value={"order": 219}, request_only=True),
     OpenApiExample("A named courier", value={"order": 219, "courier": "xpressbees"}, request_only=True),
-    _response("Created", SHIPMENT, "201"),
+    _response("Created", {**SHIPMENT, "warnings": []}, "201"),
 ]
 SHIPMENT_DETAIL = [_response("With its AWB", WITH_AWB)]
 SHIPMENT_ASSIGN_AWB = [
     OpenApiExample("From the shipment's courier", value={}, request_only=True),
-    _response("AWB assigned", WITH_AWB),
+    _response("AWB assigned", {**WITH_AWB, "warnings": []}),
+    _response(
+        "AWB assigned, the e-way bill still to add",
+        {**WITH_AWB, "cod_amount": "64500.00", "warnings": [EWAY_BILL_WARNING]},
+    ),  # fmt: skip
 ]
 SHIPMENT_CANCEL = [
     OpenApiExample("A reason", value={"reason": "Customer cancelled before pickup"}, request_only=True),
@@ -217,6 +227,7 @@ SHIP = [
                 "manifest_generated": False,
             },
             "error": None,
+            "warnings": [],
         },
         "201",
     ),

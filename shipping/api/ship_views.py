@@ -13,8 +13,9 @@ from orders.models import Order
 from shipping import selectors
 from shipping.api import examples as ex
 from shipping.api.document_views import DocumentOutput
-from shipping.api.shipment_serializers import ShipmentOutput
+from shipping.api.shipment_serializers import BookingWarningOutput, ShipmentOutput
 from shipping.choices import RECOMMENDED_COURIER, CourierSort, LabelFormat
+from shipping.eway import booking_warnings
 from shipping.models import ShipBatch
 from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create
 from shipping.services.ship import ShipOptions, ShipRefused, ShipResult, ship_order
@@ -106,12 +107,18 @@ class ShipOutput(serializers.Serializer):
     documents = ShipDocumentsOutput()
     steps = ShipStepsOutput()
     error = ShipErrorOutput(allow_null=True, help_text="The first later step (pickup, documents) that failed.")
+    warnings = BookingWarningOutput(
+        many=True,
+        help_text="Not refusals: the order is booked. `eway_bill_required` until the order's e-way bill number is set "
+                  "(its total is over EWAY_BILL_THRESHOLD).",
+    )  # fmt: skip
 
 
 def ship_output(result: ShipResult, context: dict) -> dict:
     shipment = selectors.shipment_queryset().get(pk=result.shipment.pk)
     shipment_data = ShipmentOutput(shipment, context=context).data
-    order = Order.objects.only("id", "number", "status").get(pk=result.order.pk)
+    order = Order.objects.only("id", "number", "status", "total", "currency", "eway_bill_number").get(
+        pk=result.order.pk)  # fmt: skip
     return {
         "order": ShipOrderOutput(order).data,
         "shipment": shipment_data,
@@ -123,6 +130,7 @@ def ship_output(result: ShipResult, context: dict) -> dict:
                       for name, doc in result.documents.items()},
         "steps": result.steps,
         "error": result.error,
+        "warnings": booking_warnings(order),
     }  # fmt: skip
 
 
@@ -201,7 +209,8 @@ class ShipBatchInput(StrictInputMixin, serializers.Serializer):
 class ShipBatchOutput(serializers.ModelSerializer):
     options = serializers.DictField()
     results = serializers.DictField(help_text="By order id: {steps: {confirmed, awb_assigned}, shipment, awb, "
-                                              "courier, error}.")  # fmt: skip
+                                              "courier, error, warnings: [{code, message}]} (warnings of a booked "
+                                              "order: `eway_bill_required`).")  # fmt: skip
     pickups = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     manifests = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     label_document = DocumentOutput(allow_null=True)

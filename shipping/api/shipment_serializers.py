@@ -75,6 +75,11 @@ class ShipmentOutput(serializers.ModelSerializer):
     order_number = serializers.CharField(read_only=True)
     courier = serializers.CharField(source="courier.code", help_text="The courier's code.")
     courier_name = serializers.CharField(source="courier.name")
+    routing_code = serializers.CharField(
+        read_only=True,
+        help_text="The courier's routing (sort) code, when its booking gave one (blank otherwise); the label prints "
+                  "it in place of the zone route.",
+    )  # fmt: skip
     charges = serializers.SerializerMethodField()
     pickup = serializers.SerializerMethodField()
     manifest = serializers.SerializerMethodField()
@@ -87,7 +92,7 @@ class ShipmentOutput(serializers.ModelSerializer):
     class Meta:
         model = Shipment
         fields = [
-            "id", "order", "order_number", "courier", "courier_name", "awb", "status", "zone",
+            "id", "order", "order_number", "courier", "courier_name", "awb", "routing_code", "status", "zone",
             "applied_weight_grams", "charges", "cod_amount", "pickup", "manifest", "label", "shipped_at",
             "delivered_at", "expected_delivery_date", "cancelled_at", "cancel_reason", "tracking_url", "created_at",
             "updated_at",
@@ -126,6 +131,25 @@ class ShipmentOutput(serializers.ModelSerializer):
         return tracking_url(shipment) if shipment.awb else None
 
 
+class BookingWarningOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="eway_bill_required: the order's total is over EWAY_BILL_THRESHOLD "
+                                           "(50,000 rupees by default) and it has no e-way bill number.")  # fmt: skip
+    message = serializers.CharField()
+
+
+class ShipmentBookingOutput(ShipmentOutput):
+    """The shipment, as a booking answers it (create, assign-awb): with what the merchant should act on."""
+
+    warnings = BookingWarningOutput(
+        many=True, read_only=True,
+        help_text="Not refusals: the booking is made. `eway_bill_required` until the order's e-way bill number is "
+                  "set (PATCH /orders/{id}/ {eway_bill_number}).",
+    )  # fmt: skip
+
+    class Meta(ShipmentOutput.Meta):
+        fields = [*ShipmentOutput.Meta.fields, "warnings"]
+
+
 class ShipmentCreateInput(StrictInputMixin, serializers.Serializer):
     order = _id(help_text="The order's id: a confirmed or packed order of the merchant.")
     courier = serializers.SlugField(max_length=40, required=False,
@@ -150,7 +174,7 @@ class ShipmentEventOutput(serializers.Serializer):
     source = serializers.ChoiceField(choices=["shipment", "courier"])
     id = serializers.IntegerField(help_text="The event's id within its source.")
     kind = serializers.CharField(help_text="created, awb_assigned, courier_changed, status_changed, manifested, "
-                                           "ndr_action...; scan for a courier event.")  # fmt: skip
+                                           "ndr_action, eway_bill_required...; scan for a courier event.")  # fmt: skip
     occurred_at = serializers.DateTimeField()
     from_status = serializers.CharField(allow_blank=True)
     to_status = serializers.CharField(allow_blank=True, help_text="For a scan: the status its code means (blank: "

@@ -18,6 +18,7 @@ from shipping import selectors
 from shipping.api import examples as ex
 from shipping.api import shipment_serializers as s
 from shipping.api.filters import AWBPoolFilter, ManifestFilter, NDRFilter, PickupFilter, ShipmentFilter
+from shipping.eway import booking_warnings
 from shipping.models import AWBPoolKind, Courier, NotificationSetting, PickupRequest, Shipment
 from shipping.services.awb import (
     awb_pool_create_list,
@@ -78,11 +79,13 @@ SHIPMENT_ORDERING = {
     create=extend_schema(
         summary="Create a shipment for an order",
         description="For a confirmed or packed order, with `courier` or the merchant's recommended courier; the "
-        "charges come from the courier's rate card. Then assign an AWB (`/assign-awb/`).",
+        "charges come from the courier's rate card. Then assign an AWB (`/assign-awb/`). `warnings` names what the "
+        "merchant should do before pickup (`eway_bill_required`: the order's total is over EWAY_BILL_THRESHOLD and it "
+        "has no e-way bill number); they do not stop the booking.",
         request=s.ShipmentCreateInput,
         examples=ex.SHIPMENT_CREATE,
         responses={
-            201: s.ShipmentOutput,
+            201: s.ShipmentBookingOutput,
             **_errors(
                 e400="`invalid`: an unknown `order` or `courier`, or an order without a weight or "
                 "postcode (field errors in `details`).",
@@ -112,6 +115,12 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
         fresh = selectors.shipment_queryset().get(pk=shipment.pk)
         return Response(s.ShipmentOutput(fresh, context=self.get_serializer_context()).data, status=code)
 
+    def _booked(self, shipment: Shipment, code: int = status.HTTP_200_OK) -> Response:
+        """The shipment with its booking's warnings (an e-way bill required)."""
+        fresh = selectors.shipment_queryset().select_related("order").get(pk=shipment.pk)
+        fresh.warnings = booking_warnings(fresh.order)
+        return Response(s.ShipmentBookingOutput(fresh, context=self.get_serializer_context()).data, status=code)
+
     def create(self, request):
         data = validated_input(s.ShipmentCreateInput, self, request.data)
         order = self.scoped(Order.objects).filter(pk=data["order"]).first()
@@ -119,16 +128,18 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
             raise serializers.ValidationError({"order": [f"Unknown order {data['order']}."]})
         courier = _courier(self, data["courier"]) if "courier" in data else None
         shipment = shipment_create(order=order, courier=courier, actor=self.actor)
-        return self._out(shipment, status.HTTP_201_CREATED)
+        return self._booked(shipment, status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Assign an AWB (or reassign to another courier)",
-        description="Books the shipment with its courier and takes the next AWB from the courier's active pools. "
-        "With another `courier`, the shipment is first moved to it (before pickup only): re-quoted, taken off its "
-        "pickup and manifest; the old AWB stays spent.",
+        description="Books the shipment with its courier and takes the next AWB from the courier's active pools; "
+        "`routing_code` is the courier's sort code when its booking gives one. With another `courier`, the shipment "
+        "is first moved to it (before pickup only): re-quoted, taken off its pickup and manifest; the old AWB stays "
+        "spent. An order whose total is over EWAY_BILL_THRESHOLD without an e-way bill number is booked all the same, "
+        "with the warning `eway_bill_required` in `warnings` and on the shipment's and the order's timelines.",
         request=s.ShipmentAssignAWBInput,
         examples=ex.SHIPMENT_ASSIGN_AWB,
-        responses={200: s.ShipmentOutput,
+        responses={200: s.ShipmentBookingOutput,
                    **_errors(e400="`invalid`: an unknown `courier` code.",
                              e409="`shipment_cancelled`, `awb_already_assigned` (same courier, AWB already set), "
                                   "`awb_pool_exhausted` (no number left for the courier), `transition_not_allowed` "
@@ -139,7 +150,7 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Merchant
         shipment = self.get_object()
         data = validated_input(s.ShipmentAssignAWBInput, self, request.data)
         courier = _courier(self, data["courier"]) if "courier" in data else None
-        return self._out(shipment_assign_awb(shipment=shipment, courier=courier, actor=self.actor))
+        return self._booked(shipment_assign_awb(shipment=shipment, courier=courier, actor=self.actor))
 
     @extend_schema(
         summary="Cancel a shipment before pickup",

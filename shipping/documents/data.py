@@ -248,7 +248,7 @@ def invoice_context(order: Order, invoice=None) -> dict[str, Any]:
     code = gst_state_code(ship_to.get("state", ""))
     return {
         "id": order.pk, "seller": _merchant_party(merchant), "order_number": order.number,
-        "order_date": _local_date(order.ordered_at, tz),
+        "order_date": _local_date(order.ordered_at, tz), "eway_bill": order.eway_bill_number,
         "number": invoice.number if invoice else "", "date": _local_date(invoice.issued_at, tz) if invoice else "",
         "bill_to": _party(order.billing_address or ship_to), "ship_to": _party(ship_to),
         "place_of_supply": f"{place} ({code})" if code else place, "intra_state": intra, "lines": rows,

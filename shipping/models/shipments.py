@@ -208,6 +208,11 @@ class Shipment(models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="shipments")
     courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="shipments")
     awb = models.CharField("AWB", max_length=40, blank=True)
+    routing_code = models.CharField(
+        max_length=40, blank=True,
+        help_text="The courier's routing (sort) code for the parcel, when its booking gives one: printed on the label "
+                  "in place of the zone route.",
+    )  # fmt: skip
     status = models.CharField(max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.NEW)
     zone = models.CharField(max_length=20, choices=Zone.choices)
     applied_weight_grams = models.PositiveIntegerField(help_text="The chargeable weight (actual or volumetric).")
@@ -273,6 +278,7 @@ class ShipmentEventKind(models.TextChoices):
     MANIFESTED = "manifested", "Manifested"
     NDR_ACTION = "ndr_action", "NDR action"
     COURIER_CALL_FAILED = "courier_call_failed", "Courier call failed"
+    EWAY_BILL_REQUIRED = "eway_bill_required", "E-way bill required"
 
 
 class ShipmentEvent(models.Model):

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from shipping.errors import BATCH_DONE
+from shipping.eway import booking_warnings
 from shipping.models import DocumentKind, ShipBatch, ShipBatchStatus, Shipment
 from shipping.models import ShipmentStatus as S
 from shipping.models.documents import SHIP_BATCH_STATES
@@ -118,9 +119,11 @@ def ship_batch_fail(*, batch_id: int, error: str) -> bool:
 
 def _batch_outcome(result: ShipResult) -> dict:
     shipment = result.shipment
+    booked = result.steps["awb_assigned"] and result.order is not None
     return {"steps": {name: result.steps[name] for name in ("confirmed", "awb_assigned")},
             "shipment": shipment.pk if shipment else None, "awb": shipment.awb if shipment else "",
-            "courier": shipment.courier.code if shipment else "", "error": result.error}  # fmt: skip
+            "courier": shipment.courier.code if shipment else "", "error": result.error,
+            "warnings": booking_warnings(result.order) if booked else []}  # fmt: skip
 
 
 def _batch_progress(batch: ShipBatch) -> None:

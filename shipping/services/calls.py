@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Location
-from shipping.adapters import adapter_for
+from shipping.adapters import Booking, adapter_for
 from shipping.errors import COURIER_CALL_DONE, COURIER_CALL_FAILED, COURIER_CALL_IN_PROGRESS
 from shipping.models import COURIER_CALL_STATES, Courier, CourierCall, PickupRequest, Shipment
 from shipping.models import CourierCallKind as K
@@ -99,8 +99,8 @@ def call_pool_awb(call: CourierCall) -> str:
 def _perform(call: CourierCall) -> Any:
     """The adapter's operation for the call, from what the call recorded."""
     adapter, request, key = adapter_for(call.courier), call.request, call.key
-    if call.kind == K.BOOK:
-        return adapter.assign_awb(call.shipment, lambda: call_pool_awb(call), key=key)
+    if call.kind == K.BOOK:  # the answer checked here: a broken one is the call's failure, recorded as such
+        return Booking.of(adapter.assign_awb(call.shipment, lambda: call_pool_awb(call), key=key))
     if call.kind == K.CANCEL:
         return adapter.cancel(call.shipment, awb=request["awb"], key=key)
     if call.kind == K.SCHEDULE_PICKUP:

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import Order, OrderStatus, PaymentMethod
+from orders.models import Order, OrderEventKind, OrderStatus, PaymentMethod, order_event
 from orders.services import orders as order_services
-from shipping.adapters import adapter_for
+from shipping.adapters import Booking, adapter_for
 from shipping.errors import (
     AWB_ALREADY_ASSIGNED,
     COURIER_NOT_AVAILABLE,
@@ -19,6 +19,7 @@ from shipping.errors import (
     SHIPMENT_CANCELLED,
     SHIPMENT_EXISTS,
 )
+from shipping.eway import booking_warnings
 from shipping.models import (
     PICKED_UP_STATUSES,
     PRE_PICKUP_STATUSES,
@@ -31,6 +32,7 @@ from shipping.models import (
     CourierCallStatus,
     Shipment,
     ShipmentEvent,
+    ShipmentEventKind,
 )
 from shipping.models import ShipmentStatus as S
 from shipping.selectors import CourierQuote, quote_for_order
@@ -213,27 +215,35 @@ def book_finish(call: CourierCall, *, actor: str) -> Shipment:
     """Ask the courier for the booking (no transaction open), then record the answer (``book_outcome``). Refused:
     ``courier_call_failed`` (recorded on the call; the shipment waits, new, for the booking to be asked again)."""
     try:
-        awb = call_run(call)
+        booking = call_run(call)
     except CallFailed as failed:
         raise call_failed_error(failed, f"book shipment {failed.call.shipment_id}") from failed.cause
-    return book_outcome(call, awb, actor=actor)
+    return book_outcome(call, booking, actor=actor)
 
 
-def book_outcome(call: CourierCall, awb: str, *, actor: str) -> Shipment:
-    """Record the courier's AWB and move the shipment to awb_assigned, re-checking under the lock that it still
-    waits for this booking. A shipment cancelled (or moved to another courier) meanwhile keeps the record, and the
-    courier is told the booking is off in another recorded call; the caller gets the refusal."""
+def book_outcome(call: CourierCall, booking: Booking | str, *, actor: str) -> Shipment:
+    """Record the courier's AWB (and routing code, if it gave one) and move the shipment to awb_assigned,
+    re-checking under the lock that it still waits for this booking; an order that needs an e-way bill it lacks gets
+    the warning on its and the shipment's timelines. A shipment cancelled (or moved to another courier) meanwhile
+    keeps the record, and the courier is told the booking is off in another recorded call; the caller gets the
+    refusal."""
+    booking = Booking.of(booking)
+    awb = booking.awb
+    response = {"awb": awb, **({"routing_code": booking.routing_code} if booking.routing_code else {})}
     with transaction.atomic():
         locked = locked_shipment(call.shipment_id)
-        if not call_succeed(call, {"awb": awb}):  # recorded by an earlier attempt, with its move
+        if not call_succeed(call, response):  # recorded by an earlier attempt, with its move
             return locked
         wanted = (locked.status == S.NEW and locked.courier_id == call.courier_id and not locked.awb
                   and locked.order.status in SHIPPABLE_ORDER_STATUSES)  # fmt: skip
         if wanted:
             set_status(locked, S.AWB_ASSIGNED, actor, message=f"AWB {awb} with {locked.courier.name}",
-                       data={"awb": awb, "courier": locked.courier.code},
-                       values={"awb": awb, "awb_assigned_at": timezone.now()})  # fmt: skip
+                       data={"awb": awb, "courier": locked.courier.code,
+                             **({"routing_code": booking.routing_code} if booking.routing_code else {})},
+                       values={"awb": awb, "routing_code": booking.routing_code,
+                               "awb_assigned_at": timezone.now()})  # fmt: skip
             order_services.order_set_awb(order=locked.order, awb=awb, courier=locked.courier.code, actor=actor)
+            _record_booking_warnings(locked, actor)
             return locked
         cancel = call_open(courier=call.courier, kind=CourierCallKind.CANCEL, actor=actor, shipment=locked,
                            request={"awb": awb})  # fmt: skip
@@ -247,6 +257,15 @@ def book_outcome(call: CourierCall, awb: str, *, actor: str) -> Shipment:
         raise AWB_ALREADY_ASSIGNED(f"Shipment {locked.pk} already has AWB {locked.awb}.",
                                    {"awb": locked.awb, "courier": locked.courier.code})  # fmt: skip
     raise shipment_transition_refused(locked, S.AWB_ASSIGNED)
+
+
+def _record_booking_warnings(shipment: Shipment, actor: str) -> None:
+    """The booking's warnings (an e-way bill required) on the shipment's and the order's timelines."""
+    for warning in booking_warnings(shipment.order):
+        record_event(shipment, ShipmentEventKind.EWAY_BILL_REQUIRED, actor, message=warning["message"],
+                     data={"code": warning["code"], "total": str(shipment.order.total)})  # fmt: skip
+        order_event(shipment.order, OrderEventKind.EWAY_BILL_REQUIRED, actor, message=warning["message"],
+                    data={"code": warning["code"], "shipment": shipment.pk, "awb": shipment.awb})  # fmt: skip
 
 
 def _reassign(locked: Shipment, courier: Courier, actor: str, at: datetime | None) -> list[CourierCall]:
@@ -269,7 +288,14 @@ def _reassign(locked: Shipment, courier: Courier, actor: str, at: datetime | Non
         actor,
         message=f"{old_courier.name} -> {courier.name}" + (f"; AWB {old_awb} released" if old_awb else ""),
         data={"from_courier": old_courier.code, "to_courier": courier.code, "old_awb": old_awb},
-        values={**_quote_values(chosen), "awb": "", "pickup": None, "pickup_date": None, "manifest": None},
+        values={
+            **_quote_values(chosen),
+            "awb": "",
+            "routing_code": "",
+            "pickup": None,
+            "pickup_date": None,
+            "manifest": None,
+        },
     )
     locked.courier = courier
     return cancels

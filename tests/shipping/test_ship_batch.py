@@ -149,12 +149,13 @@ def test_a_hundred_orders_ship_with_each_refusal_named_one_pickup_and_manifest_p
     assert by_kind["bluedart-main"]["steps"] == {"confirmed": True, "awb_assigned": True}
     assert batch.results[str(ids[0])] == {"steps": {"confirmed": True, "awb_assigned": True},
                                           "shipment": first.pk, "awb": "BL10000000", "courier": "bluedart",
-                                          "error": None}  # fmt: skip
+                                          "error": None, "warnings": []}  # fmt: skip
     assert by_kind["short"] == {
         "steps": {"confirmed": False, "awb_assigned": False}, "shipment": None, "awb": "", "courier": "",
         "error": {"step": "confirmed", "code": "insufficient_stock", "message": "Not enough stock for MUG.",
                   "details": {"lines": [{"sku": "MUG", "product": desk.mug.pk, "location": desk.main.pk,
                                          "requested": 5, "available": 3}]}},
+        "warnings": [],
     }  # fmt: skip
     assert by_kind["nowhere"]["error"]["step"] == "awb_assigned"
     assert by_kind["nowhere"]["error"]["details"]["blocked"] == [
@@ -251,6 +252,7 @@ def test_an_unexpected_error_booking_one_order_is_logged_as_internal_error_and_t
         "steps": {"confirmed": False, "awb_assigned": False}, "shipment": None, "awb": "", "courier": "",
         "error": {"step": "awb_assigned", "code": "internal_error",
                   "message": "An unexpected error occurred (RuntimeError); it has been logged.", "details": {}},
+        "warnings": [],
     }  # fmt: skip
     logged = [r for r in caplog.records if r.name == "shopops.errors"]
     assert [(r.levelname, r.getMessage(), r.exc_info[0]) for r in logged] == [
@@ -284,6 +286,7 @@ def test_a_courier_failing_to_book_one_order_leaves_it_packed_and_the_batch_goes
                              "answered nonsense. Ask again to retry.",
                   "details": {"call": call.pk, "kind": "book", "courier": "bluedart",
                               "error": "RuntimeError: the courier's booking call answered nonsense"}},
+        "warnings": [],
     }  # fmt: skip
     broken.refresh_from_db()
     assert (broken.status, shipment.status, call.status) == ("packed", "new", "failed")  # kept, waiting for a retry
@@ -505,7 +508,7 @@ def test_get_shows_the_progress_and_the_outcome(desk, django_capture_on_commit_c
         "done", 3, 3, 2, 1)  # fmt: skip
     assert body["results"][str(ids[0])] == {"steps": {"confirmed": True, "awb_assigned": True},
                                             "shipment": shipments[0].pk, "awb": "BL10000000",
-                                            "courier": "bluedart", "error": None}  # fmt: skip
+                                            "courier": "bluedart", "error": None, "warnings": []}  # fmt: skip
     assert body["results"][str(ids[2])]["error"]["code"] == "not_serviceable"
     assert body["pickups"] == [shipments[0].pickup_id]
     assert (body["label_document"]["id"], body["label_document"]["page_count"]) == (batch.label_document_id, 2)

@@ -141,3 +141,17 @@ def test_the_jobs_requeue_sweep_runs_as_often_and_waits_as_long_as_the_environme
 
     # then every 30 s, for jobs waiting over 60 s; or as set
     assert (json.loads(default.stdout), json.loads(short.stdout)) == ([30.0, 60.0], [2.0, 3.0])
+
+
+def test_the_e_way_bill_threshold_is_50000_rupees_unless_set_and_a_bad_one_refuses_to_start(tmp_path):
+    code = "from django.conf import settings as s; print(repr(s.EWAY_BILL_THRESHOLD))"
+    env = production_env(tmp_path)
+
+    default = run_python("-c", code, **env)
+    own = run_python("-c", code, **env, EWAY_BILL_THRESHOLD="100000.50")
+    bad = [run_python("-c", code, **env, EWAY_BILL_THRESHOLD=value) for value in ("fifty", "-1", "NaN")]
+
+    assert (default.stdout, own.stdout) == ("Decimal('50000')\n", "Decimal('100000.50')\n")
+    assert [(result.returncode, result.stderr.splitlines()[-1]) for result in bad] == [
+        (1, "django.core.exceptions.ImproperlyConfigured: EWAY_BILL_THRESHOLD must be an amount in rupees, e.g. 50000.")
+    ] * 3
