@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from num2words import num2words
 
-from orders.models import Order, OrderLine, PaymentMethod
+from orders.models import Order, OrderLine, OrderStatus, PaymentMethod
 from shipping.documents.barcodes import barcode_modules
 from shipping.documents.gst import ZERO, gst_state_code, is_intra_state, split_tax
 from shipping.models import Manifest, Shipment, ShipmentStatus
@@ -46,6 +46,15 @@ class MissingMerchantSetting(ValidationError):
         return self.message
 
 
+def invoice_issuable(merchant) -> bool:
+    """Whether the merchant can issue tax invoices (``check_invoice_settings`` passes)."""
+    try:
+        check_invoice_settings(merchant)
+    except MissingMerchantSetting:
+        return False
+    return True
+
+
 def check_invoice_settings(merchant) -> None:
     """Raise MissingMerchantSetting when the merchant lacks what a tax invoice must show."""
     if not (merchant.tax_id or "").strip():
@@ -65,9 +74,9 @@ def _lines() -> Prefetch:
 
 
 def label_queryset() -> QuerySet[Shipment]:
-    return Shipment.objects.select_related("merchant", "courier", "order", "order__pickup_location").prefetch_related(
-        Prefetch("order__lines", queryset=OrderLine.objects.order_by("id"))
-    )
+    return Shipment.objects.select_related(
+        "merchant", "courier", "order", "order__pickup_location", "order__invoice"
+    ).prefetch_related(Prefetch("order__lines", queryset=OrderLine.objects.order_by("id")))
 
 
 def invoice_queryset() -> QuerySet[Order]:
@@ -133,7 +142,7 @@ def _dimensions(order: Order) -> str:
     sides = (order.length_cm, order.breadth_cm, order.height_cm)
     if not all(sides):
         return ""
-    return " x ".join(f"{side.normalize():f}" for side in sides) + " cm"
+    return "x".join(f"{side.normalize():f}" for side in sides) + " cm"  # "40x30x12.5 cm": fits the label's column
 
 
 def _local_date(value: datetime | date | None, tz) -> str:
@@ -201,25 +210,43 @@ def label_problem(shipment: Shipment) -> str | None:
     return None
 
 
+def mask_phone(phone: str) -> str:
+    """The phone's last 4 digits, the rest hidden: ``+919812345678`` -> ``XXXXXX5678`` (blank stays blank)."""
+    digits = [c for c in phone if c.isascii() and c.isdigit()]
+    return f"XXXXXX{''.join(digits[-4:])}" if digits else ""
+
+
 def label_context(shipment: Shipment) -> dict[str, Any]:
-    order, courier = shipment.order, shipment.courier
-    tz = shipment.merchant.tzinfo
+    """What a label shows. The route is the courier's routing code when its booking gave one, else ShopOps's zone
+    route (zone code, origin and destination pincode prefixes). The invoice number is the order's, once issued
+    (``shipping.services.documents.label_invoices_issue`` issues it before labels are rendered, when the merchant
+    can issue tax invoices); the invoice value, the order's total, is shown in any case. The customer's phone is
+    masked to its last 4 digits when the merchant asks (``Merchant.mask_phone_on_label``)."""
+    order, courier, merchant = shipment.order, shipment.courier, shipment.merchant
+    tz = merchant.tzinfo
     origin, ship_to = order.pickup_location, order.shipping_address or {}
     lines = list(order.lines.all())
     cod = order.payment_method == PaymentMethod.COD
     items = [f"{line.quantity} x {line.name} ({line.sku})" for line in lines[:LABEL_ITEM_LINES]]
+    recipient = _party(ship_to)
+    if merchant.mask_phone_on_label:
+        recipient["phone"] = mask_phone(recipient["phone"])
+    invoice = getattr(order, "invoice", None)  # joined by label_queryset(): no query, None before it is issued
+    zone_route = (f"{ZONE_CODES.get(shipment.zone, shipment.zone.upper())}/{origin.postcode[:3]}-"
+                  f"{str(ship_to.get('postcode', ''))[:3]}")  # fmt: skip
     return {
         "id": shipment.pk, "courier": courier.name, "courier_code": courier.code.upper(), "awb": shipment.awb,
-        "routing": f"{ZONE_CODES.get(shipment.zone, shipment.zone.upper())}/{origin.postcode[:3]}-"
-                   f"{str(ship_to.get('postcode', ''))[:3]}",
-        "zone": shipment.get_zone_display(), "ship_to": _party(ship_to), "return_to": _location_party(origin),
+        "routing": shipment.routing_code or zone_route,
+        "zone": shipment.get_zone_display(), "ship_to": recipient, "return_to": _location_party(origin),
         "order_number": order.number, "payment": "COD" if cod else "PREPAID",
         "cod_amount": money(shipment.cod_amount, shipment.currency) if cod else "",
         "weight": _weight(shipment.applied_weight_grams), "dimensions": _dimensions(order),
         "items": items, "more_items": max(len(lines) - LABEL_ITEM_LINES, 0),
         "item_count": sum(line.quantity for line in lines),
         "date": _local_date(shipment.pickup_date or shipment.awb_assigned_at or shipment.created_at, tz),
-        "seller": shipment.merchant.legal_name or shipment.merchant.name,
+        "seller": merchant.legal_name or merchant.name, "gstin": (merchant.tax_id or "").strip(),
+        "invoice_number": invoice.number if invoice else "", "invoice_value": money(order.total, order.currency),
+        "eway_bill": order.eway_bill_number,
     }  # fmt: skip
 
 
@@ -319,10 +346,22 @@ def _templates_digest() -> str:
     return digest.hexdigest()
 
 
+def _label_checksum_context(shipment: Shipment) -> dict:
+    """The label's context with, in place of its invoice number, whether it prints one. As on invoices, the number is
+    left out: issued when the label is rendered (the merchant able to issue tax invoices), it never changes, so a
+    label asked for before and after its number was issued is the same label."""
+    problem = label_problem(shipment)
+    if problem is not None:
+        return {"id": shipment.pk, "not_created": problem}
+    context = label_context(shipment)
+    issuable = shipment.order.status != OrderStatus.CANCELLED and invoice_issuable(shipment.merchant)
+    context["invoice_number"] = bool(context["invoice_number"]) or issuable
+    return context
+
+
 def contexts(kind: str, objects) -> list[dict]:
     if kind == "label":
-        return [label_context(s) if label_problem(s) is None else {"id": s.pk, "not_created": label_problem(s)}
-                for s in objects]  # fmt: skip
+        return [_label_checksum_context(s) for s in objects]
     if kind == "invoice":
         return [invoice_context(o) for o in objects]
     if kind == "manifest":

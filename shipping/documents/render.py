@@ -77,8 +77,10 @@ LABEL_W, LABEL_H = 94.0, 144.0  # the label's box, in mm, on a 4x6 page (3 mm ma
 PAGE_4X6 = (100.0, 150.0)
 PAGE_A4 = (210.0, 297.0)
 MM = 72 / 25.4  # points per millimetre
-#: (row, height in mm), top to bottom: 144 mm in all.
-LABEL_ROWS = (("head", 17), ("awb", 26), ("route", 8), ("ship_to", 38), ("order", 21), ("items", 15), ("return", 19))
+#: (row, height in mm), top to bottom: 144 mm in all. The invoice row holds what couriers ask of a consignment
+#: (invoice number and value, the seller's GSTIN, the e-way bill); the AWB barcode keeps 15 mm of height.
+LABEL_ROWS = (("head", 16), ("awb", 24), ("route", 8), ("ship_to", 38), ("order", 18), ("invoice", 12), ("items", 13),
+              ("return", 15))  # fmt: skip
 
 
 def _drop_last_cluster(value: str) -> str:
@@ -168,58 +170,79 @@ def _draw_label(pen: _Pen, label: dict[str, Any]) -> None:
             pen.line(0, top, w, top)
 
     top = rows["head"]  # courier (the logo area) | payment type and the cash to collect
-    pen.line(54, top, 54, top + 17)
-    pen.text(2, top + 4, "COURIER", font="bold", size=6.5)
-    pen.text(2, top + 10.5, label["courier"], font="bold", size=15, width=50)
-    pen.text(2, top + 15, label["courier_code"], size=7, width=50)
+    pen.line(54, top, 54, top + 16)
+    pen.text(2, top + 3.8, "COURIER", font="bold", size=6.5)
+    pen.text(2, top + 10, label["courier"], font="bold", size=15, width=50)
+    pen.text(2, top + 14.3, label["courier_code"], size=7, width=50)
     if label["cod_amount"]:
-        pen.box(54, top, w - 54, 17, fill=True)
-        pen.text(74, top + 7, "COD", font="bold", size=15, align="center", white=True)
-        pen.text(74, top + 10.3, "Collect", size=7, align="center", white=True)
-        pen.text(74, top + 15, label["cod_amount"], font="bold", size=13, align="center", width=38, white=True)
+        pen.box(54, top, w - 54, 16, fill=True)
+        pen.text(74, top + 6.4, "COD", font="bold", size=15, align="center", white=True)
+        pen.text(74, top + 9.6, "Collect", size=7, align="center", white=True)
+        pen.text(74, top + 14.2, label["cod_amount"], font="bold", size=13, align="center", width=38, white=True)
     else:
-        pen.text(74, top + 10.5, label["payment"], font="bold", size=15, align="center")
+        pen.text(74, top + 10, label["payment"], font="bold", size=15, align="center")
 
     top = rows["awb"]  # the AWB barcode and its digits
-    pen.barcode(label["awb"], w / 2, top + 2, 16, 90)
-    pen.text(w / 2, top + 23.5, label["awb"], font="mono-bold", size=14, align="center", width=90)
+    pen.barcode(label["awb"], w / 2, top + 2, 15, 90)
+    pen.text(w / 2, top + 21.8, label["awb"], font="mono-bold", size=14, align="center", width=90)
 
-    top = rows["route"]
-    pen.text(2, top + 6, label["routing"], font="bold", size=13, width=44)
-    pen.text(w - 2, top + 5.5, f"{label['zone']} · {label['date']}", size=8, align="right", width=46)
+    top = rows["route"]  # the courier's routing code (up to 40 characters), else the zone route | zone and date
+    routing = label["routing"]
+    if len(routing) <= 14:
+        pen.text(2, top + 6, routing, font="bold", size=13, width=44)
+        pen.text(w - 2, top + 5.5, f"{label['zone']} · {label['date']}", size=8, align="right", width=46)
+    elif len(routing) <= 24:
+        pen.text(2, top + 5.6, routing, font="bold", size=10, width=64)
+        pen.text(w - 2, top + 5.5, label["date"], size=8, align="right", width=24)
+    else:
+        pen.text(2, top + 5.4, routing, font="bold", size=8, width=90)
 
-    top = rows["ship_to"]
+    top = rows["ship_to"]  # name, up to 4 address lines, the pincode large, the phone (masked if the merchant asks)
     ship_to = label["ship_to"]
-    pen.text(2, top + 4, "SHIP TO", font="bold", size=6.5)
-    pen.text(2, top + 9.5, ship_to["name"], font="bold", size=12, width=90)
-    lines = [wrapped for line in ship_to["lines"] for wrapped in pen.wrap(line, "regular", 9.5, 90, 2)][:4]
+    pen.text(2, top + 3.6, "SHIP TO", font="bold", size=6.5)
+    pen.text(2, top + 8.8, ship_to["name"], font="bold", size=12, width=90)
+    lines = [wrapped for line in ship_to["lines"] for wrapped in pen.wrap(line, "regular", 9, 90, 2)][:4]
     for n, line in enumerate(lines):
-        pen.text(2, top + 14 + n * 4, line, size=9.5)
-    pen.text(2, top + 31, f"PIN {ship_to['postcode']}", font="bold", size=20, width=90)
-    pen.text(2, top + 36, f"Phone: {ship_to['phone']}", size=10, width=90)
+        pen.text(2, top + 12.9 + n * 3.6, line, size=9)
+    pen.text(2, top + 30.5, f"PIN {ship_to['postcode']}", font="bold", size=20, width=90)
+    pen.text(2, top + 35.6, f"Phone: {ship_to['phone']}", size=10, width=90)
 
     top = rows["order"]  # order number barcode | weight, dimensions, items
-    pen.line(56, top, 56, top + 21)
-    pen.text(2, top + 3.5, "ORDER", font="bold", size=6.5)
-    pen.barcode(label["order_number"], 28, top + 5, 9, 52)
-    pen.text(28, top + 18.5, label["order_number"], font="mono-bold", size=9, align="center", width=52)
+    pen.line(56, top, 56, top + 18)
+    pen.text(2, top + 3.3, "ORDER", font="bold", size=6.5)
+    pen.barcode(label["order_number"], 28, top + 4.6, 8.4, 52)
+    pen.text(28, top + 16.6, label["order_number"], font="mono-bold", size=9, align="center", width=52)
     facts = [("WEIGHT", label["weight"]), ("DIMS", label["dimensions"]), ("ITEMS", str(label["item_count"]))]
     for n, (caption, value) in enumerate(f for f in facts if f[1]):
-        pen.text(58, top + 5 + n * 5.5, caption, font="bold", size=6.5)
-        pen.text(70, top + 5 + n * 5.5, value, size=8, width=23)
+        pen.text(58, top + 4.8 + n * 5, caption, font="bold", size=6.5)
+        pen.text(69.5, top + 4.8 + n * 5, value, size=8, width=23.5)
+
+    top = rows["invoice"]  # invoice number | invoice value; the seller's GSTIN | the e-way bill (those it has)
+    pen.line(47, top, 47, top + 12)
+    for n, (left, right, right_width) in enumerate((
+        (("INVOICE", label["invoice_number"]), ("VALUE", label["invoice_value"]), 33),
+        (("GSTIN", label["gstin"]), ("E-WAY BILL", label["eway_bill"]), 27),
+    )):  # fmt: skip
+        y = top + 4.7 + n * 5.2
+        if left[1]:
+            pen.text(2, y, left[0], font="bold", size=6.5)
+            pen.text(14, y, left[1], font="bold", size=8, width=32)
+        if right[1]:
+            pen.text(49, y, right[0], font="bold", size=6.5)
+            pen.text(w - 2, y, right[1], font="bold", size=9, align="right", width=right_width)
 
     top = rows["items"]
     items = [*label["items"], *([f"+ {label['more_items']} more"] if label["more_items"] else [])]
     for n, item in enumerate(items[:4]):
-        pen.text(2, top + 3.5 + n * 3.3, item, size=7.5, width=90)
+        pen.text(2, top + 3.1 + n * 3, item, size=7, width=90)
 
     top = rows["return"]
     back = label["return_to"]
     address = ", ".join([label["seller"], back["name"], *back["lines"], f"PIN {back['postcode']}",
                          *([back["phone"]] if back["phone"] else [])])  # fmt: skip
-    pen.text(2, top + 3.5, "IF UNDELIVERED, RETURN TO", font="bold", size=6.5)
-    for n, line in enumerate(pen.wrap(address, "regular", 7.5, 90, 4)):
-        pen.text(2, top + 7 + n * 3.2, line, size=7.5)
+    pen.text(2, top + 3.3, "IF UNDELIVERED, RETURN TO", font="bold", size=6.5)
+    for n, line in enumerate(pen.wrap(address, "regular", 7, 90, 3)):
+        pen.text(2, top + 6.6 + n * 3.1, line, size=7)
 
 
 def _labels_pdf(labels: list[dict[str, Any]], format: str, *, title: str, created: datetime) -> bytes:

@@ -53,6 +53,15 @@ def invoices_issue(*, merchant: Merchant, orders: list[Order]) -> None:
             order.invoice = invoice_for(order=order)
 
 
+def label_invoices_issue(*, merchant: Merchant, shipments: list) -> None:
+    """Labels print the invoice number couriers ask for: before labels are rendered, the orders of the printable ones
+    get their invoice numbers (``invoices_issue``) when the merchant can issue tax invoices (GSTIN and address set).
+    Otherwise nothing is issued and the labels show the invoice value without a number."""
+    if not data.invoice_issuable(merchant):
+        return
+    invoices_issue(merchant=merchant, orders=[s.order for s in shipments if data.label_problem(s) is None])
+
+
 DOCUMENT_MAX_ITEMS = 500
 #: The render task's hard time limit (s): a document still "rendering" after it lost its worker.
 DOCUMENT_TIME_LIMIT = 600
@@ -153,8 +162,9 @@ def document_render(*, document_id: int, claim: str = "") -> Document:
     try:
         if document.kind == DocumentKind.LABEL:
             ids = list(document.shipments.order_by("id").values_list("id", flat=True))
-            rendered = render.render_labels(merchant=merchant, format=document.format,
-                                               shipments=_document_objects(merchant, document.kind, ids))  # fmt: skip
+            shipments = _document_objects(merchant, document.kind, ids)
+            label_invoices_issue(merchant=merchant, shipments=shipments)
+            rendered = render.render_labels(merchant=merchant, format=document.format, shipments=shipments)
         elif document.kind == DocumentKind.MANIFEST:
             manifest = data.manifest_queryset().get(pk=document.manifest_id)
             rendered = render.render_manifest(merchant=merchant, manifest=manifest)
