@@ -199,7 +199,7 @@ class StockLevelInline(ParentRightsInline, admin.TabularInline):
 
 
 EXPORT_COLUMNS = (
-    "sku", "title", "brand", "category", "price", "mrp", "currency", "tax_rate", "hsn_code", "weight_grams",
+    "sku", "title", "brand", "category", "price", "mrp", "currency", "tax_rate", "hsn_code", "uqc", "weight_grams",
     "length_cm", "breadth_cm", "height_cm", "barcode", "status", "total_available",
 )  # fmt: skip
 
@@ -213,7 +213,7 @@ class ProductAdmin(ChangelistExportMixin, ServiceAdmin):
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["merchant", "sku", "title", "description", "brand", "category", "status"]}),
-        ("Price and tax", {"fields": ["price", "mrp", "currency", "tax_rate", "hsn_code"]}),
+        ("Price and tax", {"fields": ["price", "mrp", "currency", "tax_rate", "hsn_code", "uqc"]}),
         ("Shipping", {"fields": ["weight_grams", "length_cm", "breadth_cm", "height_cm", "barcode"]}),
         ("Attributes", {"fields": ["specs"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
@@ -313,7 +313,8 @@ class ProductAdmin(ChangelistExportMixin, ServiceAdmin):
         text = [csv_text(v) for v in (product.sku, product.title, product.brand, category)]
         return [
             *text, product.price, "" if product.mrp is None else product.mrp, product.currency, product.tax_rate,
-            csv_text(product.hsn_code), product.weight_grams, product.length_cm, product.breadth_cm, product.height_cm,
+            csv_text(product.hsn_code), product.uqc, product.weight_grams, product.length_cm, product.breadth_cm,
+            product.height_cm,
             csv_text(product.barcode), product.status, product.total_available,
         ]  # fmt: skip
 

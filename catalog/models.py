@@ -27,6 +27,56 @@ class Category(models.Model):
         return self.name
 
 
+class UQC(models.TextChoices):
+    """Unit quantity codes: the units GST invoices, returns (GSTR-1's HSN summary) and e-way bills count goods in.
+    The GST portal's list (the customs list it took over); a litre is 1000 MLT, a unit without a code is OTH."""
+
+    BAG = "BAG", "BAG - bags"
+    BAL = "BAL", "BAL - bale"
+    BDL = "BDL", "BDL - bundles"
+    BKL = "BKL", "BKL - buckles"
+    BOU = "BOU", "BOU - billions of units"
+    BOX = "BOX", "BOX - box"
+    BTL = "BTL", "BTL - bottles"
+    BUN = "BUN", "BUN - bunches"
+    CAN = "CAN", "CAN - cans"
+    CBM = "CBM", "CBM - cubic metres"
+    CCM = "CCM", "CCM - cubic centimetres"
+    CMS = "CMS", "CMS - centimetres"
+    CTN = "CTN", "CTN - cartons"
+    DOZ = "DOZ", "DOZ - dozens"
+    DRM = "DRM", "DRM - drums"
+    GGR = "GGR", "GGR - great gross"
+    GMS = "GMS", "GMS - grammes"
+    GRS = "GRS", "GRS - gross"
+    GYD = "GYD", "GYD - gross yards"
+    KGS = "KGS", "KGS - kilogrammes"
+    KLR = "KLR", "KLR - kilolitres"
+    KME = "KME", "KME - kilometres"
+    MLT = "MLT", "MLT - millilitres"
+    MTR = "MTR", "MTR - metres"
+    MTS = "MTS", "MTS - metric tons"
+    NOS = "NOS", "NOS - numbers"
+    OTH = "OTH", "OTH - others"
+    PAC = "PAC", "PAC - packs"
+    PCS = "PCS", "PCS - pieces"
+    PRS = "PRS", "PRS - pairs"
+    QTL = "QTL", "QTL - quintals"
+    ROL = "ROL", "ROL - rolls"
+    SET = "SET", "SET - sets"
+    SQF = "SQF", "SQF - square feet"
+    SQM = "SQM", "SQM - square metres"
+    SQY = "SQY", "SQY - square yards"
+    TBS = "TBS", "TBS - tablets"
+    TGM = "TGM", "TGM - ten grammes"
+    THD = "THD", "THD - thousands"
+    TON = "TON", "TON - tonnes"
+    TUB = "TUB", "TUB - tubes"
+    UGS = "UGS", "UGS - US gallons"
+    UNT = "UNT", "UNT - units"
+    YDS = "YDS", "YDS - yards"
+
+
 class ProductStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     ARCHIVED = "archived", "Archived"
@@ -49,6 +99,8 @@ class Product(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="GST rate in percent.",
     )
+    uqc = models.CharField("UQC", max_length=3, choices=UQC.choices, default=UQC.NOS,
+                           help_text="The unit quantity code invoices count it in.")  # fmt: skip
     mrp = money_field(null=True, blank=True, verbose_name="MRP")
     price = money_field()
     currency = models.CharField(max_length=3, default="INR")
@@ -69,6 +121,7 @@ class Product(models.Model):
             models.CheckConstraint(condition=Q(mrp__isnull=True) | Q(mrp__gte=F("price")), name="product_price_le_mrp"),
             models.CheckConstraint(condition=Q(tax_rate__gte=0, tax_rate__lte=100), name="product_tax_rate_range"),
             models.CheckConstraint(condition=Q(status__in=ProductStatus.values), name="product_status_valid"),
+            models.CheckConstraint(condition=Q(uqc__in=UQC.values), name="product_uqc_valid"),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="product_currency_iso4217"),
         ]
         indexes = [

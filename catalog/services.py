@@ -44,8 +44,8 @@ from shopops.transitions import transition
 from shopops.validation import as_id
 
 PRODUCT_FIELDS = (
-    "sku", "title", "description", "brand", "category", "specs", "hsn_code", "tax_rate", "mrp", "price", "currency",
-    "weight_grams", "length_cm", "breadth_cm", "height_cm", "barcode", "status",
+    "sku", "title", "description", "brand", "category", "specs", "hsn_code", "tax_rate", "uqc", "mrp", "price",
+    "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "barcode", "status",
 )  # fmt: skip
 LOCATION_FIELDS = (
     "nickname", "name", "contact_name", "phone", "email", "line1", "line2", "city", "state", "postcode", "country",

@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import F, Q
 
-from catalog.models import Location, Product
+from catalog.models import UQC, Location, Product
 from shopops.jobs import Job
 from shopops.models import Merchant
 from shopops.storage import PrivateStorage
@@ -137,8 +137,19 @@ class Order(models.Model):
     billing_address = models.JSONField(help_text="{name, phone, line1, line2, city, state, postcode, country}")
     subtotal = money_field(default=0)
     discount_total = money_field(default=0)
-    shipping_charge = money_field(default=0)
-    tax_total = money_field(default=0, help_text="GST included in the prices.")
+    shipping_charge = money_field(default=0, help_text="GST included, taxed at charges_tax_rate.")
+    cod_charge = money_field(default=0, help_text="The cash-on-delivery fee charged to the buyer, GST included.")
+    charges_tax_rate = models.DecimalField(
+        max_digits=5, decimal_places=2, default=0,
+        help_text="GST % of the shipping and COD charges: the principal supply's rate (orders.gst).",
+    )  # fmt: skip
+    shipping_tax = money_field(default=0, help_text="GST contained in shipping_charge.")
+    cod_tax = money_field(default=0, help_text="GST contained in cod_charge.")
+    tax_total = money_field(default=0, help_text="GST included in the prices: the lines' and the charges'.")
+    lut_reference = models.CharField(
+        "LUT reference", max_length=50, blank=True,
+        help_text="An export zero-rated under this Letter of Undertaking: no IGST ('' otherwise).",
+    )  # fmt: skip
     total = money_field(default=0)
     currency = models.CharField(max_length=3, default="INR")
     weight_grams = models.PositiveIntegerField(default=0)
@@ -172,6 +183,7 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
             models.CheckConstraint(condition=Q(payment_method__in=PaymentMethod.values), name="order_payment_valid"),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(condition=Q(cod_charge__gte=0), name="order_cod_charge_not_negative"),
             models.CheckConstraint(
                 condition=Q(eway_bill_number="") | Q(eway_bill_number__regex=r"^[0-9]{12}$"),
                 name="order_eway_bill_number_12_digits",
@@ -210,6 +222,8 @@ class OrderLine(models.Model):
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     tax_amount = money_field(default=0, help_text="GST contained in the line total.")
     hsn_code = models.CharField(max_length=8, blank=True)
+    uqc = models.CharField("UQC", max_length=3, choices=UQC.choices, default=UQC.NOS,
+                           help_text="Unit quantity code, from the product.")  # fmt: skip
     total = money_field(help_text="quantity x unit_price - discount.")
     returned_quantity = models.PositiveIntegerField(default=0)
 
@@ -219,6 +233,7 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
             models.CheckConstraint(condition=Q(returned_quantity__lte=F("quantity")), name="orderline_returned_le_qty"),
             models.CheckConstraint(condition=Q(total__gte=0), name="orderline_total_not_negative"),
+            models.CheckConstraint(condition=Q(uqc__in=UQC.values), name="orderline_uqc_valid"),
         ]
         indexes = [models.Index(fields=["merchant", "sku"], name="orderline_merchant_sku")]
 

@@ -12,8 +12,8 @@ EXPORT_COLUMNS = [
     "customer_name", "customer_email", "customer_phone",
     "shipping_name", "shipping_phone", "shipping_line1", "shipping_line2", "shipping_city", "shipping_state",
     "shipping_postcode", "shipping_country",
-    "sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code",
-    "shipping_charge", "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm",
+    "sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code", "uqc",
+    "shipping_charge", "cod_charge", "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm",
     "pickup_location", "packed_at", "shipped_at", "delivered_at", "awb", "courier", "eway_bill_number",
 ]  # fmt: skip
 EXPORT_CHUNK = 2000
@@ -40,7 +40,7 @@ ORDER_ROW_FIELDS = [
     "channel__channel_id", "customer__name", "customer__email", "customer__phone",
 ]  # fmt: skip
 LINE_ROW_FIELDS = ["id", "order_id", "sku", "product_id", "name", "quantity", "unit_price", "discount", "tax_rate",
-                   "tax_amount", "hsn_code", "total", "returned_quantity"]  # fmt: skip
+                   "tax_amount", "hsn_code", "uqc", "total", "returned_quantity"]  # fmt: skip
 
 
 def order_rows(queryset: QuerySet[Order]) -> QuerySet:
@@ -90,13 +90,13 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[list]:
             ship.get("country", ""),
         ]  # fmt: skip
         tail = [
-            order.shipping_charge, order.total, order.currency, order.weight_grams, order.length_cm, order.breadth_cm,
-            order.height_cm, order.pickup_location.nickname, _iso(order.packed_at), _iso(order.shipped_at),
-            _iso(order.delivered_at), order.awb, order.courier, order.eway_bill_number,
+            order.shipping_charge, order.cod_charge, order.total, order.currency, order.weight_grams, order.length_cm,
+            order.breadth_cm, order.height_cm, order.pickup_location.nickname, _iso(order.packed_at),
+            _iso(order.shipped_at), _iso(order.delivered_at), order.awb, order.courier, order.eway_bill_number,
         ]  # fmt: skip
         for line in order.lines.all():
             yield [*head, csv_text(line.sku), csv_text(line.name), line.quantity, line.unit_price, line.discount,
-                   line.tax_rate, line.hsn_code, *tail]  # fmt: skip
+                   line.tax_rate, line.hsn_code, line.uqc, *tail]  # fmt: skip
 
 
 IMPORT_ERROR_COLUMNS = ["row", "column", "value", "message"]

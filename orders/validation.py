@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from catalog.validation import CURRENCY, HSN_CODE, PARCEL, TAX_RATE
+from catalog.validation import CURRENCY, HSN_CODE, PARCEL, TAX_RATE, UQC_CODE
 from orders.models import PaymentMethod, PaymentStatus
 from shopops.fields import Choice, DateTime, Email, Integer, Money, Pattern, Text
 from shopops.money import CENT
@@ -53,6 +53,7 @@ LINE = {
     "discount": Money(min_value=0),
     "tax_rate": TAX_RATE,
     "hsn_code": HSN_CODE,
+    "uqc": UQC_CODE,
 }
 LINE_REQUIRED = ("sku", "quantity", "unit_price")
 ORDER = {
@@ -61,6 +62,7 @@ ORDER = {
     "payment_method": Choice(choices=tuple(PaymentMethod.choices)),
     "payment_status": Choice(choices=tuple(PaymentStatus.choices)),
     "shipping_charge": Money(min_value=0),
+    "cod_charge": Money(min_value=0),
     "total": Money(min_value=0),
     "currency": CURRENCY,
     **PARCEL,

@@ -423,7 +423,7 @@ class MerchantAdmin(MerchantScopedAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "legal_name", "logo", "is_active"]}),
         ("Locale", {"fields": ["time_zone", "default_currency", "country"]}),
-        ("Tax and contact", {"fields": ["tax_id", "email", "phone"]}),
+        ("Tax and contact", {"fields": ["tax_id", "lut_reference", "email", "phone"]}),
         ("Address", {"fields": ["line1", "line2", "city", "state", "postcode"]}),
         ("Shipping labels", {"fields": ["mask_phone_on_label"]}),
     ]

@@ -34,6 +34,11 @@ class Merchant(TimeStampedModel):
     default_currency = models.CharField(max_length=3, default="INR", help_text="ISO 4217 code.")
     tax_id = models.CharField("GSTIN / tax id", max_length=32, blank=True)
     legal_name = models.CharField(max_length=200, blank=True)
+    lut_reference = models.CharField(
+        "LUT reference", max_length=50, blank=True,
+        help_text="The ARN of the Letter of Undertaking (FORM GST RFD-11) of the current financial year: exports are "
+                  "then zero-rated without IGST. Blank: exports are charged IGST.",
+    )  # fmt: skip
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +919812345678.")
     line1 = models.CharField("address line 1", max_length=200, blank=True)

@@ -73,8 +73,8 @@ class ProductOutput(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = [
-            "id", "sku", "title", "description", "brand", "category", "specs", "hsn_code", "tax_rate", "mrp", "price",
-            "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "barcode", "images", "status",
+            "id", "sku", "title", "description", "brand", "category", "specs", "hsn_code", "tax_rate", "uqc", "mrp",
+            "price", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "barcode", "images", "status",
             "created_at", "updated_at",
         ]  # fmt: skip
 
@@ -89,12 +89,13 @@ class ProductInput(StrictInputMixin, serializers.ModelSerializer):
     currency = api_field(PRODUCT["currency"], required=False, help_text="ISO 4217; the merchant's by default.")
     weight_grams = api_field(PRODUCT["weight_grams"], required=False)
     hsn_code = api_field(PRODUCT["hsn_code"], required=False, help_text="4 to 8 digits.")
+    uqc = api_field(PRODUCT["uqc"], required=False, help_text="GST unit quantity code (NOS, PCS, KGS...); NOS.")
 
     class Meta:
         model = Product
         fields = [
-            "sku", "title", "description", "brand", "category", "specs", "hsn_code", "tax_rate", "mrp", "price",
-            "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "barcode", "status",
+            "sku", "title", "description", "brand", "category", "specs", "hsn_code", "tax_rate", "uqc", "mrp",
+            "price", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "barcode", "status",
         ]  # fmt: skip
         extra_kwargs = {
             "length_cm": {"min_value": 0},

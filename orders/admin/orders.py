@@ -40,8 +40,8 @@ from shopops.csvexport import stream_csv
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ["sku", "name", "product", "quantity", "unit_price", "discount", "tax_rate", "tax_amount", "hsn_code",
-              "total", "returned_quantity"]  # fmt: skip
+    fields = ["sku", "name", "product", "quantity", "uqc", "unit_price", "discount", "tax_rate", "tax_amount",
+              "hsn_code", "total", "returned_quantity"]  # fmt: skip
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -97,7 +97,8 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
                            "payment_method", "payment_status"]}),
         ("Addresses", {"fields": ["shipping_address_display", "billing_address_display"]}),
         ("Parcel", {"fields": ["pickup_location", "weight_grams", "length_cm", "breadth_cm", "height_cm"]}),
-        ("Amounts", {"fields": ["subtotal", "discount_total", "shipping_charge", "tax_total", "total", "currency"]}),
+        ("Amounts", {"fields": ["subtotal", "discount_total", "shipping_charge", "cod_charge", "total", "currency"]}),
+        ("GST", {"fields": ["tax_total", "charges_tax_rate", "shipping_tax", "cod_tax", "lut_reference"]}),
         ("Shipping", {"fields": ["awb", "courier", "eway_bill_number"]}),
         ("Dates", {"fields": ["ordered_at", "confirmed_at", "packed_at", "shipped_at", "delivered_at",
                               "cancelled_at", "cancel_reason", "created_at", "updated_at"]}),

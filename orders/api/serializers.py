@@ -89,6 +89,7 @@ class OrderLineInput(StrictInputMixin, serializers.Serializer):
     discount = api_field(v.LINE["discount"], required=False, help_text="Discount on the whole line.")
     tax_rate = api_field(v.LINE["tax_rate"], required=False, help_text="GST %; defaults to the product's.")
     hsn_code = api_field(v.LINE["hsn_code"], required=False)
+    uqc = api_field(v.LINE["uqc"], required=False, help_text="GST unit quantity code; defaults to the product's (NOS).")
 
 
 class OrderInput(StrictInputMixin, serializers.Serializer):
@@ -102,7 +103,9 @@ class OrderInput(StrictInputMixin, serializers.Serializer):
     shipping_address = AddressInput()
     billing_address = AddressInput(required=False, help_text="Defaults to the shipping address.")
     lines = OrderLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
-    shipping_charge = api_field(v.ORDER["shipping_charge"], required=False)
+    shipping_charge = api_field(v.ORDER["shipping_charge"], required=False, help_text="GST included.")
+    cod_charge = api_field(v.ORDER["cod_charge"], required=False,
+                           help_text="The cash-on-delivery fee charged to the buyer, GST included.")  # fmt: skip
     total = api_field(v.ORDER["total"], required=False, help_text="If given, must equal the computed total (else 400).")
     currency = api_field(v.ORDER["currency"], required=False)
     weight_grams = api_field(v.ORDER["weight_grams"], required=False,
@@ -137,7 +140,7 @@ class OrderLineOutput(serializers.ModelSerializer):
     class Meta:
         model = OrderLine
         fields = ["id", "sku", "product", "name", "quantity", "unit_price", "discount", "tax_rate", "tax_amount",
-                  "hsn_code", "total", "returned_quantity"]  # fmt: skip
+                  "hsn_code", "uqc", "total", "returned_quantity"]  # fmt: skip
 
 
 class OrderCustomerOutput(serializers.ModelSerializer):
@@ -147,7 +150,8 @@ class OrderCustomerOutput(serializers.ModelSerializer):
 
 
 ADDRESS_KEYS = ("name", "phone", "line1", "line2", "city", "state", "postcode", "country")
-ORDER_MONEY = ("subtotal", "discount_total", "shipping_charge", "tax_total", "total")
+ORDER_MONEY = ("subtotal", "discount_total", "shipping_charge", "cod_charge", "charges_tax_rate", "shipping_tax",
+               "cod_tax", "tax_total", "total")  # fmt: skip
 ORDER_TIMES = ("ordered_at", "confirmed_at", "packed_at", "shipped_at", "delivered_at", "cancelled_at", "created_at",
                "updated_at")  # fmt: skip
 LINE_MONEY = ("unit_price", "discount", "tax_rate", "tax_amount", "total")
@@ -189,11 +193,11 @@ class OrderOutput(serializers.ModelSerializer):
             "lines": [
                 {"id": ln["id"], "sku": ln["sku"], "product": ln["product_id"], "name": ln["name"],
                  "quantity": ln["quantity"], **{key: _decimal(ln[key]) for key in LINE_MONEY},
-                 "hsn_code": ln["hsn_code"], "returned_quantity": ln["returned_quantity"]}
+                 "hsn_code": ln["hsn_code"], "uqc": ln["uqc"], "returned_quantity": ln["returned_quantity"]}
                 for ln in row["lines"]
             ],
             **{key: _decimal(row[key]) for key in ORDER_MONEY},
-            "currency": row["currency"], "weight_grams": row["weight_grams"],
+            "lut_reference": row["lut_reference"], "currency": row["currency"], "weight_grams": row["weight_grams"],
             "length_cm": _decimal(row["length_cm"]), "breadth_cm": _decimal(row["breadth_cm"]),
             "height_cm": _decimal(row["height_cm"]), "pickup_location": row["pickup_location_id"],
             "notes": row["notes"], "cancel_reason": row["cancel_reason"], "awb": row["awb"], "courier": row["courier"],
@@ -207,10 +211,10 @@ class OrderOutput(serializers.ModelSerializer):
         fields = [
             "id", "number", "channel", "channel_order_id", "status", "payment_method", "payment_status", "customer",
             "is_returning_customer", "shipping_address", "billing_address", "lines", "subtotal", "discount_total",
-            "shipping_charge", "tax_total", "total", "currency", "weight_grams", "length_cm", "breadth_cm",
-            "height_cm", "pickup_location", "notes", "ordered_at", "confirmed_at", "packed_at", "shipped_at",
-            "delivered_at", "cancelled_at", "cancel_reason", "awb", "courier", "eway_bill_number", "created_at",
-            "updated_at",
+            "shipping_charge", "cod_charge", "charges_tax_rate", "shipping_tax", "cod_tax", "tax_total",
+            "lut_reference", "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm",
+            "pickup_location", "notes", "ordered_at", "confirmed_at", "packed_at", "shipped_at", "delivered_at",
+            "cancelled_at", "cancel_reason", "awb", "courier", "eway_bill_number", "created_at", "updated_at",
         ]  # fmt: skip
 
 

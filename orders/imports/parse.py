@@ -19,14 +19,15 @@ ORDER_COLUMNS = EXPORT_COLUMNS
 ORDER_REQUIRED = ["channel_order_id", "payment_method", "shipping_name", "shipping_phone", "shipping_line1",
                   "shipping_city", "shipping_postcode", "sku", "quantity", "unit_price"]  # fmt: skip
 #: Columns that belong to the order (the same on each of its rows), and the line's own.
-LINE_COLUMNS = {"sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code"}
+LINE_COLUMNS = {"sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code", "uqc"}
 #: Written by the export, ignored by the import: ShopOps numbers the orders it imports.
 IGNORED_COLUMNS = {"order_number"}
 #: Imported orders start new, or arrive as history: delivered or cancelled (stock is not touched).
 IMPORT_STATUSES = (OrderStatus.NEW, OrderStatus.DELIVERED, OrderStatus.CANCELLED)
 
-PRODUCT_COLUMNS = ["sku", "title", "description", "brand", "category", "hsn_code", "tax_rate", "mrp", "price",
-                   "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "barcode", "status"]  # fmt: skip
+PRODUCT_COLUMNS = ["sku", "title", "description", "brand", "category", "hsn_code", "tax_rate", "uqc", "mrp",
+                   "price", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "barcode",
+                   "status"]  # fmt: skip
 PRODUCT_REQUIRED = ["sku", "title", "price"]
 INVENTORY_COLUMNS = ["sku", "location", "action", "quantity", "reason", "low_stock_threshold"]
 INVENTORY_REQUIRED = ["sku", "location", "quantity"]
@@ -36,10 +37,11 @@ TEMPLATES = {
         ["", "Website", "WEB-10492", "new", "2026-11-28T10:15:00+05:30", "cod", "", "Priya Sharma",
          "priya@example.in", "+919812345678", "Priya Sharma", "+919812345678", "42 Residency Road", "",
          "Bengaluru", "Karnataka", "560025", "IN", "TEE-RED-M", "Cotton crew T-shirt (red, M)", "2", "499.00",
-         "0.00", "5.00", "6109", "49.00", "1047.00", "INR", "", "", "", "", "blr-wh", "", "", "", "", "", ""],
+         "0.00", "5.00", "6109", "PCS", "49.00", "0.00", "1047.00", "INR", "", "", "", "", "blr-wh", "", "", "", "",
+         "", ""],
     ]),
     ImportKind.PRODUCTS: (PRODUCT_COLUMNS, [
-        ["TEE-GRN-M", "Cotton crew T-shirt (green, M)", "100% cotton", "Loomwear", "apparel", "6109", "5.00",
+        ["TEE-GRN-M", "Cotton crew T-shirt (green, M)", "100% cotton", "Loomwear", "apparel", "6109", "5.00", "PCS",
          "699.00", "499.00", "INR", "180", "28", "22", "2", "5901234123457", "active"],
     ]),
     ImportKind.INVENTORY: (INVENTORY_COLUMNS, [["TEE-GRN-M", "blr-wh", "set", "24", "Stock count 28 Nov", "5"]]),
@@ -203,9 +205,9 @@ def file_checksum(fileobj) -> str:
 # -- orders: rows to orders ---------------------------------------------------------------
 
 #: The line's columns in the order ``Layout.line`` reads them; the order's scalar columns as OrderInput names them.
-LINE_FIELDS = ("sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code")
-ORDER_SCALARS = ("channel", "channel_order_id", "payment_method", "payment_status", "shipping_charge", "total",
-                 "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "pickup_location",
+LINE_FIELDS = ("sku", "name", "quantity", "unit_price", "discount", "tax_rate", "hsn_code", "uqc")
+ORDER_SCALARS = ("channel", "channel_order_id", "payment_method", "payment_status", "shipping_charge", "cod_charge",
+                 "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "pickup_location",
                  "ordered_at", "eway_bill_number")  # fmt: skip
 CUSTOMER_KEYS = ("name", "email", "phone")
 REPEATED_ORDER = "The order appears again further down the file; keep its rows together."

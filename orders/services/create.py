@@ -33,12 +33,13 @@ MEMO_MAX = 50_000  # entries a memo holds before it starts again
 ORDER_COLUMNS = (
     "id", "merchant_id", "number", "channel_id", "channel_order_id", "status", "payment_method", "payment_status",
     "customer_id", "is_returning_customer", "shipping_address", "billing_address", "subtotal", "discount_total",
-    "shipping_charge", "tax_total", "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm",
-    "pickup_location_id", "notes", "ordered_at", "packed_at", "shipped_at", "delivered_at", "cancelled_at", "awb",
-    "courier", "eway_bill_number", "created_at", "updated_at",
+    "shipping_charge", "cod_charge", "charges_tax_rate", "shipping_tax", "cod_tax", "tax_total", "lut_reference",
+    "total", "currency", "weight_grams", "length_cm", "breadth_cm", "height_cm", "pickup_location_id", "notes",
+    "ordered_at", "packed_at", "shipped_at", "delivered_at", "cancelled_at", "awb", "courier", "eway_bill_number",
+    "created_at", "updated_at",
 )  # fmt: skip
 LINE_COLUMNS = ("merchant_id", "order_id", "product_id", "sku", "name", "quantity", "unit_price", "discount",
-                "tax_rate", "tax_amount", "hsn_code", "total")  # fmt: skip
+                "tax_rate", "tax_amount", "hsn_code", "uqc", "total")  # fmt: skip
 EVENT_COLUMNS = ("merchant_id", "order_id", "kind", "to_status", "actor", "message", "data")
 
 
@@ -151,8 +152,9 @@ def _insert(merchant: Merchant, fresh: list[tuple[int, PreparedOrder]], actor: s
         row = (
             order_id, merchant_id, number, p.channel.pk, p.channel_order_id or number, p.initial_status,
             p.payment_method, p.payment_status, customer_id, returning, shipping, billing, p.subtotal, p.discount_total,
-            p.shipping_charge, p.tax_total, p.total, p.currency, p.weight_grams, p.length_cm, p.breadth_cm,
-            p.height_cm, p.pickup_location.pk, p.notes, p.ordered_at, p.packed_at, p.shipped_at, p.delivered_at,
+            p.shipping_charge, p.cod_charge, p.charges_tax_rate, p.shipping_tax, p.cod_tax, p.tax_total,
+            p.lut_reference, p.total, p.currency, p.weight_grams, p.length_cm, p.breadth_cm, p.height_cm,
+            p.pickup_location.pk, p.notes, p.ordered_at, p.packed_at, p.shipped_at, p.delivered_at,
             p.ordered_at if p.initial_status == cancelled else None, p.awb, p.courier, p.eway_bill_number, now, now,
         )  # fmt: skip
         orders.append(row)
@@ -169,7 +171,7 @@ def _insert(merchant: Merchant, fresh: list[tuple[int, PreparedOrder]], actor: s
         )
         for ln in p.lines:
             lines.append((merchant_id, order_id, ln.product_id, ln.sku, ln.name, ln.quantity, ln.unit_price,
-                          ln.discount, ln.tax_rate, ln.tax_amount, ln.hsn_code, ln.total))  # fmt: skip
+                          ln.discount, ln.tax_rate, ln.tax_amount, ln.hsn_code, ln.uqc, ln.total))  # fmt: skip
         result = results[index]
         result.id, result.number, result.customer_id = order_id, number, customer_id
         if not imported:

@@ -6,6 +6,7 @@ status's timestamp set and an ``OrderEvent`` written (with the webhook), in one 
 """
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from catalog.models import Location, MovementKind, Product
 from catalog.services import StockLine
 from orders import outbox
 from orders.errors import ORDER_HAS_AWB, ORDER_NOT_EDITABLE, UNMAPPED_LINES
+from orders.gst import tax_included, zero_rated_lut
 from orders.models import (
     EDITABLE_STATUSES,
     ORDER_STATES,
@@ -28,6 +30,7 @@ from orders.models import (
     order_event,
     record_order_edit,
 )
+from orders.services.prepare import order_taxes
 from orders.validation import clean_address
 from shopops.errors import DomainError
 from shopops.transitions import transition
@@ -149,6 +152,7 @@ def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
     changes = {}
     if "shipping_address" in data:
         changes["shipping_address"] = clean_address(data["shipping_address"], "shipping_address", phone_required=True)
+        changes.update(_retaxed(locked, changes["shipping_address"]))
     if "billing_address" in data:
         changes["billing_address"] = clean_address(data["billing_address"], "billing_address", phone_required=False)
     if "pickup_location" in data:
@@ -171,6 +175,28 @@ def order_update(*, order: Order, data: dict[str, Any], actor: str) -> Order:
     locked.save(update_fields=[*changes, "updated_at"])
     record_order_edit(locked, actor=actor, **edit)
     return locked
+
+
+def _retaxed(locked: Order, ship_to: dict) -> dict[str, Any]:
+    """The order's GST for a new ship-to, when it moves into or out of an export zero-rated under the merchant's LUT
+    (its lines' tax rewritten); nothing otherwise: the tax is the same, only its split (CGST + SGST or IGST)
+    follows the address."""
+    lut = zero_rated_lut(locked.merchant, ship_to)
+    if lut == locked.lut_reference:
+        return {}
+    lines = list(locked.lines.all())
+    for line in lines:
+        line.tax_amount = Decimal("0.00") if lut else tax_included(line.total, line.tax_rate)
+        OrderLine.objects.filter(pk=line.pk).update(tax_amount=line.tax_amount)
+    taxes = order_taxes(merchant=locked.merchant, ship_to=ship_to, lines=lines, shipping_charge=locked.shipping_charge,
+                        cod_charge=locked.cod_charge)  # fmt: skip
+    return {
+        "lut_reference": taxes.lut_reference,
+        "charges_tax_rate": taxes.charges.rate,
+        "shipping_tax": taxes.charges.shipping_tax,
+        "cod_tax": taxes.charges.cod_tax,
+        "tax_total": taxes.tax_total,
+    }
 
 
 def _active_location(merchant_id: int, ref: str) -> Location:

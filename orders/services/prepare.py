@@ -5,7 +5,7 @@ Field errors are ValidationErrors keyed by field path (``shipping_address.postco
 ``total``) so the API and the import report the same errors.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from catalog.models import Location, Product
+from orders.gst import ChargesTax, charges_tax, tax_included, zero_rated_lut
 from orders.models import Channel, OrderStatus, PaymentMethod, PaymentStatus
 from orders.services.channels import default_api_channel
 from orders.validation import MONEY_MAX, clean_address, clean_customer
@@ -33,6 +34,7 @@ class PreparedLine:
     tax_amount: Decimal
     hsn_code: str
     total: Decimal
+    uqc: str = "NOS"
 
 
 @dataclass
@@ -59,6 +61,11 @@ class PreparedOrder:
     ordered_at: datetime
     notes: str = ""
     eway_bill_number: str = ""
+    cod_charge: Decimal = Decimal("0.00")
+    charges_tax_rate: Decimal = Decimal("0")
+    shipping_tax: Decimal = Decimal("0.00")
+    cod_tax: Decimal = Decimal("0.00")
+    lut_reference: str = ""
     warnings: list[str] = field(default_factory=list)
     #: An import may bring an order as history (delivered or cancelled, with its dates, AWB and courier).
     initial_status: str = OrderStatus.NEW
@@ -142,11 +149,11 @@ def prepare_line(data: dict[str, Any], index: int, catalog: Catalog) -> Prepared
     total = round_money(quantity * unit_price - discount)
     if total < 0:
         raise ValidationError({f"lines.{index}.discount": ["Must not exceed quantity x unit_price."]})
-    tax_amount = round_money(total - total / (1 + tax_rate / 100))
     line = PreparedLine(
         product_id=product.pk if product else None, sku=data["sku"], name=name, quantity=quantity,
-        unit_price=unit_price, discount=discount, tax_rate=tax_rate, tax_amount=tax_amount,
+        unit_price=unit_price, discount=discount, tax_rate=tax_rate, tax_amount=tax_included(total, tax_rate),
         hsn_code=data.get("hsn_code") or (product.hsn_code if product else ""), total=total,
+        uqc=data.get("uqc") or (product.uqc if product else "NOS"),
     )  # fmt: skip
     if key is not None:
         catalog.remember(key, line)
@@ -207,7 +214,8 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
     subtotal = sum((ln.quantity * ln.unit_price for ln in lines), Decimal("0"))
     discount_total = sum((ln.discount for ln in lines), Decimal("0"))
     shipping_charge = data.get("shipping_charge") or Decimal("0")
-    total = round_money(subtotal - discount_total + shipping_charge)
+    cod_charge = data.get("cod_charge") or Decimal("0")
+    total = round_money(subtotal - discount_total + shipping_charge + cod_charge)
     for name, amount in (("subtotal", subtotal), ("total", total)):
         if amount > MONEY_MAX:
             raise ValidationError(
@@ -218,24 +226,49 @@ def order_prepare(*, merchant: Merchant, data: dict[str, Any], catalog: Catalog 
             {
                 "total": [
                     f"Does not match the computed total {total} "
-                    "(lines' quantity x unit_price - discount, plus shipping_charge)."
+                    "(lines' quantity x unit_price - discount, plus shipping_charge and cod_charge)."
                 ]
             }
         )
 
     weight, length, breadth, height = _parcel(data, lines, catalog)
     currency = data.get("currency") or merchant.default_currency
+    taxes = order_taxes(merchant=merchant, ship_to=shipping, lines=lines, shipping_charge=shipping_charge,
+                        cod_charge=cod_charge)  # fmt: skip
+    if taxes.lut_reference:  # zero-rated: the lines carry no tax (a line may be shared with other orders: copied)
+        lines = [replace(ln, tax_amount=Decimal("0.00")) for ln in lines]
     return PreparedOrder(
         channel=channel, channel_order_id=str(data.get("channel_order_id") or ""), customer=customer,
         shipping_address=shipping, billing_address=billing, payment_method=data["payment_method"],
         payment_status=data.get("payment_status") or (
             PaymentStatus.PAID if data["payment_method"] == PaymentMethod.PREPAID else PaymentStatus.PENDING),
         lines=lines, subtotal=round_money(subtotal), discount_total=round_money(discount_total),
-        shipping_charge=round_money(shipping_charge), tax_total=sum((ln.tax_amount for ln in lines), Decimal("0")),
-        total=total, currency=currency, weight_grams=weight, length_cm=length, breadth_cm=breadth, height_cm=height,
+        shipping_charge=round_money(shipping_charge), cod_charge=round_money(cod_charge),
+        charges_tax_rate=taxes.charges.rate, shipping_tax=taxes.charges.shipping_tax, cod_tax=taxes.charges.cod_tax,
+        lut_reference=taxes.lut_reference, tax_total=taxes.tax_total, total=total, currency=currency,
+        weight_grams=weight, length_cm=length, breadth_cm=breadth, height_cm=height,
         pickup_location=location, ordered_at=data.get("ordered_at") or timezone.now(), notes=data.get("notes", ""),
         eway_bill_number=data.get("eway_bill_number", ""),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OrderTaxes:
+    charges: ChargesTax
+    #: the LUT the order is zero-rated under ('' when it is taxed)
+    lut_reference: str
+    #: the lines' tax (none when zero-rated) and the charges'
+    tax_total: Decimal
+
+
+def order_taxes(*, merchant: Merchant, ship_to: dict, lines: list, shipping_charge: Decimal,
+                cod_charge: Decimal) -> OrderTaxes:  # fmt: skip
+    """The GST of an order's lines (objects with ``total``, ``tax_rate``, ``tax_amount``) and charges for a ship-to:
+    the charges at the principal supply's rate; nothing under the merchant's LUT for an export (``orders.gst``)."""
+    lut = zero_rated_lut(merchant, ship_to)
+    charges = charges_tax(lines=lines, shipping_charge=shipping_charge, cod_charge=cod_charge, zero_rated=bool(lut))
+    lines_tax = Decimal("0.00") if lut else sum((ln.tax_amount for ln in lines), Decimal("0.00"))
+    return OrderTaxes(charges, lut, lines_tax + charges.shipping_tax + charges.cod_tax)
 
 
 def _customer(data: dict[str, Any], shipping: dict[str, str] | None, catalog: Catalog) -> dict[str, str]:

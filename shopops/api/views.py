@@ -13,6 +13,7 @@ class MerchantOutput(serializers.Serializer):
     time_zone = serializers.CharField()
     default_currency = serializers.CharField()
     tax_id = serializers.CharField()
+    lut_reference = serializers.CharField(help_text="The LUT exports go under without IGST ('' if none).")
     country = serializers.CharField()
     mask_phone_on_label = serializers.BooleanField(
         help_text="Shipping labels show only the last 4 digits of the customer's phone (a setting of the merchant's "

@@ -19,7 +19,7 @@ from tests.shopops.factories import MembershipFactory
 
 ADMIN = "/admin/catalog"
 EXPORT_HEADER = [
-    "sku", "title", "brand", "category", "price", "mrp", "currency", "tax_rate", "hsn_code", "weight_grams",
+    "sku", "title", "brand", "category", "price", "mrp", "currency", "tax_rate", "hsn_code", "uqc", "weight_grams",
     "length_cm", "breadth_cm", "height_cm", "barcode", "status", "total_available",
 ]  # fmt: skip
 
@@ -54,8 +54,8 @@ def product_data(product=None, *, images=(), delete=(), new_images=(), **overrid
     """The product admin form as a browser posts it: fields, the images inline and (on change) the stock inline."""
     data = {
         "sku": "", "title": "", "description": "", "brand": "", "category": "", "status": "active", "price": "",
-        "mrp": "", "currency": "INR", "tax_rate": "0", "hsn_code": "", "weight_grams": "0", "length_cm": "0",
-        "breadth_cm": "0", "height_cm": "0", "barcode": "", "specs": "{}",
+        "mrp": "", "currency": "INR", "tax_rate": "0", "hsn_code": "", "uqc": "NOS", "weight_grams": "0",
+        "length_cm": "0", "breadth_cm": "0", "height_cm": "0", "barcode": "", "specs": "{}",
     }  # fmt: skip
     if product is not None:
         product.refresh_from_db()
@@ -397,10 +397,10 @@ def test_export_streams_the_searched_and_filtered_rows(staff_client, merchant, o
     assert response["Content-Disposition"].startswith('attachment; filename="products-')
     assert exported(response) == [
         EXPORT_HEADER,
-        ["TEE-BLUE", "Blue tee", "", "", "499.00", "", "INR", "18.00", "6109", "250", "0.0", "0.0", "0.0", "",
+        ["TEE-BLUE", "Blue tee", "", "", "499.00", "", "INR", "18.00", "6109", "NOS", "250", "0.0", "0.0", "0.0", "",
          "active", "0"],
-        ["TEE-RED", "Red tee", "Acme", "Shirts", "499.00", "599.00", "INR", "18.00", "6109", "250", "30.0", "20.0",
-         "2.5", "4006381333931", "active", "5"],
+        ["TEE-RED", "Red tee", "Acme", "Shirts", "499.00", "599.00", "INR", "18.00", "6109", "NOS", "250", "30.0",
+         "20.0", "2.5", "4006381333931", "active", "5"],
     ]  # fmt: skip
 
 

@@ -143,16 +143,19 @@ def test_create_computes_totals_normalises_and_answers_the_whole_order(api, merc
         "lines": [
             {"id": tee_line.pk, "sku": "TEE-BLK-M", "product": tee.pk, "name": "Black tee M", "quantity": 2,
              "unit_price": "499.00", "discount": "50.00", "tax_rate": "18.00", "tax_amount": "144.61",
-             "hsn_code": "6109", "total": "948.00", "returned_quantity": 0},
+             "hsn_code": "6109", "uqc": "NOS", "total": "948.00", "returned_quantity": 0},
             {"id": box_line.pk, "sku": "GIFT-BOX-XL", "product": None, "name": "Gift box", "quantity": 1,
              "unit_price": "1119.84", "discount": "0.00", "tax_rate": "28.00", "tax_amount": "244.97",
-             "hsn_code": "4819", "total": "1119.84", "returned_quantity": 0},
+             "hsn_code": "4819", "uqc": "NOS", "total": "1119.84", "returned_quantity": 0},
         ],
-        "subtotal": "2117.84", "discount_total": "50.00", "shipping_charge": "40.00", "tax_total": "389.58",
-        "total": "2107.84", "currency": "INR", "weight_grams": 500, "length_cm": "0.0", "breadth_cm": "0.0",
-        "height_cm": "0.0", "pickup_location": main.pk, "notes": "", "ordered_at": "2026-03-01T10:00:00+05:30",
-        "confirmed_at": None, "packed_at": None, "shipped_at": None, "delivered_at": None, "cancelled_at": None,
-        "cancel_reason": "", "awb": "", "courier": "", "eway_bill_number": "",
+        # the shipping is taxed at the principal supply's rate: the gift box's 28% (taxable 874.87 > 803.39)
+        "subtotal": "2117.84", "discount_total": "50.00", "shipping_charge": "40.00", "cod_charge": "0.00",
+        "charges_tax_rate": "28.00", "shipping_tax": "8.75", "cod_tax": "0.00", "tax_total": "398.33",
+        "lut_reference": "", "total": "2107.84", "currency": "INR", "weight_grams": 500, "length_cm": "0.0",
+        "breadth_cm": "0.0", "height_cm": "0.0", "pickup_location": main.pk, "notes": "",
+        "ordered_at": "2026-03-01T10:00:00+05:30", "confirmed_at": None, "packed_at": None, "shipped_at": None,
+        "delivered_at": None, "cancelled_at": None, "cancel_reason": "", "awb": "", "courier": "",
+        "eway_bill_number": "",
         "created_at": body["created_at"], "updated_at": body["updated_at"],
     }  # fmt: skip
     # The default API channel was created for it, and the unmapped SKU is noted on the timeline
@@ -257,7 +260,8 @@ def test_a_supplied_total_that_disagrees_is_400_and_nothing_is_written(api, merc
 
     assert response.status_code == 400
     assert response.json() == invalid({"total": [
-        "Does not match the computed total 2107.84 (lines' quantity x unit_price - discount, plus shipping_charge)."
+        "Does not match the computed total 2107.84 (lines' quantity x unit_price - discount, plus shipping_charge "
+        "and cod_charge)."
     ]})  # fmt: skip
     assert written() == before
     # and no order number was used up
@@ -863,10 +867,10 @@ def test_export_is_csv_of_the_filtered_orders_one_row_per_line(api, merchant, te
     head = [first.number, channel.name, "PO-1001", "packed", "2026-03-01T04:30:00+00:00", "prepaid", "paid",
             "Priya Sharma", "priya@example.com", "+919812345678", "Priya Sharma", "+919812345678",
             "42 Residency Road", "", "Bengaluru", "Karnataka", "560025", "IN"]  # fmt: skip
-    tail = ["40.00", "2107.84", "INR", "500", "0.0", "0.0", "0.0", "main", "2026-03-02T06:00:00+00:00", "", "", "",
-            "", ""]  # fmt: skip
-    assert rows[2] == [*head, "TEE-BLK-M", "Black tee M", "2", "499.00", "50.00", "18.00", "6109", *tail]
-    assert rows[3] == [*head, "GIFT-BOX-XL", "Gift box", "1", "1119.84", "0.00", "28.00", "4819", *tail]
+    tail = ["40.00", "0.00", "2107.84", "INR", "500", "0.0", "0.0", "0.0", "main", "2026-03-02T06:00:00+00:00", "", "",
+            "", "", ""]  # fmt: skip
+    assert rows[2] == [*head, "TEE-BLK-M", "Black tee M", "2", "499.00", "50.00", "18.00", "6109", "NOS", *tail]
+    assert rows[3] == [*head, "GIFT-BOX-XL", "Gift box", "1", "1119.84", "0.00", "28.00", "4819", "NOS", *tail]
 
 
 def test_export_refuses_an_unknown_status_like_the_list(api, merchant):

@@ -77,9 +77,10 @@ HAPPY_ROWS = [
 AT_1 = datetime(2026, 11, 28, 4, 45, tzinfo=UTC)
 AT_2 = datetime(2026, 11, 28, 5, 30, tzinfo=UTC)
 AT_3 = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
+#: WEB-1's tax: its lines' 154.93 and its shipping's 2.33 (at 5%, the rate of its largest line, the red tees).
 HAPPY_ORDERS = [
     ("SO-000001", "Website", "WEB-1", "new", "cod", "pending", "+919812345678", False, Decimal("1896.00"),
-     Decimal("50.00"), Decimal("49.00"), Decimal("154.93"), Decimal("1895.00"), "INR", 580, "blr-wh", AT_1),
+     Decimal("50.00"), Decimal("49.00"), Decimal("157.26"), Decimal("1895.00"), "INR", 580, "blr-wh", AT_1),
     ("SO-000002", "Website", "WEB-2", "new", "prepaid", "paid", "+919876543210", False, Decimal("1797.00"),
      Decimal("0.00"), Decimal("0.00"), Decimal("192.54"), Decimal("1797.00"), "INR", 660, "blr-wh", AT_2),
     ("SO-000003", "Website", "WEB-3", "new", "cod", "pending", "+919812345678", True, Decimal("499.00"),
@@ -401,7 +402,8 @@ def test_an_empty_workbook_fails_as_empty(shop):
 GOOD_1 = order_row("GOOD-1", "TEE-RED-M", "1", "499.00")
 GOOD_2 = order_row("GOOD-2", "TEE-BLU-L", "1", "599.00", **RAHUL)
 TOTAL_MESSAGE = (
-    "Does not match the computed total 499.00 (lines' quantity x unit_price - discount, plus shipping_charge)."
+    "Does not match the computed total 499.00 (lines' quantity x unit_price - discount, plus shipping_charge and "
+    "cod_charge)."
 )
 STATUS_MESSAGE = ("Import orders as new, delivered or cancelled; confirm and pack them in ShopOps, where stock is "
                   "reserved.")  # fmt: skip
