@@ -42,17 +42,24 @@ def tax_included(amount: Decimal, rate: Decimal) -> Decimal:
     return round_money(amount - amount / (1 + Decimal(rate) / 100))
 
 
-def principal_rate(lines: Iterable) -> Decimal:
-    """The rate of the order's principal supply: the line of the largest taxable value; ties to the higher rate,
-    then the earlier line. ``lines``: objects with ``total`` and ``tax_rate`` (order lines, prepared lines). A
-    line's taxable value is compared as if taxed at its rate (an export under LUT chooses as any order does)."""
-    best, best_key = Decimal("0"), None
+def principal_index(lines: Iterable) -> int | None:
+    """Which line is the order's principal supply: the one of the largest taxable value; ties to the higher rate,
+    then the earlier line (None without lines). ``lines``: objects with ``total`` and ``tax_rate`` (order lines,
+    prepared lines). A line's taxable value is compared as if taxed at its rate (an export under LUT chooses as
+    any order does)."""
+    best, best_key = None, None
     for index, line in enumerate(lines):
-        taxable = line.total - tax_included(line.total, line.tax_rate)
-        key = (taxable, line.tax_rate, -index)
+        key = (line.total - tax_included(line.total, line.tax_rate), line.tax_rate, -index)
         if best_key is None or key > best_key:
-            best, best_key = line.tax_rate, key
+            best, best_key = index, key
     return best
+
+
+def principal_rate(lines: Iterable) -> Decimal:
+    """The GST rate of the order's principal supply (``principal_index``); 0 without lines."""
+    lines = list(lines)
+    index = principal_index(lines)
+    return Decimal("0") if index is None else lines[index].tax_rate
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from num2words import num2words
 
+from orders.gst import is_export
 from orders.models import Order, OrderLine, OrderStatus, PaymentMethod
 from shipping.documents.barcodes import barcode_modules
-from shipping.documents.gst import ZERO, gst_state_code, is_intra_state, split_tax
+from shipping.documents.gst import ZERO, invoice_lines, is_intra_state, place_of_supply
 from shipping.models import Manifest, Shipment, ShipmentStatus
 from shipping.zones import Zone
 from shopops.money import round_money
@@ -250,37 +251,63 @@ def label_context(shipment: Shipment) -> dict[str, Any]:
     }  # fmt: skip
 
 
+#: Rule 46(p): every invoice says whether tax is payable on reverse charge. ShopOps's sellers supply goods, on which
+#: the buyer never pays the seller's tax (the reverse-charge supplies are services and goods notified under section
+#: 9(3) of the CGST Act, none of them sold through a shop): always "No".
+REVERSE_CHARGE = "No"
+EXPORT_UNDER_LUT = "SUPPLY MEANT FOR EXPORT UNDER LETTER OF UNDERTAKING WITHOUT PAYMENT OF INTEGRATED TAX"
+EXPORT_WITH_IGST = "SUPPLY MEANT FOR EXPORT ON PAYMENT OF INTEGRATED TAX"
+
+
+def tax_columns(line) -> dict[str, str]:
+    """A taxable line's tax as the invoice and the credit note print it: amount (rate)."""
+    half = _rate(line.rate / 2)
+    return {"taxable": indian_grouping(line.taxable_value), "rate": _rate(line.rate),
+            "cgst": f"{indian_grouping(line.cgst)} ({half})", "sgst": f"{indian_grouping(line.sgst)} ({half})",
+            "igst": f"{indian_grouping(line.igst)} ({_rate(line.rate)})",
+            "total": indian_grouping(line.total)}  # fmt: skip
+
+
+def supply_context(merchant, ship_to: dict, lut_reference: str) -> dict[str, Any]:
+    """What an invoice and a credit note say of the supply: place of supply (with its code), CGST + SGST or IGST,
+    reverse charge, and for an export its destination and the export statement (under the LUT, or with IGST)."""
+    name, code = place_of_supply(ship_to)
+    export = is_export(ship_to)
+    statement = ""
+    if export:
+        statement = f"{EXPORT_UNDER_LUT} (LUT {lut_reference})" if lut_reference else EXPORT_WITH_IGST
+    return {
+        "place_of_supply": f"{code} - {name}" if export else (f"{name} ({code})" if code else name),
+        "intra_state": is_intra_state(merchant, ship_to), "reverse_charge": REVERSE_CHARGE, "export": export,
+        "destination_country": (ship_to.get("country") or "").upper() if export else "",
+        "export_statement": statement, "zero_rated": bool(lut_reference),
+    }  # fmt: skip
+
+
 def invoice_context(order: Order, invoice=None) -> dict[str, Any]:
     """The invoice of ``order``; ``invoice`` (number, date) is left out of the checksum: it never changes once
     the order has one."""
     merchant, ship_to = order.merchant, order.shipping_address or {}
-    intra = is_intra_state(merchant, ship_to)
+    supply = supply_context(merchant, ship_to, order.lut_reference)
     rows, totals = [], {"taxable": ZERO, "cgst": ZERO, "sgst": ZERO, "igst": ZERO, "total": ZERO, "discount": ZERO}
-    for n, line in enumerate(order.lines.all(), 1):
-        tax = split_tax(total=line.total, tax_amount=line.tax_amount, intra_state=intra)
-        half = _rate(line.tax_rate / 2)
+    for n, line in enumerate(invoice_lines(order), 1):
         rows.append({
-            "n": n, "name": line.name, "sku": line.sku, "hsn": line.hsn_code, "quantity": line.quantity,
+            "n": n, "kind": line.kind, "name": line.name, "sku": line.sku, "hsn": line.hsn, "uqc": line.uqc,
+            "quantity": line.quantity if line.quantity is not None else "",
             "unit_price": indian_grouping(line.unit_price), "discount": indian_grouping(line.discount),
-            "taxable": indian_grouping(tax.taxable_value), "rate": _rate(line.tax_rate),
-            "cgst": f"{indian_grouping(tax.cgst)} ({half})", "sgst": f"{indian_grouping(tax.sgst)} ({half})",
-            "igst": f"{indian_grouping(tax.igst)} ({_rate(line.tax_rate)})", "total": indian_grouping(line.total),
+            **tax_columns(line),
         })  # fmt: skip
-        for key, value in (("taxable", tax.taxable_value), ("cgst", tax.cgst), ("sgst", tax.sgst),
-                           ("igst", tax.igst), ("total", line.total), ("discount", line.discount)):  # fmt: skip
+        for key, value in (("taxable", line.taxable_value), ("cgst", line.cgst), ("sgst", line.sgst),
+                           ("igst", line.igst), ("total", line.total), ("discount", line.discount)):  # fmt: skip
             totals[key] += value
-    grand_total = totals["total"] + order.shipping_charge
+    grand_total = totals["total"]
     tz = merchant.tzinfo
-    place = ship_to.get("state", "") or ship_to.get("country", "")
-    code = gst_state_code(ship_to.get("state", ""))
     return {
         "id": order.pk, "seller": _merchant_party(merchant), "order_number": order.number,
         "order_date": _local_date(order.ordered_at, tz), "eway_bill": order.eway_bill_number,
         "number": invoice.number if invoice else "", "date": _local_date(invoice.issued_at, tz) if invoice else "",
-        "bill_to": _party(order.billing_address or ship_to), "ship_to": _party(ship_to),
-        "place_of_supply": f"{place} ({code})" if code else place, "intra_state": intra, "lines": rows,
+        "bill_to": _party(order.billing_address or ship_to), "ship_to": _party(ship_to), **supply, "lines": rows,
         "totals": {key: indian_grouping(value) for key, value in totals.items()},
-        "shipping_charge": indian_grouping(order.shipping_charge) if order.shipping_charge else "",
         "grand_total": money(grand_total, order.currency), "currency": order.currency,
         "in_words": amount_in_words(grand_total, order.currency),
         "payment": order.get_payment_method_display(), "payment_status": order.get_payment_status_display(),

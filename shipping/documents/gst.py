@@ -1,13 +1,17 @@
-"""GST on invoices: state codes, the place of supply (intra-state: CGST + SGST; inter-state or abroad: IGST)
-and the split of a line's tax."""
+"""GST on invoices: state codes, the place of supply (intra-state: CGST + SGST; inter-state or abroad: IGST;
+"96 - Other Countries" for exports), the split of a line's tax, and the taxable lines of an order's invoice: its
+goods, then its shipping and COD charges (taxed at the principal supply's rate: ``orders.gst``)."""
 
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from orders.gst import is_export, principal_index
 from shopops.money import round_money
 
 ZERO = Decimal("0")
+#: The place of supply of an export: GST's code for a place outside India.
+OTHER_COUNTRIES = ("Other Countries", "96")
 
 
 #: GST state codes (the first two digits of a GSTIN), by normalized state or union territory name.
@@ -40,6 +44,14 @@ def seller_state_code(merchant) -> str:
     return prefix if prefix.isdigit() else gst_state_code(merchant.state)
 
 
+def place_of_supply(ship_to: dict) -> tuple[str, str]:
+    """(name, GST state code) of the place of supply: the ship-to state, or "Other Countries" (96) abroad."""
+    if is_export(ship_to):
+        return OTHER_COUNTRIES
+    state = ship_to.get("state", "")
+    return state, gst_state_code(state)
+
+
 def is_intra_state(merchant, ship_to: dict) -> bool:
     """Whether the supply is within the seller's state (CGST + SGST) rather than to another state or abroad
     (IGST). The place of supply is the ship-to state."""
@@ -69,3 +81,53 @@ def split_tax(*, total: Decimal, tax_amount: Decimal, intra_state: bool) -> TaxL
         return TaxLine(taxable, ZERO, ZERO, tax_amount)
     cgst = round_money(tax_amount / 2)
     return TaxLine(taxable, cgst, tax_amount - cgst, ZERO)
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """A taxable line of an invoice: one of the order's lines (``kind`` "item"), or its shipping or COD charge."""
+
+    kind: str
+    order_line_id: int | None
+    name: str
+    sku: str
+    hsn: str
+    uqc: str
+    quantity: int | None
+    unit_price: Decimal
+    discount: Decimal
+    rate: Decimal
+    taxable_value: Decimal
+    cgst: Decimal
+    sgst: Decimal
+    igst: Decimal
+    total: Decimal
+
+
+CHARGE_NAMES = {"shipping": "Shipping charges", "cod": "Cash-on-delivery charges"}
+
+
+def invoice_lines(order) -> list[InvoiceLine]:
+    """The order's invoice, line by line: its goods, then its shipping and COD charges (when not zero), each with
+    its taxable value and CGST + SGST or IGST. A charge is part of the composite supply: the principal supply's
+    rate and HSN code. An export under an LUT carries no tax (rate 0). ``order.lines`` in id order (prefetched by
+    ``invoice_queryset``)."""
+    intra = is_intra_state(order.merchant, order.shipping_address or {})
+    zero_rated = bool(order.lut_reference)
+    lines = list(order.lines.all())
+    result = []
+    for line in lines:
+        tax = split_tax(total=line.total, tax_amount=line.tax_amount, intra_state=intra)
+        result.append(InvoiceLine("item", line.pk, line.name, line.sku, line.hsn_code, line.uqc, line.quantity,
+                                  line.unit_price, line.discount, ZERO if zero_rated else line.tax_rate,
+                                  tax.taxable_value, tax.cgst, tax.sgst, tax.igst, line.total))  # fmt: skip
+    principal = principal_index(lines)
+    hsn = lines[principal].hsn_code if principal is not None else ""
+    for kind, amount, tax_amount in (("shipping", order.shipping_charge, order.shipping_tax),
+                                     ("cod", order.cod_charge, order.cod_tax)):  # fmt: skip
+        if amount:
+            tax = split_tax(total=amount, tax_amount=tax_amount, intra_state=intra)
+            result.append(InvoiceLine(kind, None, CHARGE_NAMES[kind], "", hsn, "", None, amount, ZERO,
+                                      ZERO if zero_rated else order.charges_tax_rate, tax.taxable_value, tax.cgst,
+                                      tax.sgst, tax.igst, amount))  # fmt: skip
+    return result

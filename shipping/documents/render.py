@@ -372,18 +372,19 @@ def render_labels(*, merchant, shipments: list[Shipment], format: str) -> Render
 
 def render_invoices(*, merchant, orders: list[Order], chunk_size: int = CHUNK_SIZE) -> Rendered:
     """Tax invoices, one or more A4 pages each, of orders that have their invoice number (given once, kept on
-    reprints: ``shipping.services.documents.invoices_issue``). Cancelled orders are listed in ``not_created``.
+    reprints: ``shipping.services.documents.invoices_issue``). Orders cancelled before they had an invoice are
+    listed in ``not_created``; one invoiced before its cancellation is printed as it was issued.
     Raises MissingMerchantSetting when the merchant has no GSTIN or address."""
     check_invoice_settings(merchant)
     _check_scope(merchant, orders)
     invoices, not_created = [], []
     for order in orders:
-        if order.status == OrderStatus.CANCELLED:
-            not_created.append({"id": order.pk, "reason": "The order is cancelled: it has no invoice."})
-            continue
         try:
             invoice = order.invoice  # loaded by invoice_queryset(): reprints read no more
         except Invoice.DoesNotExist:
+            if order.status == OrderStatus.CANCELLED:  # cancelled before it was invoiced (after: a credit note)
+                not_created.append({"id": order.pk, "reason": "The order is cancelled: it has no invoice."})
+                continue
             raise ValueError(f"Order {order.number} has no invoice number: issue it before rendering.") from None
         context = invoice_context(order, invoice)
         context["logo_url"] = _logo_url(order.merchant)

@@ -85,9 +85,10 @@ def test_same_state_invoice_splits_cgst_and_sgst_exactly(merchant):
         ("1,000.00", "90.00 (9%)", "90.00 (9%)", "1,180.00"),
         ("846.61", "76.20 (9%)", "76.19 (9%)", "999.00"),
         ("803.57", "48.22 (6%)", "48.21 (6%)", "900.00"),
+        ("42.37", "3.82 (9%)", "3.81 (9%)", "50.00"),  # shipping, at the principal supply's 18% (line 1)
     ]
-    assert context["totals"] == {"taxable": "2,650.18", "cgst": "214.42", "sgst": "214.40", "igst": "0.00",
-                                 "total": "3,079.00", "discount": "100.00"}  # fmt: skip
+    assert context["totals"] == {"taxable": "2,692.55", "cgst": "218.24", "sgst": "218.21", "igst": "0.00",
+                                 "total": "3,129.00", "discount": "100.00"}  # fmt: skip
     assert context["grand_total"] == "₹3,129.00" and order.total == Decimal("3129.00")
     assert context["in_words"] == "Rupees three thousand, one hundred and twenty-nine only"
     assert context["place_of_supply"] == "Karnataka (29)"
@@ -100,9 +101,9 @@ def test_other_state_invoice_charges_igst(merchant):
     context = invoice_context(order)
 
     assert context["intra_state"] is False
-    assert [ln["igst"] for ln in context["lines"]] == ["180.00 (18%)", "152.39 (18%)", "96.43 (12%)"]
+    assert [ln["igst"] for ln in context["lines"]] == ["180.00 (18%)", "152.39 (18%)", "96.43 (12%)", "7.63 (18%)"]
     assert (context["totals"]["igst"], context["totals"]["cgst"], context["totals"]["taxable"]) == (
-        "428.82", "0.00", "2,650.18")  # fmt: skip
+        "436.45", "0.00", "2,692.55")  # fmt: skip
     assert context["place_of_supply"] == "Maharashtra (27)"
 
 
@@ -125,13 +126,13 @@ def test_the_invoice_pdf_shows_the_split_the_totals_and_the_words(merchant):
     first, second = page_texts(result.pdf)
     for text in (first, second):
         assert "TAX INVOICE" in text and "GSTIN: 29ABCDE1234F1Z5" in text and "Acme Retail Private Limited" in text
-        assert "2,650.18" in text and "₹3,129.00" in text
+        assert "2,692.55" in text and "₹3,129.00" in text
         assert "Rupees three thousand, one hundred and twenty-nine only" in text
         assert "6109" in text and "6912" in text
     assert "INV-000001" in first and same_state.number in first
-    assert "CGST" in first and "SGST" in first and "214.42" in first and "214.40" in first and "IGST" not in first
+    assert "CGST" in first and "SGST" in first and "218.24" in first and "218.21" in first and "IGST" not in first
     assert "INV-000002" in second and other_state.number in second
-    assert "IGST" in second and "428.82" in second and "SGST" not in second
+    assert "IGST" in second and "436.45" in second and "SGST" not in second
     assert barcodes_on_page(result.pdf, 0, dpi=300) == [same_state.number]
 
 
