@@ -252,6 +252,7 @@ class OrderEventKind(models.TextChoices):
     RETURN_REQUESTED = "return_requested", "Return requested"
     RETURN_STATUS_CHANGED = "return_status_changed", "Return status changed"
     EWAY_BILL_REQUIRED = "eway_bill_required", "E-way bill required"
+    CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
 
 
 class OrderEvent(models.Model):

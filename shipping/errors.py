@@ -29,6 +29,11 @@ SHIPMENTS_NOT_READY = ErrorCode(
 PICKUP_CANCELLED = ErrorCode("pickup_cancelled", C, "The pickup is already cancelled.")
 PICKUP_IN_PROGRESS = ErrorCode("pickup_in_progress", C, "Some shipments of the pickup are already picked up.")
 ALREADY_MANIFESTED = ErrorCode("already_manifested", C, "Some shipments are already on a manifest.")
+ORDER_NOT_INVOICED = ErrorCode("order_not_invoiced", C, "The order has no tax invoice: there is nothing to credit.")
+CREDIT_EXCEEDS_INVOICE = ErrorCode(
+    "credit_exceeds_invoice", C, "The invoice is already credited in full for a line or charge named."
+)
+RETURN_NOT_RECEIVED = ErrorCode("return_not_received", C, "A return is credited once its goods are received.")
 NDR_RESOLVED = ErrorCode("ndr_resolved", C, "The NDR is resolved (delivered or returned).")
 NDR_ACTION_TAKEN = ErrorCode("ndr_action_taken", C, "A reattempt is already requested for the NDR.")
 COURIER_CALL_FAILED = ErrorCode(

@@ -30,6 +30,7 @@ from orders.models import (
     order_event,
     record_order_edit,
 )
+from orders.services.extensions import order_service_extensions
 from orders.services.prepare import order_taxes
 from orders.validation import clean_address
 from shopops.errors import DomainError
@@ -76,7 +77,8 @@ def order_pack(*, order: Order, actor: str) -> Order:
 
 def order_cancel(*, order: Order, reason: str, actor: str) -> Order:
     """Cancel before shipping; confirmed and packed orders give their reservation back. An order with an AWB
-    is booked with a courier: its shipment is cancelled first (409 ``order_has_awb``)."""
+    is booked with a courier: its shipment is cancelled first (409 ``order_has_awb``). An order already invoiced
+    gets its credit note in the same transaction (``order_service_extensions.on_cancelled``)."""
 
     def release(locked: Order) -> None:
         if locked.awb:
@@ -87,8 +89,12 @@ def order_cancel(*, order: Order, reason: str, actor: str) -> Order:
             catalog_services.stock_release(merchant=locked.merchant, lines=_stock_lines(locked),
                                            reference=f"order:{locked.number}", actor=actor)  # fmt: skip
 
-    return order_transition(order, OrderStatus.CANCELLED, actor, work=release, message=reason,
-                            values={"cancel_reason": reason[:255]})  # fmt: skip
+    with transaction.atomic():
+        cancelled = order_transition(order, OrderStatus.CANCELLED, actor, work=release, message=reason,
+                                     values={"cancel_reason": reason[:255]})  # fmt: skip
+        for step in order_service_extensions.on_cancelled:  # an invoiced order's credit note (shipping)
+            step(cancelled, actor)
+    return cancelled
 
 
 def order_mark_shipped(*, order: Order, actor: str, awb: str = "", courier: str = "") -> Order:

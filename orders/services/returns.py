@@ -24,6 +24,7 @@ from orders.models import (
     ReturnStatus,
     order_event,
 )
+from orders.services.extensions import order_service_extensions
 from orders.services.orders import order_transition
 from shopops.money import round_money
 from shopops.services import counter_next
@@ -77,7 +78,8 @@ def return_create(*, order: Order, lines: list[dict[str, Any]], reason: str, act
 
 def return_transition(*, return_request: Return, to_status: str, actor: str) -> Return:
     """Move a return along RETURN_TRANSITIONS. Rejecting gives the lines' quantities back to what may be returned;
-    receiving restocks and updates the order's status."""
+    receiving restocks, updates the order's status and, for an invoiced order, issues the credit note of the
+    returned quantities (``order_service_extensions.on_return_received``)."""
 
     def work(locked: Return) -> None:
         if to_status == ReturnStatus.REJECTED:
@@ -87,6 +89,8 @@ def return_transition(*, return_request: Return, to_status: str, actor: str) -> 
                 )
         if to_status == ReturnStatus.RECEIVED:
             _receive(locked, actor)
+            for step in order_service_extensions.on_return_received:  # the invoice's credit note (shipping)
+                step(locked, actor)
 
     with transaction.atomic():
         locked = Return.objects.select_for_update().select_related("order").get(pk=return_request.pk)

@@ -1,11 +1,11 @@
-"""What each printed document shows: the querysets that load it, and a *context* per kind (label, invoice,
-manifest, packing slip): plain, JSON-able data, everything the page shows, already formatted (names, addresses,
+"""What each printed document shows: the querysets that load it, and a *context* per kind (label, invoice, manifest,
+packing slip, credit note): plain, JSON-able data, everything the page shows, already formatted (names, addresses,
 amounts as text, dates). ``data_checksum`` digests the same contexts plus the templates and the layout code, so a
 reprint of unchanged data can reuse the stored PDF.
 
-Callers pass objects loaded with ``label_queryset()``, ``invoice_queryset()``, ``manifest_queryset()`` or
-``packing_slip_queryset()``: a document of N items then costs a constant number of queries.
-"""
+Callers pass objects loaded with ``label_queryset()``, ``invoice_queryset()``, ``manifest_queryset()``,
+``packing_slip_queryset()`` or ``credit_note_queryset()``: a document of N items then costs a constant number of
+queries."""
 
 import hashlib
 import json
@@ -25,7 +25,7 @@ from orders.gst import is_export
 from orders.models import Order, OrderLine, OrderStatus, PaymentMethod
 from shipping.documents.barcodes import barcode_modules
 from shipping.documents.gst import ZERO, invoice_lines, is_intra_state, place_of_supply
-from shipping.models import Manifest, Shipment, ShipmentStatus
+from shipping.models import CreditNote, CreditNoteLine, Manifest, Shipment, ShipmentStatus
 from shipping.zones import Zone
 from shopops.money import round_money
 
@@ -88,6 +88,12 @@ def packing_slip_queryset() -> QuerySet[Order]:
     active = Shipment.objects.exclude(status=ShipmentStatus.CANCELLED).select_related("courier").order_by("id")
     return Order.objects.select_related("merchant", "pickup_location").prefetch_related(
         _lines(), Prefetch("shipments", queryset=active, to_attr="active_shipments")
+    )
+
+
+def credit_note_queryset() -> QuerySet[CreditNote]:
+    return CreditNote.objects.select_related("merchant", "invoice", "order", "return_request").prefetch_related(
+        Prefetch("lines", queryset=CreditNoteLine.objects.order_by("id"))
     )
 
 
@@ -314,6 +320,29 @@ def invoice_context(order: Order, invoice=None) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def credit_note_context(credit_note: CreditNote) -> dict[str, Any]:
+    """A credit note (rule 53): the supplier, its number and date, the invoice it credits (number and date), the
+    recipient, the place of supply, each line's quantity, taxable value and tax credited, the totals, the reason."""
+    merchant, order, invoice = credit_note.merchant, credit_note.order, credit_note.invoice
+    ship_to, tz = order.shipping_address or {}, merchant.tzinfo
+    supply = {**supply_context(merchant, ship_to, order.lut_reference), "intra_state": credit_note.intra_state}
+    rows = [{"n": n, "kind": line.kind, "name": line.name, "sku": line.sku, "hsn": line.hsn_code, "uqc": line.uqc,
+             "quantity": line.quantity if line.quantity is not None else "", **tax_columns(line)}
+            for n, line in enumerate(credit_note.lines.all(), 1)]  # fmt: skip
+    totals = {name: indian_grouping(getattr(credit_note, name)) for name in ("taxable_value", "cgst", "sgst", "igst")}
+    reason = credit_note.get_reason_display()
+    return {
+        "id": credit_note.pk, "seller": _merchant_party(merchant), "number": credit_note.number,
+        "date": _local_date(credit_note.issued_at, tz), "invoice_number": invoice.number,
+        "invoice_date": _local_date(invoice.issued_at, tz), "order_number": order.number,
+        "return_number": credit_note.return_request.number if credit_note.return_request_id else "",
+        "reason": reason, "note": credit_note.note if credit_note.note != reason else "",
+        "bill_to": _party(order.billing_address or ship_to), "ship_to": _party(ship_to), **supply, "lines": rows,
+        "totals": totals, "grand_total": money(credit_note.total, credit_note.currency),
+        "currency": credit_note.currency, "in_words": amount_in_words(credit_note.total, credit_note.currency),
+    }  # fmt: skip
+
+
 def manifest_context(manifest: Manifest) -> dict[str, Any]:
     tz = manifest.merchant.tzinfo
     shipments = list(manifest.shipments.all())
@@ -395,6 +424,8 @@ def contexts(kind: str, objects) -> list[dict]:
         return [manifest_context(m) for m in objects]
     if kind == "packing_slip":
         return [packing_slip_context(o) for o in objects]
+    if kind == "credit_note":
+        return [credit_note_context(c) for c in objects]
     raise ValueError(f"unknown document kind {kind!r}")
 
 

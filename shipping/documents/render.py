@@ -30,13 +30,14 @@ from shipping.documents.barcodes import QUIET_ZONE_MODULES, barcode_modules, bar
 from shipping.documents.data import (
     TEMPLATE_DIR,
     check_invoice_settings,
+    credit_note_context,
     invoice_context,
     label_context,
     label_problem,
     manifest_context,
     packing_slip_context,
 )
-from shipping.models import Invoice, Manifest, Shipment
+from shipping.models import CreditNote, Invoice, Manifest, Shipment
 
 #: Items per WeasyPrint document; bigger batches are rendered in chunks and merged. Measured on the label (when it
 #: was HTML): one document of 1,000 pages ran at 16 labels/s, chunks of 100 or 25 merged with pypdf at 9 labels/s
@@ -437,4 +438,24 @@ def render_packing_slips(*, merchant, orders: list[Order], format: str, chunk_si
         created=created,
         identifier=_identifier("packing_slip", [s["id"] for s in slips]),
     )
+    return Rendered(pdf=pdf, page_count=pages, not_created=[])
+
+
+def render_credit_notes(*, merchant, credit_notes: list[CreditNote], chunk_size: int = CHUNK_SIZE) -> Rendered:
+    """Credit notes, one or more A4 pages each, in the order given (loaded by ``credit_note_queryset()``: a PDF of N
+    notes costs a constant number of queries). Raises MissingMerchantSetting when the merchant has no GSTIN or
+    address."""
+    check_invoice_settings(merchant)
+    _check_scope(merchant, credit_notes)
+    if not credit_notes:
+        return _empty()
+    notes = []
+    for credit_note in credit_notes:
+        context = credit_note_context(credit_note)
+        context["logo_url"] = _logo_url(credit_note.merchant)
+        notes.append(context)
+    created = _pdf_date(max(note.issued_at for note in credit_notes))
+    identifier = _identifier("credit_note", [(c["id"], c["number"]) for c in notes])
+    pdf, pages = _render_chunks("credit_note.html", {}, notes, key="notes", chunk_size=chunk_size, created=created,
+                                identifier=identifier)  # fmt: skip
     return Rendered(pdf=pdf, page_count=pages, not_created=[])

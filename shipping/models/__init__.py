@@ -4,6 +4,7 @@
 - ``shipments``: shipments and their state machine, events, AWB pools, pickups, manifests.
 - ``tracking``: courier scans, NDRs, customer notifications.
 - ``documents``: printed documents, invoice numbers, ship batches.
+- ``credit_notes``: credit notes against invoices.
 """
 
 from shipping.models.couriers import (
@@ -16,6 +17,7 @@ from shipping.models.couriers import (
     ServiceablePincode,
     ShippingPreference,
 )
+from shipping.models.credit_notes import CreditNote, CreditNoteLine, CreditNoteLineKind, CreditNoteReason
 from shipping.models.documents import (
     Document,
     DocumentFormat,
@@ -66,6 +68,10 @@ from shipping.models.tracking import (
 )
 
 __all__ = [
+    "CreditNote",
+    "CreditNoteLine",
+    "CreditNoteLineKind",
+    "CreditNoteReason",
     "CourierMode",
     "Adapter",
     "Courier",

@@ -1,5 +1,5 @@
-"""Printed documents (labels, invoices, manifests, packing slips) and invoice numbers; ship batches (many orders
-shipped as one job)."""
+"""Printed documents (labels, invoices, manifests, packing slips, credit notes) and invoice numbers; ship batches (many
+orders shipped as one job)."""
 
 from django.db import models
 from django.db.models import Q
@@ -17,6 +17,7 @@ class DocumentKind(models.TextChoices):
     INVOICE = "invoice", "Tax invoices"
     MANIFEST = "manifest", "Manifest"
     PACKING_SLIP = "packing_slip", "Packing slips"
+    CREDIT_NOTE = "credit_note", "Credit notes"
 
 
 #: Every format a document comes in: the label formats and the sheet sizes (invoices and manifests are A4,
@@ -45,6 +46,7 @@ class Document(Job):
     shipments = models.ManyToManyField(Shipment, blank=True, related_name="documents")
     orders = models.ManyToManyField("orders.Order", blank=True, related_name="documents")
     manifest = models.ForeignKey(Manifest, on_delete=models.SET_NULL, null=True, blank=True, related_name="documents")
+    credit_notes = models.ManyToManyField("shipping.CreditNote", blank=True, related_name="documents")
     checksum = models.CharField(max_length=64, help_text="SHA-256 of the request and the data rendered.")
     file = models.FileField(upload_to="documents/%Y/%m/", storage=PrivateStorage(), blank=True)
     file_checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the PDF bytes.")

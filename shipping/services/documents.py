@@ -71,7 +71,10 @@ DOCUMENT_KINDS = {
     DocumentKind.INVOICE: ("order", (DocumentFormat.A4,), DocumentFormat.A4),
     DocumentKind.MANIFEST: ("manifest", (DocumentFormat.A4,), DocumentFormat.A4),
     DocumentKind.PACKING_SLIP: ("order", tuple(PackingSlipFormat.values), PackingSlipFormat.A4),
+    DocumentKind.CREDIT_NOTE: ("credit_note", (DocumentFormat.A4,), DocumentFormat.A4),
 }
+#: The kinds that print tax documents: they need the merchant's GSTIN and address.
+TAX_DOCUMENTS = (DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE)
 
 
 def _document_objects(merchant: Merchant, kind: str, ids: list[int]) -> list:
@@ -82,24 +85,25 @@ def _document_objects(merchant: Merchant, kind: str, ids: list[int]) -> list:
         DocumentKind.INVOICE: data.invoice_queryset,
         DocumentKind.MANIFEST: data.manifest_queryset,
         DocumentKind.PACKING_SLIP: data.packing_slip_queryset,
+        DocumentKind.CREDIT_NOTE: data.credit_note_queryset,
     }[kind]()
     found = {obj.pk: obj for obj in queryset.filter(merchant=merchant, pk__in=ids)}
     missing = [i for i in ids if i not in found]
     if missing:
-        noun = DOCUMENT_KINDS[kind][0]
+        noun = DOCUMENT_KINDS[kind][0].replace("_", " ")
         raise NOT_FOUND(f"No {noun}s with ids {', '.join(map(str, missing))}.")
     return [found[i] for i in ids]
 
 
 def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: str, format: str | None = None,
                      enqueue: bool = True) -> Document:  # fmt: skip
-    """Queue a PDF of ``kind`` for the merchant's shipments (labels), orders (invoices, packing slips) or
-    manifest, one page (or more) per item in id order. The same request on unchanged data returns the document
+    """Queue a PDF of ``kind`` for the merchant's shipments (labels), orders (invoices, packing slips), credit
+    notes or manifest, one page (or more) per item in id order. The same request on unchanged data returns the document
     already made (or being made).
 
-    Field errors for no ids, more than 500, a format the kind does not come in; ``missing_merchant_setting`` for an
-    invoice without the merchant's GSTIN or address; ``not_found`` (for the whole request, nothing queued) when any
-    id is not the merchant's."""
+    Field errors for no ids, more than 500, a format the kind does not come in; ``missing_merchant_setting`` for tax
+    invoices and credit notes without the merchant's GSTIN or address; ``not_found`` (for the whole request, nothing
+    queued) when any id is not the merchant's."""
     noun, formats, default = DOCUMENT_KINDS[kind]
     ids = sorted({int(i) for i in ids})  # rendered in id order: the same ids in any order are the same document
     format = format or default
@@ -109,7 +113,7 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
         raise ValidationError({f"{noun}_ids": [f"At most {DOCUMENT_MAX_ITEMS} per document, not {len(ids)}."]})
     if format not in formats:
         raise ValidationError({"format": [f"One of {', '.join(formats)}."]})
-    if kind == DocumentKind.INVOICE:
+    if kind in TAX_DOCUMENTS:
         try:
             data.check_invoice_settings(merchant)
         except data.MissingMerchantSetting as exc:
@@ -135,6 +139,8 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
             document.shipments.set(objects)
         elif kind in (DocumentKind.INVOICE, DocumentKind.PACKING_SLIP):
             document.orders.set(objects)
+        elif kind == DocumentKind.CREDIT_NOTE:
+            document.credit_notes.set(objects)
         else:
             document.shipments.set(objects[0].shipments.all())
         if enqueue:  # else the caller renders it (document_render) itself
@@ -168,6 +174,10 @@ def document_render(*, document_id: int, claim: str = "") -> Document:
         elif document.kind == DocumentKind.MANIFEST:
             manifest = data.manifest_queryset().get(pk=document.manifest_id)
             rendered = render.render_manifest(merchant=merchant, manifest=manifest)
+        elif document.kind == DocumentKind.CREDIT_NOTE:
+            ids = list(document.credit_notes.order_by("id").values_list("id", flat=True))
+            notes = _document_objects(merchant, document.kind, ids)
+            rendered = render.render_credit_notes(merchant=merchant, credit_notes=notes)
         else:
             ids = list(document.orders.order_by("id").values_list("id", flat=True))
             orders = _document_objects(merchant, document.kind, ids)
