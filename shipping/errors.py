@@ -33,6 +33,7 @@ ORDER_NOT_INVOICED = ErrorCode("order_not_invoiced", C, "The order has no tax in
 CREDIT_EXCEEDS_INVOICE = ErrorCode(
     "credit_exceeds_invoice", C, "The invoice is already credited in full for a line or charge named."
 )
+NOTHING_TO_CREDIT = ErrorCode("nothing_to_credit", C, "Nothing is left to credit.")
 RETURN_NOT_RECEIVED = ErrorCode("return_not_received", C, "A return is credited once its goods are received.")
 NDR_RESOLVED = ErrorCode("ndr_resolved", C, "The NDR is resolved (delivered or returned).")
 NDR_ACTION_TAKEN = ErrorCode("ndr_action_taken", C, "A reattempt is already requested for the NDR.")

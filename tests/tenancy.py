@@ -74,6 +74,7 @@ FACTORIES: dict[str, Callable] = {
     "shipping.NDR": lambda merchant: make_shipment(merchant, "ndr").ndrs.get(),
     "shipping.Document": lambda merchant: _label_document(merchant),
     "shipping.ShipBatch": lambda merchant: _ship_batch(merchant),
+    "shipping.CreditNote": lambda merchant: _credit_note(merchant),
     "shopops.WebhookEndpoint": lambda merchant: WebhookEndpointFactory(merchant=merchant),
     "shopops.WebhookDelivery": lambda merchant: make_delivery(WebhookEndpointFactory(merchant=merchant)),
 }
@@ -153,6 +154,21 @@ def _label_document(merchant):
     shipment = make_shipment(merchant, "awb_assigned")
     document = document_request(merchant=merchant, kind="label", ids=[shipment.pk], actor="system")
     return document_render(document_id=document.pk)
+
+
+def _credit_note(merchant):
+    """A credit note of ``merchant``'s for 1 of the 2 units of its invoiced, delivered order (1 more may be
+    credited)."""
+    from shipping.documents.data import invoice_queryset
+    from shipping.services.credit_notes import Credit, credit_note_issue
+    from shipping.services.documents import invoices_issue
+    from tests.shipping.documents_helpers import gst_merchant
+
+    gst_merchant(merchant)
+    order = make_order(merchant, "delivered")
+    invoices_issue(merchant=merchant, orders=list(invoice_queryset().filter(pk=order.pk)))
+    line = order.lines.get()
+    return credit_note_issue(order=order, credits=[Credit("item", line.pk, 1)], reason="other", actor="system")
 
 
 def _serviceability_csv() -> SimpleUploadedFile:
@@ -275,6 +291,12 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
     ("document-invoices", "POST"): lambda obj: {"order_ids": [s.order_id for s in obj.shipments.all()]},
     ("document-packing-slips", "POST"): lambda obj: {"order_ids": [s.order_id for s in obj.shipments.all()]},
     ("document-manifests", "POST"): lambda obj: {"manifest_id": _manifest(obj.merchant).pk},
+    ("document-credit-notes", "POST"): lambda obj: {"credit_note_ids": [_credit_note(obj.merchant).pk]},
+    # obj: a credit note for 1 of its order's 2 units; the owner credits the other
+    ("credit-note-list", "POST"): lambda obj: {
+        "order": obj.order_id,
+        "lines": [{"line_id": obj.lines.get().order_line_id, "quantity": 1}],
+    },
     # Another merchant's AWB gives a 200 with a per-AWB not_found (tests/shipping/test_tracking_api.py); the
     # harness treats the route as a non-object write and checks that the shipment is unchanged.
     ("tracking-batch", "POST"): lambda obj: {"awbs": [obj.awb]},

@@ -33,3 +33,5 @@ class OrderAdminExtensions:
 
 
 order_admin_extensions = OrderAdminExtensions()
+#: The same for the returns list (its actions: shipping's credit notes).
+return_admin_extensions = OrderAdminExtensions()

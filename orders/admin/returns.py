@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from orders.admin.common import actor_of, status_refusal
+from orders.admin.extensions import return_admin_extensions
 from orders.models import Return, ReturnLine, ReturnStatus
 from orders.services.returns import return_transition
 from shopops.admin import ActionReport, MerchantScopedAdmin, ReadOnlyInline, run_per_object
@@ -39,10 +40,15 @@ class ReturnAdmin(MerchantScopedAdmin):
     list_filter = ["status"]
     search_fields = ["number", "order__number"]
     inlines = [ReturnLineInline]
-    actions = ["approve_selected", "reject_selected", "receive_selected", "close_selected"]
+    #: The list's own actions; ``actions`` adds those other apps register (return_admin_extensions).
+    own_actions = ["approve_selected", "reject_selected", "receive_selected", "close_selected"]
     fields = ["number", "order", "status", "reason", "location", "refund_amount", "received_at", "created_at",
               "updated_at"]  # fmt: skip
     readonly_fields = fields
+
+    @property
+    def actions(self) -> list:
+        return [*self.own_actions, *return_admin_extensions.actions]
 
     def has_add_permission(self, request) -> bool:
         return False  # requested through the API (POST /orders/{id}/return/)

@@ -11,6 +11,7 @@ from shipping.admin import (  # noqa: F401  (each registers its pages)
     awb_pools,
     courier_calls,
     couriers,
+    credit_notes,
     documents,
     ndr,
     notifications,

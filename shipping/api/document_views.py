@@ -1,8 +1,8 @@
 """The documents API: labels, tax invoices, manifests and packing slips rendered as PDF by a worker.
 
 A request answers 202 with the job; poll ``GET /documents/{id}/`` until ``status`` is ``done``, then fetch
-``download_url``. Labels and manifests need the ``shipping`` scopes, invoices and packing slips the ``orders``
-scopes, for asking and for reading alike.
+``download_url``. Labels and manifests need the ``shipping`` scopes, invoices, packing slips and credit notes the
+``orders`` scopes, for asking and for reading alike.
 """
 
 from django.db.models import Prefetch
@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from orders.models import Order
 from shipping.api import examples as ex
 from shipping.choices import LabelFormat, PackingSlipFormat
-from shipping.models import Document, DocumentKind, DocumentStatus, Shipment
+from shipping.models import CreditNote, Document, DocumentKind, DocumentStatus, Shipment
 from shipping.services.documents import DOCUMENT_MAX_ITEMS, document_request
 from shipping.services.manifests import manifest_create
 from shopops.api.base import MerchantScopedGenericViewSet
@@ -31,7 +31,7 @@ MAX_ID = 2**63 - 1  # the largest id a 64-bit key holds
 MAX_ITEMS = DOCUMENT_MAX_ITEMS
 #: The scope family of each kind of document.
 KIND_SCOPE = {DocumentKind.LABEL: "shipping", DocumentKind.MANIFEST: "shipping", DocumentKind.INVOICE: "orders",
-              DocumentKind.PACKING_SLIP: "orders"}  # fmt: skip
+              DocumentKind.PACKING_SLIP: "orders", DocumentKind.CREDIT_NOTE: "orders"}  # fmt: skip
 #: Reading a document needs the read scope of its kind's family.
 READ_SCOPES_BY_KIND = ByField("kind", {kind: [f"{family}:read"] for kind, family in KIND_SCOPE.items()})
 
@@ -52,6 +52,10 @@ class LabelsInput(StrictInputMixin, serializers.Serializer):
 
 class InvoicesInput(StrictInputMixin, serializers.Serializer):
     order_ids = _ids("order")
+
+
+class CreditNotesInput(StrictInputMixin, serializers.Serializer):
+    credit_note_ids = _ids("credit note")
 
 
 class PackingSlipsInput(StrictInputMixin, serializers.Serializer):
@@ -86,18 +90,23 @@ class DocumentOutput(serializers.ModelSerializer):
     not_created = NotCreatedOutput(many=True)
     shipment_ids = serializers.SerializerMethodField()
     order_ids = serializers.SerializerMethodField()
+    credit_note_ids = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Document
         fields = ["id", "kind", "format", "status", "page_count", "not_created", "error", "manifest", "shipment_ids",
-                  "order_ids", "download_url", "created_at", "started_at", "finished_at"]  # fmt: skip
+                  "order_ids", "credit_note_ids", "download_url", "created_at", "started_at",
+                  "finished_at"]  # fmt: skip
 
     def get_shipment_ids(self, document: Document) -> list[int]:
         return sorted(s.pk for s in document.shipments.all())
 
     def get_order_ids(self, document: Document) -> list[int]:
         return sorted(o.pk for o in document.orders.all())
+
+    def get_credit_note_ids(self, document: Document) -> list[int]:
+        return sorted(c.pk for c in document.credit_notes.all())
 
     def get_download_url(self, document: Document) -> str | None:
         if document.status != DocumentStatus.DONE:
@@ -129,12 +138,15 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
     #: answers 404).
     scope_object = "shipping"
     action_scopes = {"labels": ["shipping:write"], "manifests": ["shipping:write"], "invoices": ["orders:write"],
-                     "packing_slips": ["orders:write"]}  # fmt: skip
+                     "packing_slips": ["orders:write"], "credit_notes": ["orders:write"]}  # fmt: skip
     object_scopes = {"retrieve": READ_SCOPES_BY_KIND, "download": READ_SCOPES_BY_KIND}
 
     def get_base_queryset(self):
-        return Document.objects.prefetch_related(Prefetch("shipments", queryset=Shipment.objects.only("id")),
-                                                 Prefetch("orders", queryset=Order.objects.only("id")))  # fmt: skip
+        return Document.objects.prefetch_related(
+            Prefetch("shipments", queryset=Shipment.objects.only("id")),
+            Prefetch("orders", queryset=Order.objects.only("id")),
+            Prefetch("credit_notes", queryset=CreditNote.objects.only("id")),
+        )
 
     def _queued(self, kind: str, ids: list[int], format: str | None = None) -> Response:
         document = document_request(merchant=self.merchant, kind=kind, ids=ids, format=format,
@@ -174,6 +186,13 @@ class DocumentViewSet(mixins.RetrieveModelMixin, MerchantScopedGenericViewSet):
     def packing_slips(self, request):
         data = validated_input(PackingSlipsInput, self, request.data)
         return self._queued(DocumentKind.PACKING_SLIP, data["order_ids"], data["format"])
+
+    @extend_schema(summary="Credit notes (scope orders:write)", request=CreditNotesInput,
+                   responses={202: DocumentOutput, **ERRORS})  # fmt: skip
+    @action(detail=False, methods=["post"], url_path="credit-notes")
+    def credit_notes(self, request):
+        ids = validated_input(CreditNotesInput, self, request.data)["credit_note_ids"]
+        return self._queued(DocumentKind.CREDIT_NOTE, ids)
 
     @extend_schema(summary="A document job: status, pages, what was left out, the download link",
                    description="Scope shipping:read for labels and manifests, orders:read for invoices and "

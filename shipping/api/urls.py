@@ -1,7 +1,14 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from shipping.api import courier_views, document_views, ship_views, shipment_views, tracking_views
+from shipping.api import (
+    courier_views,
+    credit_note_views,
+    document_views,
+    ship_views,
+    shipment_views,
+    tracking_views,
+)
 
 router = SimpleRouter()
 router.register("couriers", courier_views.CourierViewSet, basename="courier")
@@ -11,6 +18,7 @@ router.register("pickups", shipment_views.PickupViewSet, basename="pickup")
 router.register("manifests", shipment_views.ManifestViewSet, basename="manifest")
 router.register("ndr", shipment_views.NDRViewSet, basename="ndr")
 router.register("documents", document_views.DocumentViewSet, basename="document")
+router.register("credit-notes", credit_note_views.CreditNoteViewSet, basename="credit-note")
 router.register("ship/batch", ship_views.ShipBatchViewSet, basename="ship-batch")
 
 urlpatterns = [
