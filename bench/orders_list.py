@@ -187,14 +187,15 @@ SELECT o.id, o.number, ch.channel_id, o.channel_order_id, o.status, o.payment_me
        c.id, c.name, c.email, c.phone, o.is_returning_customer, o.shipping_address, o.billing_address, o.subtotal,
        o.discount_total, o.shipping_charge, o.tax_total, o.total, o.currency, o.weight_grams, o.length_cm,
        o.breadth_cm, o.height_cm, o.pickup_location_id, o.notes, o.ordered_at, o.confirmed_at, o.packed_at,
-       o.shipped_at, o.delivered_at, o.cancelled_at, o.cancel_reason, o.awb, o.courier, o.created_at, o.updated_at
+       o.shipped_at, o.delivered_at, o.cancelled_at, o.cancel_reason, o.awb, o.courier, o.created_at, o.updated_at,
+       o.cod_charge, o.charges_tax_rate, o.shipping_tax, o.cod_tax, o.lut_reference
 FROM {orders} o JOIN {channels} ch ON ch.id = o.channel_id JOIN {customers} c ON c.id = o.customer_id
 WHERE o.merchant_id = %s AND o.shipped_at >= %s AND o.shipped_at < %s AND o.packed_at < %s {keyset}
 ORDER BY o.packed_at DESC NULLS LAST, o.id DESC LIMIT %s
 """
 FLOOR_LINES = """
 SELECT id, order_id, sku, product_id, name, quantity, unit_price, discount, tax_rate, tax_amount, hsn_code, total,
-       returned_quantity FROM {lines} WHERE order_id = ANY(%s) ORDER BY id
+       returned_quantity, uqc FROM {lines} WHERE order_id = ANY(%s) ORDER BY id
 """
 
 
@@ -222,7 +223,8 @@ def _floor(merchant, position=None) -> float:
             by_order.setdefault(line[1], []).append({
                 "id": line[0], "sku": line[2], "product": line[3], "name": line[4], "quantity": line[5],
                 "unit_price": str(line[6]), "discount": str(line[7]), "tax_rate": str(line[8]),
-                "tax_amount": str(line[9]), "hsn_code": line[10], "total": str(line[11]), "returned_quantity": line[12],
+                "tax_amount": str(line[9]), "hsn_code": line[10], "uqc": line[13], "total": str(line[11]),
+                "returned_quantity": line[12],
             })  # fmt: skip
         names = ["id", "number", "channel", "channel_order_id", "status", "payment_method", "payment_status"]
         results = []
@@ -239,7 +241,8 @@ def _floor(merchant, position=None) -> float:
                     ["ordered_at", "confirmed_at", "packed_at", "shipped_at", "delivered_at", "cancelled_at"],
                     r[26:32], strict=True)},
                 "cancel_reason": r[32], "awb": r[33], "courier": r[34], "created_at": r[35].isoformat(),
-                "updated_at": r[36].isoformat(),
+                "updated_at": r[36].isoformat(), "cod_charge": str(r[37]), "charges_tax_rate": str(r[38]),
+                "shipping_tax": str(r[39]), "cod_tax": str(r[40]), "lut_reference": r[41],
             })  # fmt: skip
             results.append(item)
         json.dumps({"next": "x", "previous": None, "results": results})

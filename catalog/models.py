@@ -99,7 +99,7 @@ class Product(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="GST rate in percent.",
     )
-    uqc = models.CharField("UQC", max_length=3, choices=UQC.choices, default=UQC.NOS,
+    uqc = models.CharField("UQC", max_length=3, choices=UQC.choices, default=UQC.NOS, db_default=UQC.NOS,
                            help_text="The unit quantity code invoices count it in.")  # fmt: skip
     mrp = money_field(null=True, blank=True, verbose_name="MRP")
     price = money_field()

@@ -138,16 +138,18 @@ class Order(models.Model):
     subtotal = money_field(default=0)
     discount_total = money_field(default=0)
     shipping_charge = money_field(default=0, help_text="GST included, taxed at charges_tax_rate.")
-    cod_charge = money_field(default=0, help_text="The cash-on-delivery fee charged to the buyer, GST included.")
+    cod_charge = money_field(
+        default=0, db_default=0, help_text="The cash-on-delivery fee charged to the buyer, GST included."
+    )
     charges_tax_rate = models.DecimalField(
-        max_digits=5, decimal_places=2, default=0,
+        max_digits=5, decimal_places=2, default=0, db_default=0,
         help_text="GST % of the shipping and COD charges: the principal supply's rate (orders.gst).",
     )  # fmt: skip
-    shipping_tax = money_field(default=0, help_text="GST contained in shipping_charge.")
-    cod_tax = money_field(default=0, help_text="GST contained in cod_charge.")
+    shipping_tax = money_field(default=0, db_default=0, help_text="GST contained in shipping_charge.")
+    cod_tax = money_field(default=0, db_default=0, help_text="GST contained in cod_charge.")
     tax_total = money_field(default=0, help_text="GST included in the prices: the lines' and the charges'.")
     lut_reference = models.CharField(
-        "LUT reference", max_length=50, blank=True,
+        "LUT reference", max_length=50, blank=True, db_default="",
         help_text="An export zero-rated under this Letter of Undertaking: no IGST ('' otherwise).",
     )  # fmt: skip
     total = money_field(default=0)
@@ -222,7 +224,7 @@ class OrderLine(models.Model):
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     tax_amount = money_field(default=0, help_text="GST contained in the line total.")
     hsn_code = models.CharField(max_length=8, blank=True)
-    uqc = models.CharField("UQC", max_length=3, choices=UQC.choices, default=UQC.NOS,
+    uqc = models.CharField("UQC", max_length=3, choices=UQC.choices, default=UQC.NOS, db_default=UQC.NOS,
                            help_text="Unit quantity code, from the product.")  # fmt: skip
     total = money_field(help_text="quantity x unit_price - discount.")
     returned_quantity = models.PositiveIntegerField(default=0)

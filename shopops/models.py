@@ -35,7 +35,7 @@ class Merchant(TimeStampedModel):
     tax_id = models.CharField("GSTIN / tax id", max_length=32, blank=True)
     legal_name = models.CharField(max_length=200, blank=True)
     lut_reference = models.CharField(
-        "LUT reference", max_length=50, blank=True,
+        "LUT reference", max_length=50, blank=True, db_default="",
         help_text="The ARN of the Letter of Undertaking (FORM GST RFD-11) of the current financial year: exports are "
                   "then zero-rated without IGST. Blank: exports are charged IGST.",
     )  # fmt: skip

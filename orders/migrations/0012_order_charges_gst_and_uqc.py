@@ -45,32 +45,32 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='order',
             name='charges_tax_rate',
-            field=models.DecimalField(decimal_places=2, default=0, help_text="GST % of the shipping and COD charges: the principal supply's rate (orders.gst).", max_digits=5),
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, help_text="GST % of the shipping and COD charges: the principal supply's rate (orders.gst).", max_digits=5),
         ),
         migrations.AddField(
             model_name='order',
             name='cod_charge',
-            field=models.DecimalField(decimal_places=2, default=0, help_text='The cash-on-delivery fee charged to the buyer, GST included.', max_digits=14),
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, help_text='The cash-on-delivery fee charged to the buyer, GST included.', max_digits=14),
         ),
         migrations.AddField(
             model_name='order',
             name='cod_tax',
-            field=models.DecimalField(decimal_places=2, default=0, help_text='GST contained in cod_charge.', max_digits=14),
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, help_text='GST contained in cod_charge.', max_digits=14),
         ),
         migrations.AddField(
             model_name='order',
             name='lut_reference',
-            field=models.CharField(blank=True, help_text="An export zero-rated under this Letter of Undertaking: no IGST ('' otherwise).", max_length=50, verbose_name='LUT reference'),
+            field=models.CharField(db_default='', blank=True, help_text="An export zero-rated under this Letter of Undertaking: no IGST ('' otherwise).", max_length=50, verbose_name='LUT reference'),
         ),
         migrations.AddField(
             model_name='order',
             name='shipping_tax',
-            field=models.DecimalField(decimal_places=2, default=0, help_text='GST contained in shipping_charge.', max_digits=14),
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, help_text='GST contained in shipping_charge.', max_digits=14),
         ),
         migrations.AddField(
             model_name='orderline',
             name='uqc',
-            field=models.CharField(choices=[('BAG', 'BAG - bags'), ('BAL', 'BAL - bale'), ('BDL', 'BDL - bundles'), ('BKL', 'BKL - buckles'), ('BOU', 'BOU - billions of units'), ('BOX', 'BOX - box'), ('BTL', 'BTL - bottles'), ('BUN', 'BUN - bunches'), ('CAN', 'CAN - cans'), ('CBM', 'CBM - cubic metres'), ('CCM', 'CCM - cubic centimetres'), ('CMS', 'CMS - centimetres'), ('CTN', 'CTN - cartons'), ('DOZ', 'DOZ - dozens'), ('DRM', 'DRM - drums'), ('GGR', 'GGR - great gross'), ('GMS', 'GMS - grammes'), ('GRS', 'GRS - gross'), ('GYD', 'GYD - gross yards'), ('KGS', 'KGS - kilogrammes'), ('KLR', 'KLR - kilolitres'), ('KME', 'KME - kilometres'), ('MLT', 'MLT - millilitres'), ('MTR', 'MTR - metres'), ('MTS', 'MTS - metric tons'), ('NOS', 'NOS - numbers'), ('OTH', 'OTH - others'), ('PAC', 'PAC - packs'), ('PCS', 'PCS - pieces'), ('PRS', 'PRS - pairs'), ('QTL', 'QTL - quintals'), ('ROL', 'ROL - rolls'), ('SET', 'SET - sets'), ('SQF', 'SQF - square feet'), ('SQM', 'SQM - square metres'), ('SQY', 'SQY - square yards'), ('TBS', 'TBS - tablets'), ('TGM', 'TGM - ten grammes'), ('THD', 'THD - thousands'), ('TON', 'TON - tonnes'), ('TUB', 'TUB - tubes'), ('UGS', 'UGS - US gallons'), ('UNT', 'UNT - units'), ('YDS', 'YDS - yards')], default='NOS', help_text='Unit quantity code, from the product.', max_length=3, verbose_name='UQC'),
+            field=models.CharField(db_default='NOS', choices=[('BAG', 'BAG - bags'), ('BAL', 'BAL - bale'), ('BDL', 'BDL - bundles'), ('BKL', 'BKL - buckles'), ('BOU', 'BOU - billions of units'), ('BOX', 'BOX - box'), ('BTL', 'BTL - bottles'), ('BUN', 'BUN - bunches'), ('CAN', 'CAN - cans'), ('CBM', 'CBM - cubic metres'), ('CCM', 'CCM - cubic centimetres'), ('CMS', 'CMS - centimetres'), ('CTN', 'CTN - cartons'), ('DOZ', 'DOZ - dozens'), ('DRM', 'DRM - drums'), ('GGR', 'GGR - great gross'), ('GMS', 'GMS - grammes'), ('GRS', 'GRS - gross'), ('GYD', 'GYD - gross yards'), ('KGS', 'KGS - kilogrammes'), ('KLR', 'KLR - kilolitres'), ('KME', 'KME - kilometres'), ('MLT', 'MLT - millilitres'), ('MTR', 'MTR - metres'), ('MTS', 'MTS - metric tons'), ('NOS', 'NOS - numbers'), ('OTH', 'OTH - others'), ('PAC', 'PAC - packs'), ('PCS', 'PCS - pieces'), ('PRS', 'PRS - pairs'), ('QTL', 'QTL - quintals'), ('ROL', 'ROL - rolls'), ('SET', 'SET - sets'), ('SQF', 'SQF - square feet'), ('SQM', 'SQM - square metres'), ('SQY', 'SQY - square yards'), ('TBS', 'TBS - tablets'), ('TGM', 'TGM - ten grammes'), ('THD', 'THD - thousands'), ('TON', 'TON - tonnes'), ('TUB', 'TUB - tubes'), ('UGS', 'UGS - US gallons'), ('UNT', 'UNT - units'), ('YDS', 'YDS - yards')], default='NOS', help_text='Unit quantity code, from the product.', max_length=3, verbose_name='UQC'),
         ),
         migrations.AlterField(
             model_name='order',

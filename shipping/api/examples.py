@@ -69,6 +69,7 @@ LABEL = {
     "manifest": None,
     "shipment_ids": [20],
     "order_ids": [],
+    "credit_note_ids": [],
     "download_url": f"{BASE}/api/v1/documents/2/download/",
     "created_at": "2026-12-03T15:44:18.290490+05:30",
     "started_at": "2026-12-03T15:44:18.319962+05:30",

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='merchant',
             name='lut_reference',
-            field=models.CharField(blank=True, help_text='The ARN of the Letter of Undertaking (FORM GST RFD-11) of the current financial year: exports are then zero-rated without IGST. Blank: exports are charged IGST.', max_length=50, verbose_name='LUT reference'),
+            field=models.CharField(db_default='', blank=True, help_text='The ARN of the Letter of Undertaking (FORM GST RFD-11) of the current financial year: exports are then zero-rated without IGST. Blank: exports are charged IGST.', max_length=50, verbose_name='LUT reference'),
         ),
     ]

@@ -47,7 +47,7 @@ def body_of(document: Document, **expected) -> dict:
     return {
         "id": document.pk, "kind": document.kind, "format": document.format, "status": document.status,
         "page_count": document.page_count, "not_created": document.not_created, "error": document.error,
-        "manifest": document.manifest_id, "shipment_ids": [], "order_ids": [],
+        "manifest": document.manifest_id, "shipment_ids": [], "order_ids": [], "credit_note_ids": [],
         "download_url": f"http://testserver{DOCUMENTS}{document.pk}/download/" if done else None,
         "created_at": iso(document.created_at), "started_at": iso(document.started_at),
         "finished_at": iso(document.finished_at), **expected,
@@ -448,8 +448,8 @@ def test_reading_a_document_costs_the_same_queries_whatever_it_covers(api, merch
         counts.append(len(queries))
 
     assert len(api.get(f"{DOCUMENTS}{big}/").json()["shipment_ids"]) == 8
-    # the token, the merchant, the row (its kind decides the scope), its shipment ids, its order ids
-    assert counts == [5, 5]
+    # the token, the merchant, the row (its kind decides the scope), its shipment, order and credit note ids
+    assert counts == [6, 6]
 
 
 # -- scopes -----------------------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ def merchant_output(merchant) -> dict:
         "time_zone": "Asia/Kolkata",
         "default_currency": "INR",
         "tax_id": "",
+        "lut_reference": "",
         "country": "IN",
         "mask_phone_on_label": False,
     }
