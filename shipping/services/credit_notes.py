@@ -146,8 +146,12 @@ def credit_note_issue(*, order: Order, credits: list[Credit], reason: str, actor
             if partial:
                 return None
             raise ValidationError({"lines": ["Name at least one line or charge to credit."]})
-        number = f"{CREDIT_NOTE_PREFIX}{counter_next(merchant=locked.merchant, name='credit_note'):06d}"
         totals = {name: sum((amounts[name] for _, _, amounts in wanted), ZERO) for name in AMOUNTS}
+        if not totals["total"]:  # free goods only: nothing of value to give back
+            if partial:
+                return None
+            raise ValidationError({"lines": ["What is named was invoiced at 0.00: there is nothing to credit."]})
+        number = f"{CREDIT_NOTE_PREFIX}{counter_next(merchant=locked.merchant, name='credit_note'):06d}"
         credit_note = CreditNote.objects.create(
             merchant_id=locked.merchant_id, number=number, invoice=invoice, order=locked, reason=reason,
             return_request=return_request, note=note[:255], issued_at=at or timezone.now(),

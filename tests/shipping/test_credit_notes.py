@@ -231,3 +231,20 @@ def test_credit_notes_print_through_the_documents_machinery_in_constant_queries(
     texts = page_texts(document.file.read())
     assert [text.count("CN-00000") for text in texts] == [2, 2, 2, 2]  # the number, and the page footer
     assert ["CN-000001" in texts[0], "CN-000004" in texts[3]] == [True, True]
+
+
+def test_an_invoice_of_free_goods_is_cancelled_without_a_credit_note(merchant):
+    gst_merchant(merchant)
+    free = ProductFactory(merchant=merchant, sku="FREE", mrp=None, price=D("0.00"))
+    stock(free, default_location(merchant), 5)
+    order = make_order(merchant, OrderStatus.PACKED, products=[(free, 1)])
+    invoices_issue(merchant=merchant, orders=list(invoice_queryset().filter(pk=order.pk)))
+
+    order_cancel(order=order, reason="Gift withdrawn", actor="system")
+
+    order.refresh_from_db()
+    assert (order.status, CreditNote.objects.count()) == (OrderStatus.CANCELLED, 0)
+    with pytest.raises(ValidationError) as caught:
+        credit_note_issue(order=order, credits=[Credit("item", order.lines.get().pk, 1)], reason="other",
+                          actor="system")  # fmt: skip
+    assert caught.value.message_dict == {"lines": ["What is named was invoiced at 0.00: there is nothing to credit."]}
