@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from orders.gst import is_export, principal_index
+from shipping.models.credit_notes import CreditNoteLineKind
 from shopops.money import round_money
 
 ZERO = Decimal("0")
@@ -104,9 +105,6 @@ class InvoiceLine:
     total: Decimal
 
 
-CHARGE_NAMES = {"shipping": "Shipping charges", "cod": "Cash-on-delivery charges"}
-
-
 def invoice_lines(order) -> list[InvoiceLine]:
     """The order's invoice, line by line: its goods, then its shipping and COD charges (when not zero), each with
     its taxable value and CGST + SGST or IGST. A charge is part of the composite supply: the principal supply's
@@ -118,16 +116,16 @@ def invoice_lines(order) -> list[InvoiceLine]:
     result = []
     for line in lines:
         tax = split_tax(total=line.total, tax_amount=line.tax_amount, intra_state=intra)
-        result.append(InvoiceLine("item", line.pk, line.name, line.sku, line.hsn_code, line.uqc, line.quantity,
-                                  line.unit_price, line.discount, ZERO if zero_rated else line.tax_rate,
+        result.append(InvoiceLine(CreditNoteLineKind.ITEM, line.pk, line.name, line.sku, line.hsn_code, line.uqc,
+                                  line.quantity, line.unit_price, line.discount, ZERO if zero_rated else line.tax_rate,
                                   tax.taxable_value, tax.cgst, tax.sgst, tax.igst, line.total))  # fmt: skip
     principal = principal_index(lines)
     hsn = lines[principal].hsn_code if principal is not None else ""
-    for kind, amount, tax_amount in (("shipping", order.shipping_charge, order.shipping_tax),
-                                     ("cod", order.cod_charge, order.cod_tax)):  # fmt: skip
+    for kind, amount, tax_amount in ((CreditNoteLineKind.SHIPPING, order.shipping_charge, order.shipping_tax),
+                                     (CreditNoteLineKind.COD, order.cod_charge, order.cod_tax)):  # fmt: skip
         if amount:
             tax = split_tax(total=amount, tax_amount=tax_amount, intra_state=intra)
-            result.append(InvoiceLine(kind, None, CHARGE_NAMES[kind], "", hsn, "", None, amount, ZERO,
+            result.append(InvoiceLine(kind, None, kind.label, "", hsn, "", None, amount, ZERO,
                                       ZERO if zero_rated else order.charges_tax_rate, tax.taxable_value, tax.cgst,
                                       tax.sgst, tax.igst, amount))  # fmt: skip
     return result
