@@ -12,6 +12,9 @@ from shopops.errors import DomainError, ErrorCode, ErrorKind
 C = ErrorKind.CONFLICT
 
 DUPLICATE_COURIER = ErrorCode("duplicate_courier", C, "Another courier of the merchant has this code.")
+DUPLICATE_COURIER_ACCOUNT = ErrorCode(
+    "duplicate_courier_account", C, "Another courier account of the merchant has this name."
+)
 NOT_SERVICEABLE = ErrorCode("not_serviceable", C, "No courier of the merchant can carry the order.")
 COURIER_NOT_AVAILABLE = ErrorCode(
     "courier_not_available", C, "The courier named cannot carry the order; `details.reason` says why."
@@ -45,6 +48,27 @@ COURIER_CALL_FAILED = ErrorCode(
 )
 COURIER_CALL_IN_PROGRESS = ErrorCode(
     "courier_call_in_progress", C, "A call to the courier for this is under way; ask again in a few minutes."
+)
+COURIER_CREDENTIALS_REJECTED = ErrorCode(
+    "courier_credentials_rejected", C, "The courier service rejected the account's credentials (401 or 403)."
+)
+COURIER_REFUSED = ErrorCode(
+    "courier_refused", C, "The courier service refused the request; `details.service_errors` gives its reason."
+)
+COURIER_UNAVAILABLE = ErrorCode(
+    "courier_unavailable",
+    C,
+    "The courier service did not answer (timeouts, 429, 5xx) or its circuit is open; "
+    "`details.retry_after` says when to try again.",
+)
+COURIER_OUTCOME_UNKNOWN = ErrorCode(
+    "courier_outcome_unknown",
+    C,
+    "The courier service got the request but its answer was lost: it may have acted. "
+    "Asked again, ShopOps first asks the service what it did.",
+)
+COURIER_BAD_RESPONSE = ErrorCode(
+    "courier_bad_response", C, "The courier service answered something unreadable (HTML, an empty body, broken JSON)."
 )
 COURIER_CALL_DONE = ErrorCode("courier_call_done", C, "The call to the courier succeeded already.")
 BATCH_DONE = ErrorCode("batch_done", C, "The ship batch is done; nothing is left to run.")

@@ -9,8 +9,10 @@ from django.db.models import Exists, OuterRef
 
 from shipping import notifications
 from shipping.adapters import ADAPTERS
+from shipping.errors import COURIER_BAD_RESPONSE, COURIER_OUTCOME_UNKNOWN, COURIER_UNAVAILABLE
 from shipping.models import (
     Courier,
+    CourierWebhookDelivery,
     Document,
     DocumentStatus,
     Notification,
@@ -19,15 +21,20 @@ from shipping.models import (
     ShipBatchStatus,
     Shipment,
 )
+from shipping.services import accounts as account_services
 from shipping.services import batches as batch_services
 from shipping.services import documents as document_services
 from shipping.services import tracking as tracking_services
 from shipping.services.notifications import notification_send
 from shopops import dispatch
-from shopops.errors import DATABASE_ERRORS
+from shopops.errors import DATABASE_ERRORS, DomainError
 from shopops.jobs import JOB_TASK_OPTIONS
 
 logger = logging.getLogger(__name__)
+
+#: A courier's answer worth asking again for (its service down or slow, an unreadable page), and how often.
+COURIER_TRANSIENT = {COURIER_UNAVAILABLE.code, COURIER_BAD_RESPONSE.code, COURIER_OUTCOME_UNKNOWN.code}
+CARRIER_LABEL_RETRIES = 6
 
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60, retry_backoff=True, max_retries=5,
@@ -76,6 +83,10 @@ def document_render(self, document_id: int) -> str:
         return document_services.document_render(document_id=document_id, claim=self.request.id or "").status
     except DATABASE_ERRORS:
         raise  # retried with backoff (JOB_TASK_OPTIONS)
+    except DomainError as exc:  # a courier's label that could not be fetched: asked again later, then failed
+        if exc.code in COURIER_TRANSIENT and self.request.retries < CARRIER_LABEL_RETRIES:
+            raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+        error = f"Rendering failed: {exc.message}"
     except SoftTimeLimitExceeded:
         error = "Rendering exceeded its time limit; ask for fewer items."
     except Exception as exc:  # a crash in the renderer: the job says so instead of staying "rendering"
@@ -97,7 +108,14 @@ def ship_batch_run(self, batch_id: int) -> str:
         return ShipBatchStatus.FAILED
 
 
+@shared_task(acks_late=True, time_limit=300, autoretry_for=DATABASE_ERRORS, retry_backoff=True, max_retries=10)
+def courier_webhook_process(delivery_id: int) -> str:
+    """Apply a courier service's stored webhook (queue ``default``); a processed one is left alone."""
+    return account_services.courier_webhook_process(delivery_id=delivery_id).status
+
+
 # The jobs the sweep sends again while they wait for a worker (shopops/dispatch.py).
 dispatch.sweep(Document, document_render.name, [DocumentStatus.QUEUED])
 dispatch.sweep(ShipBatch, ship_batch_run.name, [ShipBatchStatus.QUEUED])
 dispatch.sweep(Notification, notify_send.name, [NotificationStatus.QUEUED])
+dispatch.sweep(CourierWebhookDelivery, courier_webhook_process.name, [CourierWebhookDelivery.Status.PENDING])

@@ -196,6 +196,43 @@ except InvalidOperation:
 if not EWAY_BILL_THRESHOLD.is_finite() or EWAY_BILL_THRESHOLD < 0:
     raise ImproperlyConfigured("EWAY_BILL_THRESHOLD must be an amount in rupees, e.g. 50000.")
 
+# Credentials of other services (courier accounts) are encrypted with these Fernet keys, newest first; see
+# shopops/crypto.py. Required with DEBUG off.
+SHOPOPS_CREDENTIALS_KEYS = env_list("SHOPOPS_CREDENTIALS_KEYS")
+
+
+def _base_urls(value: str) -> dict[str, str]:
+    """``service.environment=url`` pairs, comma-separated (``delhivery.sandbox=http://127.0.0.1:9001``)."""
+    urls = {}
+    for pair in filter(None, (item.strip() for item in value.split(","))):
+        name, _, url = pair.partition("=")
+        if not url.startswith(("http://", "https://")) or name.count(".") != 1:
+            raise ImproperlyConfigured(f"COURIER_BASE_URLS: {pair!r} is not service.environment=http(s)://host.")
+        urls[name.strip()] = url.strip().rstrip("/")
+    return urls
+
+
+# Courier services' hosts, per service and environment (sandbox, live); a setting replaces one, e.g. to point
+# sandbox accounts at a staging host or a local test server.
+COURIER_BASE_URLS = {
+    "shiprocket.live": "https://apiv2.shiprocket.in/v1/external",
+    "shiprocket.sandbox": "https://apiv2.shiprocket.in/v1/external",  # Shiprocket has no sandbox host
+    "delhivery.live": "https://track.delhivery.com",
+    "delhivery.sandbox": "https://staging-express.delhivery.com",
+    "easypost.live": "https://api.easypost.com/v2",
+    "easypost.sandbox": "https://api.easypost.com/v2",  # EasyPost's test mode is a test API key on the same host
+} | _base_urls(os.environ.get("COURIER_BASE_URLS", ""))
+# Seconds to connect and to wait for an answer; attempts of an idempotent call (timeouts, 429, 5xx); the longest
+# wait between them; failures in a row that open an account's circuit, and for how long.
+COURIER_CONNECT_TIMEOUT = float(os.environ.get("COURIER_CONNECT_TIMEOUT") or 5)
+COURIER_READ_TIMEOUT = float(os.environ.get("COURIER_READ_TIMEOUT") or 30)
+COURIER_MAX_ATTEMPTS = env_int("COURIER_MAX_ATTEMPTS", 3)
+COURIER_MAX_BACKOFF = float(os.environ.get("COURIER_MAX_BACKOFF") or 8)
+COURIER_CIRCUIT_FAILURES = env_int("COURIER_CIRCUIT_FAILURES", 5)
+COURIER_CIRCUIT_SECONDS = env_int("COURIER_CIRCUIT_SECONDS", 60)
+# Live quotes from courier services are kept this long (seconds).
+COURIER_LIVE_QUOTE_TTL = env_int("COURIER_LIVE_QUOTE_TTL", 600)
+
 # Outbound webhooks: endpoints on private, loopback or link-local addresses (and plain http) are refused unless
 # this is on (development, tests); a delivery attempt waits this long for the partner's answer.
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", False)
@@ -215,7 +252,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # httpx logs each request's full URL at INFO, query string and all (a courier token may be in it): ShopOps logs
+    # courier exchanges itself, redacted (shipping.adapters.http).
+    "loggers": {"django.request": {"level": "ERROR"}, "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
 # --- REST API -----------------------------------------------------------------

@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "shopops-tests-only")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+# The suite's key for credentials at rest (a fixed Fernet key, for tests only).
+os.environ.setdefault("SHOPOPS_CREDENTIALS_KEYS", "dGVzdHMtb25seS1jcmVkZW50aWFscy1rZXktMzJiISE=")
 
 from shopops.settings import *  # noqa: F403
 
@@ -16,4 +18,6 @@ MEDIA_ROOT = BASE_DIR / f".pytest-media{_XDIST_WORKER}"  # noqa: F405
 PRIVATE_MEDIA_ROOT = BASE_DIR / f".pytest-private{_XDIST_WORKER}"  # noqa: F405
 # Tasks run in the test process unless a test starts a real worker (see tests/shopops/test_celery.py).
 CELERY_TASK_ALWAYS_EAGER = True
+# No test reaches a courier service: every host is a closed local port unless a test routes it (respx, responses).
+COURIER_BASE_URLS = dict.fromkeys(COURIER_BASE_URLS, "http://127.0.0.1:9")  # noqa: F405
 OAUTH2_PROVIDER["ALWAYS_RELOAD_OAUTHLIB_CORE"] = True  # noqa: F405

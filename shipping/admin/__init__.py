@@ -8,6 +8,7 @@ error or a message, never a 500.
 """
 
 from shipping.admin import (  # noqa: F401  (each registers its pages)
+    accounts,
     awb_pools,
     courier_calls,
     couriers,

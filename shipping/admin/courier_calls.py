@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from orders.admin.common import actor_of, rendered_in_time_zone
-from shipping.models import CourierCall
+from shipping.admin.accounts import CourierHttpLogInline
+from shipping.models import CourierCall, CourierCallKind, CourierCallStatus
 from shipping.services.calls import CALL_RETRY_AFTER, courier_call_retry
 from shopops.admin import (
     ActionReport,
@@ -39,7 +40,7 @@ class CourierCallAdmin(MerchantScopedAdmin):
     """Every call made to a courier, pending until its answer is recorded. "Retry" asks a failed call again, or a
     pending one whose attempt began over a few minutes ago (its answer was lost), with the same key."""
 
-    list_display = ["id", "created_at", "kind", "courier", "shipment_link", "pickup", "status", "attempts", "error",
+    list_display = ["id", "created_at", "kind", "courier", "shipment_link", "pickup", "state", "attempts", "error",
                     "finished_at"]  # fmt: skip
     list_select_related = ["courier", "shipment", "pickup"]
     list_filter = ["status", "kind", ("courier", MerchantRelatedFilter)]
@@ -47,7 +48,8 @@ class CourierCallAdmin(MerchantScopedAdmin):
     search_help_text = "AWB, pickup token or call key."
     show_full_result_count = False
     actions = ["retry_selected"]
-    fields = ["kind", "courier", "shipment_link", "pickup", "status", "key", "attempts", "actor", "request",
+    inlines = [CourierHttpLogInline]
+    fields = ["kind", "courier", "shipment_link", "pickup", "state", "key", "attempts", "actor", "request",
               "response", "error", "created_at", "started_at", "finished_at"]  # fmt: skip
     readonly_fields = fields
 
@@ -60,6 +62,14 @@ class CourierCallAdmin(MerchantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="status", ordering="status")
+    def state(self, call: CourierCall) -> str:
+        """A booking whose answer was lost shows as "booking unknown" until the service is asked (Retry looks the
+        booking up before booking again)."""
+        if call.outcome_unknown and call.status != CourierCallStatus.SUCCEEDED:
+            return "booking unknown" if call.kind == CourierCallKind.BOOK else "outcome unknown"
+        return call.get_status_display()
 
     @admin.display(description="shipment", ordering="shipment_id")
     def shipment_link(self, call: CourierCall):

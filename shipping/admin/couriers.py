@@ -70,9 +70,12 @@ class CourierForm(forms.ModelForm):
         codes = self.cleaned_data.get("status_codes") or {}
         if not isinstance(codes, dict):
             raise ValidationError('An object of the courier\'s codes and ShopOps statuses, e.g. {"DL": "delivered"}.')
-        wrong = sorted(str(v) for v in codes.values() if v not in ShipmentStatus.values)
+        wrong = sorted(str(v) for v in codes.values() if v not in ShipmentStatus.values and v != "")
         if wrong:
-            raise ValidationError(f"Unknown statuses: {', '.join(wrong)}; one of {', '.join(ShipmentStatus.values)}.")
+            raise ValidationError(
+                f"Unknown statuses: {', '.join(wrong)}; one of {', '.join(ShipmentStatus.values)}, "
+                'or "" for a known scan that moves nothing.'
+            )
         return codes
 
 

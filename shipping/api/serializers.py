@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from shipping.choices import CourierSort
-from shipping.models import Adapter, Courier, CourierMode, RateCard, ShipmentStatus
+from shipping.models import Adapter, Courier, CourierAccount, CourierMode, RateCard, ShipmentStatus
 from shipping.selectors import courier_rates, courier_rating
 from shipping.services.couriers import PINCODE, POSTCODE
 from shipping.zones import Zone, normalize_postcode
@@ -86,8 +86,8 @@ class CourierOutput(serializers.ModelSerializer):
         fields = [
             "id", "code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams",
             "volumetric_divisor", "pickup_cutoff", "is_active", "adapter", "has_webhook_secret", "status_codes",
-            "tracking_url_template", "poll_limit_per_minute", "rate_cards", "performance", "serviceable_pincodes",
-            "created_at", "updated_at",
+            "tracking_url_template", "poll_limit_per_minute", "account", "service_code", "rate_cards", "performance",
+            "serviceable_pincodes", "created_at", "updated_at",
         ]  # fmt: skip
 
     def get_has_webhook_secret(self, courier: Courier) -> bool:
@@ -123,15 +123,17 @@ class CourierInput(StrictInputMixin, serializers.ModelSerializer):
     )
     adapter = serializers.ChoiceField(choices=Adapter.choices, required=False,
                                       help_text="offline: AWB pools, tracking by hand, CSV or webhook; simulated: "
-                                                "demo events.")  # fmt: skip
+                                                "demo events; shiprocket, delhivery, easypost: booked and tracked "
+                                                "through the service (needs `account`).")  # fmt: skip
     webhook_secret = serializers.CharField(
         max_length=100, required=False, allow_blank=True, write_only=True, trim_whitespace=False,
         help_text="Signs the courier's webhooks (HMAC-SHA256); blank: unsigned webhooks are refused. Write-only.",
     )  # fmt: skip
     status_codes = serializers.DictField(
-        child=serializers.ChoiceField(choices=ShipmentStatus.choices), required=False,
+        child=serializers.ChoiceField(choices=ShipmentStatus.choices, allow_blank=True), required=False,
         help_text="The courier's status codes mapped to ShopOps shipment statuses, on top of the adapter's own, "
-                  'e.g. {"DL": "delivered", "UD": "ndr"}; replaces the whole map.',
+                  'e.g. {"DL": "delivered", "UD": "ndr", "BAGGED": ""} ("": a known scan that moves nothing; a '
+                  "code in no map is kept on its event and flagged unknown); replaces the whole map.",
     )  # fmt: skip
     tracking_url_template = serializers.CharField(
         max_length=300, required=False, allow_blank=True,
@@ -140,13 +142,23 @@ class CourierInput(StrictInputMixin, serializers.ModelSerializer):
     )  # fmt: skip
     poll_limit_per_minute = serializers.IntegerField(min_value=1, max_value=10_000, required=False,
                                                      help_text="At most this many AWBs polled a minute.")  # fmt: skip
+    account = serializers.IntegerField(
+        required=False, allow_null=True,
+        help_text="Shiprocket, Delhivery and EasyPost couriers: the id of the merchant's courier account of that "
+                  "service (`/courier-accounts/`) the courier is booked through; null for the others.",
+    )  # fmt: skip
+    service_code = serializers.CharField(
+        max_length=60, required=False, allow_blank=True,
+        help_text="The service's id of this courier: Shiprocket's courier_company_id, Delhivery's shipping mode "
+                  '("Surface" or "Express"), EasyPost\'s "carrier:service" (e.g. "USPS:Priority").',
+    )  # fmt: skip
 
     class Meta:
         model = Courier
         fields = [
             "code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams", "volumetric_divisor",
             "pickup_cutoff", "is_active", "adapter", "webhook_secret", "status_codes", "tracking_url_template",
-            "poll_limit_per_minute", "rate_cards",
+            "poll_limit_per_minute", "account", "service_code", "rate_cards",
         ]  # fmt: skip
         # Uniqueness per merchant is the service's (a 409 duplicate_courier).
         extra_kwargs = {"code": {"validators": []}}
@@ -157,6 +169,15 @@ class CourierInput(StrictInputMixin, serializers.ModelSerializer):
         if duplicates:
             raise serializers.ValidationError(f"One rate card per zone; repeated: {', '.join(duplicates)}.")
         return cards
+
+    def validate_account(self, account_id: int | None):
+        """The merchant's own account, or a 400 that says the same whether the id is another merchant's or none."""
+        if account_id is None:
+            return None
+        account = CourierAccount.objects.filter(pk=account_id, merchant=self.context["view"].merchant).first()
+        if account is None:
+            raise serializers.ValidationError(f"You have no courier account with id {account_id}.")
+        return account
 
     def validate_status_codes(self, codes: dict) -> dict:
         if len(codes) > MAX_STATUS_CODES:

@@ -426,6 +426,8 @@ def contexts(kind: str, objects) -> list[dict]:
         return [packing_slip_context(o) for o in objects]
     if kind == "credit_note":
         return [credit_note_context(c) for c in objects]
+    if kind == "carrier_label":  # the courier's own PDF: what identifies its booking
+        return [{"id": s.pk, "courier": s.courier_id, "awb": s.awb} for s in objects]
     raise ValueError(f"unknown document kind {kind!r}")
 
 

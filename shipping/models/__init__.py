@@ -5,8 +5,17 @@
 - ``tracking``: courier scans, NDRs, customer notifications.
 - ``documents``: printed documents, invoice numbers, ship batches.
 - ``credit_notes``: credit notes against invoices.
+- ``accounts``: courier accounts (connections to courier services' APIs), their HTTP log and webhook inbox.
 """
 
+from shipping.models.accounts import (
+    AccountEnvironment,
+    AccountHealth,
+    AccountService,
+    CourierAccount,
+    CourierHttpLog,
+    CourierWebhookDelivery,
+)
 from shipping.models.couriers import (
     Adapter,
     BlockedPincode,
@@ -68,6 +77,12 @@ from shipping.models.tracking import (
 )
 
 __all__ = [
+    "AccountEnvironment",
+    "AccountHealth",
+    "AccountService",
+    "CourierAccount",
+    "CourierHttpLog",
+    "CourierWebhookDelivery",
     "CreditNote",
     "CreditNoteLine",
     "CreditNoteLineKind",

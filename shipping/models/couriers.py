@@ -22,6 +22,9 @@ class CourierMode(models.TextChoices):
 class Adapter(models.TextChoices):
     OFFLINE = "offline", "Offline (AWB pools, manual or CSV tracking)"
     SIMULATED = "simulated", "Simulated (demo and test events)"
+    SHIPROCKET = "shiprocket", "Shiprocket (through a courier account)"
+    DELHIVERY = "delhivery", "Delhivery (through a courier account)"
+    EASYPOST = "easypost", "EasyPost (through a courier account)"
 
 
 class Courier(models.Model):
@@ -44,6 +47,16 @@ class Courier(models.Model):
     adapter = models.CharField(
         max_length=20, choices=Adapter.choices, default=Adapter.OFFLINE, help_text="How ShopOps talks to the courier."
     )
+    account = models.ForeignKey(
+        "shipping.CourierAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="couriers",
+        help_text="The courier account ShopOps books through (Shiprocket, Delhivery and EasyPost couriers).",
+    )  # fmt: skip
+    service_code = models.CharField(
+        max_length=60, blank=True,
+        help_text="The service's own id for this courier: Shiprocket's courier company id, EasyPost's "
+                  "\"carrier:service\" (e.g. \"USPS:Priority\"), Delhivery's mode (Surface or Express). Blank: the "
+                  "service's choice (Shiprocket's recommended courier, EasyPost's lowest rate).",
+    )  # fmt: skip
     webhook_secret = models.CharField(
         max_length=100, blank=True, help_text="Signs the courier's tracking webhooks (HMAC-SHA256); blank: none."
     )

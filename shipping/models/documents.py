@@ -18,6 +18,7 @@ class DocumentKind(models.TextChoices):
     MANIFEST = "manifest", "Manifest"
     PACKING_SLIP = "packing_slip", "Packing slips"
     CREDIT_NOTE = "credit_note", "Credit notes"
+    CARRIER_LABEL = "carrier_label", "Courier's own label"
 
 
 #: Every format a document comes in: the label formats and the sheet sizes (invoices and manifests are A4,
@@ -40,7 +41,7 @@ class Document(Job):
     same document."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="documents")
-    kind = models.CharField(max_length=12, choices=DocumentKind.choices)
+    kind = models.CharField(max_length=20, choices=DocumentKind.choices)
     format = models.CharField(max_length=6, choices=DocumentFormat.choices)
     status = models.CharField(max_length=9, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED)
     shipments = models.ManyToManyField(Shipment, blank=True, related_name="documents")

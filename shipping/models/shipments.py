@@ -236,6 +236,9 @@ class Shipment(models.Model):
     cancel_reason = models.CharField(max_length=255, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True, help_text="When the latest applied event happened.")
     last_polled_at = models.DateTimeField(null=True, blank=True)
+    carrier_data = models.JSONField(
+        default=dict, blank=True, help_text="The courier service's own ids for this booking (its order and shipment "
+                                            "ids, its label's address).")  # fmt: skip
     tracking_token = models.CharField(
         max_length=32, unique=True, default=new_tracking_token, editable=False,
         help_text="The unguessable key in the customer's tracking link (/track/<awb>/<token>/).",
@@ -396,6 +399,9 @@ class CourierCall(models.Model):
     response = models.JSONField(default=dict, blank=True, help_text="The courier's answer.")
     error = models.CharField(max_length=500, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    outcome_unknown = models.BooleanField(
+        default=False, help_text="The last attempt got no answer (a timeout): the courier may have done it. Asked "
+                                 "again, the courier is first asked whether it did.")  # fmt: skip
     actor = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True, help_text="When the latest attempt was asked for.")

@@ -33,6 +33,9 @@ class TrackingEvent(models.Model):
     source = models.CharField(max_length=10, choices=[("webhook", "Webhook"), ("poll", "Polling"),
                                                       ("manual", "Manual"), ("csv", "CSV upload")])  # fmt: skip
     applied = models.BooleanField(default=False, help_text="Whether it moved the shipment's status.")
+    unknown_code = models.BooleanField(
+        default=False, help_text="The courier's code is in no status table: kept, shown, and moves nothing."
+    )
     raw = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from catalog.models import Location
 from shipping.adapters import Booking, adapter_for
+from shipping.adapters.http import current_call, is_outcome_unknown
 from shipping.errors import COURIER_CALL_DONE, COURIER_CALL_FAILED, COURIER_CALL_IN_PROGRESS
 from shipping.models import COURIER_CALL_STATES, Courier, CourierCall, PickupRequest, Shipment
 from shipping.models import CourierCallKind as K
@@ -100,6 +101,10 @@ def _perform(call: CourierCall) -> Any:
     """The adapter's operation for the call, from what the call recorded."""
     adapter, request, key = adapter_for(call.courier), call.request, call.key
     if call.kind == K.BOOK:  # the answer checked here: a broken one is the call's failure, recorded as such
+        if call.outcome_unknown:  # the last attempt may have booked: ask the courier before booking again
+            found = adapter.find_booking(call.shipment, key=key)
+            if found is not None:
+                return Booking.of(found)
         return Booking.of(adapter.assign_awb(call.shipment, lambda: call_pool_awb(call), key=key))
     if call.kind == K.CANCEL:
         return adapter.cancel(call.shipment, awb=request["awb"], key=key)
@@ -129,13 +134,17 @@ def call_run(call: CourierCall) -> Any:
     outside_transaction(f"{call.get_kind_display()} call {call.pk} to {call.courier.name}")
     CourierCall.objects.filter(pk=call.pk).update(attempts=F("attempts") + 1)
     call.attempts += 1
+    token = current_call.set(call)
     try:
         return _perform(call)
     except Exception as exc:  # the courier's refusal, a timeout, a broken answer: recorded, retried by asking again
-        logger.warning("%s call %s to %s failed", call.kind, call.pk, call.courier.code, exc_info=exc)
+        logger.warning("%s call %s to %s failed: %s", call.kind, call.pk, call.courier.code, describe(exc))
         call.error = describe(exc)
+        call.outcome_unknown = call.outcome_unknown or is_outcome_unknown(exc)
         call_fail(call)
         raise CallFailed(call, exc) from exc
+    finally:
+        current_call.reset(token)
 
 
 def call_fail(call: CourierCall) -> None:
@@ -144,7 +153,8 @@ def call_fail(call: CourierCall) -> None:
         locked = CourierCall.objects.select_for_update().get(pk=call.pk)
         if locked.status == C.PENDING:
             transition(COURIER_CALL_STATES, locked, C.FAILED, actor=call.actor, locked=True,
-                       values={"error": call.error, "finished_at": timezone.now()})  # fmt: skip
+                       values={"error": call.error, "finished_at": timezone.now(),
+                               "outcome_unknown": call.outcome_unknown})  # fmt: skip
 
 
 def call_succeed(call: CourierCall, response: dict, **values) -> bool:

@@ -11,7 +11,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from shipping.errors import DUPLICATE_COURIER
-from shipping.models import BlockedPincode, Courier, PostcodeZone, RateCard, ServiceablePincode, ShippingPreference
+from shipping.models import (
+    AccountService,
+    BlockedPincode,
+    Courier,
+    PostcodeZone,
+    RateCard,
+    ServiceablePincode,
+    ShippingPreference,
+)
 from shipping.zones import Zone, normalize_postcode
 from shopops.bulk import insert_rows
 from shopops.models import Merchant
@@ -21,8 +29,8 @@ POSTCODE = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,9}\Z")  # other countries: letters
 COURIER_FIELDS = ("code", "name", "mode", "supports_cod", "supports_reverse", "max_weight_grams", "volumetric_divisor",
                   "pickup_cutoff", "is_active")  # fmt: skip
 #: How ShopOps talks to the courier (set through the API; the admin form keeps COURIER_FIELDS).
-COURIER_INTEGRATION_FIELDS = ("adapter", "webhook_secret", "status_codes", "tracking_url_template",
-                              "poll_limit_per_minute")  # fmt: skip
+COURIER_INTEGRATION_FIELDS = ("adapter", "account", "service_code", "webhook_secret", "status_codes",
+                              "tracking_url_template", "poll_limit_per_minute")  # fmt: skip
 RATE_FIELDS = ("first_slab_grams", "first_slab_price", "additional_slab_grams", "additional_slab_price", "cod_fixed",
                "cod_percent", "fuel_surcharge_percent", "rto_charge", "estimated_days")  # fmt: skip
 SERVICEABILITY_FLAGS = ("pickup", "delivery", "cod", "reverse", "oda")
@@ -44,12 +52,30 @@ def courier_update(*, courier: Courier, data: dict[str, Any], rate_cards: list[d
     return _courier_save(courier, rate_cards)
 
 
+def _check_account(courier: Courier) -> None:
+    """A courier of a courier service is booked through an account of that service, of the same merchant; the
+    offline and simulated couriers have none."""
+    account = courier.account
+    if courier.adapter in AccountService.values:
+        if account is None or account.merchant_id != courier.merchant_id:
+            service = AccountService(courier.adapter).label
+            raise ValidationError({"account": [f"A {service} courier is booked through one of the merchant's "
+                                               f"{service} courier accounts."]})  # fmt: skip
+        if account.service != courier.adapter:
+            raise ValidationError({"account": [f"The account {account.name!r} is a {account.get_service_display()} "
+                                               f"account, not {courier.adapter}."]})  # fmt: skip
+    elif account is not None:
+        raise ValidationError({"account": ["Only couriers of a courier service (Shiprocket, Delhivery, EasyPost) "
+                                           "have an account."]})  # fmt: skip
+
+
 def _courier_save(courier: Courier, rate_cards: list[dict] | None) -> Courier:
     """Save the courier (``duplicate_courier`` when another courier of the merchant has its code) and its rate cards."""
     if Courier.objects.filter(merchant_id=courier.merchant_id, code=courier.code).exclude(pk=courier.pk).exists():
         raise DUPLICATE_COURIER(f"A courier with code {courier.code!r} already exists.",
                                 {"code": courier.code})  # fmt: skip
     courier.full_clean(validate_unique=False, validate_constraints=False)
+    _check_account(courier)
     with transaction.atomic():
         courier.save()
         for card in rate_cards or []:

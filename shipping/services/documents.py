@@ -2,6 +2,7 @@
 invoice numbers."""
 
 import hashlib
+import io
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -12,10 +13,11 @@ from django.utils import timezone
 
 from orders.models import Order, OrderStatus
 from shipping import outbox
+from shipping.adapters import adapter_for
 from shipping.choices import LabelFormat, PackingSlipFormat
 from shipping.documents import data, render
 from shipping.errors import MISSING_MERCHANT_SETTING
-from shipping.models import Document, DocumentFormat, DocumentKind, DocumentStatus, Invoice
+from shipping.models import Document, DocumentFormat, DocumentKind, DocumentStatus, Invoice, Shipment
 from shipping.models.documents import DOCUMENT_STATES
 from shopops.dispatch import send_on_commit
 from shopops.errors import NOT_FOUND
@@ -72,6 +74,7 @@ DOCUMENT_KINDS = {
     DocumentKind.MANIFEST: ("manifest", (DocumentFormat.A4,), DocumentFormat.A4),
     DocumentKind.PACKING_SLIP: ("order", tuple(PackingSlipFormat.values), PackingSlipFormat.A4),
     DocumentKind.CREDIT_NOTE: ("credit_note", (DocumentFormat.A4,), DocumentFormat.A4),
+    DocumentKind.CARRIER_LABEL: ("shipment", (LabelFormat.LABEL_4X6,), LabelFormat.LABEL_4X6),
 }
 #: The kinds that print tax documents: they need the merchant's GSTIN and address.
 TAX_DOCUMENTS = (DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE)
@@ -86,6 +89,7 @@ def _document_objects(merchant: Merchant, kind: str, ids: list[int]) -> list:
         DocumentKind.MANIFEST: data.manifest_queryset,
         DocumentKind.PACKING_SLIP: data.packing_slip_queryset,
         DocumentKind.CREDIT_NOTE: data.credit_note_queryset,
+        DocumentKind.CARRIER_LABEL: lambda: Shipment.objects.select_related("courier__account", "order"),
     }[kind]()
     found = {obj.pk: obj for obj in queryset.filter(merchant=merchant, pk__in=ids)}
     missing = [i for i in ids if i not in found]
@@ -135,7 +139,7 @@ def document_request(*, merchant: Merchant, kind: str, ids: list[int], actor: st
         document = Document.objects.create(merchant=merchant, kind=kind, format=format, checksum=checksum,
                                            requested_by=actor,
                                            manifest=objects[0] if kind == DocumentKind.MANIFEST else None)  # fmt: skip
-        if kind == DocumentKind.LABEL:
+        if kind in (DocumentKind.LABEL, DocumentKind.CARRIER_LABEL):
             document.shipments.set(objects)
         elif kind in (DocumentKind.INVOICE, DocumentKind.PACKING_SLIP):
             document.orders.set(objects)
@@ -171,6 +175,9 @@ def document_render(*, document_id: int, claim: str = "") -> Document:
             shipments = _document_objects(merchant, document.kind, ids)
             label_invoices_issue(merchant=merchant, shipments=shipments)
             rendered = render.render_labels(merchant=merchant, format=document.format, shipments=shipments)
+        elif document.kind == DocumentKind.CARRIER_LABEL:
+            ids = list(document.shipments.order_by("id").values_list("id", flat=True))
+            rendered = carrier_labels(_document_objects(merchant, document.kind, ids))
         elif document.kind == DocumentKind.MANIFEST:
             manifest = data.manifest_queryset().get(pk=document.manifest_id)
             rendered = render.render_manifest(merchant=merchant, manifest=manifest)
@@ -199,6 +206,30 @@ def document_render(*, document_id: int, claim: str = "") -> Document:
         document = transition(DOCUMENT_STATES, document, DocumentStatus.DONE, values=done)
         outbox.document_emit(document)
     return document
+
+
+def carrier_labels(shipments: list[Shipment]) -> render.Rendered:
+    """The couriers' own labels of booked shipments, fetched from their services (no transaction open) and put in
+    one PDF in id order; a shipment without an AWB, or whose courier has no label of its own, is left out. A
+    service that fails raises its error (the render task retries the transient ones)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer, not_created = PdfWriter(), []
+    for shipment in shipments:
+        pdf = adapter_for(shipment.courier).carrier_label(shipment) if shipment.awb else None
+        if pdf is None:
+            reason = "no AWB yet" if not shipment.awb else f"{shipment.courier.name} has no label of its own"
+            not_created.append({"id": shipment.pk, "reason": reason})
+            continue
+        try:
+            writer.append(PdfReader(io.BytesIO(pdf)))
+        except Exception as exc:  # pypdf raises many kinds on a broken file
+            raise ValidationError(f"{shipment.courier.name}'s label for AWB {shipment.awb} is not a readable PDF "
+                                  f"({type(exc).__name__}).") from exc  # fmt: skip
+    out = io.BytesIO()
+    if writer.pages:
+        writer.write(out)
+    return render.Rendered(pdf=out.getvalue(), page_count=len(writer.pages), not_created=not_created)
 
 
 def document_fail(*, document_id: int, error: str) -> Document | None:

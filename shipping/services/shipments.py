@@ -30,6 +30,7 @@ from shipping.models import (
     CourierCall,
     CourierCallKind,
     CourierCallStatus,
+    DocumentKind,
     Shipment,
     ShipmentEvent,
     ShipmentEventKind,
@@ -48,6 +49,7 @@ from shipping.services.calls import (
     call_tell,
     unfinished_calls,
 )
+from shipping.services.documents import document_request
 from shipping.zones import UnknownPincode
 from shopops.errors import NOT_FOUND, DomainError, state_refusal
 from shopops.models import Merchant
@@ -229,7 +231,11 @@ def book_outcome(call: CourierCall, booking: Booking | str, *, actor: str) -> Sh
     refusal."""
     booking = Booking.of(booking)
     awb = booking.awb
-    response = {"awb": awb, **({"routing_code": booking.routing_code} if booking.routing_code else {})}
+    response = {
+        "awb": awb,
+        **({"routing_code": booking.routing_code} if booking.routing_code else {}),
+        **({"carrier_data": booking.carrier_data} if booking.carrier_data else {}),
+    }
     with transaction.atomic():
         locked = locked_shipment(call.shipment_id)
         if not call_succeed(call, response):  # recorded by an earlier attempt, with its move
@@ -240,10 +246,13 @@ def book_outcome(call: CourierCall, booking: Booking | str, *, actor: str) -> Sh
             set_status(locked, S.AWB_ASSIGNED, actor, message=f"AWB {awb} with {locked.courier.name}",
                        data={"awb": awb, "courier": locked.courier.code,
                              **({"routing_code": booking.routing_code} if booking.routing_code else {})},
-                       values={"awb": awb, "routing_code": booking.routing_code,
+                       values={"awb": awb, "routing_code": booking.routing_code, "carrier_data": booking.carrier_data,
                                "awb_assigned_at": timezone.now()})  # fmt: skip
             order_services.order_set_awb(order=locked.order, awb=awb, courier=locked.courier.code, actor=actor)
             _record_booking_warnings(locked, actor)
+            if adapter_for(locked.courier).carrier_labels:  # the courier's own label, fetched by a worker
+                document_request(merchant=locked.merchant, kind=DocumentKind.CARRIER_LABEL, ids=[locked.pk],
+                                 actor=actor)  # fmt: skip
             return locked
         cancel = call_open(courier=call.courier, kind=CourierCallKind.CANCEL, actor=actor, shipment=locked,
                            request={"awb": awb})  # fmt: skip

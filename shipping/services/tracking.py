@@ -15,7 +15,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from shipping.adapters import TrackingUpdate, adapter_for, status_for
+from shipping.adapters import TrackingUpdate, adapter_for, code_known, status_for
 from shipping.models import (
     COURIER_MOVES,
     FINAL_STATUSES,
@@ -41,6 +41,7 @@ class IngestResult:
     applied: int = 0
     ignored: int = 0
     refused: int = 0
+    unknown: int = 0
     errors: list[dict] = field(default_factory=list)
 
 
@@ -66,6 +67,9 @@ def tracking_ingest(*, courier: Courier, updates: list[TrackingUpdate], source: 
     applied one, or one that would move the shipment backwards, is stored in the timeline but does not change
     the status. A status change drives the order (picked up: shipped, the stock leaves; delivered; RTO;
     RTO delivered: restocked), opens or updates the NDR, and queues the customer's notifications.
+
+    A code in no status table (the courier's or its adapter's) is kept on its event, flagged ``unknown_code``
+    and counted, and moves nothing.
 
     An event whose time cannot be true is refused (counted, not stored): before the year 2000, more than a day
     ahead of ``now`` (a poll's clock), or (for a shipment found) more than an hour before its order was placed."""
@@ -98,11 +102,13 @@ def tracking_ingest(*, courier: Courier, updates: list[TrackingUpdate], source: 
                         event_key=key, status=status or "", code=update.code[:40],
                         description=update.description[:500], location=update.location[:120],
                         occurred_at=update.occurred_at, source=source, raw=update.raw,
+                        unknown_code=not code_known(courier, update.code),
                     )  # fmt: skip
             except IntegrityError:
                 result.duplicates += 1
                 continue
             result.accepted += 1
+            result.unknown += event.unknown_code
             if shipment is None:
                 result.orphans += 1
                 continue
@@ -260,7 +266,7 @@ def _poll(courier: Courier, adapter, batch: list[Shipment], now: datetime, resul
     updates = adapter.fetch_tracking(batch, now=now)
     Shipment.objects.filter(pk__in=[s.pk for s in batch]).update(last_polled_at=now)
     part = tracking_ingest(courier=courier, updates=updates, source="poll", now=now)
-    for name in ("accepted", "duplicates", "orphans", "applied", "ignored", "refused"):
+    for name in ("accepted", "duplicates", "orphans", "applied", "ignored", "refused", "unknown"):
         setattr(result, name, getattr(result, name) + getattr(part, name))
 
 

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from shipping.adapters import TrackingUpdate
-from shipping.models import NDR, NDRStatus, Notification, ShipmentEvent, ShipmentStatus, TrackingEvent
+from shipping.models import NDR, Courier, NDRStatus, Notification, ShipmentEvent, ShipmentStatus, TrackingEvent
 from shipping.services.ndr import ndr_action
 from shipping.services.tracking import tracking_ingest
 from tests.shipping.factories import courier_event, make_shipment, shipping_courier
@@ -27,9 +27,9 @@ def ingest(shipment, *updates: tuple, awb: str | None = None) -> dict:
     return {k: v for k, v in asdict(result).items() if k != "errors"}
 
 
-def counts(accepted=0, duplicates=0, orphans=0, applied=0, ignored=0, refused=0) -> dict:
+def counts(accepted=0, duplicates=0, orphans=0, applied=0, ignored=0, refused=0, unknown=0) -> dict:
     return {"accepted": accepted, "duplicates": duplicates, "orphans": orphans, "applied": applied, "ignored": ignored,
-            "refused": refused}  # fmt: skip
+            "refused": refused, "unknown": unknown}  # fmt: skip
 
 
 @pytest.fixture
@@ -109,17 +109,30 @@ def test_an_older_event_never_moves_the_shipment(merchant, now):
     assert shipment.status == ShipmentStatus.PICKED_UP
 
 
-def test_an_unmapped_code_is_informational(merchant, now):
+def test_an_unknown_code_is_kept_flagged_and_moves_nothing(merchant, now):
     shipment = make_shipment(merchant, ShipmentStatus.IN_TRANSIT)
     last = shipment.last_event_at
 
     result = ingest(shipment, ("BAGGED", now, "ev-1"))
 
-    assert result == counts(accepted=1, ignored=1)
+    assert result == counts(accepted=1, ignored=1, unknown=1)
     scan = TrackingEvent.objects.get(event_key=f"{shipment.awb}|ev-1")
-    assert (scan.status, scan.code, scan.applied, scan.description) == ("", "BAGGED", False, "BAGGED!")
+    assert (scan.status, scan.code, scan.applied, scan.unknown_code, scan.description) == (
+        "", "BAGGED", False, True, "BAGGED!")  # fmt: skip
     shipment.refresh_from_db()
     assert (shipment.status, shipment.last_event_at) == (ShipmentStatus.IN_TRANSIT, last)
+
+
+def test_a_code_mapped_to_nothing_is_informational_not_unknown(merchant, now):
+    shipment = make_shipment(merchant, ShipmentStatus.IN_TRANSIT)
+    Courier.objects.filter(pk=shipment.courier_id).update(status_codes={"Bagged": ""})
+    shipment.courier.refresh_from_db()
+
+    result = ingest(shipment, ("BAGGED", now, "ev-1"))
+
+    assert result == counts(accepted=1, ignored=1)
+    scan = TrackingEvent.objects.get(event_key=f"{shipment.awb}|ev-1")
+    assert (scan.status, scan.applied, scan.unknown_code) == ("", False, False)
 
 
 def test_a_courier_specific_code_maps_through_the_courier(merchant, now):
