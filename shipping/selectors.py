@@ -14,8 +14,10 @@ from django.db.models import Count, F, FilteredRelation, OuterRef, Prefetch, Q, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from shipping.adapters import Parcel
 from shipping.calendar import pickup_day
 from shipping.choices import CourierSort
+from shipping.live_quotes import NOT_OFFERED, LiveQuotes, live_prices, live_total
 from shipping.models import (
     NDR,
     AWBNumber,
@@ -43,6 +45,8 @@ MAX_DIMENSION_CM = 500
 #: Until ShopOps has shipped with a courier, it is rated as an average courier.
 PRIOR_ON_TIME_RATE = Decimal("0.90")
 PRIOR_RTO_RATE = Decimal("0.10")
+#: Transit days of a live quote when the service gives none and the courier has no rate card for the zone.
+LIVE_DEFAULT_DAYS = 5
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class CourierQuote:
     etd: date
     rating: Decimal
     score: Decimal = Decimal("0")
+    #: Priced by the courier service itself (a live quote), not by the rate card.
+    live: bool = False
 
 
 @dataclass
@@ -119,8 +125,12 @@ def quote(
     weights: Weights = Weights(),
     at: datetime | None = None,
     country: str = "IN",
+    live: str = LiveQuotes.OFF,
 ) -> Quote:
     """Every courier of the merchant, quoted or blocked with its reason.
+
+    ``live``: whether couriers of a courier service are priced by the service (see ``shipping.live_quotes``):
+    a live price replaces the rate card's and the service's word on serviceability replaces the pincode table's.
 
     India uses the pincode directory; another ``country`` uses the merchant's PostcodeZone rules (a fourth
     query). Raises UnknownPincode for a pincode the directory does not know (or that no rule covers), and
@@ -150,9 +160,9 @@ def quote(
         Courier.objects.filter(merchant=merchant)
         .annotate(card=FilteredRelation("rate_cards", condition=Q(rate_cards__zone=zone)))
         .values("id", "code", "name", "mode", "is_active", "supports_cod", "max_weight_grams", "volumetric_divisor",
-                "pickup_cutoff", "on_time_rate", "rto_rate", "performance_shipments",
-                "card__id", "card__first_slab_grams", "card__first_slab_price", "card__additional_slab_grams",
-                "card__additional_slab_price", "card__cod_fixed", "card__cod_percent",
+                "pickup_cutoff", "on_time_rate", "rto_rate", "performance_shipments", "adapter", "account_id",
+                "service_code", "card__id", "card__first_slab_grams", "card__first_slab_price",
+                "card__additional_slab_grams", "card__additional_slab_price", "card__cod_fixed", "card__cod_percent",
                 "card__fuel_surcharge_percent", "card__estimated_days")
         .order_by("name", "id")
     )  # fmt: skip
@@ -173,12 +183,21 @@ def quote(
         result.blocked = [{"courier_id": c["id"], "reason": reason} for c in couriers]
         return result
     now = (at or timezone.now()).astimezone(merchant.tzinfo)
+    couriers = list(couriers)
+    parcel = Parcel(pickup_postcode=pickup_postcode, delivery_postcode=delivery_postcode, weight_grams=weight_grams,
+                    cod=cod, declared_value=Decimal(declared_value), length_cm=int(length_cm),
+                    breadth_cm=int(breadth_cm), height_cm=int(height_cm), country=country)  # fmt: skip
+    prices = live_prices(couriers, parcel, live)
     for courier in couriers:
-        reason = _blocked_reason(courier, zone, served, pickup_postcode, delivery_postcode, weight_grams, cod, mode)
+        price = prices.get(courier["id"])
+        if courier["id"] in prices and price is None and courier["is_active"]:
+            result.blocked.append({"courier_id": courier["id"], "reason": NOT_OFFERED})
+            continue
+        reason = _blocked_reason(courier, zone, served, pickup_postcode, delivery_postcode, weight_grams, cod, mode,
+                                 live=price is not None)  # fmt: skip
         if reason:
             result.blocked.append({"courier_id": courier["id"], "reason": reason})
             continue
-        card = _Card(courier)
         volumetric = volumetric_grams(length_cm, breadth_cm, height_cm, courier["volumetric_divisor"])
         if max(weight_grams, volumetric) > courier["max_weight_grams"]:
             result.blocked.append(
@@ -188,16 +207,21 @@ def quote(
                 }
             )
             continue  # fmt: skip
-        priced = charges(card, weight_grams=weight_grams, volumetric=volumetric, cod=cod, declared_value=declared_value)
-        days = courier["card__estimated_days"]
+        if price is not None:
+            priced = {"chargeable_weight_grams": max(weight_grams, volumetric), **live_total(price)}
+            days = price.estimated_days or courier["card__estimated_days"] or LIVE_DEFAULT_DAYS
+        else:
+            card = charges(_Card(courier), weight_grams=weight_grams, volumetric=volumetric, cod=cod,
+                           declared_value=declared_value)  # fmt: skip
+            priced = {name: getattr(card, name) for name in ("chargeable_weight_grams", "freight_charge", "cod_charge",
+                                                             "fuel_surcharge", "tax", "total_charge")}  # fmt: skip
+            days = courier["card__estimated_days"]
         result.couriers.append(CourierQuote(
-            courier_id=courier["id"], code=courier["code"], name=courier["name"], zone=zone,
-            chargeable_weight_grams=priced.chargeable_weight_grams, freight_charge=priced.freight_charge,
-            cod_charge=priced.cod_charge, fuel_surcharge=priced.fuel_surcharge, tax=priced.tax,
-            total_charge=priced.total_charge, estimated_delivery_days=days,
-            etd=pickup_day(now, courier["pickup_cutoff"]) + timedelta(days=days),
+            courier_id=courier["id"], code=courier["code"], name=courier["name"], zone=zone, **priced,
+            estimated_delivery_days=days, etd=pickup_day(now, courier["pickup_cutoff"]) + timedelta(days=days),
             rating=courier_rating(*courier_rates(courier["on_time_rate"], courier["rto_rate"],
                                                  courier["performance_shipments"])),
+            live=price is not None,
         ))  # fmt: skip
     _rank(result, sort, weights)
     return result
@@ -217,11 +241,18 @@ class _Card:
 
 
 def _blocked_reason(courier: dict, zone: str, served: dict, pickup: str, delivery: str, weight_grams: int,
-                    cod: bool, mode: str | None) -> str | None:  # fmt: skip
+                    cod: bool, mode: str | None, *, live: bool = False) -> str | None:  # fmt: skip
+    """Why the courier cannot take the parcel, if it cannot; a courier the service priced live (``live``) is not
+    judged by a rate card or the pincode table (the service said it serves the pair)."""
     if not courier["is_active"]:
         return "inactive"
     if mode and courier["mode"] != mode:
         return f"not {mode}"
+    if live:
+        if cod and not courier["supports_cod"]:
+            return "no COD"
+        return f"over the maximum weight of {courier['max_weight_grams']} g" if (
+            weight_grams > courier["max_weight_grams"]) else None  # fmt: skip
     if courier["card__id"] is None:
         return f"no rate card for the {Zone(zone).label.lower()} zone"
     origin, destination = served.get((courier["id"], pickup)), served.get((courier["id"], delivery))
@@ -284,13 +315,15 @@ def order_parcel(order) -> dict:
     return values
 
 
-def quote_for_order(order, *, sort: str | None = None, at: datetime | None = None) -> Quote:
-    """The couriers for an order's parcel, ranked by ``sort`` (default: the merchant's own order)."""
+def quote_for_order(order, *, sort: str | None = None, at: datetime | None = None,
+                    live: str = LiveQuotes.CACHED) -> Quote:  # fmt: skip
+    """The couriers for an order's parcel, ranked by ``sort`` (default: the merchant's own order); live prices
+    only as cached (a shipment is created under the order's lock: no courier is called)."""
     params = order_parcel(order)
     if "weight_grams" not in params:
         raise ValidationError({"order": ["The order has no weight; set weight_grams on the order."]})
     weights, default_sort = weights_for(order.merchant)
-    return quote(merchant=order.merchant, weights=weights, sort=sort or default_sort, at=at, **params)
+    return quote(merchant=order.merchant, weights=weights, sort=sort or default_sort, at=at, live=live, **params)
 
 
 # -- shipments, AWB pools, pickups, manifests, NDRs ----------------------------------------------------------------

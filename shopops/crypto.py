@@ -23,6 +23,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 
+UNREADABLE = "The stored credentials cannot be decrypted with SHOPOPS_CREDENTIALS_KEYS."
+
+
 class CredentialsUnreadable(Exception):
     """Stored credentials no configured key can decrypt (a key was dropped too early, or the value was altered)."""
 
@@ -58,14 +61,46 @@ def decrypt(token: str) -> dict:
     try:
         return json.loads(_fernet(credentials_keys()).decrypt(token.encode()))
     except InvalidToken as exc:
-        raise CredentialsUnreadable(
-            "The stored credentials cannot be decrypted with SHOPOPS_CREDENTIALS_KEYS."
-        ) from exc
+        raise CredentialsUnreadable(UNREADABLE) from exc
 
 
 def rotate(token: str) -> str:
-    """``token`` re-encrypted with the newest key (unchanged content)."""
-    return _fernet(credentials_keys()).rotate(token.encode()).decode() if token else token
+    """``token`` re-encrypted with the newest key (unchanged content); ``CredentialsUnreadable`` when no key opens
+    it."""
+    if not token:
+        return token
+    try:
+        return _fernet(credentials_keys()).rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise CredentialsUnreadable(UNREADABLE) from exc
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], str]]:
+    """Every (model, field name) that keeps credentials encrypted."""
+    from django.apps import apps
+
+    return [(model, field.name) for model in apps.get_models() for field in model._meta.concrete_fields
+            if isinstance(field, EncryptedJSONField)]  # fmt: skip
+
+
+def rotate_field(model: type[models.Model], field: str, *, batch: int = 500) -> int:
+    """Re-encrypt ``field`` of every row of ``model`` with the newest key (``credentials_rotate``); a row changed
+    meanwhile is left to its writer, who encrypted it with the newest key already. Returns the rows rewritten."""
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    rows = model.objects.exclude(**{field: ""}).annotate(token=Cast(field, TextField())).order_by("pk")
+    rewritten, last = 0, None
+    while True:
+        page = rows.filter(pk__gt=last) if last is not None else rows
+        chunk = list(page.values_list("pk", "token")[:batch])
+        if not chunk:
+            return rewritten
+        for pk, token in chunk:
+            new = rotate(token)
+            if new != token:
+                rewritten += model.objects.filter(pk=pk, **{field: token}).update(**{field: new})
+        last = chunk[-1][0]
 
 
 class Secrets(dict):

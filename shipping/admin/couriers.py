@@ -27,6 +27,7 @@ from shipping.models import (
     ShipmentStatus,
     ShippingPreference,
 )
+from shipping.live_quotes import LiveQuotes
 from shipping.selectors import quote, weights_for
 from shipping.services.couriers import (
     COURIER_FIELDS,
@@ -256,7 +257,7 @@ class CourierAdmin(ServiceAdmin):
                 weight_grams=data["weight_grams"], cod=data["cod"], declared_value=data["declared_value"] or Decimal(0),
                 length_cm=data["length_cm"] or Decimal(0), breadth_cm=data["breadth_cm"] or Decimal(0),
                 height_cm=data["height_cm"] or Decimal(0), mode=data["mode"] or None, sort=data["sort"],
-                weights=weights_for(merchant)[0],
+                weights=weights_for(merchant)[0], live=LiveQuotes.FETCH,
             )  # fmt: skip
             names = dict(Courier.objects.filter(merchant=merchant).values_list("pk", "name"))
         blocked = [

@@ -13,6 +13,7 @@ from orders.models import Order, PaymentMethod
 from shipping.api import examples as ex
 from shipping.api import serializers as s
 from shipping.models import Courier, ServiceablePincode
+from shipping.live_quotes import LiveQuotes
 from shipping.selectors import quote, weights_for
 from shipping.services.couriers import courier_create, courier_update, serviceability_import
 from shipping.zones import UnknownPincode, place
@@ -130,7 +131,7 @@ class ServiceabilityView(MerchantAPIView):
         weights, default_sort = weights_for(self.merchant)
         params["sort"] = params.get("sort") or default_sort
         try:
-            result = quote(merchant=self.merchant, weights=weights, **params)
+            result = quote(merchant=self.merchant, weights=weights, live=LiveQuotes.FETCH, **params)
         except UnknownPincode as exc:  # abroad: no zone rule covers the pair
             raise serializers.ValidationError({"delivery_postcode": [str(exc)]}) from exc
         return Response(s.QuoteOutput(result).data)

@@ -316,6 +316,11 @@ class CourierQuoteOutput(serializers.Serializer):
     etd = serializers.DateField(help_text="Estimated delivery date, from today.")
     rating = serializers.DecimalField(max_digits=3, decimal_places=2, help_text="0 to 5.")
     score = serializers.DecimalField(max_digits=5, decimal_places=4, help_text="0 to 1; the recommended order.")
+    live_quote = serializers.BooleanField(
+        source="live",
+        help_text="Priced by the courier service itself just now (cached a few minutes; Shiprocket, Delhivery, "
+        "EasyPost couriers), not by the rate card: the charges are the service's tax-inclusive total.",
+    )
 
 
 class BlockedCourierOutput(serializers.Serializer):

@@ -224,11 +224,11 @@ def test_quote_with_exact_figures(api, couriers):
             {"courier_id": surface.pk, "code": "delhivery-surface", "name": "Delhivery Surface", "zone": "metro",
              "chargeable_weight_grams": 1500, "freight_charge": "110.00", "cod_charge": "0.00",
              "fuel_surcharge": "11.00", "tax": "21.78", "total_charge": "142.78", "estimated_delivery_days": 4,
-             "etd": etd(4), "rating": "4.05", "score": "0.8120"},
+             "etd": etd(4), "rating": "4.05", "score": "0.8120", "live_quote": False},
             {"courier_id": air.pk, "code": "bluedart-air", "name": "Blue Dart Air", "zone": "metro",
              "chargeable_weight_grams": 1500, "freight_charge": "160.00", "cod_charge": "0.00",
              "fuel_surcharge": "19.20", "tax": "32.26", "total_charge": "211.46", "estimated_delivery_days": 2,
-             "etd": etd(2), "rating": "4.05", "score": "0.7996"},
+             "etd": etd(2), "rating": "4.05", "score": "0.7996", "live_quote": False},
         ],
         "blocked": [
             {"courier_id": no_card.pk, "reason": "no rate card for the metro to metro zone"},
