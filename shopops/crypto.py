@@ -22,7 +22,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-
 UNREADABLE = "The stored credentials cannot be decrypted with SHOPOPS_CREDENTIALS_KEYS."
 
 

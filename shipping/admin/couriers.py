@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from catalog.models import Location
 from shipping.choices import CourierSort
 from shipping.errors import DUPLICATE_COURIER
+from shipping.live_quotes import LiveQuotes
 from shipping.models import (
     BlockedPincode,
     Courier,
@@ -27,7 +28,6 @@ from shipping.models import (
     ShipmentStatus,
     ShippingPreference,
 )
-from shipping.live_quotes import LiveQuotes
 from shipping.selectors import quote, weights_for
 from shipping.services.couriers import (
     COURIER_FIELDS,

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from orders.models import Order, PaymentMethod
 from shipping.api import examples as ex
 from shipping.api import serializers as s
-from shipping.models import Courier, ServiceablePincode
 from shipping.live_quotes import LiveQuotes
+from shipping.models import Courier, ServiceablePincode
 from shipping.selectors import quote, weights_for
 from shipping.services.couriers import courier_create, courier_update, serviceability_import
 from shipping.zones import UnknownPincode, place
