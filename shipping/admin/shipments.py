@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from orders.admin.common import DateRangeFilter, ShipDateFilter, actor_of, rendered_in_time_zone
 from shipping.adapters import adapter_for
-from shipping.admin.common import shipment_refusal, status_phrase, warn_eway_bills
+from shipping.admin.common import json_block, shipment_refusal, status_phrase, warn_eway_bills
 from shipping.admin.courier_calls import CourierCallInline
 from shipping.admin.documents import ShipmentDocumentInline, print_action
 from shipping.choices import LabelFormat
@@ -91,11 +91,18 @@ def open_ndr_exists() -> Exists:
 
 
 class TrackingEventInline(ReadOnlyInline):
+    """The courier's scans as received, the raw event included (an unknown code is flagged, never dropped)."""
+
     model = TrackingEvent
     verbose_name = "courier scan"
     verbose_name_plural = "tracking timeline (courier scans)"
-    fields = ["occurred_at", "status", "code", "description", "location", "source", "applied"]
+    fields = ["occurred_at", "status", "code", "unknown_code", "description", "location", "source", "applied",
+              "raw_event"]  # fmt: skip
     readonly_fields = fields
+
+    @admin.display(description="raw carrier event")
+    def raw_event(self, event: TrackingEvent) -> str:
+        return json_block(event.raw)
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("occurred_at", "id")
@@ -206,7 +213,9 @@ class ShipmentAdmin(MerchantScopedAdmin):
     actions = ["assign_awb_selected", "reassign_selected", "schedule_pickup_selected", "manifest_selected",
                "refresh_tracking_selected", "record_event_selected", "cancel_selected",
                print_action(DocumentKind.LABEL, "Print labels (4x6 in)", LabelFormat.LABEL_4X6),
-               print_action(DocumentKind.LABEL, "Print labels (A4, 4 a sheet)", LabelFormat.A4_4UP)]  # fmt: skip
+               print_action(DocumentKind.LABEL, "Print labels (A4, 4 a sheet)", LabelFormat.A4_4UP),
+               print_action(DocumentKind.CARRIER_LABEL, "Print the courier service's own labels (Shiprocket, "
+                            "Delhivery, EasyPost)", LabelFormat.LABEL_4X6)]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["order_link", "courier", "awb", "routing_code", "status", "zone", "tracking_link"]}),
         ("Charges", {"fields": ["applied_weight_grams", "freight_charge", "cod_charge", "fuel_surcharge", "tax",
@@ -215,11 +224,17 @@ class ShipmentAdmin(MerchantScopedAdmin):
         ("Dates", {"fields": ["expected_delivery_date", "created_at", "awb_assigned_at", "shipped_at",
                               "delivered_at", "rto_initiated_at", "cancelled_at", "cancel_reason", "last_event_at",
                               "last_polled_at"]}),
+        ("Courier service", {"fields": ["carrier_data_display"], "classes": ["collapse"],
+                             "description": "The service's own ids for the booking (order, shipment, label)."}),
     ]  # fmt: skip
     readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
     def get_base_queryset(self, request) -> QuerySet:
         return super().get_base_queryset(request).annotate(has_open_ndr=open_ndr_exists())
+
+    @admin.display(description="service's ids")
+    def carrier_data_display(self, shipment: Shipment) -> str:
+        return json_block(shipment.carrier_data)
 
     def get_object(self, request, object_id, from_field=None):
         queryset = self.get_queryset(request).select_related("order", "courier", "pickup", "manifest")

@@ -29,11 +29,11 @@ class TrackingEventAdmin(ReadOnlyAdmin):
     list_display = ["occurred_at", "awb", "courier", "shipment_link", "status", "code", "description", "location",
                     "source", "applied", "received_at"]  # fmt: skip
     list_select_related = ["courier"]
-    list_filter = ["source", "applied", "status", ("courier", MerchantRelatedFilter), OrphanFilter]
+    list_filter = ["source", "applied", "unknown_code", "status", ("courier", MerchantRelatedFilter), OrphanFilter]
     search_fields = ["=awb", "code"]
     show_full_result_count = False
-    fields = ["awb", "courier", "shipment", "event_key", "status", "code", "description", "location", "occurred_at",
-              "source", "applied", "raw", "received_at"]  # fmt: skip
+    fields = ["awb", "courier", "shipment", "event_key", "status", "code", "unknown_code", "description", "location",
+              "occurred_at", "source", "applied", "raw", "received_at"]  # fmt: skip
     readonly_fields = fields
 
     @admin.display(description="shipment", ordering="shipment_id")
