@@ -29,6 +29,19 @@ def _services_with(name: str, table) -> str:
     return ", ".join(service.title() for service, names in table.items() if name in names)
 
 
+def _credential_field(name: str) -> forms.CharField:
+    return forms.CharField(
+        label=name.replace("_", " "), required=False, max_length=2000,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=f"{_services_with(name, CREDENTIAL_FIELDS)}.",
+    )  # fmt: skip
+
+
+def _option_field(name: str) -> forms.CharField:
+    return forms.CharField(label=name.replace("_", " "), required=False, max_length=200,
+                           help_text=f"{_services_with(name, OPTION_FIELDS)}; not secret.")  # fmt: skip
+
+
 class CourierAccountForm(forms.ModelForm):
     """The account's settings, with one password field per credential: typed, never shown back; left blank on a
     change, the stored value stays."""
@@ -40,20 +53,15 @@ class CourierAccountForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         stored = self.instance.credentials if self.instance.pk else {}
-        for name in ALL_CREDENTIALS:
-            kept = " (stored; leave blank to keep it)" if name in stored else ""
-            self.fields[f"credential_{name}"] = forms.CharField(
-                label=name.replace("_", " "), required=False, max_length=2000,
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                help_text=f"{_services_with(name, CREDENTIAL_FIELDS)}{kept}.",
-            )  # fmt: skip
+        for name in stored:
+            field = self.fields.get(f"credential_{name}")
+            if field is not None:
+                field.help_text = f"{field.help_text[:-1]} (stored; leave blank to keep it)."
         options = self.instance.options if self.instance.pk else {}
-        for name in ALL_OPTIONS:
-            self.fields[f"option_{name}"] = forms.CharField(
-                label=name.replace("_", " "), required=False, max_length=200, initial=options.get(name, ""),
-                help_text=f"{_services_with(name, OPTION_FIELDS)}; not secret.",
-            )  # fmt: skip
-        if self.instance.pk:
+        for name, value in options.items():
+            if f"option_{name}" in self.fields:
+                self.fields[f"option_{name}"].initial = ", ".join(value) if isinstance(value, list) else value
+        if self.instance.pk and "service" in self.fields:
             self.fields["service"].disabled = True
 
     def service_data(self) -> dict:
@@ -65,6 +73,17 @@ class CourierAccountForm(forms.ModelForm):
         data = {name: self.cleaned_data[name] for name in ("name", "environment", "is_active")
                 if name in self.cleaned_data}  # fmt: skip
         return {**data, "credentials": {k: v for k, v in credentials.items() if v}, "options": options}
+
+
+# The credential and option fields, declared on the form so the admin's fieldsets may name them.
+for _name in ALL_CREDENTIALS:
+    CourierAccountForm.base_fields[f"credential_{_name}"] = CourierAccountForm.declared_fields[
+        f"credential_{_name}"
+    ] = _credential_field(_name)
+for _name in ALL_OPTIONS:
+    CourierAccountForm.base_fields[f"option_{_name}"] = CourierAccountForm.declared_fields[f"option_{_name}"] = (
+        _option_field(_name)
+    )
 
 
 @admin.register(CourierAccount)
