@@ -59,7 +59,9 @@ LOG_BODY_LIMIT = 4000
 #: Keys whose values are secret wherever they appear in a body or a query string (compared lower-case, without
 #: "-" and "_").
 SECRET_KEYS = frozenset({"password", "token", "apikey", "apitoken", "key", "secret", "webhooksecret",
-                         "authorization", "accesstoken", "refreshtoken", "clientsecret"})  # fmt: skip
+                         "authorization", "accesstoken", "refreshtoken", "clientsecret",
+                         # a signed download link's signature (a label on S3) is as good as a password for its life
+                         "xamzsignature", "xamzsecuritytoken", "xamzcredential", "signature"})  # fmt: skip
 REDACTED = "[redacted]"
 #: Shortest credential value searched for in free text (shorter ones would blank out ordinary words).
 MIN_SECRET_LENGTH = 6
@@ -239,7 +241,8 @@ def _service_message(exchange: Exchange) -> tuple[str, Any]:
                    or body.get("remark") or "")  # fmt: skip
         if isinstance(message, dict):  # EasyPost: {"error": {"code", "message", "errors"}}
             return str(message.get("message") or message.get("code") or ""), message.get("errors") or {}
-        return str(message)[:300], body.get("errors") or {}
+        # No message key: the body is the reason (Delhivery answers {"pickup_location": "Invalid ..."}).
+        return str(message)[:300], body.get("errors") or ({} if message else body)
     return "", body
 
 
@@ -258,14 +261,20 @@ def _log(account, *, operation, reference, call, method, url, attempt, started, 
 
 
 def perform(account: CourierAccount, *, operation: str, method: str, url: str, send: Callable[[], Exchange],
-            idempotent: bool, request_body: str = "", reference: str = "", call=None) -> Exchange:  # fmt: skip
-    """Send with the policy (see the module's docstring): the service's 2xx answer, or a domain error."""
+            idempotent: bool, request_body: str = "", reference: str = "", call=None,
+            account_auth: bool = True) -> Exchange:  # fmt: skip
+    """Send with the policy (see the module's docstring): the service's 2xx answer, or a domain error.
+
+    ``account_auth``: whether the request goes to the service itself, with the account's credentials. A request
+    elsewhere (a signed label link on another host) says nothing of the credentials nor of the service's health: a
+    401 or 403 there is a refusal like another 4xx, and its failures neither open nor close the circuit."""
     outside_transaction(f"{operation} with {account.name}")
     secrets = secret_values(account)
     name = f"{account.get_service_display()} ({account.name})"
     attempts = settings.COURIER_MAX_ATTEMPTS
     for attempt in range(1, attempts + 1):
-        breaker_check(account)
+        if account_auth:
+            breaker_check(account)
         started = time.monotonic()
         log = {
             "operation": operation,
@@ -282,23 +291,27 @@ def perform(account: CourierAccount, *, operation: str, method: str, url: str, s
             exchange = send()
         except NotSent as exc:
             _log(account, **log, error=f"not sent: {exc}")
-            breaker_failure(account, f"{name} could not be reached: {exc}")
+            if account_auth:
+                breaker_failure(account, f"{name} could not be reached: {exc}")
             failure, retry_after, unknown = f"could not be reached ({exc})", None, False
         except NoAnswer as exc:
             _log(account, **log, error=f"no answer: {exc}")
-            breaker_failure(account, f"{name} did not answer: {exc}")
+            if account_auth:
+                breaker_failure(account, f"{name} did not answer: {exc}")
             failure, retry_after, unknown = f"did not answer in time ({exc})", None, True
         else:
             _log(account, **log, exchange=exchange)
             code = exchange.status_code
             if code == 429 or code >= 500:
-                breaker_failure(account, f"{name} answered {code}.")
+                if account_auth:
+                    breaker_failure(account, f"{name} answered {code}.")
                 retry_after = retry_after_seconds(exchange.headers) if code == 429 else None
                 said = service_message(exchange, secrets)[0] if code >= 500 else ""
                 failure, unknown = f"answered {code}" + (f" ({said})" if said else ""), code >= 500
             else:
-                breaker_success(account)
-                if code in (401, 403):
+                if account_auth:
+                    breaker_success(account)
+                if code in (401, 403) and account_auth:
                     message, errors = service_message(exchange, secrets)
                     credentials_rejected(account, f"{name} rejected the credentials: {message or code}.")
                     raise COURIER_CREDENTIALS_REJECTED(
@@ -387,7 +400,7 @@ class CourierClient:
 
         exchange = perform(self.account, operation=operation or self.operation, method=method, url=str(request.url),
                            send=send, idempotent=idempotent, request_body=body, reference=self.reference,
-                           call=self.call)  # fmt: skip
+                           call=self.call, account_auth=url.startswith(f"{self.base_url}/"))  # fmt: skip
         return exchange if raw else read_json(exchange, self.account, idempotent=idempotent)
 
 

@@ -300,3 +300,35 @@ def test_processes_that_find_no_session_at_once_log_in_once(merchant):
         thread.join(timeout=20)
 
     assert (len(logins), results) == (1, ["tok-shared-123456"] * 4)
+
+
+@respx.mock
+def test_a_403_from_another_host_is_a_refusal_not_rejected_credentials(account):
+    label = (
+        "https://labels.s3.example/slip.pdf?X-Amz-Credential=AKIA%2Fin&X-Amz-Signature=9f8e7d6c5b4a&X-Amz-Expires=60"
+    )
+    respx.get(label).mock(return_value=httpx.Response(403, text="<Error><Code>AccessDenied</Code></Error>"))
+
+    with pytest.raises(DomainError) as caught, CourierClient(account, operation="label", reference="AWB1") as client:
+        client.request("GET", label, idempotent=True, raw=True)
+
+    assert (caught.value.code, caught.value.details["status"]) == ("courier_refused", 403)
+    account.refresh_from_db()
+    # neither the credentials nor the service's health were in question
+    assert (account.health, account.consecutive_failures) == (AccountHealth.UNVERIFIED, 0)
+    logged = CourierHttpLog.objects.get(account=account).url
+    assert logged == ("https://labels.s3.example/slip.pdf?X-Amz-Credential=%5Bredacted%5D"
+                      "&X-Amz-Signature=%5Bredacted%5D&X-Amz-Expires=60")  # fmt: skip
+
+
+@respx.mock
+def test_a_refusal_without_a_message_passes_the_whole_body_as_the_reason(account):
+    respx.post(f"{BASE}/fm/request/new/").mock(
+        return_value=httpx.Response(400, json={"pickup_location": "Invalid Pickup Location Acme WH"})
+    )
+
+    with pytest.raises(DomainError) as caught:
+        call(account, "POST", "/fm/request/new/", idempotent=False, json_body={})
+
+    assert caught.value.code == "courier_refused"
+    assert caught.value.details["service_errors"] == {"pickup_location": "Invalid Pickup Location Acme WH"}
