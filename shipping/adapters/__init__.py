@@ -15,6 +15,7 @@ from shipping.adapters.base import (
     WebhookRefused,
     booking_reference,
 )
+from shipping.adapters.easypost import EasyPostAdapter
 from shipping.adapters.offline import OfflineAdapter
 from shipping.adapters.simulated import (
     SIM_NDR_TIMEOUT,
@@ -32,7 +33,8 @@ __all__ = [
 ]  # fmt: skip
 
 ADAPTERS: dict[str, type[CourierAdapter]] = {OfflineAdapter.name: OfflineAdapter,
-                                              SimulatedAdapter.name: SimulatedAdapter}  # fmt: skip
+                                              SimulatedAdapter.name: SimulatedAdapter,
+                                              EasyPostAdapter.name: EasyPostAdapter}  # fmt: skip
 
 
 def adapter_for(courier) -> CourierAdapter:
