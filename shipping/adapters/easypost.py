@@ -148,7 +148,8 @@ class PolicySession(requests.Session):
         try:
             exchange = http.perform(self.account, operation=self.operation, method=prepared.method, url=prepared.url,
                                     send=send, idempotent=idempotent, request_body=body, reference=self.reference,
-                                    call=self.call)  # fmt: skip
+                                    call=self.call,
+                                    account_auth=prepared.url.startswith(f"{http.base_url(self.account)}/"))  # fmt: skip
             if expect_json and exchange.status_code != 204:
                 http.read_json(exchange, self.account, idempotent=idempotent)
         except DomainError as exc:
