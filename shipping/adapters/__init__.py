@@ -16,6 +16,7 @@ from shipping.adapters.base import (
     booking_reference,
 )
 from shipping.adapters.delhivery import DelhiveryAdapter
+from shipping.adapters.easypost import EasyPostAdapter
 from shipping.adapters.offline import OfflineAdapter
 from shipping.adapters.simulated import (
     SIM_NDR_TIMEOUT,
@@ -34,7 +35,8 @@ __all__ = [
 
 ADAPTERS: dict[str, type[CourierAdapter]] = {OfflineAdapter.name: OfflineAdapter,
                                               SimulatedAdapter.name: SimulatedAdapter,
-                                              DelhiveryAdapter.name: DelhiveryAdapter}  # fmt: skip
+                                              DelhiveryAdapter.name: DelhiveryAdapter,
+                                              EasyPostAdapter.name: EasyPostAdapter}  # fmt: skip
 
 
 def adapter_for(courier) -> CourierAdapter:
