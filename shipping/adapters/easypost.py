@@ -145,11 +145,11 @@ class PolicySession(requests.Session):
             answers.append(response)
             return http.Exchange(response.status_code, response.content, response.headers)
 
+        own_host = prepared.url.startswith(f"{http.base_url(self.account)}/")  # else a label file's host
         try:
             exchange = http.perform(self.account, operation=self.operation, method=prepared.method, url=prepared.url,
                                     send=send, idempotent=idempotent, request_body=body, reference=self.reference,
-                                    call=self.call,
-                                    account_auth=prepared.url.startswith(f"{http.base_url(self.account)}/"))  # fmt: skip
+                                    call=self.call, account_auth=own_host)  # fmt: skip
             if expect_json and exchange.status_code != 204:
                 http.read_json(exchange, self.account, idempotent=idempotent)
         except DomainError as exc:
