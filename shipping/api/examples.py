@@ -95,7 +95,7 @@ def _quote(courier_id, code, name, freight, cod, fuel, tax, total, days, etd, sc
     return {"courier_id": courier_id, "code": code, "name": name, "zone": "within_state",
             "chargeable_weight_grams": 500, "freight_charge": freight, "cod_charge": cod, "fuel_surcharge": fuel,
             "tax": tax, "total_charge": total, "estimated_delivery_days": days, "etd": etd, "rating": "4.05",
-            "score": score}  # fmt: skip
+            "score": score, "live_quote": False}  # fmt: skip
 
 
 def _response(name: str, value, status: str = "200", summary: str = "") -> OpenApiExample:

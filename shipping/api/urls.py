@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from shipping.api import (
+    account_views,
     courier_views,
     credit_note_views,
     document_views,
@@ -12,6 +13,7 @@ from shipping.api import (
 
 router = SimpleRouter()
 router.register("couriers", courier_views.CourierViewSet, basename="courier")
+router.register("courier-accounts", account_views.CourierAccountViewSet, basename="courier-account")
 router.register("shipments", shipment_views.ShipmentViewSet, basename="shipment")
 router.register("awb-pools", shipment_views.AWBPoolViewSet, basename="awb-pool")
 router.register("pickups", shipment_views.PickupViewSet, basename="pickup")
@@ -29,4 +31,9 @@ urlpatterns = [
     path("tracking/", tracking_views.TrackingBatchView.as_view(), name="tracking-batch"),
     path("tracking/<str:awb>/", tracking_views.TrackingView.as_view(), name="tracking-detail"),
     path("couriers/<slug:code>/webhook/", tracking_views.CourierWebhookView.as_view(), name="courier-webhook"),
+    path(
+        "webhooks/couriers/<str:webhook_id>/",
+        account_views.CourierAccountWebhookView.as_view(),
+        name="courier-account-webhook",
+    ),
 ]
