@@ -269,8 +269,11 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
     },
     ("inventory-adjust", "POST"): lambda obj: {"location": "main", "action": "add", "quantity": 1, "reason": "count"},
     ("courier-list", "POST"): lambda obj: {"code": "new-courier", "name": "New courier"},
-    ("courier-account-list", "POST"): lambda obj: {"name": "Tenancy", "service": "easypost",
-                                                   "credentials": {"api_key": "EZTK-tenancy-key"}},  # fmt: skip
+    ("courier-account-list", "POST"): lambda obj: {
+        "name": "Tenancy",
+        "service": "easypost",
+        "credentials": {"api_key": "EZTK-tenancy-key"},
+    },  # fmt: skip
     ("courier-account-detail", "PATCH"): lambda obj: {"name": "Renamed"},
     # the owner's check reaches no service (tests point every service at a closed local port): 200, "failing"
     ("courier-account-test", "POST"): lambda obj: None,
