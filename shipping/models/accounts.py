@@ -38,6 +38,8 @@ class AccountHealth(models.TextChoices):
 
 
 def new_webhook_id() -> str:
+    """An unguessable address part, in hex: Shiprocket refuses a webhook URL containing "sr" or "kr", which hex
+    digits never spell."""
     return uuid.uuid4().hex
 
 

@@ -193,3 +193,11 @@ def test_the_accounts_need_the_shipping_write_scope(merchant):
     assert reader.get(URL).status_code == 403
     assert reader.get(f"{URL}{account.pk}/").status_code == 403
     assert reader.post(f"{URL}{account.pk}/test/").status_code == 403
+
+
+def test_a_webhook_address_never_holds_what_shiprocket_refuses_in_one(api, merchant):
+    """Shiprocket refuses a webhook URL containing "shiprocket", "kartrocket", "sr" or "kr"."""
+    for n in range(50):
+        account = make_account(merchant, "shiprocket", name=f"Shiprocket {n}")
+        path = api.get(f"{URL}{account.pk}/").json()["webhook_url"].removeprefix("http://testserver")
+        assert [word for word in ("shiprocket", "kartrocket", "sr", "kr") if word in path.lower()] == []
