@@ -1,0 +1,83 @@
+"""What every channel mapping answers: a channel's order as ShopOps's order input.
+
+A mapping is a pure function of the channel's payload (a webhook body, a page of a pull, a row group of an export):
+no database, no network. Its ``data`` has the shape of the API's ``OrderInput`` (``orders.api.serializers``) with
+JSON values (money as decimal strings, times as ISO 8601), so it goes through the same checks and the same writer
+as an order created by a partner: the writer refuses what the mapping could not know (an unknown pickup location,
+a total that does not add up, a phone that is not one). ``lines[].sku`` is the channel's SKU: the caller maps it to
+the merchant's product through the SKU mapping table; an unmapped SKU makes an order whose line waits to be mapped,
+never a dropped line.
+
+A payload that cannot be an order at all (no lines, no shipping address, a quantity that is not a positive whole
+number, a price that is not an amount) raises ``MappingError`` naming the field, in the channel's own terms.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from shopops.money import round_money
+
+
+class MappingError(ValueError):
+    """The channel's payload cannot be an order; ``field`` is the channel's own field name (``line_items.0.price``)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ChannelOrder:
+    """A channel's order as ShopOps sees it."""
+
+    #: The channel's id of the order (``Order.channel_order_id``): Shopify's ``id``, WooCommerce's ``id``, Magento's
+    #: ``increment_id``, Amazon's ``AmazonOrderId``.
+    external_id: str
+    #: ``OrderInput``-shaped order input, JSON values; ``channel`` and ``pickup_location`` are left to the caller.
+    data: dict[str, Any]
+    #: The channel's status of the order, as the channel spells it ("paid", "processing", "Unshipped"...).
+    channel_status: str = ""
+    #: Whether the channel cancelled the order, and why (in the channel's words).
+    cancelled: bool = False
+    cancel_reason: str = ""
+    #: When the channel last changed the order (the pull cursor and the order of updates).
+    updated_at: datetime | None = None
+    #: Whether the order is the channel's to ship: an order the marketplace fulfils itself (Amazon AFN), a
+    #: pending/draft order, is not taken in.
+    shippable: bool = True
+    #: What the mapping noticed and kept out of the order (an unknown field is not one of them), shown on its event.
+    notes: list[str] = field(default_factory=list)
+
+
+def amount(value: Any, where: str) -> Decimal:
+    """A channel's money value (a string or a number) as a Decimal; MappingError for anything else."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise MappingError(where, f"{value!r} is not an amount.")
+    try:
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise MappingError(where, f"{value!r} is not an amount.") from None
+    if not result.is_finite():
+        raise MappingError(where, f"{value!r} is not an amount.")
+    return result
+
+
+def money(value: Decimal) -> str:
+    """An amount as the order input's decimal string, rounded to paise (half up, as the order writer rounds)."""
+    return str(round_money(value))
+
+
+def quantity(value: Any, where: str) -> int:
+    """A line's quantity: a positive whole number; MappingError otherwise."""
+    if isinstance(value, bool):
+        raise MappingError(where, f"{value!r} is not a quantity.")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise MappingError(where, f"{value!r} is not a quantity.") from None
+    if not number.is_finite() or number != number.to_integral_value() or number <= 0:
+        raise MappingError(where, f"{value!r} is not a positive whole quantity.")
+    return int(number)
