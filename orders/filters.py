@@ -15,6 +15,7 @@ from orders.models import (
     PaymentMethod,
     Return,
     ReturnStatus,
+    SkuMapping,
 )
 from shopops.api.filters import CharInFilter, DateBoundFilter, StrictBooleanFilter
 from shopops.validation import as_id
@@ -89,6 +90,16 @@ class ChannelFilter(django_filters.FilterSet):
 
     class Meta:
         model = Channel
+        fields = []
+
+
+class SkuMappingFilter(django_filters.FilterSet):
+    channel = django_filters.NumberFilter(field_name="channel_id", help_text="The channel's id.")
+    channel_sku = django_filters.CharFilter()
+    sku = django_filters.CharFilter(field_name="product__sku", help_text="The catalog SKU.")
+
+    class Meta:
+        model = SkuMapping
         fields = []
 
 

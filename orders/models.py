@@ -1,9 +1,12 @@
 """Orders: channels, customers, orders and their lines, the event timeline, returns."""
 
+import secrets
+
 from django.db import models
 from django.db.models import F, Q
 
 from catalog.models import UQC, Location, Product
+from shopops.crypto import EncryptedJSONField
 from shopops.jobs import Job
 from shopops.models import Merchant
 from shopops.storage import PrivateStorage
@@ -22,8 +25,29 @@ class ChannelKind(models.TextChoices):
     AMAZON = "amazon", "Amazon"
 
 
+class ConnectionStatus(models.TextChoices):
+    NOT_CONNECTED = "not_connected", "Not connected"
+    UNVERIFIED = "unverified", "Not checked yet"
+    CONNECTED = "connected", "Connected"
+    FAILING = "failing", "Failing"
+    PAUSED = "paused", "Paused"
+
+
+#: The kinds whose channel is a live connection (webhooks in, pulls, write-back).
+CONNECTED_KINDS = (ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.MAGENTO, ChannelKind.AMAZON)
+
+
+def new_channel_webhook_id() -> str:
+    """The unguessable part of a channel's webhook address."""
+    return secrets.token_hex(16)
+
+
 class Channel(models.Model):
-    """Where orders come from. ``channel_id`` is public and unique across ShopOps."""
+    """Where orders come from. ``channel_id`` is public and unique across ShopOps.
+
+    A channel of a store (Shopify, WooCommerce, Magento, Amazon) is also a connection: its credentials (encrypted at
+    rest, never shown again), its webhook address and secrets, how the connection fares, the cursor of its pulls,
+    where its orders ship from and how its payment methods map to prepaid or cash on delivery."""
 
     # db_index=False: the unique (merchant, name) serves lookups by merchant
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="channels", db_index=False)
@@ -34,6 +58,26 @@ class Channel(models.Model):
     is_default_api = models.BooleanField(
         default=False, help_text="Orders created through the API without a channel go here."
     )
+    store_url = models.URLField(blank=True, help_text="The store's address: https://acme.myshopify.com, the "
+                                                      "WordPress site, Magento's base URL.")  # fmt: skip
+    marketplace_id = models.CharField(max_length=20, blank=True, help_text="Amazon's marketplace id, e.g. "
+                                                                          "A21TJRUUN4KGV (Amazon.in).")  # fmt: skip
+    credentials = EncryptedJSONField(blank=True, help_text="Encrypted; never shown again after saving.")
+    webhook_id = models.CharField(max_length=32, unique=True, default=new_channel_webhook_id, editable=False,
+                                  help_text="The unguessable part of this channel's webhook address.")  # fmt: skip
+    connection_status = models.CharField(max_length=14, choices=ConnectionStatus.choices,
+                                         default=ConnectionStatus.NOT_CONNECTED)  # fmt: skip
+    status_message = models.CharField(max_length=500, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    sync_cursor = models.CharField(max_length=200, blank=True, help_text="Where the next pull starts.")
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    pickup_location = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True,
+                                        related_name="+", help_text="Where this channel's orders ship from; blank: "
+                                                                    "the default location.")  # fmt: skip
+    payment_mapping = models.JSONField(default=dict, blank=True,
+                                       help_text='Payment gateway or method names and what they mean, e.g. '
+                                                 '{"Cash on Delivery (COD)": "cod", "Razorpay": "prepaid"}; '
+                                                 "the channel's own names are known already.")  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -41,6 +85,9 @@ class Channel(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["merchant", "name"], name="channel_unique_name"),
+            models.CheckConstraint(
+                condition=Q(connection_status__in=ConnectionStatus.values), name="channel_connection_status_valid"
+            ),  # fmt: skip
             models.UniqueConstraint(
                 fields=["merchant"], condition=Q(is_default_api=True), name="channel_one_default_api"
             ),
@@ -49,6 +96,81 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SkuMapping(models.Model):
+    """A channel's SKU for one of the merchant's products: a channel's order line with ``channel_sku`` is a line of
+    ``product``. A channel SKU without a mapping that is also a catalog SKU needs none."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="sku_mappings")
+    channel_sku = models.CharField(max_length=100, help_text="The SKU (or variant id) the channel sends.")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="channel_skus")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel_id", "channel_sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "channel_sku"], name="skumapping_unique_channel_sku"),
+        ]
+        indexes = [models.Index(fields=["merchant", "product"], name="skumapping_merchant_product")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_sku} -> {self.product_id}"
+
+
+class ChannelWebhookDelivery(models.Model):
+    """A channel's webhook request, stored as received (its signature verified first) and processed by a worker:
+    the inbox. ``delivery_id`` is the channel's own delivery id (Shopify's X-Shopify-Webhook-Id) or what makes an
+    event unique (WooCommerce: webhook, order and modification time), so a repeated delivery is stored once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    delivery_id = models.CharField(max_length=200)
+    topic = models.CharField(max_length=60, blank=True, help_text="orders/create, order.updated...")
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    order = models.ForeignKey("Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    result = models.CharField(max_length=500, blank=True, help_text="What processing did, in a sentence.")
+    error = models.JSONField(default=dict, blank=True, help_text="Why the order could not be taken in, by field.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "channel webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "delivery_id"], name="channelwebhook_unique_delivery"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "processed", "ignored", "failed"]),
+                name="channelwebhook_status_valid",
+            ),  # fmt: skip
+        ]
+        indexes = [models.Index(fields=["status", "received_at"], name="channelwebhook_status")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.delivery_id}"
+
+
+#: A stored webhook is processed once (an order taken in or updated), ignored (nothing to take in), or fails (the
+#: payload is not an order the writer accepts) and may be processed again.
+CHANNEL_WEBHOOK_STATES = declare(ChannelWebhookDelivery, {
+    ChannelWebhookDelivery.Status.PENDING: {ChannelWebhookDelivery.Status.PROCESSED,
+                                            ChannelWebhookDelivery.Status.IGNORED,
+                                            ChannelWebhookDelivery.Status.FAILED},
+    ChannelWebhookDelivery.Status.FAILED: {ChannelWebhookDelivery.Status.PENDING},
+    ChannelWebhookDelivery.Status.PROCESSED: set(),
+    ChannelWebhookDelivery.Status.IGNORED: set(),
+})  # fmt: skip
 
 
 class Customer(models.Model):
@@ -255,6 +377,8 @@ class OrderEventKind(models.TextChoices):
     RETURN_STATUS_CHANGED = "return_status_changed", "Return status changed"
     EWAY_BILL_REQUIRED = "eway_bill_required", "E-way bill required"
     CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
+    CHANNEL_UPDATE = "channel_update", "Changed by the channel"
+    CHANNEL_CONFLICT = "channel_conflict", "Channel change not applied"
 
 
 class OrderEvent(models.Model):

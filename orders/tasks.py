@@ -3,8 +3,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from orders.imports import jobs
-from orders.models import BulkImport, ImportStatus
+from orders.models import BulkImport, ChannelWebhookDelivery, ImportStatus
+from orders.services import channel_webhooks
 from shopops import dispatch
+from shopops.errors import DATABASE_ERRORS
 from shopops.jobs import JOB_TASK_OPTIONS
 
 
@@ -25,5 +27,12 @@ def import_fail_stuck() -> int:
     return jobs.import_fail_stuck(older_than=settings.IMPORT_STUCK_AFTER)
 
 
+@shared_task(acks_late=True, time_limit=300, autoretry_for=DATABASE_ERRORS, retry_backoff=True, max_retries=10)
+def channel_webhook_process(delivery_id: int) -> str:
+    """Take in a channel's stored webhook (queue ``default``); a processed one is left alone."""
+    return channel_webhooks.channel_webhook_process(delivery_id=delivery_id).status
+
+
 # The jobs the sweep sends again while they wait for a worker (shopops/dispatch.py).
 dispatch.sweep(BulkImport, import_run.name, [ImportStatus.QUEUED])
+dispatch.sweep(ChannelWebhookDelivery, channel_webhook_process.name, [ChannelWebhookDelivery.Status.PENDING])

@@ -132,3 +132,48 @@ def clean_customer(data: dict[str, Any] | None, shipping: dict[str, str] | None,
         customer["phone"] = shipping["phone"]
     customer["email"] = (customer.get("email") or "").strip().lower()
     return customer
+
+
+def _convert(rules: dict, values: Any, path: str, errors: dict[str, list[str]], required=()) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        errors[path] = ["Expected an object."]
+        return {}
+    converted = {}
+    for name, rule in rules.items():
+        value = values.get(name)
+        if value is None or value == "":
+            if name in required:
+                errors[f"{path}.{name}"] = [REQUIRED]
+            continue
+        try:
+            converted[name] = rule.convert(value)
+        except ValidationError as exc:
+            errors[f"{path}.{name}"] = exc.messages
+    return converted
+
+
+def order_input(data: dict[str, Any]) -> dict[str, Any]:
+    """An order's input given as JSON values (a channel's mapped order) converted with the fields' rules, as the
+    API's ``OrderInput`` converts a request: the dict ``order_prepare`` takes, or ValidationError keyed by field
+    path (``lines.0.quantity``). Keys the rules do not know are dropped."""
+    errors: dict[str, list[str]] = {}
+    result = _convert(ORDER, data, "order", errors, required=("payment_method",))
+    errors = {key.removeprefix("order."): value for key, value in errors.items()}
+    for name in ("shipping_address", "billing_address"):
+        if data.get(name):
+            result[name] = _convert(ADDRESS, data[name], name, errors, required=("name", "line1", "city", "postcode"))
+    if not data.get("shipping_address"):
+        errors["shipping_address"] = [REQUIRED]
+    if data.get("customer"):
+        result["customer"] = _convert(CUSTOMER, data["customer"], "customer", errors)
+    lines = data.get("lines") or []
+    if not isinstance(lines, list) or not lines:
+        errors["lines"] = ["An order needs at least one line."]
+    elif len(lines) > MAX_LINES:
+        errors["lines"] = [f"Ensure this field has no more than {MAX_LINES} elements."]
+    else:
+        result["lines"] = [_convert(LINE, line, f"lines.{index}", errors, required=LINE_REQUIRED)
+                           for index, line in enumerate(lines)]  # fmt: skip
+    if errors:
+        raise ValidationError(errors)
+    return result

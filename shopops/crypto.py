@@ -16,13 +16,16 @@ import base64
 import hashlib
 import json
 from functools import lru_cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 
 UNREADABLE = "The stored credentials cannot be decrypted with SHOPOPS_CREDENTIALS_KEYS."
+#: The longest credential accepted (a token or key; a longer value is a paste gone wrong).
+CREDENTIAL_MAX_LENGTH = 2000
 
 
 class CredentialsUnreadable(Exception):
@@ -132,3 +135,26 @@ class EncryptedJSONField(models.TextField):
 
     def value_to_string(self, obj):  # dumpdata never writes the plain secrets
         return self.get_prep_value(self.value_from_object(obj))
+
+
+def merge_credentials(fields: dict[str, bool], given: dict[str, Any] | None, stored: dict[str, str], *,
+                      kind: str) -> dict[str, str]:  # fmt: skip
+    """Credentials after a change: ``fields`` names the ``kind``'s credentials (name -> required); a value given
+    replaces the stored one, a blank or missing one keeps it (a form never shows the stored values, so it cannot
+    send them back). Field errors (``credentials.<name>``) for unknown names, non-strings, and required ones
+    missing."""
+    errors = {}
+    merged = dict(stored)
+    for name, value in (given or {}).items():
+        if name not in fields:
+            errors[f"credentials.{name}"] = [f"Not a {kind} credential; these are: {', '.join(fields)}."]
+        elif not isinstance(value, str) or len(value) > CREDENTIAL_MAX_LENGTH:
+            errors[f"credentials.{name}"] = [f"A string of at most {CREDENTIAL_MAX_LENGTH} characters."]
+        elif value.strip():
+            merged[name] = value.strip()
+    for name, required in fields.items():
+        if required and not merged.get(name) and f"credentials.{name}" not in errors:
+            errors[f"credentials.{name}"] = ["This credential is required."]
+    if errors:
+        raise ValidationError(errors)
+    return {name: merged[name] for name in fields if merged.get(name)}

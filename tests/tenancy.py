@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from catalog.models import StockMovement
 from orders.imports.jobs import import_create
+from orders.models import SkuMapping
 from shopops.api.base import MerchantContextMixin
 from shopops.api.permissions import required_scopes
 from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock
@@ -49,6 +50,7 @@ OPT_OUT: dict[str, str] = {
     "ProbeEntryList": "test-only pagination probe without tenancy",
     "CourierWebhookView": "signed by the courier (HMAC), not OAuth",
     "CourierAccountWebhookView": "proved by the courier service's token or signature, bound to one account's address",
+    "ChannelWebhookView": "signed by the store (HMAC), bound to one channel's address",
 }
 
 #: How to create an object of a model for a merchant.
@@ -61,6 +63,12 @@ FACTORIES: dict[str, Callable] = {
         ProductFactory(merchant=merchant), LocationFactory(merchant=merchant, nickname="main"), 10
     ),
     "orders.Channel": lambda merchant: ChannelFactory(merchant=merchant),
+    "orders.SkuMapping": lambda merchant: SkuMapping.objects.create(
+        merchant=merchant,
+        channel=ChannelFactory(merchant=merchant),
+        channel_sku="CH-1",
+        product=ProductFactory(merchant=merchant),
+    ),
     "orders.Customer": lambda merchant: make_order(merchant).customer,
     "orders.Order": lambda merchant: make_order(merchant, "new"),
     "orders.Return": lambda merchant: make_return(merchant, "requested"),
@@ -248,6 +256,17 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
     ("channel-list", "POST"): lambda obj: {"name": "Shopify store", "kind": "shopify"},
     ("channel-detail", "PATCH"): lambda obj: {"name": "Renamed"},
     ("channel-detail", "DELETE"): lambda obj: None,
+    ("channel-pause", "POST"): lambda obj: None,
+    ("channel-resume", "POST"): lambda obj: None,
+    ("sku-mapping-list", "POST"): lambda obj: {
+        "channel": obj.channel_id,
+        "channel_sku": "CH-2",
+        "sku": obj.product.sku,
+    },
+    ("sku-mapping-bulk", "POST"): lambda obj: {
+        "mappings": [{"channel": obj.channel.channel_id, "channel_sku": "CH-3", "sku": obj.product.sku}]
+    },
+    ("sku-mapping-detail", "DELETE"): lambda obj: None,
     ("order-list", "POST"): lambda obj: _api_order(obj.merchant),
     ("order-bulk", "POST"): lambda obj: {"orders": [_api_order(obj.merchant)]},
     ("order-bulk-cancel", "POST"): lambda obj: {"order_ids": [obj.pk], "reason": "duplicate"},

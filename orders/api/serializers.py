@@ -8,6 +8,7 @@ from orders.models import (
     BulkImport,
     Channel,
     ChannelKind,
+    ChannelWebhookDelivery,
     Customer,
     ErrorPolicy,
     ImportKind,
@@ -15,7 +16,10 @@ from orders.models import (
     OrderEvent,
     OrderLine,
     Return,
+    SkuMapping,
 )
+from orders.services.channel_webhooks import ORDER_TOPICS
+from orders.services.channels import CREDENTIAL_FIELDS
 from shopops.api.exceptions import PayloadTooLarge
 from shopops.api.fields import api_field
 from shopops.api.serializers import StrictInputMixin
@@ -31,16 +35,81 @@ EWAY_BILL_HELP = (
 # -- channels and customers ----------------------------------------------------------
 
 
+CHANNEL_CREDENTIALS_HELP = "; ".join(f"{kind}: {', '.join(fields)}" for kind, fields in CREDENTIAL_FIELDS.items())
+
+
 class ChannelOutput(serializers.ModelSerializer):
+    credentials_set = serializers.SerializerMethodField(
+        help_text="The names of the credentials stored (never their values: they are not shown again)."
+    )
+    webhook_url = serializers.SerializerMethodField(
+        help_text="Shopify and WooCommerce: give this address to the store for its order webhooks; null otherwise."
+    )
+
     class Meta:
         model = Channel
-        fields = ["id", "channel_id", "name", "kind", "is_active", "is_default_api", "created_at", "updated_at"]
+        fields = ["id", "channel_id", "name", "kind", "is_active", "is_default_api", "store_url", "marketplace_id",
+                  "credentials_set", "webhook_url", "connection_status", "status_message", "failing_since",
+                  "sync_cursor", "last_synced_at", "pickup_location", "payment_mapping", "created_at",
+                  "updated_at"]  # fmt: skip
+
+    def get_credentials_set(self, channel) -> list[str]:
+        return sorted(channel.credentials)
+
+    def get_webhook_url(self, channel) -> str | None:
+        if channel.kind not in ORDER_TOPICS:
+            return None
+        path = reverse("channel-webhook", args=[channel.webhook_id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class ChannelInput(StrictInputMixin, serializers.Serializer):
     name = serializers.CharField(max_length=120)
     kind = serializers.ChoiceField(choices=ChannelKind.choices, default=ChannelKind.CUSTOM)
     is_active = serializers.BooleanField(default=True)
+    store_url = serializers.URLField(max_length=200, required=False, allow_blank=True,
+                                     help_text="The store's address: https://acme.myshopify.com, the WordPress "
+                                               "site, Magento's base URL.")  # fmt: skip
+    marketplace_id = serializers.CharField(max_length=20, required=False, allow_blank=True,
+                                           help_text="Amazon's marketplace id (A21TJRUUN4KGV: Amazon.in).")  # fmt: skip
+    credentials = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=2000), required=False,
+        write_only=True, help_text=f"Write-only, stored encrypted, never shown again. {CHANNEL_CREDENTIALS_HELP}. "
+                                   "A credential left out or blank keeps the stored one.",
+    )  # fmt: skip
+    pickup_location = serializers.CharField(required=False, allow_null=True, allow_blank=True,
+                                            help_text="Location id or nickname the channel's orders ship from; "
+                                                      "null: the default location.")  # fmt: skip
+    payment_mapping = serializers.DictField(
+        child=serializers.ChoiceField(choices=["prepaid", "cod"]), required=False,
+        help_text='Payment gateway or method names and what they mean, e.g. {"Cash on Delivery (COD)": "cod"}.',
+    )  # fmt: skip
+
+
+class SkuMappingOutput(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku", help_text="The merchant's catalog SKU.")
+
+    class Meta:
+        model = SkuMapping
+        fields = ["id", "channel", "channel_sku", "product", "sku", "created_at", "updated_at"]
+
+
+class SkuMappingInput(StrictInputMixin, serializers.Serializer):
+    channel = serializers.CharField(help_text="The channel's id, channel_id or name.")
+    channel_sku = serializers.CharField(max_length=100, help_text="The SKU (or variant id) the channel sends.")
+    sku = serializers.CharField(max_length=64, help_text="The merchant's catalog SKU it is.")
+
+
+class SkuMappingBulkInput(StrictInputMixin, serializers.Serializer):
+    mappings = SkuMappingInput(many=True, allow_empty=False, max_length=100)
+
+
+class ChannelWebhookDeliveryOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ChannelWebhookDelivery
+        fields = ["id", "delivery_id", "topic", "status", "order", "result", "error", "attempts", "received_at",
+                  "processed_at"]  # fmt: skip
 
 
 class CustomerOutput(serializers.ModelSerializer):

@@ -52,15 +52,39 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
 
     def create(self, request):
         channel = channels.channel_create(merchant=self.merchant, **validated_input(s.ChannelInput, self, request.data))
-        return Response(s.ChannelOutput(channel).data, status=status.HTTP_201_CREATED)
+        return Response(s.ChannelOutput(channel, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)  # fmt: skip
 
     def partial_update(self, request, pk=None):
         data = validated_input(s.ChannelInput, self, request.data, partial=True)
-        return Response(s.ChannelOutput(channels.channel_update(channel=self.get_object(), data=data)).data)
+        channel = channels.channel_update(channel=self.get_object(), data=data)
+        return Response(s.ChannelOutput(channel, context=self.get_serializer_context()).data)
 
     def destroy(self, request, pk=None):
         channels.channel_delete(channel=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Pause taking the channel's orders in (its webhooks are still stored)", request=None,
+                   responses=s.ChannelOutput)  # fmt: skip
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return Response(s.ChannelOutput(channels.channel_pause(channel=self.get_object()),
+                                        context=self.get_serializer_context()).data)  # fmt: skip
+
+    @extend_schema(summary="Resume taking the channel's orders in, starting with the webhooks stored meanwhile",
+                   request=None, responses=s.ChannelOutput)  # fmt: skip
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return Response(s.ChannelOutput(channels.channel_resume(channel=self.get_object()),
+                                        context=self.get_serializer_context()).data)  # fmt: skip
+
+    @extend_schema(summary="The channel's webhook deliveries, newest first: what each did, or why it failed",
+                   responses=s.ChannelWebhookDeliveryOutput(many=True))  # fmt: skip
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        channel = self.get_object()
+        page = self.paginate_queryset(channel.webhook_deliveries.order_by("-id"))
+        return self.get_paginated_response(s.ChannelWebhookDeliveryOutput(page, many=True).data)
 
 
 class CustomerViewSet(MerchantScopedReadOnlyViewSet):

@@ -48,6 +48,9 @@ class ChannelOrder:
     #: Whether the order is the channel's to ship: an order the marketplace fulfils itself (Amazon AFN), a
     #: pending/draft order, is not taken in.
     shippable: bool = True
+    #: The channel's names of the payment gateway or method ("Cash on Delivery (COD)", "razorpay", "cod"): the
+    #: channel's payment mapping may say what they mean where the mapping's own reading does not.
+    payment_names: tuple[str, ...] = ()
     #: What the mapping noticed and kept out of the order (an unknown field is not one of them), shown on its event.
     notes: list[str] = field(default_factory=list)
 

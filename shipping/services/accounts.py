@@ -15,6 +15,7 @@ from shipping.errors import COURIER_CREDENTIALS_REJECTED, DUPLICATE_COURIER_ACCO
 from shipping.models import AccountHealth, CourierAccount, CourierWebhookDelivery, Shipment
 from shipping.models.accounts import WEBHOOK_DELIVERY_STATES
 from shipping.services.tracking import IngestResult, tracking_ingest
+from shopops.crypto import merge_credentials
 from shopops.dispatch import send_on_commit
 from shopops.errors import DomainError
 from shopops.integrations import outside_transaction
@@ -35,31 +36,8 @@ OPTION_FIELDS: dict[str, tuple[str, ...]] = {
     "easypost": ("carrier_accounts",),
 }
 ACCOUNT_FIELDS = ("name", "environment", "is_active")
-#: The longest credential accepted (a token or key; a longer value is a paste gone wrong).
-CREDENTIAL_MAX_LENGTH = 2000
 #: The largest webhook body stored.
 WEBHOOK_MAX_BYTES = 1_000_000
-
-
-def _credentials(service: str, given: dict[str, Any], stored: dict[str, str]) -> dict[str, str]:
-    """The account's credentials after ``given``: a value given replaces the stored one, a blank or missing one
-    keeps it; field errors for unknown names, non-strings, and required ones missing."""
-    fields = CREDENTIAL_FIELDS[service]
-    errors = {}
-    merged = dict(stored)
-    for name, value in (given or {}).items():
-        if name not in fields:
-            errors[f"credentials.{name}"] = [f"Not a {service} credential; these are: {', '.join(fields)}."]
-        elif not isinstance(value, str) or len(value) > CREDENTIAL_MAX_LENGTH:
-            errors[f"credentials.{name}"] = [f"A string of at most {CREDENTIAL_MAX_LENGTH} characters."]
-        elif value.strip():
-            merged[name] = value.strip()
-    for name, required in fields.items():
-        if required and not merged.get(name) and f"credentials.{name}" not in errors:
-            errors[f"credentials.{name}"] = ["This credential is required."]
-    if errors:
-        raise ValidationError(errors)
-    return {name: merged[name] for name in fields if merged.get(name)}
 
 
 def _options(service: str, given: dict[str, Any], stored: dict) -> dict:
@@ -88,7 +66,7 @@ def courier_account_create(*, merchant: Merchant, service: str, data: dict[str, 
         raise ValidationError({"service": [f"One of {', '.join(CREDENTIAL_FIELDS)}."]})
     account = CourierAccount(merchant=merchant, service=service,
                              **{k: v for k, v in data.items() if k in ACCOUNT_FIELDS})  # fmt: skip
-    account.credentials = _credentials(service, data.get("credentials") or {}, {})
+    account.credentials = merge_credentials(CREDENTIAL_FIELDS[service], data.get("credentials"), {}, kind=service)
     account.options = _options(service, data.get("options") or {}, {})
     return _save(account)
 
@@ -103,7 +81,9 @@ def courier_account_update(*, account: CourierAccount, data: dict[str, Any]) -> 
         if "options" in data:
             account.options = _options(account.service, data["options"] or {}, account.options)
         if data.get("credentials"):
-            credentials = _credentials(account.service, data["credentials"], account.credentials)
+            credentials = merge_credentials(
+                CREDENTIAL_FIELDS[account.service], data["credentials"], account.credentials, kind=account.service
+            )
             if credentials != account.credentials:
                 account.credentials = credentials
                 account.session, account.session_expires_at = {}, None

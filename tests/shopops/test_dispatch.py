@@ -113,6 +113,7 @@ def test_every_job_kind_waiting_for_a_worker_is_swept():
         ("shipping.ShipBatch", "shipping.tasks.ship_batch_run", ("queued",)),
         ("shipping.Notification", "shipping.tasks.notify_send", ("queued",)),
         ("shipping.CourierWebhookDelivery", "shipping.tasks.courier_webhook_process", ("pending",)),
+        ("orders.ChannelWebhookDelivery", "orders.tasks.channel_webhook_process", ("pending",)),
     }
     for kind in dispatch.WAITING:
         assert kind.task in app.tasks
