@@ -18,6 +18,7 @@ from shipping.adapters.base import (
 from shipping.adapters.delhivery import DelhiveryAdapter
 from shipping.adapters.easypost import EasyPostAdapter
 from shipping.adapters.offline import OfflineAdapter
+from shipping.adapters.shiprocket import ShiprocketAdapter
 from shipping.adapters.simulated import (
     SIM_NDR_TIMEOUT,
     SIM_PICKUP_HOUR,
@@ -36,7 +37,8 @@ __all__ = [
 ADAPTERS: dict[str, type[CourierAdapter]] = {OfflineAdapter.name: OfflineAdapter,
                                               SimulatedAdapter.name: SimulatedAdapter,
                                               DelhiveryAdapter.name: DelhiveryAdapter,
-                                              EasyPostAdapter.name: EasyPostAdapter}  # fmt: skip
+                                              EasyPostAdapter.name: EasyPostAdapter,
+                                              ShiprocketAdapter.name: ShiprocketAdapter}  # fmt: skip
 
 
 def adapter_for(courier) -> CourierAdapter:
