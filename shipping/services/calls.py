@@ -8,6 +8,7 @@ the call's key; a failure is recorded on the call, failed) and records the answe
 ``call_tell``; booking an AWB and scheduling a pickup have their outcome steps in their own modules.
 """
 
+import copy
 import logging
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -97,17 +98,28 @@ def call_pool_awb(call: CourierCall) -> str:
     return awb
 
 
+def _call_shipment(call: CourierCall) -> Shipment | None:
+    """The call's shipment as the call's courier knows it: a courier change moves the shipment to its new courier
+    before the old courier's booking is called off, and that call goes to the old courier (its account)."""
+    shipment = call.shipment
+    if shipment is not None and shipment.courier_id != call.courier_id:
+        shipment = copy.copy(shipment)  # a view for the adapter: the shipment itself is not changed
+        shipment.courier = call.courier
+    return shipment
+
+
 def _perform(call: CourierCall) -> Any:
     """The adapter's operation for the call, from what the call recorded."""
     adapter, request, key = adapter_for(call.courier), call.request, call.key
+    shipment = _call_shipment(call)
     if call.kind == K.BOOK:  # the answer checked here: a broken one is the call's failure, recorded as such
         if call.outcome_unknown:  # the last attempt may have booked: ask the courier before booking again
-            found = adapter.find_booking(call.shipment, key=key)
+            found = adapter.find_booking(shipment, key=key)
             if found is not None:
                 return Booking.of(found)
-        return Booking.of(adapter.assign_awb(call.shipment, lambda: call_pool_awb(call), key=key))
+        return Booking.of(adapter.assign_awb(shipment, lambda: call_pool_awb(call), key=key))
     if call.kind == K.CANCEL:
-        return adapter.cancel(call.shipment, awb=request["awb"], key=key)
+        return adapter.cancel(shipment, awb=request["awb"], key=key)
     if call.kind == K.SCHEDULE_PICKUP:
         location = Location.objects.get(merchant_id=call.merchant_id, pk=request["location"])
         return adapter.schedule_pickup(courier=call.courier, location=location, key=key, awbs=request["awbs"],
@@ -117,7 +129,7 @@ def _perform(call: CourierCall) -> Any:
                                               token=request["token"])  # fmt: skip
         return adapter.cancel_pickup(pickup=pickup, key=key)
     day = request.get("reattempt_date")
-    return adapter.ndr_action(call.shipment, action=request["action"], comment=request.get("comment", ""), key=key,
+    return adapter.ndr_action(shipment, action=request["action"], comment=request.get("comment", ""), key=key,
                               reattempt_date=date.fromisoformat(day) if day else None)  # fmt: skip
 
 

@@ -47,7 +47,7 @@ from shipping.services.tracking import tracking_ingest, tracking_poll
 from shopops.errors import DomainError
 from tests.orders.factories import make_order
 from tests.shipping.adapters.conftest import BASE_URLS, CREDENTIALS, account_courier, make_account
-from tests.shipping.factories import ORDERED_AT
+from tests.shipping.factories import ORDERED_AT, shipping_courier
 
 BASE = BASE_URLS["delhivery"]
 TOKEN = CREDENTIALS["delhivery"]["api_token"]
@@ -632,6 +632,22 @@ def test_cancelling_tells_delhivery_through_its_edit_api(merchant, courier, dlv)
     assert shipment.status == "cancelled"
     assert json.loads(edit.calls.last.request.content) == {"waybill": AWB, "cancellation": "true"}
     assert CourierCall.objects.get(shipment=shipment, kind="cancel").status == "succeeded"
+
+
+def test_a_courier_change_calls_off_the_delhivery_booking_through_the_delhivery_account(merchant, courier, dlv):
+    shipment = booked(merchant, courier, dlv)
+    edit = dlv.post(f"{BASE}/api/p/edit").mock(
+        return_value=httpx.Response(200, json=recording("cancel", ref=booking_reference(shipment), awb=AWB))
+    )
+    offline = shipping_courier(merchant, code="bluedart", name="Blue Dart")
+
+    shipment = shipment_assign_awb(shipment=shipment, actor="user:1", courier=offline)
+
+    assert (shipment.courier_id, shipment.awb) == (offline.pk, "BL10000000")
+    assert json.loads(edit.calls.last.request.content) == {"waybill": AWB, "cancellation": "true"}
+    assert edit.calls.last.request.headers["Authorization"] == f"Token {TOKEN}"
+    call = CourierCall.objects.get(shipment=shipment, kind="cancel")
+    assert (call.courier_id, call.status) == (courier.pk, "succeeded")
 
 
 def test_a_cancellation_delhivery_refuses_in_a_200_leaves_the_call_failed(merchant, courier, dlv):
