@@ -14,10 +14,10 @@ number, a price that is not an amount) raises ``MappingError`` naming the field,
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
-from shopops.money import round_money
+from shopops.money import CENT, round_money
 
 
 class MappingError(ValueError):
@@ -73,6 +73,24 @@ def money(value: Decimal) -> str:
     return str(round_money(value))
 
 
+def line_price(count: int, gross_unit_price: Decimal, line_amount: Decimal, where: str) -> tuple[Decimal, Decimal]:
+    """(unit_price, discount) of a line whose channel amount, GST included and after discounts, is ``line_amount``:
+    the order writer's line total (count x unit_price - discount) is then exactly that amount.
+
+    The unit price is the channel's GST-included price per unit (``gross_unit_price``, which may have more places
+    than paise: a price before tax plus its tax) rounded up to the paisa, and never less than the line amount per
+    unit; the discount is the rest (the channel's discount, its GST, and the rounding), never negative."""
+    line_amount = round_money(line_amount)
+    if line_amount < 0:
+        raise MappingError(where, f"The line's amount after discounts is negative ({line_amount}).")
+    unit_price = max(_paisa_up(gross_unit_price), _paisa_up(line_amount / count))
+    return unit_price, count * unit_price - line_amount
+
+
+def _paisa_up(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_CEILING)
+
+
 def quantity(value: Any, where: str) -> int:
     """A line's quantity: a positive whole number; MappingError otherwise."""
     if isinstance(value, bool):
@@ -84,3 +102,38 @@ def quantity(value: Any, where: str) -> int:
     if not number.is_finite() or number != number.to_integral_value() or number <= 0:
         raise MappingError(where, f"{value!r} is not a positive whole quantity.")
     return int(number)
+
+
+#: India's states and union territories by the codes the channels send, spelled as the address rules
+#: (``shopops.validation.normalize_address``, Google's i18n address data) spell them: those rules know the names
+#: only, so "KA" is refused where "Karnataka" passes. The codes are WooCommerce's (``i18n/states.php``: CT, OR, TS,
+#: UK...), Shopify's (``Shopify/worldwide`` ``regions/IN.yml``: CG, OR, TS, UK with CT, OD, TG, UT as alternates)
+#: and ISO 3166-2:IN's; Dadra and Nagar Haveli (DN) and Daman and Diu (DD, DH) are one territory since 2020.
+INDIAN_STATE_CODES = {
+    "AN": "Andaman and Nicobar Islands", "AP": "Andhra Pradesh", "AR": "Arunachal Pradesh", "AS": "Assam",
+    "BR": "Bihar", "CH": "Chandigarh", "CG": "Chhattisgarh", "CT": "Chhattisgarh",
+    "DN": "Dadra and Nagar Haveli and Daman and Diu", "DD": "Dadra and Nagar Haveli and Daman and Diu",
+    "DH": "Dadra and Nagar Haveli and Daman and Diu", "DL": "Delhi", "GA": "Goa", "GJ": "Gujarat", "HR": "Haryana",
+    "HP": "Himachal Pradesh", "JK": "Jammu and Kashmir", "JH": "Jharkhand", "KA": "Karnataka", "KL": "Kerala",
+    "LA": "Ladakh", "LD": "Lakshadweep", "MP": "Madhya Pradesh", "MH": "Maharashtra", "MN": "Manipur",
+    "ML": "Meghalaya", "MZ": "Mizoram", "NL": "Nagaland", "OR": "Odisha", "OD": "Odisha", "PY": "Puducherry",
+    "PB": "Punjab", "RJ": "Rajasthan", "SK": "Sikkim", "TN": "Tamil Nadu", "TS": "Telangana", "TG": "Telangana",
+    "TR": "Tripura", "UP": "Uttar Pradesh", "UK": "Uttarakhand", "UT": "Uttarakhand", "WB": "West Bengal",
+}  # fmt: skip
+#: Names the channels use that the address rules do not know (old names, WooCommerce's spellings).
+INDIAN_STATE_NAMES = {
+    "orissa": "Odisha", "pondicherry": "Puducherry", "pondicherry (puducherry)": "Puducherry",
+    "uttaranchal": "Uttarakhand", "lakshadeep": "Lakshadweep", "chattisgarh": "Chhattisgarh",
+    "andaman and nicobar": "Andaman and Nicobar Islands",
+    "dadra and nagar haveli": "Dadra and Nagar Haveli and Daman and Diu",
+    "daman and diu": "Dadra and Nagar Haveli and Daman and Diu",
+}  # fmt: skip
+
+
+def indian_state(state: str, country: str) -> str:
+    """A channel's state of an Indian address (a code such as "KA", or a name) as the address rules spell it;
+    anything else, and any other country's state, unchanged (the order writer refuses what it does not know)."""
+    state = (state or "").strip()
+    if (country or "IN").strip().upper() != "IN":
+        return state
+    return INDIAN_STATE_CODES.get(state.upper()) or INDIAN_STATE_NAMES.get(state.lower()) or state
