@@ -173,23 +173,23 @@ def _line(part: dict[str, Any], included: bool) -> dict[str, Any]:
                             "discount": money(discount)}  # fmt: skip
     if part["name"]:
         line["name"] = part["name"]
-    if (rate := _slab(gross, part["tax"], included)) is not None:
+    if (rate := _slab(part["price"], part["tax"], included)) is not None:
         line["tax_rate"] = rate_text(rate)
     return line
 
 
-def _slab(gross: Decimal, tax: Decimal, included: bool) -> Decimal | None:
-    """The GST slab ``tax`` (rounded to the paisa) is the tax of, on ``gross`` (which contains it when ``included``);
+def _slab(price: Decimal, tax: Decimal, included: bool) -> Decimal | None:
+    """The GST slab ``tax`` (rounded to the paisa) is the tax of, on ``price`` (which contains it when ``included``);
     None when no slab, or more than one, fits the paisa's rounding."""
-    if tax <= 0 or gross <= 0:
+    if tax <= 0 or price <= 0:
         return None
     if included:
-        base_high, base_low = gross - tax + HALF_PAISA, gross - tax - HALF_PAISA
+        base_high, base_low = price - tax + HALF_PAISA, price - tax - HALF_PAISA
         if base_low <= 0:
             return None
         low, high = (tax - HALF_PAISA) / base_high * 100, (tax + HALF_PAISA) / base_low * 100
     else:
-        low, high = (tax - HALF_PAISA) / gross * 100, (tax + HALF_PAISA) / gross * 100
+        low, high = (tax - HALF_PAISA) / price * 100, (tax + HALF_PAISA) / price * 100
     fits = [slab for slab in GST_SLABS if low <= slab <= high]
     return fits[0] if len(fits) == 1 else None
 
