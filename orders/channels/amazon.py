@@ -13,7 +13,7 @@ Identity: ``AmazonOrderId`` (3-7-7).
 Lines. ``ItemPrice`` is the price of the whole quantity ("the selling price of the item multiplied by the quantity
 ordered", Amazon's model of OrderItem), not a unit price: the unit price is the line's amount divided by
 ``QuantityOrdered`` rounded up to the paisa and the few paise over are the line's discount
-(``orders.channels.pricing.line_price``), so each line is exactly what the buyer paid. ``PromotionDiscount`` is the
+(``orders.channels.base.line_price``), so each line is exactly what the buyer paid. ``PromotionDiscount`` is the
 line's discount. ``SellerSKU`` is the channel SKU; ``Title`` the name.
 
 Tax. Whether ``ItemPrice`` contains the tax is not said by the model (``ItemTax`` is "the tax on the item price").
@@ -46,8 +46,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from orders.channels.base import ChannelOrder, MappingError, amount, money, quantity
-from orders.channels.pricing import line_price, rate_text
+from orders.channels.base import (
+    ChannelOrder,
+    MappingError,
+    amount,
+    indian_state,
+    line_price,
+    money,
+    quantity,
+    rate_text,
+)
 
 SHIPPABLE_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"})
 #: India's GST rates on goods (percent), the slabs a line's tax is matched against.
@@ -112,6 +120,9 @@ def order_from_parts(order: dict, items: list[dict], address: dict | None, buyer
     return ChannelOrder(
         external_id=order_id, data=data, channel_status=status, cancelled=cancelled,
         updated_at=_time(order.get("LastUpdateDate"), "LastUpdateDate"), shippable=shippable, notes=notes,
+        payment_names=tuple(dict.fromkeys(_text(name) for name in [order.get("PaymentMethod"),
+                                                                    *(order.get("PaymentMethodDetails") or [])]
+                                          if _text(name))),
     )  # fmt: skip
 
 
@@ -168,7 +179,7 @@ def _prices_include_tax(parts: list[dict[str, Any]], total: Decimal | None, note
 def _line(part: dict[str, Any], included: bool) -> dict[str, Any]:
     gross = part["price"] if included else part["price"] + part["tax"]
     paid = gross - part["discount"] - (ZERO if included else part["discount_tax"])
-    unit_price, discount = line_price(quantity=part["quantity"], paid=paid, gross=gross)
+    unit_price, discount = line_price(part["quantity"], gross / part["quantity"], paid, f"OrderItems.{part['sku']}")
     line: dict[str, Any] = {"sku": part["sku"], "quantity": part["quantity"], "unit_price": money(unit_price),
                             "discount": money(discount)}  # fmt: skip
     if part["name"]:
@@ -209,7 +220,7 @@ def _address(value: Any) -> dict[str, str] | None:
         "line1": _text(value.get("AddressLine1")),
         "line2": ", ".join(_text(value.get(key)) for key in ("AddressLine2", "AddressLine3") if _text(value.get(key))),
         "city": _text(value.get("City")),
-        "state": _text(value.get("StateOrRegion")),
+        "state": indian_state(_text(value.get("StateOrRegion")), _text(value.get("CountryCode"))),
         "postcode": _text(value.get("PostalCode")),
         "country": _text(value.get("CountryCode")),
     }

@@ -14,7 +14,7 @@ number, a price that is not an amount) raises ``MappingError`` naming the field,
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from shopops.money import CENT, round_money
@@ -85,6 +85,11 @@ def line_price(count: int, gross_unit_price: Decimal, line_amount: Decimal, wher
         raise MappingError(where, f"The line's amount after discounts is negative ({line_amount}).")
     unit_price = max(_paisa_up(gross_unit_price), _paisa_up(line_amount / count))
     return unit_price, count * unit_price - line_amount
+
+
+def rate_text(value: Decimal) -> str:
+    """A GST rate as the order input takes it: a percentage with two places (``18.0000`` -> ``18.00``)."""
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def _paisa_up(value: Decimal) -> Decimal:

@@ -19,7 +19,7 @@ tax-inclusive price). Reading it so is right whatever the store's tax settings: 
 Including Tax" the discount_amount contains tax (and the compensation returns it), with "Excluding Tax" it does not
 and there is no compensation; ``row_total_incl_tax - discount_amount`` is only right in the first case. The line's
 unit price is ``price_incl_tax`` (GST included), and the line's discount is whatever makes ``qty x price_incl_tax -
-discount`` what was paid (``orders.channels.pricing.line_price``). Shipping is read the same way:
+discount`` what was paid (``orders.channels.base.line_price``). Shipping is read the same way:
 ``shipping_amount - shipping_discount_amount + shipping_tax_amount + shipping_discount_tax_compensation_amount``
 (``shipping_incl_tax - shipping_discount_amount`` when the discount contains tax). ``tax_percent`` is the line's GST
 rate. ``grand_total`` is given as the order's ``total``, so the writer refuses an order whose lines and shipping do
@@ -49,8 +49,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from orders.channels.base import ChannelOrder, MappingError, amount, money, quantity
-from orders.channels.pricing import line_price, rate_text
+from orders.channels.base import (
+    ChannelOrder,
+    MappingError,
+    amount,
+    indian_state,
+    line_price,
+    money,
+    quantity,
+    rate_text,
+)
 
 COD_METHOD = "cashondelivery"
 #: Magento states whose orders are not the merchant's to ship (see the module's docstring).
@@ -112,6 +120,7 @@ def order_from_payload(payload: dict) -> ChannelOrder:
     return ChannelOrder(
         external_id=increment_id, data=data, channel_status=status or state, cancelled=cancelled,
         updated_at=_time(payload.get("updated_at"), "updated_at"), shippable=shippable and not cancelled, notes=notes,
+        payment_names=tuple(name for name in (_text(payment.get("method")),) if name),
     )  # fmt: skip
 
 
@@ -136,7 +145,7 @@ def _lines(items: Any, notes: list[str]) -> list[dict[str, Any]]:
         )  # fmt: skip
         if unit < 0 or paid < 0:
             raise MappingError(f"{where}.price_incl_tax", "is negative.")
-        unit_price, discount = line_price(quantity=qty, paid=paid, unit=unit)
+        unit_price, discount = line_price(qty, unit, paid, where)
         line: dict[str, Any] = {
             "sku": sku,
             "quantity": qty,
@@ -190,7 +199,9 @@ def _address(value: Any, where: str) -> dict[str, str] | None:
         "line1": street[0],
         "line2": ", ".join(street[1:]),
         "city": _text(value.get("city")),
-        "state": _text(value.get("region")) or _text(value.get("region_code")),
+        "state": indian_state(
+            _text(value.get("region")) or _text(value.get("region_code")), _text(value.get("country_id"))
+        ),
         "postcode": _text(value.get("postcode")),
         "country": _text(value.get("country_id")),
     }

@@ -104,6 +104,7 @@ def order_from_payload(payload: dict) -> ChannelOrder:
         cancel_reason=_text(payload.get("cancel_reason")),
         updated_at=_time(payload.get("updated_at"), "updated_at"),
         shippable=shippable,
+        payment_names=tuple(dict.fromkeys(_gateways(payload))),
         notes=notes,
     )
 

@@ -120,6 +120,9 @@ def order_from_payload(payload: dict) -> ChannelOrder:
         cancel_reason="",
         updated_at=_gmt(payload.get("date_modified_gmt"), "date_modified_gmt"),
         shippable=status not in NOT_YET_SHIPPABLE,
+        payment_names=tuple(
+            name for name in (_text(payload.get("payment_method")), _text(payload.get("payment_method_title"))) if name
+        ),
         notes=notes,
     )
 

@@ -54,6 +54,7 @@ def test_a_prepaid_seller_fulfilled_order_on_amazon_in():
     # are the line's discount; the prices contain their GST (the parts add up to OrderTotal without ItemTax), and
     # ItemTax 47.62 on 1000.00 is 5%, 91.37 on 599.00 is 18%
     assert mapped == ChannelOrder(
+        payment_names=('Other', 'Standard'),
         external_id="171-5304612-4431543", data=prepaid_data(), channel_status="Unshipped",
         updated_at=datetime(2024, 11, 2, 7, 15, 40, tzinfo=UTC), shippable=True,
     )  # fmt: skip
@@ -65,6 +66,7 @@ def test_a_cod_order_with_the_address_from_get_order_address():
     mapped = order_from_parts(order, items, address)
 
     assert mapped == ChannelOrder(
+        payment_names=('COD',),
         external_id="402-8816309-7716321",
         data={
             "channel_order_id": "402-8816309-7716321", "payment_method": "cod", "payment_status": "pending",

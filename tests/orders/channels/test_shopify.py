@@ -33,6 +33,7 @@ def sample(**changes) -> dict:
 
 def test_a_prepaid_order_with_taxes_included_maps_whole():
     assert order_from_payload(sample()) == ChannelOrder(
+        payment_names=("Razorpay Secure (UPI, Cards, Wallets, NetBanking)",),
         external_id="450789469",
         data={
             "channel_order_id": "450789469",

@@ -46,6 +46,7 @@ def one_line(payload: dict, **item) -> dict:
 
 def test_a_prepaid_order_maps_whole():
     assert order_from_payload(sample()) == ChannelOrder(
+        payment_names=("razorpay", "Credit Card/Debit Card/NetBanking/UPI"),
         external_id="727",
         data={
             "channel_order_id": "727",
