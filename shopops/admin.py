@@ -176,6 +176,14 @@ def service_refusals(conflict_fields: dict[str, str] | None = None, label: str =
         raise ServiceRefusal(errors) from exc
 
 
+def secret_field(name: str, help_text: str) -> forms.CharField:
+    """A credential's form field: typed, never shown back (a change leaves it blank to keep the stored value)."""
+    return forms.CharField(
+        label=name.replace("_", " "), required=False, max_length=2000, help_text=help_text,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )  # fmt: skip
+
+
 def adopt(obj, saved) -> None:
     """Copy the row a service saved onto the admin's form instance, so logging and redirects see it."""
     for field in type(obj)._meta.concrete_fields:

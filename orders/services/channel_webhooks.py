@@ -188,3 +188,15 @@ def _finished(delivery, status: str, result: str, error: dict, order=None) -> Ch
                      processed_at=timezone.now())  # fmt: skip
     delivery.refresh_from_db()
     return delivery
+
+
+def channel_webhook_retry(*, deliveries) -> int:
+    """Process failed deliveries again (their cause fixed: a SKU mapped, a location added); how many were sent."""
+    S = ChannelWebhookDelivery.Status
+    ids = list(deliveries.filter(status=S.FAILED).values_list("pk", flat=True))
+    with transaction.atomic():
+        moved = transition_where(CHANNEL_WEBHOOK_STATES, ChannelWebhookDelivery.objects.filter(pk__in=ids), S.PENDING,
+                                 error={}, result="", queued_at=timezone.now())  # fmt: skip
+        for pk in ids:
+            send_on_commit("orders.tasks.channel_webhook_process", pk)
+    return moved

@@ -18,7 +18,7 @@ from shipping.services.accounts import (
     courier_account_create,
     courier_account_update,
 )
-from shopops.admin import ReadOnlyAdmin, ReadOnlyInline, ServiceAdmin, adopt
+from shopops.admin import ReadOnlyAdmin, ReadOnlyInline, ServiceAdmin, adopt, secret_field
 
 #: Every credential of every service, as a password field of the form (its service's are the ones kept).
 ALL_CREDENTIALS = sorted({name for fields in CREDENTIAL_FIELDS.values() for name in fields})
@@ -30,11 +30,7 @@ def _services_with(name: str, table) -> str:
 
 
 def _credential_field(name: str) -> forms.CharField:
-    return forms.CharField(
-        label=name.replace("_", " "), required=False, max_length=2000,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=f"{_services_with(name, CREDENTIAL_FIELDS)}.",
-    )  # fmt: skip
+    return secret_field(name, f"{_services_with(name, CREDENTIAL_FIELDS)}.")
 
 
 def _option_field(name: str) -> forms.CharField:
