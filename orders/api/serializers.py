@@ -355,6 +355,11 @@ class ImportOutput(serializers.ModelSerializer):
     errors_url = serializers.SerializerMethodField(
         help_text="The error report (CSV: row, column, value, message); null when no row has an error."
     )
+    preset = serializers.ChoiceField(
+        choices=ImportPreset.choices, allow_blank=True, read_only=True,
+        help_text="The layout the orders file is read in: the one chosen, else the one detected from its header once "
+        "the job runs (blank until then, and for products and inventory).",
+    )  # fmt: skip
     created_channels = serializers.ListField(
         child=serializers.CharField(), read_only=True,
         help_text="The names of the channels the import created (create_channels).",
@@ -366,13 +371,7 @@ class ImportOutput(serializers.ModelSerializer):
                   "created_channels", "total_rows", "processed_rows", "created_count", "updated_count", "skipped_count",
                   "failed_count", "errors_url", "error", "started_at", "finished_at", "created_at"]  # fmt: skip
         read_only_fields = fields
-        extra_kwargs = {
-            "error": {"help_text": "Why the job failed as a whole."},
-            "preset": {
-                "help_text": "The layout the orders file is read in: the one chosen, else the one detected "
-                "from its header once the job runs (blank until then, and for products and inventory)."
-            },
-        }
+        extra_kwargs = {"error": {"help_text": "Why the job failed as a whole."}}
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_errors_url(self, job: BulkImport) -> str | None:
