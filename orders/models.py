@@ -555,6 +555,16 @@ class ErrorPolicy(models.TextChoices):
     SKIP_FAILED_ROWS = "skip_failed_rows", "Import the good rows, report the others"
 
 
+class ImportPreset(models.TextChoices):
+    """The layout an orders file is read in: ShopOps's own (the orders export's) or a channel's order export."""
+
+    SHOPOPS = "shopops", "ShopOps (the orders export)"
+    SHOPIFY = "shopify", "Shopify orders export"
+    WOOCOMMERCE = "woocommerce", "WooCommerce orders export"
+    AMAZON = "amazon", "Amazon order report"
+    OPENCART = "opencart", "OpenCart orders (ShopOps's columns)"
+
+
 class BulkImport(Job):
     """A file import job: orders, products or inventory from CSV or XLSX, processed by a worker.
 
@@ -571,6 +581,12 @@ class BulkImport(Job):
     status = models.CharField(max_length=20, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
     dry_run = models.BooleanField(default=False)
     error_policy = models.CharField(max_length=20, choices=ErrorPolicy.choices, default=ErrorPolicy.REJECT_FILE)
+    preset = models.CharField(max_length=12, choices=ImportPreset.choices, blank=True,
+                              help_text="The file's layout; blank until detected from the header.")  # fmt: skip
+    create_channels = models.BooleanField(
+        default=False, help_text="Create the channels the file names that are missing."
+    )
+    created_channels = models.JSONField(default=list, blank=True, help_text="The names of the channels it created.")
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
@@ -587,6 +603,7 @@ class BulkImport(Job):
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=ImportKind.values), name="bulkimport_kind_valid"),
             models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="bulkimport_status_valid"),
+            models.CheckConstraint(condition=Q(preset__in=["", *ImportPreset.values]), name="bulkimport_preset_valid"),
         ]
         indexes = [
             models.Index(fields=["merchant", "created_at", "id"], name="bulkimport_merchant_created"),

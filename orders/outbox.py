@@ -41,8 +41,10 @@ def import_emit(job: BulkImport) -> None:
     def data() -> dict:
         return {"import": {
             "id": job.pk, "kind": job.kind, "status": job.status, "file_name": job.file_name, "dry_run": job.dry_run,
-            "error_policy": job.error_policy, "total_rows": job.total_rows, "processed_rows": job.processed_rows,
-            "created_count": job.created_count, "updated_count": job.updated_count,
+            "error_policy": job.error_policy, "preset": job.preset, "create_channels": job.create_channels,
+            "created_channels": job.created_channels, "total_rows": job.total_rows,
+            "processed_rows": job.processed_rows, "created_count": job.created_count,
+            "updated_count": job.updated_count,
             "skipped_count": job.skipped_count, "failed_count": job.failed_count, "error": job.error,
             "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
         }}  # fmt: skip

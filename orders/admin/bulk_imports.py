@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from orders.admin.common import actor_of, rendered_in_time_zone
 from orders.imports.jobs import import_submit
 from orders.imports.parse import TEMPLATES, import_file_problem
-from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportRowError
+from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportPreset, ImportRowError
 from orders.selectors import import_error_rows
 from shopops.admin import MerchantScopedAdmin, ReadOnlyInline
 from shopops.csvexport import stream_csv
@@ -56,6 +56,21 @@ class ImportUploadForm(forms.Form):
     dry_run = forms.BooleanField(required=False, help_text="Check every row and write nothing.")
     error_policy = forms.ChoiceField(choices=ErrorPolicy.choices, initial=ErrorPolicy.REJECT_FILE,
                                      widget=forms.RadioSelect)  # fmt: skip
+    preset = forms.ChoiceField(
+        choices=[("", "Detect from the header"), *ImportPreset.choices], required=False,
+        help_text="Orders: the file's layout. ShopOps's columns (the orders export), or the order export of "
+        "Shopify, WooCommerce, Amazon (tab-separated report) or OpenCart.",
+    )  # fmt: skip
+    create_channels = forms.BooleanField(
+        required=False, help_text="Create the channels the file names that are missing, instead of refusing their "
+        "rows as an unknown channel.",
+    )  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        if data.get("preset") not in (None, "", ImportPreset.SHOPOPS) and data.get("kind") != ImportKind.ORDERS:
+            self.add_error("preset", "A channel's preset reads orders files only.")
+        return data
 
     def __init__(self, *args, merchants, **kwargs):
         super().__init__(*args, **kwargs)
@@ -89,7 +104,8 @@ class BulkImportAdmin(MerchantScopedAdmin):
     search_fields = ["file_name"]
     show_full_result_count = False
     inlines = [ImportRowErrorInline]
-    fields = ["merchant", "kind", "status", "file_name", "dry_run", "error_policy", "progress", "created_count",
+    fields = ["merchant", "kind", "status", "file_name", "dry_run", "error_policy", "preset", "create_channels",
+              "created_channels", "progress", "created_count",
               "updated_count", "skipped_count", "failed_count", "error", "error_report", "created_by", "created_at",
               "started_at", "finished_at"]  # fmt: skip
     readonly_fields = fields
@@ -161,7 +177,8 @@ class BulkImportAdmin(MerchantScopedAdmin):
             with transaction.atomic():
                 job = import_submit(merchant=form.merchant or data["merchant"], kind=data["kind"], upload=upload,
                                     file_name=upload.name, dry_run=data["dry_run"],
-                                    error_policy=data["error_policy"], actor=actor_of(request))  # fmt: skip
+                                    error_policy=data["error_policy"], preset=data["preset"],
+                                    create_channels=data["create_channels"], actor=actor_of(request))  # fmt: skip
             job.refresh_from_db()  # without a broker the job has run by now
             self.message_user(request, f"Uploaded {job.file_name}: import {job.pk} is {job.get_status_display()}.",
                               messages.SUCCESS)  # fmt: skip

@@ -12,6 +12,7 @@ from orders.models import (
     Customer,
     ErrorPolicy,
     ImportKind,
+    ImportPreset,
     Order,
     OrderEvent,
     OrderLine,
@@ -389,6 +390,24 @@ class ImportInput(StrictInputMixin, serializers.Serializer):
         help_text="reject_file: if any row has an error, nothing is written. "
         "skip_failed_rows: the good rows are written and the others reported.",
     )
+    preset = serializers.ChoiceField(
+        choices=ImportPreset.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The layout of an orders file: shopops (the orders export's columns), or a channel's own order "
+        "export: shopify, woocommerce, amazon (tab-separated report), opencart. Blank: detected from the header.",
+    )
+    create_channels = serializers.BooleanField(
+        default=False,
+        help_text="Create the channels the file names that the merchant lacks (the preset's kind, else custom), "
+        "instead of refusing their rows as an unknown channel.",
+    )
+
+    def validate(self, attrs):
+        if attrs.get("preset") not in ("", ImportPreset.SHOPOPS) and attrs.get("kind") != ImportKind.ORDERS:
+            raise serializers.ValidationError({"preset": ["A channel's preset reads orders files only."]})
+        return attrs
 
     def validate_file(self, upload):
         from orders.imports.parse import import_file_problem
@@ -405,12 +424,21 @@ class ImportOutput(serializers.ModelSerializer):
     errors_url = serializers.SerializerMethodField(
         help_text="The error report (CSV: row, column, value, message); null when no row has an error."
     )
+    preset = serializers.ChoiceField(
+        choices=ImportPreset.choices, allow_blank=True, read_only=True,
+        help_text="The layout the orders file is read in: the one chosen, else the one detected from its header once "
+        "the job runs (blank until then, and for products and inventory).",
+    )  # fmt: skip
+    created_channels = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="The names of the channels the import created (create_channels).",
+    )  # fmt: skip
 
     class Meta:
         model = BulkImport
-        fields = ["id", "kind", "status", "file_name", "dry_run", "error_policy", "total_rows", "processed_rows",
-                  "created_count", "updated_count", "skipped_count", "failed_count", "errors_url", "error",
-                  "started_at", "finished_at", "created_at"]  # fmt: skip
+        fields = ["id", "kind", "status", "file_name", "dry_run", "error_policy", "preset", "create_channels",
+                  "created_channels", "total_rows", "processed_rows", "created_count", "updated_count", "skipped_count",
+                  "failed_count", "errors_url", "error", "started_at", "finished_at", "created_at"]  # fmt: skip
         read_only_fields = fields
         extra_kwargs = {"error": {"help_text": "Why the job failed as a whole."}}
 

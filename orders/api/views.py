@@ -370,6 +370,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantSc
         upload = data["file"]
         job = jobs.import_submit(merchant=self.merchant, kind=data["kind"], upload=upload, file_name=upload.name,
                                     dry_run=data["dry_run"], error_policy=data["error_policy"],
+                                    preset=data["preset"], create_channels=data["create_channels"],
                                     actor=self.actor)  # fmt: skip
         job.refresh_from_db()  # without a broker it ran here and now, and the body shows the outcome
         location = reverse("import-detail", kwargs={"pk": job.pk}, request=request)

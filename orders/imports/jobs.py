@@ -24,11 +24,15 @@ IMPORT_RUNNING = (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
 
 
 def import_create(*, merchant: Merchant, kind: str, upload, file_name: str, dry_run: bool, error_policy: str,
-                  actor: str) -> BulkImport:  # fmt: skip
-    """Store the uploaded file and its job (queued); ``import_submit`` also sends it to the workers."""
+                  actor: str, preset: str = "", create_channels: bool = False) -> BulkImport:  # fmt: skip
+    """Store the uploaded file and its job (queued); ``import_submit`` also sends it to the workers.
+
+    ``preset``: the layout of an orders file (``orders.imports.presets``), blank to detect it from the header;
+    ``create_channels``: create the channels the file names that the merchant lacks."""
     checksum = file_checksum(upload)
     job = BulkImport(merchant=merchant, kind=kind, file_name=file_name[:255], checksum=checksum, dry_run=dry_run,
-                     error_policy=error_policy, created_by=actor)  # fmt: skip
+                     error_policy=error_policy, created_by=actor, preset=preset,
+                     create_channels=create_channels)  # fmt: skip
     job.file.save(file_name, File(upload, name=file_name), save=False)
     job.save()
     return job

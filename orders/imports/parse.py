@@ -1,5 +1,6 @@
-"""Reading an import file as a stream (CSV, UTF-8 with or without BOM, or XLSX), so memory does not grow with
-its size, and grouping an orders file's rows into orders (consecutive rows with the same channel order id)."""
+"""Reading an import file as a stream (CSV, UTF-8 with or without BOM, or XLSX; tab-separated text too, as Amazon's
+order reports are), so memory does not grow with its size, and grouping an orders file's rows into orders
+(consecutive rows with the same channel order id)."""
 
 import csv
 import hashlib
@@ -101,7 +102,7 @@ def read_records(fileobj) -> Iterator:
             raise FileRejected("The file is not UTF-8 text; save it as CSV UTF-8 or XLSX.") from exc
     text = io.TextIOWrapper(fileobj, encoding="utf-8-sig", newline="")
     try:
-        reader = csv.reader(text)
+        reader = csv.reader(text, delimiter=_delimiter(head))
         header = next(reader, None)
         if not header or not any(h.strip() for h in header):
             raise FileRejected("The file is empty.")
@@ -115,6 +116,12 @@ def read_records(fileobj) -> Iterator:
     finally:
         if not fileobj.closed:
             text.detach()
+
+
+def _delimiter(head: bytes) -> str:
+    """A tab when the header line has tabs and no commas (Amazon's reports are tab-separated text), else a comma."""
+    first_line = head.split(b"\n", 1)[0]
+    return "\t" if b"\t" in first_line and b"," not in first_line else ","
 
 
 def _records(names: list[str], rows, *, unformula: bool) -> Iterator[tuple[int, list[str]]]:

@@ -15,10 +15,12 @@ from django.db.models import F
 
 from catalog.models import Product
 from orders.errors import DUPLICATE_ORDER
+from orders.imports import presets
 from orders.imports.parse import FileRejected, Layout, ParsedOrder, RowError, check_columns, group_orders, read_records
 from orders.imports.progress import begin, finish, progress, record_errors
 from orders.imports.validate import order_data, path_to_cell
-from orders.models import BulkImport, Channel, ChannelKind, ErrorPolicy, ImportRowError, ImportStatus
+from orders.models import BulkImport, Channel, ChannelKind, ErrorPolicy, ImportKind, ImportRowError, ImportStatus
+from orders.services.channels import channel_get_or_create, default_api_channel
 from orders.services.create import BoundedMemo, WriteMemo, order_create_many
 from orders.services.prepare import Catalog, PreparedOrder, order_prepare
 from orders.validation import REQUIRED
@@ -41,6 +43,8 @@ class ImportSession:
     #: the writer's: encoded JSON, and customers that have orders as of the last committed chunk
     written: WriteMemo = field(default_factory=WriteMemo)
     pending: list[tuple[str, str, int]] = field(default_factory=list)  # (phone, email, id) of the open chunk
+    #: channels standing in, while the file is validated, for those ``create_channels`` creates when it imports
+    stand_ins: set[str] = field(default_factory=set)
 
     def committed(self) -> None:
         """The chunk's customers have orders from now on: later chunks need not look them up."""
@@ -54,24 +58,33 @@ class ImportSession:
 
 def _orders_in(
     job: BulkImport, fileobj, catalog: Catalog, errors: list[RowError], start_row: int,
-    session: ImportSession | None = None,
+    session: ImportSession | None = None, validating: bool = False,
 ) -> Iterator[tuple[ParsedOrder, PreparedOrder | None]]:  # fmt: skip
-    """Each order of the file from ``start_row``: parsed, converted and prepared, or with its errors recorded."""
-    memo = (session or ImportSession()).cells
+    """Each order of the file from ``start_row``: parsed, converted and prepared, or with its errors recorded.
+
+    A channel's export is read through its preset (``presets``): the one chosen, or the one its header shows."""
+    session = session or ImportSession()
+    memo = session.cells
     records = read_records(fileobj)
     try:
         names = next(records)
         first = next(records, None)
         if first is None:
             raise FileRejected("The file has a header but no rows.")
-        check_columns(job.kind, {name for name in names if name})
+        preset = presets.detect(job.preset, names) if job.kind == ImportKind.ORDERS else ""
+        if preset and preset != job.preset:
+            BulkImport.objects.filter(pk=job.pk).update(preset=preset)
+            job.preset = preset
+        if not preset:
+            check_columns(job.kind, {name for name in names if name})
 
         def all_records():
             yield first
             yield from records
 
         grouping: list[RowError] = []  # rows before start_row were reported with their chunk before a resume
-        for parsed in group_orders(all_records(), Layout(names), grouping):
+        names, rows = presets.convert(preset, names, all_records(), grouping)
+        for parsed in group_orders(rows, Layout(names), grouping):
             if grouping:
                 errors.extend(e for e in grouping if e.row >= start_row)
                 grouping.clear()
@@ -82,6 +95,8 @@ def _orders_in(
                 yield parsed, None
                 continue
             _extend_catalog(catalog, data)
+            if job.create_channels:
+                _create_channel(job, catalog, str(data.get("channel") or ""), session, validating)
             try:
                 prepared = order_prepare(merchant=job.merchant, data=data, catalog=catalog)
             except ValidationError as exc:
@@ -99,6 +114,37 @@ def _orders_in(
         errors.extend(e for e in grouping if e.row >= start_row)
     finally:
         records.close()
+
+
+def _create_channel(job: BulkImport, catalog: Catalog, name: str, session: ImportSession, validating: bool) -> None:
+    """The channel ``name`` (the default API channel for none) the merchant lacks, created for ``create_channels``.
+
+    Once per import: the catalog knows it from then on. While the file is only validated, an unsaved channel stands
+    in (a dry run creates nothing). Its name goes to the job's ``created_channels``."""
+    if not name:
+        if catalog._default_channel is not None or validating:
+            return
+        existed = Channel.objects.filter(merchant=job.merchant, is_default_api=True).exists()
+        catalog._default_channel = default_api_channel(job.merchant)
+        if not existed:
+            _created(job, catalog._default_channel.name)
+        return
+    if name in catalog.channels or len(name) > Channel._meta.get_field("name").max_length:
+        return  # known, or a name no channel can have: the row's "Unknown channel"
+    kind = presets.channel_kind(job.preset)
+    if validating:
+        catalog.channels[name] = Channel(merchant=job.merchant, name=name, kind=kind)
+        session.stand_ins.add(name)
+        return
+    channel, created = channel_get_or_create(merchant=job.merchant, name=name, kind=kind)
+    catalog.channels[name] = channel
+    if created:
+        _created(job, name)
+
+
+def _created(job: BulkImport, name: str) -> None:
+    job.created_channels = [*job.created_channels, name]
+    BulkImport.objects.filter(pk=job.pk).update(created_channels=job.created_channels)
 
 
 def _as_history(prepared: PreparedOrder, data: dict) -> None:
@@ -133,7 +179,7 @@ def run_orders(job: BulkImport, fileobj) -> None:
         default_channel = Channel.objects.filter(merchant=job.merchant, is_default_api=True).first()
         catalog._default_channel = default_channel or Channel(
             merchant=job.merchant, name="API", kind=ChannelKind.API, is_default_api=True)  # fmt: skip
-        for parsed, prepared in _orders_in(job, fileobj, catalog, errors, 0, session):
+        for parsed, prepared in _orders_in(job, fileobj, catalog, errors, 0, session, validating=True):
             total += len(parsed.rows)
             seen.update(parsed.rows)
             if prepared is None:
@@ -154,6 +200,8 @@ def run_orders(job: BulkImport, fileobj) -> None:
             finish(job)  # done, or partially_failed: what skip_failed_rows would do
             return
         catalog._default_channel = default_channel  # created on first use by the import, as order_create does
+        for name in session.stand_ins:  # the import creates them
+            catalog.channels.pop(name, None)
         fileobj.seek(0)
     if not begin(job, ImportStatus.IMPORTING, **({"processed_rows": 0} if job.next_row == 0 else {})):
         return  # the job ended meanwhile

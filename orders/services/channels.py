@@ -45,6 +45,21 @@ def channel_create(*, merchant: Merchant, name: str, kind: str = ChannelKind.CUS
     return channel
 
 
+def channel_get_or_create(*, merchant: Merchant, name: str, kind: str = ChannelKind.CUSTOM) -> tuple[Channel, bool]:
+    """The merchant's channel named ``name``, created (active, of ``kind``) when it has none: (channel, created).
+
+    Safe against a concurrent creation of the same name (another import naming the same channel): the unique
+    (merchant, name) constraint decides, and the loser reads the winner's channel."""
+    channel = Channel.objects.filter(merchant=merchant, name=name).first()
+    if channel is not None:
+        return channel, False
+    try:
+        with transaction.atomic():
+            return Channel.objects.create(merchant=merchant, name=name, kind=kind, channel_id=_new_channel_id()), True
+    except IntegrityError:  # created concurrently
+        return Channel.objects.get(merchant=merchant, name=name), False
+
+
 def channel_update(*, channel: Channel, data: dict[str, Any]) -> Channel:
     for name in ("name", "kind", "is_active"):
         if name in data:

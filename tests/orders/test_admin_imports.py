@@ -64,11 +64,14 @@ def csv_rows(response) -> list[list[str]]:
 # -- the upload page ---------------------------------------------------------------------------
 
 
-def test_the_upload_page_asks_for_kind_file_dry_run_and_policy(desk, merchant):
+def test_the_upload_page_asks_for_kind_file_dry_run_policy_preset_and_channels(desk, merchant):
     response = desk.get(UPLOAD)
 
     assert response.status_code == 200
-    assert list(response.context["form"].fields) == ["kind", "file", "dry_run", "error_policy"]  # one merchant
+    assert list(response.context["form"].fields) == ["kind", "file", "dry_run", "error_policy", "preset",
+                                                     "create_channels"]  # one merchant  # fmt: skip
+    assert [value for value, _ in response.context["form"].fields["preset"].choices] == [
+        "", "shopops", "shopify", "woocommerce", "amazon", "opencart"]  # fmt: skip
     assert [label for label, _ in response.context["template_links"]] == ["Orders", "Products", "Inventory"]
 
 

@@ -431,8 +431,9 @@ def test_list_and_retrieve(api, other_api, merchant, shop, upload):
     assert api.get(IMPORTS, {"status": "failed"}).json()["results"] == []
     assert api.get(IMPORTS, {"kind": "stock"}).status_code == 400
     retrieved = api.get(f"{IMPORTS}{orders_job['id']}/").json()
-    assert list(retrieved) == ["id", "kind", "status", "file_name", "dry_run", "error_policy", "total_rows",
-                               "processed_rows", "created_count", "updated_count", "skipped_count", "failed_count",
+    assert list(retrieved) == ["id", "kind", "status", "file_name", "dry_run", "error_policy", "preset",
+                               "create_channels", "created_channels", "total_rows", "processed_rows", "created_count",
+                               "updated_count", "skipped_count", "failed_count",
                                "errors_url", "error", "started_at", "finished_at", "created_at"]  # fmt: skip
 
 
