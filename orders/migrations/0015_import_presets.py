@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0013_orderevent_credit_note_issued'),
+        ('orders', '0014_channel_connections'),
     ]
 
     operations = [
