@@ -106,6 +106,8 @@ def _location(merchant_id: int, ref) -> Location | None:
 
 
 def _payment_mapping(mapping) -> dict[str, str]:
+    if mapping in (None, ""):
+        return {}
     if not isinstance(mapping, dict):
         raise ValidationError({"payment_mapping": ["An object of payment names to prepaid or cod."]})
     errors = [name for name, value in mapping.items()

@@ -27,7 +27,7 @@ def _events(endpoint=None) -> list[tuple[str, str]]:
 
 
 def _webhook_queries(captured) -> list[str]:
-    return [q["sql"] for q in captured.captured_queries if "webhook" in q["sql"]]
+    return [q["sql"] for q in captured.captured_queries if "shopops_webhook" in q["sql"]]
 
 
 def test_without_an_endpoint_an_order_costs_one_query_and_writes_nothing(merchant):
