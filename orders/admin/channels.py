@@ -15,7 +15,7 @@ from orders.services.channels import (
     channel_update,
 )
 from orders.services.sku_mappings import sku_mapping_set
-from shopops.admin import MerchantScopedAdmin, ReadOnlyAdmin, ServiceAdmin, adopt, secret_field
+from shopops.admin import MerchantRelatedFilter, MerchantScopedAdmin, ReadOnlyAdmin, ServiceAdmin, adopt, secret_field
 
 # -- channels --------------------------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ class ChannelWebhookDeliveryAdmin(MerchantScopedAdmin):
 
     list_display = ["received_at", "channel", "topic", "status", "order", "result", "attempts"]
     list_select_related = ["channel", "order"]
-    list_filter = ["status", "channel", "topic"]
+    list_filter = ["status", ("channel", MerchantRelatedFilter), "topic"]
     search_fields = ["=delivery_id", "=order__number"]
     show_full_result_count = False
     fields = ["received_at", "channel", "delivery_id", "topic", "status", "order", "result", "error", "attempts",
@@ -200,7 +200,7 @@ class SkuMappingAdmin(ServiceAdmin):
 
     list_display = ["channel_sku", "channel", "product"]
     list_select_related = ["channel", "product"]
-    list_filter = ["channel"]
+    list_filter = [("channel", MerchantRelatedFilter)]
     search_fields = ["channel_sku", "product__sku"]
     fields = ["merchant", "channel", "channel_sku", "product"]
     autocomplete_fields = ["product"]

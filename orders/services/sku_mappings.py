@@ -40,6 +40,8 @@ def channel_by_ref(merchant: Merchant, ref: Any) -> Channel:
 def sku_mapping_set(*, merchant: Merchant, channel: Any, channel_sku: str, sku: str, actor: str) -> MappingResult:
     """Map ``channel_sku`` of ``channel`` (a Channel, or its id, channel_id or name) to the product ``sku``; maps the
     lines waiting for it."""
+    if isinstance(channel, Channel) and channel.merchant_id != merchant.pk:
+        raise ValidationError({"channel": [f"The channel {channel.name!r} is another merchant's."]})
     channel = channel if isinstance(channel, Channel) else channel_by_ref(merchant, channel)
     channel_sku = (channel_sku or "").strip()
     if not channel_sku:

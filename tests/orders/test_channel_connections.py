@@ -5,9 +5,11 @@ merchant."""
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from orders.models import Channel, ChannelKind, ChannelWebhookDelivery, ConnectionStatus, SkuMapping
 from orders.services.channels import channel_create
+from orders.services.sku_mappings import sku_mapping_set
 from tests.catalog.factories import LocationFactory, ProductFactory
 
 URL = "/api/v1/channels/"
@@ -175,3 +177,27 @@ def test_process_again_sends_failed_deliveries_back(staff_client, merchant, djan
     assert (failed.status, failed.error, len(sent)) == ("pending", {}, 1)
     page = staff_client.get(f"/admin/orders/channelwebhookdelivery/{done.pk}/change/")
     assert page.status_code == 200
+
+
+def test_a_sku_mapping_saved_in_the_admin(staff_client, merchant):
+    channel = channel_create(merchant=merchant, name="Shopify", kind=ChannelKind.SHOPIFY)
+    product = ProductFactory(merchant=merchant, sku="KURTA-IND-M")
+
+    response = staff_client.post("/admin/orders/skumapping/add/", {
+        "merchant": str(merchant.pk), "channel": str(channel.pk), "channel_sku": "SHOP-KURTA-M",
+        "product": str(product.pk)})  # fmt: skip
+
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else None
+    assert list(SkuMapping.objects.values_list("channel_id", "channel_sku", "product_id")) == [
+        (channel.pk, "SHOP-KURTA-M", product.pk)]  # fmt: skip
+
+
+def test_a_mapping_onto_another_merchant_s_channel_is_refused(merchant, other_merchant):
+    theirs = channel_create(merchant=other_merchant, name="Their Shopify", kind=ChannelKind.SHOPIFY)
+    ProductFactory(merchant=merchant, sku="MINE")
+
+    with pytest.raises(ValidationError) as refused:
+        sku_mapping_set(merchant=merchant, channel=theirs, channel_sku="X", sku="MINE", actor="user:1")
+
+    assert refused.value.message_dict == {"channel": ["The channel 'Their Shopify' is another merchant's."]}
+    assert SkuMapping.objects.count() == 0
