@@ -236,8 +236,11 @@ def next_link(header: str) -> str:
 
 def _woocommerce_pages(channel: Channel, client: ChannelClient, cursor: str) -> Iterator[list[dict]]:
     """WooCommerce's orders modified after the cursor (GMT), oldest first, page by page until a short page or the
-    last of X-WP-TotalPages."""
+    last of X-WP-TotalPages. ``modified_after`` is exclusive and counts in whole seconds, so it is asked from one
+    second before the cursor: an order modified in the cursor's second but not yet stored (a pull that stopped
+    between two pages of that second) comes again; the ones stored are deduplicated."""
     size = PAGE_SIZE[ChannelKind.WOOCOMMERCE]
+    cursor = _second_before(cursor)
     url = f"{base(channel)}/wp-json/wc/v3/orders"
     page = 1
     while True:
@@ -250,6 +253,14 @@ def _woocommerce_pages(channel: Channel, client: ChannelClient, cursor: str) -> 
         if len(orders) < size or (total.isdigit() and page >= int(total)):
             return
         page += 1
+
+
+def _second_before(cursor: str) -> str:
+    try:
+        moment = datetime.fromisoformat(cursor)
+    except ValueError:
+        return cursor
+    return (moment - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _magento_pages(channel: Channel, client: ChannelClient, cursor: str) -> Iterator[list[dict]]:

@@ -423,7 +423,7 @@ def test_a_woocommerce_pull_reads_pages_until_the_last(woo, stocked, respx_mock,
 
     assert route.call_count == 2
     assert [params(call) for call in route.calls] == [
-        {"modified_after": "2026-11-27T12:00:00", "dates_are_gmt": "true", "orderby": "modified", "order": "asc",
+        {"modified_after": "2026-11-27T11:59:59", "dates_are_gmt": "true", "orderby": "modified", "order": "asc",
          "per_page": "2", "page": str(page)} for page in (1, 2)]  # fmt: skip
     expected = "Basic " + base64.b64encode(f"{WOO_KEY}:{WOO_SECRET}".encode()).decode()
     assert {call.request.headers["Authorization"] for call in route.calls} == {expected}
