@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from orders.models import Channel, ChannelWebhookDelivery, ConnectionStatus, Customer, SkuMapping
+from orders.models import Channel, ChannelHttpLog, ChannelWebhookDelivery, ConnectionStatus, Customer, SkuMapping
 from orders.services.channel_sync import channel_check
 from orders.services.channel_webhooks import ORDER_TOPICS, channel_webhook_retry
 from orders.services.channels import (
@@ -175,6 +175,22 @@ class ChannelAdmin(ServiceAdmin):
             else:
                 results.append(f"{checked.name}: {checked.get_connection_status_display()}. {checked.status_message}")
         self.message_user(request, " ".join(results))
+
+
+@admin.register(ChannelHttpLog)
+class ChannelHttpLogAdmin(ReadOnlyAdmin):
+    """Every HTTP exchange with a store (connection tests, pulls), for support: what was asked, what came back, how
+    long it took. Bodies are stored redacted (credentials, tokens and secrets replaced); headers are not stored."""
+
+    list_display = ["created_at", "channel", "operation", "method", "url", "status_code", "duration_ms", "attempt",
+                    "error"]  # fmt: skip
+    list_select_related = ["channel"]
+    list_filter = ["channel__kind", "operation", "status_code"]
+    search_fields = ["url"]
+    search_help_text = "Part of the URL."
+    show_full_result_count = False
+    fields = ["created_at", "channel", "operation", "method", "url", "attempt", "status_code", "duration_ms", "error",
+              "request_body", "response_body"]  # fmt: skip
 
 
 @admin.register(ChannelWebhookDelivery)

@@ -460,3 +460,22 @@ def test_a_magento_pull_reads_pages_until_total_count(magento, stocked, respx_mo
         ("pull:000000913:2026-12-02 09:30:00", "processed"),
     ]
     assert Order.objects.count() == 3
+
+
+def test_the_admin_action_tests_the_connection(client, owner, shopify, respx_mock):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+    from django.contrib.messages import get_messages
+
+    respx_mock.get(f"https://{SHOPIFY_IP}/admin/api/2024-10/shop.json").respond(200, json={"shop": {"name": "Acme"}})
+    client.force_login(owner)
+
+    response = client.post("/admin/orders/channel/", {"action": "test_connection", ACTION_CHECKBOX_NAME: [shopify.pk],
+                                                      "index": "0"})  # fmt: skip
+
+    assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Shopify store: Connected. Connected to the Shopify shop Acme."
+    ]
+    log_page = client.get("/admin/orders/channelhttplog/")
+    assert log_page.status_code == 200
+    assert SHOPIFY_TOKEN not in log_page.content.decode()
