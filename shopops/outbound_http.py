@@ -27,7 +27,7 @@ LOG_BODY_LIMIT = 4000
 #: Keys whose values are secret wherever they appear in a body or a query string (compared lower-case, without
 #: "-" and "_").
 SECRET_KEYS = frozenset({"password", "token", "apikey", "apitoken", "key", "secret", "webhooksecret",
-                         "authorization", "accesstoken", "refreshtoken", "clientsecret",
+                         "authorization", "accesstoken", "refreshtoken", "clientsecret", "restricteddatatoken",
                          # a signed download link's signature (a label on S3) is as good as a password for its life
                          "xamzsignature", "xamzsecuritytoken", "xamzcredential", "signature"})  # fmt: skip
 REDACTED = "[redacted]"

@@ -114,14 +114,14 @@ def secret_values(channel: Channel) -> list[str]:
     return outbound_http.secret_strings(channel.credentials)
 
 
-def target(channel: Channel, url: str) -> addresses.Target:
-    """``url`` checked (``channel_address_refused`` when it may not be called): on the store's own host, and
-    resolving to public addresses only."""
-    store_host = (urlsplit(channel.store_url).hostname or "").lower()
+def target(channel: Channel, url: str, hosts: tuple[str, ...] = ()) -> addresses.Target:
+    """``url`` checked (``channel_address_refused`` when it may not be called): on the store's own host (or one of
+    ``hosts``, the fixed hosts of a marketplace's API), and resolving to public addresses only."""
+    allowed = tuple(hosts) or ((urlsplit(channel.store_url).hostname or "").lower(),)
     host = (urlsplit(url).hostname or "").lower()
-    if not store_host or host != store_host:
+    if not host or host not in allowed:
         raise CHANNEL_ADDRESS_REFUSED(f"{redact_url(url, secret_values(channel))} is not on the store's host "
-                                      f"{store_host or '(no store URL)'}.", {"url": redact_url(url, [])})  # fmt: skip
+                                      f"{allowed[0] or '(no store URL)'}.", {"url": redact_url(url, [])})  # fmt: skip
     try:
         return addresses.resolve(url)
     except addresses.UnsafeURL as exc:
@@ -149,14 +149,22 @@ class ChannelClient:
     def __exit__(self, *exc):
         self.close()
 
-    def get(self, url: str, *, headers: dict | None = None, params=None) -> Exchange:
+    def get(self, url: str, *, headers: dict | None = None, params=None, hosts: tuple[str, ...] = ()) -> Exchange:
         """GET ``url`` (with ``params``) from the store: its 2xx answer, or a domain error."""
+        return self.request("GET", url, headers=headers, params=params, hosts=hosts)
+
+    def request(self, method: str, url: str, *, headers: dict | None = None, params=None, form: dict | None = None,
+                json_body: Any = None, hosts: tuple[str, ...] = ()) -> Exchange:  # fmt: skip
+        """Send to the store (every call here is safe to repeat: reads, and token requests): its 2xx answer, or a
+        domain error."""
         channel = self.channel
         full = str(httpx.URL(url, params=params)) if params else url
-        checked = target(channel, full)
+        checked = target(channel, full, hosts)
         extensions = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
-        request = self._http.build_request("GET", checked.connect_url, extensions=extensions,
+        request = self._http.build_request(method, checked.connect_url, extensions=extensions, data=form,
+                                           json=json_body,
                                            headers={**(headers or {}), "Host": checked.host_header})  # fmt: skip
+        body = request.content.decode("utf-8", "replace") if request.content else ""
 
         def send() -> Exchange:
             try:
@@ -167,7 +175,7 @@ class ChannelClient:
                 raise NoAnswer(type(exc).__name__) from exc
             return Exchange(response.status_code, response.content, response.headers)
 
-        exchange = perform(channel, operation=self.operation, method="GET", url=full, send=send)
+        exchange = perform(channel, operation=self.operation, method=method, url=full, send=send, request_body=body)
         if not 200 <= exchange.status_code < 300:
             where = exchange.headers.get("location", "")
             raise CHANNEL_BAD_RESPONSE(f"{channel.name}: the store answered {exchange.status_code}"
@@ -180,8 +188,12 @@ class ChannelClient:
         exchange = self.get(url, **kwargs)
         return read_json(exchange, self.channel), exchange
 
+    def request_json(self, method: str, url: str, **kwargs) -> tuple[Any, Exchange]:
+        exchange = self.request(method, url, **kwargs)
+        return read_json(exchange, self.channel), exchange
 
-def perform(channel: Channel, *, operation: str, method: str, url: str, send) -> Exchange:
+
+def perform(channel: Channel, *, operation: str, method: str, url: str, send, request_body: str = "") -> Exchange:
     outside_transaction(f"{operation} with the channel {channel.name}")
     secrets = secret_values(channel)
     name = f"{channel.name} ({urlsplit(url).hostname})"
@@ -192,7 +204,7 @@ def perform(channel: Channel, *, operation: str, method: str, url: str, send) ->
         ChannelHttpLog.objects.create(
             merchant_id=channel.merchant_id, channel=channel, operation=operation, method=method,
             url=redact_url(url, secrets), attempt=attempt, status_code=status, duration_ms=duration,
-            error=error[:300], request_body="",
+            error=error[:300], request_body=redact(request_body, secrets),
             response_body=redact(exchange.text(), secrets) if exchange is not None else "",
         )  # fmt: skip
         logger.info("%s %s %s -> %s in %d ms (attempt %d)", channel.kind, method, redact_url(url, secrets),

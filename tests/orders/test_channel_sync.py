@@ -10,6 +10,7 @@ import copy
 import json
 import socket
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ SAMPLES = Path(__file__).parent / "channels" / "samples"
 SHOPIFY_ORDER = json.loads((SAMPLES / "shopify_order.json").read_text())
 WOO_ORDER = json.loads((SAMPLES / "woocommerce_order.json").read_text())
 MAGENTO_ORDER = json.loads((SAMPLES / "magento_cod_new.json").read_text())
+AMAZON = json.loads((SAMPLES / "amazon_mfn_prepaid.json").read_text())
 
 #: The stores' names and the addresses they resolve to in the tests (public ones, except internal.acme.in).
 HOSTS = {
@@ -37,6 +39,8 @@ HOSTS = {
     "shop.acme.in": "104.21.32.7",
     "magento.acme.in": "172.67.140.20",
     "internal.acme.in": "10.0.0.7",
+    "api.amazon.com": "54.239.28.85",
+    "sellingpartnerapi-eu.amazon.com": "52.95.120.20",
 }
 SHOPIFY_IP, WOO_IP, MAGENTO_IP = HOSTS["acme.myshopify.com"], HOSTS["shop.acme.in"], HOSTS["magento.acme.in"]
 SHOPIFY_TOKEN = "shpat_5f1e7c2a9b3d4e6f"
@@ -75,7 +79,7 @@ def waits(monkeypatch) -> list[float]:
 @pytest.fixture
 def stocked(merchant):
     location = default_location(merchant)
-    for sku in ("KURTA-IND-M", "DIYA-L", "SOAP-NEEM-75G"):
+    for sku in ("KURTA-IND-M", "DIYA-L", "SOAP-NEEM-75G", "KURTA-COT-IND-L", "DUPATTA-SILK-MRN"):
         stock(ProductFactory(merchant=merchant, sku=sku, title=sku.title()), location, 50)
 
 
@@ -479,3 +483,112 @@ def test_the_admin_action_tests_the_connection(client, owner, shopify, respx_moc
     log_page = client.get("/admin/orders/channelhttplog/")
     assert log_page.status_code == 200
     assert SHOPIFY_TOKEN not in log_page.content.decode()
+
+
+# -- Amazon ------------------------------------------------------------------------------------------------------
+
+LWA_IP, SP_IP = HOSTS["api.amazon.com"], HOSTS["sellingpartnerapi-eu.amazon.com"]
+AMAZON_CREDENTIALS = {"client_id": "amzn1.application-oa2-client.4f8e2d1c", "client_secret": "amzn1.oa2-cs.v1.9d7c5b3a",
+                      "refresh_token": "Atzr|IwEBIJ3k7v9q2w4e6r8t"}  # fmt: skip
+ACCESS_TOKEN = "Atza|IwEBIFq8r6t4y2u0i9o7p"
+RDT = "Atz.sprdt|IwEBIHk3j5l7z9x1c3v"
+
+
+@pytest.fixture
+def amazon(merchant):
+    channel_sync._amazon_tokens.clear()
+    return channel_create(merchant=merchant, name="Amazon.in", kind=ChannelKind.AMAZON, marketplace_id="A21TJRUUN4KGV",
+                          credentials=dict(AMAZON_CREDENTIALS))  # fmt: skip
+
+
+def amazon_order(order_id: str, updated: str) -> dict:
+    order = {**copy.deepcopy(AMAZON["order"]), "AmazonOrderId": order_id, "LastUpdateDate": updated}
+    order["ShippingAddress"] = copy.deepcopy(AMAZON["address"])  # what getOrders answers with the RDT
+    return order
+
+
+def lwa(respx_mock):
+    return respx_mock.post(f"https://{LWA_IP}/auth/o2/token").respond(
+        200, json={"access_token": ACCESS_TOKEN, "refresh_token": AMAZON_CREDENTIALS["refresh_token"],
+                   "token_type": "bearer", "expires_in": 3600})  # fmt: skip
+
+
+def test_an_amazon_check_refreshes_the_token_and_reads_the_marketplaces(amazon, respx_mock):
+    token = lwa(respx_mock)
+    route = respx_mock.get(f"https://{SP_IP}/sellers/v1/marketplaceParticipations").respond(200, json={"payload": [
+        {"marketplace": {"id": "A21TJRUUN4KGV", "countryCode": "IN", "name": "Amazon.in", "defaultCurrencyCode": "INR",
+                         "defaultLanguageCode": "en_IN", "domainName": "www.amazon.in"},
+         "participation": {"isParticipating": True, "hasSuspendedListings": False}}]})  # fmt: skip
+
+    checked = channel_check(amazon)
+
+    assert dict(httpx.QueryParams(token.calls.last.request.content.decode())) == {
+        "grant_type": "refresh_token",
+        **AMAZON_CREDENTIALS,
+    }
+    assert route.calls.last.request.headers["x-amz-access-token"] == ACCESS_TOKEN
+    assert (checked.connection_status, checked.status_message) == (
+        "connected", "Connected to Amazon: selling in Amazon.in.")  # fmt: skip
+    assert_no_credential_logged(ACCESS_TOKEN, *AMAZON_CREDENTIALS.values())
+
+
+def test_an_amazon_refresh_token_refused_marks_the_channel_failing(amazon, respx_mock):
+    respx_mock.post(f"https://{LWA_IP}/auth/o2/token").respond(
+        400,
+        json={
+            "error_description": "The request has an invalid grant parameter : refresh_token",
+            "error": "invalid_grant",
+        },
+    )
+
+    checked = channel_check(amazon)
+
+    assert (checked.connection_status, checked.status_message) == ("failing", (
+        "The store rejected the channel's credentials (Login with Amazon: invalid_grant)."))  # fmt: skip
+
+
+def test_an_amazon_pull_reads_orders_with_a_restricted_data_token_and_each_order_s_items(amazon, stocked, respx_mock,
+                                                                                          pull):  # fmt: skip
+    token = lwa(respx_mock)
+    rdt = respx_mock.post(f"https://{SP_IP}/tokens/2021-03-01/restrictedDataToken").respond(
+        200, json={"restrictedDataToken": RDT, "expiresIn": 3600}
+    )
+    orders = respx_mock.get(f"https://{SP_IP}/orders/v0/orders").mock(side_effect=[
+        httpx.Response(200, json={"payload": {"Orders": [amazon_order("171-5304612-4431543", "2026-12-01T07:15:40Z")],
+                                              "NextToken": "2YgYW55IGNhcm5hbCBwbGVhc3VyZQ=="}}),
+        httpx.Response(200, json={"payload": {"Orders": [amazon_order("171-5304612-4431544", "2026-11-30T09:00:00Z")],
+                                              "LastUpdatedBefore": "2026-12-04T11:58:00Z"}}),
+    ])  # fmt: skip
+    items = respx_mock.get(url__regex=rf"https://{SP_IP}/orders/v0/orders/[0-9-]+/orderItems").respond(
+        200, json={"payload": {"OrderItems": copy.deepcopy(AMAZON["items"]), "AmazonOrderId": "x"}}
+    )
+
+    pulled = pull(amazon)
+
+    assert (token.call_count, rdt.call_count, orders.call_count, items.call_count) == (1, 1, 2, 2)
+    assert json.loads(rdt.calls.last.request.content) == {
+        "restrictedResources": [
+            {"method": "GET", "path": "/orders/v0/orders", "dataElements": ["buyerInfo", "shippingAddress"]}
+        ]
+    }
+    assert [params(call) for call in orders.calls] == [
+        {"MarketplaceIds": "A21TJRUUN4KGV", "LastUpdatedAfter": "2026-11-27T12:00:00Z", "MaxResultsPerPage": "100"},
+        {"MarketplaceIds": "A21TJRUUN4KGV", "NextToken": "2YgYW55IGNhcm5hbCBwbGVhc3VyZQ=="},
+    ]
+    assert {call.request.headers["x-amz-access-token"] for call in orders.calls} == {RDT}
+    assert {call.request.headers["x-amz-access-token"] for call in items.calls} == {ACCESS_TOKEN}
+    assert [call.request.url.path for call in items.calls] == [
+        "/orders/v0/orders/171-5304612-4431543/orderItems",
+        "/orders/v0/orders/171-5304612-4431544/orderItems",
+    ]
+    # the cursor moves once, to the latest LastUpdateDate (Amazon does not promise the order of its pages)
+    assert pulled == channel_sync.Pulled(pages=2, stored=2, cursor="2026-12-01T07:15:40Z")
+    assert sorted(ChannelWebhookDelivery.objects.values_list("delivery_id", "status")) == [
+        ("pull:171-5304612-4431543:2026-12-01T07:15:40Z", "processed"),
+        ("pull:171-5304612-4431544:2026-11-30T09:00:00Z", "processed"),
+    ]
+    order = Order.objects.get(channel_order_id="171-5304612-4431543")
+    assert (order.shipping_address["name"], order.shipping_address["line1"], order.total, order.payment_method) == (
+        "Ananya Iyer", "Flat 12B, Lotus Residency", Decimal("1549.00"), "prepaid")  # fmt: skip
+    assert Order.objects.count() == 2
+    assert_no_credential_logged(ACCESS_TOKEN, RDT, *AMAZON_CREDENTIALS.values())
