@@ -113,6 +113,9 @@ def channel_check(channel: Channel) -> Channel:
     store URL or credentials. Runs with no transaction open."""
     outside_transaction(f"test the connection of the channel {channel.name}")
     lacking = missing(channel)
+    if lacking == ["kind"]:
+        raise CHANNEL_NOT_CONFIGURED(f"A {channel.get_kind_display()} channel has no store to test.",
+                                     {"missing": lacking})  # fmt: skip
     if lacking:
         raise CHANNEL_NOT_CONFIGURED(f"The channel needs {', '.join(lacking)} to reach its store.",
                                      {"missing": lacking})  # fmt: skip
