@@ -29,3 +29,35 @@ ORDER_NOT_EDITABLE = ErrorCode(
 ORDER_NOT_RETURNABLE = ErrorCode(
     "order_not_returnable", ErrorKind.CONFLICT, "Only delivered (or partially returned) orders can be returned."
 )
+CHANNEL_ADDRESS_REFUSED = ErrorCode(
+    "channel_address_refused",
+    ErrorKind.CONFLICT,
+    "The store URL may not be called: not https, or it names or resolves to a private, loopback or link-local address.",
+)
+CHANNEL_CREDENTIALS_REJECTED = ErrorCode(
+    "channel_credentials_rejected", ErrorKind.CONFLICT, "The store rejected the channel's credentials (401 or 403)."
+)
+CHANNEL_NOT_CONFIGURED = ErrorCode(
+    "channel_not_configured",
+    ErrorKind.CONFLICT,
+    "The channel lacks what the call needs (its store URL or credentials); `details.missing` names them.",
+)
+CHANNEL_REFUSED = ErrorCode(
+    "channel_refused", ErrorKind.CONFLICT, "The store refused the request; `details.service_message` gives its reason."
+)
+CHANNEL_UNAVAILABLE = ErrorCode(
+    "channel_unavailable",
+    ErrorKind.CONFLICT,
+    "The store did not answer (timeouts, 429, 5xx) or the channel's circuit is open; `details.retry_after` may say "
+    "when to try again.",
+)
+CHANNEL_OUTCOME_UNKNOWN = ErrorCode(
+    "channel_outcome_unknown",
+    ErrorKind.CONFLICT,
+    "The store got the request but its answer was lost: it may have acted.",
+)
+CHANNEL_BAD_RESPONSE = ErrorCode(
+    "channel_bad_response",
+    ErrorKind.CONFLICT,
+    "The store answered something unreadable (HTML, an empty body, broken JSON, a redirect).",
+)

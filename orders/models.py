@@ -71,6 +71,9 @@ class Channel(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     sync_cursor = models.CharField(max_length=200, blank=True, help_text="Where the next pull starts.")
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0, help_text="Transient failures in a row of calls "
+                                                                            "to the store.")  # fmt: skip
+    circuit_open_until = models.DateTimeField(null=True, blank=True, help_text="Calls to the store wait until then.")
     pickup_location = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True,
                                         related_name="+", help_text="Where this channel's orders ship from; blank: "
                                                                     "the default location.")  # fmt: skip
@@ -96,6 +99,34 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ChannelHttpLog(models.Model):
+    """One HTTP exchange with a store (a connection test, a pull), for support: what was asked, what came back, how
+    long it took. Bodies are stored redacted (credentials, tokens and secrets replaced) and cut to a few kilobytes."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="http_logs")
+    operation = models.CharField(max_length=40, help_text="What ShopOps was doing, e.g. check, pull.")
+    method = models.CharField(max_length=8)
+    url = models.CharField(max_length=500, help_text="Host and path, with secret query values redacted.")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Blank: no answer.")
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True, help_text="Timeout, refused connection, refused address.")
+    request_body = models.TextField(blank=True)
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["merchant", "created_at"], name="channelhttplog_merchant"),
+            models.Index(fields=["channel", "created_at"], name="channelhttplog_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} -> {self.status_code or self.error}"
 
 
 class SkuMapping(models.Model):

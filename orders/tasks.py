@@ -4,7 +4,7 @@ from django.conf import settings
 
 from orders.imports import jobs
 from orders.models import BulkImport, ChannelWebhookDelivery, ImportStatus
-from orders.services import channel_webhooks
+from orders.services import channel_sync, channel_webhooks
 from shopops import dispatch
 from shopops.errors import DATABASE_ERRORS
 from shopops.jobs import JOB_TASK_OPTIONS
@@ -31,6 +31,32 @@ def import_fail_stuck() -> int:
 def channel_webhook_process(delivery_id: int) -> str:
     """Take in a channel's stored webhook (queue ``default``); a processed one is left alone."""
     return channel_webhooks.channel_webhook_process(delivery_id=delivery_id).status
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def channels_pull() -> int:
+    """Every ``CHANNEL_PULL_EVERY`` seconds (Celery beat): one pull task per channel due."""
+    ids = list(channel_sync.channels_due().values_list("pk", flat=True))
+    for channel_id in ids:
+        dispatch.send(channel_pull.name, channel_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True, soft_time_limit=540, time_limit=600)
+def channel_pull(channel_id: int) -> dict:
+    """Pull one channel's orders updated since its cursor into its inbox (queue ``default``). A store that fails
+    shows on the channel (failing, its circuit); the next scheduled pull tries again from the cursor."""
+    from orders.models import Channel
+    from shopops.errors import DomainError
+
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        return {"skipped": "The channel is gone."}
+    try:
+        pulled = channel_sync.channel_pull(channel)
+    except DomainError as exc:
+        return {"error": exc.code, "message": exc.message}
+    return {"pages": pulled.pages, "stored": pulled.stored, "cursor": pulled.cursor, "skipped": pulled.skipped}
 
 
 # The jobs the sweep sends again while they wait for a worker (shopops/dispatch.py).

@@ -233,6 +233,18 @@ COURIER_CIRCUIT_SECONDS = env_int("COURIER_CIRCUIT_SECONDS", 60)
 # Live quotes from courier services are kept this long (seconds).
 COURIER_LIVE_QUOTE_TTL = env_int("COURIER_LIVE_QUOTE_TTL", 600)
 
+# Sales channels' APIs (a connection test, pulls): the same policy as courier services, with its own numbers.
+CHANNEL_CONNECT_TIMEOUT = float(os.environ.get("CHANNEL_CONNECT_TIMEOUT") or 5)
+CHANNEL_READ_TIMEOUT = float(os.environ.get("CHANNEL_READ_TIMEOUT") or 30)
+CHANNEL_MAX_ATTEMPTS = env_int("CHANNEL_MAX_ATTEMPTS", 3)
+CHANNEL_MAX_BACKOFF = float(os.environ.get("CHANNEL_MAX_BACKOFF") or 8)
+CHANNEL_CIRCUIT_FAILURES = env_int("CHANNEL_CIRCUIT_FAILURES", 5)
+CHANNEL_CIRCUIT_SECONDS = env_int("CHANNEL_CIRCUIT_SECONDS", 60)
+# Stores' orders are pulled every CHANNEL_PULL_EVERY seconds; a channel's first pull reaches back
+# CHANNEL_PULL_BACKFILL seconds (7 days).
+CHANNEL_PULL_EVERY = env_int("CHANNEL_PULL_EVERY", 300)
+CHANNEL_PULL_BACKFILL = env_int("CHANNEL_PULL_BACKFILL", 7 * 24 * 3600)
+
 # Outbound webhooks: endpoints on private, loopback or link-local addresses (and plain http) are refused unless
 # this is on (development, tests); a delivery attempt waits this long for the partner's answer.
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", False)
@@ -457,6 +469,10 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
         "task": "shopops.webhooks.tasks.webhooks_sweep",
         "schedule": timedelta(seconds=30),
+    },
+    "channels-pull": {
+        "task": "orders.tasks.channels_pull",
+        "schedule": timedelta(seconds=CHANNEL_PULL_EVERY),
     },
     "oauth2-tokens-clear-expired": {
         "task": "shopops.tasks.oauth2_tokens_clear_expired",

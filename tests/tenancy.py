@@ -98,6 +98,10 @@ ROUTE_FACTORIES: dict[str, Callable] = {
     "order-create-return": lambda merchant: make_order(merchant, "delivered"),
     "order-add-inventory": lambda merchant: make_order(merchant, "new"),
     "order-map-lines": lambda merchant: _order_with_unmapped_line(merchant),
+    # a store on a loopback address: the test is answered (failing, the address refused) without any request
+    "channel-test": lambda merchant: ChannelFactory(
+        merchant=merchant, store_url="https://127.0.0.1", credentials={"access_token": "shpat_tenancy_0001"}
+    ),
     "return-approve": lambda merchant: make_return(merchant, "requested"),
     "return-reject": lambda merchant: make_return(merchant, "requested"),
     "return-schedule-pickup": lambda merchant: make_return(merchant, "approved"),
@@ -257,6 +261,7 @@ OWNER_REQUESTS: dict[tuple[str, str], Callable] = {
     ("channel-detail", "PATCH"): lambda obj: {"name": "Renamed"},
     ("channel-detail", "DELETE"): lambda obj: None,
     ("channel-pause", "POST"): lambda obj: None,
+    ("channel-test", "POST"): lambda obj: None,
     ("channel-resume", "POST"): lambda obj: None,
     ("sku-mapping-list", "POST"): lambda obj: {
         "channel": obj.channel_id,

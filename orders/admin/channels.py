@@ -5,7 +5,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from orders.models import Channel, ChannelWebhookDelivery, ConnectionStatus, Customer, SkuMapping
+from orders.models import Channel, ChannelHttpLog, ChannelWebhookDelivery, ConnectionStatus, Customer, SkuMapping
+from orders.services.channel_sync import channel_check
 from orders.services.channel_webhooks import ORDER_TOPICS, channel_webhook_retry
 from orders.services.channels import (
     CREDENTIAL_FIELDS,
@@ -16,6 +17,7 @@ from orders.services.channels import (
 )
 from orders.services.sku_mappings import sku_mapping_set
 from shopops.admin import MerchantRelatedFilter, MerchantScopedAdmin, ReadOnlyAdmin, ServiceAdmin, adopt, secret_field
+from shopops.errors import DomainError
 
 # -- channels --------------------------------------------------------------------------------------
 
@@ -72,7 +74,7 @@ class ChannelAdmin(ServiceAdmin):
     list_filter = ["kind", "connection_status", "is_active"]
     search_fields = ["name", "channel_id"]
     conflict_fields = {"duplicate_channel": "name"}
-    actions = ["pause", "resume"]
+    actions = ["pause", "resume", "test_connection"]
 
     def get_fieldsets(self, request, obj=None):
         main = ["merchant", "name", "kind", "is_active", "is_default_api"] if obj is None else [
@@ -161,6 +163,34 @@ class ChannelAdmin(ServiceAdmin):
         for channel in queryset.order_by("pk"):
             channel_resume(channel=channel)
         self.message_user(request, f"Resumed {queryset.count()} channel(s).")
+
+    @admin.action(description="Test connection", permissions=["change"])
+    def test_connection(self, request, queryset):
+        results = []
+        for channel in queryset.order_by("pk"):
+            try:
+                checked = channel_check(channel)
+            except DomainError as exc:
+                results.append(f"{channel.name}: {exc.message}")
+            else:
+                results.append(f"{checked.name}: {checked.get_connection_status_display()}. {checked.status_message}")
+        self.message_user(request, " ".join(results))
+
+
+@admin.register(ChannelHttpLog)
+class ChannelHttpLogAdmin(ReadOnlyAdmin):
+    """Every HTTP exchange with a store (connection tests, pulls), for support: what was asked, what came back, how
+    long it took. Bodies are stored redacted (credentials, tokens and secrets replaced); headers are not stored."""
+
+    list_display = ["created_at", "channel", "operation", "method", "url", "status_code", "duration_ms", "attempt",
+                    "error"]  # fmt: skip
+    list_select_related = ["channel"]
+    list_filter = ["channel__kind", "operation", "status_code"]
+    search_fields = ["url"]
+    search_help_text = "Part of the URL."
+    show_full_result_count = False
+    fields = ["created_at", "channel", "operation", "method", "url", "attempt", "status_code", "duration_ms", "error",
+              "request_body", "response_body"]  # fmt: skip
 
 
 @admin.register(ChannelWebhookDelivery)

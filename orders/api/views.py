@@ -15,7 +15,7 @@ from orders.api import serializers as s
 from orders.filters import ChannelFilter, CustomerFilter, ImportFilter, OrderFilter, ReturnFilter
 from orders.imports import jobs, parse
 from orders.models import BulkImport, ImportKind, Order, ReturnStatus
-from orders.services import channels, create, prepare, returns
+from orders.services import channel_sync, channels, create, prepare, returns
 from orders.services import orders as order_services
 from shopops.api.base import MerchantScopedGenericViewSet, MerchantScopedReadOnlyViewSet
 from shopops.api.exceptions import error_of
@@ -76,6 +76,21 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         return Response(s.ChannelOutput(channels.channel_resume(channel=self.get_object()),
+                                        context=self.get_serializer_context()).data)  # fmt: skip
+
+    @extend_schema(
+        summary="Test the connection: ask the store who it is with the channel's credentials",
+        description="The answer becomes the channel's `connection_status` (connected, or failing with "
+        "`status_message` saying why: credentials rejected, store unreachable, an address ShopOps may not call).",
+        request=None,
+        responses={
+            200: s.ChannelOutput,
+            409: OpenApiResponse(ApiErrorOutput, description="`channel_not_configured`: no store URL or credentials."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        return Response(s.ChannelOutput(channel_sync.channel_check(self.get_object()),
                                         context=self.get_serializer_context()).data)  # fmt: skip
 
     @extend_schema(summary="The channel's webhook deliveries, newest first: what each did, or why it failed",

@@ -65,6 +65,14 @@ HALF_PAISA = Decimal("0.005")
 ZERO = Decimal("0")
 
 
+def order_from_payload(payload: dict) -> ChannelOrder:
+    """The parts as ShopOps stores a pulled Amazon order in the channel's inbox: ``{"order", "items"}`` (and
+    ``address``, ``buyer`` when they were read apart from the order)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("order"), dict):
+        raise MappingError("order", "is not an object.")
+    return order_from_parts(payload["order"], payload.get("items") or [], payload.get("address"), payload.get("buyer"))
+
+
 def order_from_parts(order: dict, items: list[dict], address: dict | None, buyer: dict | None = None) -> ChannelOrder:
     """The Amazon order from its parts; MappingError when it cannot be an order."""
     if not isinstance(order, dict):

@@ -24,16 +24,11 @@ transport most adapters use.
 
 import json
 import logging
-import random
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
@@ -49,22 +44,23 @@ from shipping.errors import (
     COURIER_UNAVAILABLE,
 )
 from shipping.models import AccountHealth, CourierAccount, CourierHttpLog
+from shopops import outbound_http
 from shopops.errors import DomainError
 from shopops.integrations import outside_transaction
+from shopops.outbound_http import (  # noqa: F401  (re-exported: the adapters use them as http.<name>)
+    LOG_BODY_LIMIT,
+    MIN_SECRET_LENGTH,
+    REDACTED,
+    SECRET_KEYS,
+    Exchange,
+    NoAnswer,
+    NotSent,
+    redact,
+    redact_url,
+    retry_after_seconds,
+)
 
 logger = logging.getLogger("shipping.courier_http")
-
-#: Longest body kept in the log, in characters.
-LOG_BODY_LIMIT = 4000
-#: Keys whose values are secret wherever they appear in a body or a query string (compared lower-case, without
-#: "-" and "_").
-SECRET_KEYS = frozenset({"password", "token", "apikey", "apitoken", "key", "secret", "webhooksecret",
-                         "authorization", "accesstoken", "refreshtoken", "clientsecret",
-                         # a signed download link's signature (a label on S3) is as good as a password for its life
-                         "xamzsignature", "xamzsecuritytoken", "xamzcredential", "signature"})  # fmt: skip
-REDACTED = "[redacted]"
-#: Shortest credential value searched for in free text (shorter ones would blank out ordinary words).
-MIN_SECRET_LENGTH = 6
 
 #: The ``CourierCall`` being made (set by the call machinery), so the log links each exchange to its call.
 current_call: ContextVar = ContextVar("current_courier_call", default=None)
@@ -72,78 +68,13 @@ current_call: ContextVar = ContextVar("current_courier_call", default=None)
 #: How the client waits between attempts; the tests replace it to record the waits instead of sleeping.
 sleep = time.sleep
 
-
-@dataclass
-class Exchange:
-    """One answer of a service, whatever the transport."""
-
-    status_code: int
-    content: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-
-class NotSent(Exception):
-    """The request never reached the service (connection refused, connect timeout, DNS): safe to send again."""
-
-
-class NoAnswer(Exception):
-    """The request may have reached the service but no answer came (read timeout, dropped connection)."""
-
-
-# -- redaction -----------------------------------------------------------------------------------------------
-
-
-def _is_secret_key(name: str) -> bool:
-    return re.sub(r"[-_ ]", "", str(name).lower()) in SECRET_KEYS
+_ERRORS = outbound_http.Errors(refused=COURIER_REFUSED, unavailable=COURIER_UNAVAILABLE,
+                               outcome_unknown=COURIER_OUTCOME_UNKNOWN)  # fmt: skip
 
 
 def secret_values(account: CourierAccount) -> list[str]:
     """Every secret of the account that may turn up in a body: its credentials and its session token."""
-    values = []
-    for source in (account.credentials or {}, account.session or {}):
-        for value in source.values():
-            if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-                values.append(value)
-    return sorted(set(values), key=len, reverse=True)
-
-
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: REDACTED if _is_secret_key(k) and v not in (None, "") else _redact_value(v)
-                for k, v in value.items()}  # fmt: skip
-    if isinstance(value, list):
-        return [_redact_value(v) for v in value]
-    return value
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with secret keys' values (in JSON or a form body) and the account's secrets replaced, cut to
-    ``LOG_BODY_LIMIT`` characters."""
-    if not text:
-        return ""
-    try:
-        text = json.dumps(_redact_value(json.loads(text)), ensure_ascii=False)
-    except ValueError:
-        if "=" in text and "\n" not in text and " " not in text.strip():  # a form body
-            pairs = parse_qsl(text, keep_blank_values=True)
-            if pairs:
-                text = urlencode([(k, REDACTED if _is_secret_key(k) else v) for k, v in pairs])
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text[:LOG_BODY_LIMIT]
-
-
-def redact_url(url: str, secrets: list[str]) -> str:
-    """The URL without secret query values (Delhivery takes its token as ``?token=``)."""
-    parts = urlsplit(url)
-    query = urlencode([(k, REDACTED if _is_secret_key(k) else v) for k, v in parse_qsl(parts.query, True)])
-    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-    for secret in secrets:
-        clean = clean.replace(secret, REDACTED)
-    return clean[:500]
+    return outbound_http.secret_strings(account.credentials, account.session)
 
 
 # -- the circuit breaker ---------------------------------------------------------------------------------------
@@ -189,61 +120,14 @@ def credentials_rejected(account: CourierAccount, message: str) -> None:
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: the service's Retry-After when given, else full jitter
-    over an exponential ceiling (0.5 s, 1 s, 2 s, ... up to ``COURIER_MAX_BACKOFF``)."""
-    if retry_after is not None:
-        return retry_after
-    return random.uniform(0, min(settings.COURIER_MAX_BACKOFF, 0.5 * 2 ** (attempt - 1)))
-
-
-def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - (now or timezone.now())).total_seconds())
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    """``value`` (a service's message or errors) with the account's secrets replaced, wherever they are."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {k: REDACTED if _is_secret_key(k) else _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    return value
+    """Seconds to wait before attempt ``attempt + 1`` (``shopops.outbound_http.backoff`` capped at
+    ``COURIER_MAX_BACKOFF``)."""
+    return outbound_http.backoff(attempt, retry_after, max_backoff=settings.COURIER_MAX_BACKOFF)
 
 
 def service_message(exchange: Exchange, secrets: list[str] = ()) -> tuple[str, Any]:
-    """The service's own reason in an error answer: its message and its field errors, as far as can be read, with
-    the account's secrets replaced (a service may echo them)."""
-    message, errors = _service_message(exchange)
-    return _scrub(message, list(secrets)), _scrub(errors, list(secrets))
-
-
-def _service_message(exchange: Exchange) -> tuple[str, Any]:
-    try:
-        body = json.loads(exchange.content or b"null")
-    except ValueError:
-        return exchange.text().strip()[:200], {}
-    if isinstance(body, dict):
-        message = (body.get("message") or body.get("error") or body.get("rmk") or body.get("detail")
-                   or body.get("remark") or "")  # fmt: skip
-        if isinstance(message, dict):  # EasyPost: {"error": {"code", "message", "errors"}}
-            return str(message.get("message") or message.get("code") or ""), message.get("errors") or {}
-        # No message key: the body is the reason (Delhivery answers {"pickup_location": "Invalid ..."}).
-        return str(message)[:300], body.get("errors") or ({} if message else body)
-    return "", body
+    """The service's own reason in an error answer, with the account's secrets replaced."""
+    return outbound_http.service_message(exchange, secrets)
 
 
 def _log(account, *, operation, reference, call, method, url, attempt, started, exchange=None, error="",
@@ -271,67 +155,30 @@ def perform(account: CourierAccount, *, operation: str, method: str, url: str, s
     outside_transaction(f"{operation} with {account.name}")
     secrets = secret_values(account)
     name = f"{account.get_service_display()} ({account.name})"
-    attempts = settings.COURIER_MAX_ATTEMPTS
-    for attempt in range(1, attempts + 1):
-        if account_auth:
-            breaker_check(account)
-        started = time.monotonic()
-        log = {
-            "operation": operation,
-            "reference": reference,
-            "call": call,
-            "method": method,
-            "url": url,
-            "attempt": attempt,
-            "started": started,
-            "request_body": request_body,
-            "secrets": secrets,
-        }
-        try:
-            exchange = send()
-        except NotSent as exc:
-            _log(account, **log, error=f"not sent: {exc}")
-            if account_auth:
-                breaker_failure(account, f"{name} could not be reached: {exc}")
-            failure, retry_after, unknown = f"could not be reached ({exc})", None, False
-        except NoAnswer as exc:
-            _log(account, **log, error=f"no answer: {exc}")
-            if account_auth:
-                breaker_failure(account, f"{name} did not answer: {exc}")
-            failure, retry_after, unknown = f"did not answer in time ({exc})", None, True
-        else:
-            _log(account, **log, exchange=exchange)
-            code = exchange.status_code
-            if code == 429 or code >= 500:
-                if account_auth:
-                    breaker_failure(account, f"{name} answered {code}.")
-                retry_after = retry_after_seconds(exchange.headers) if code == 429 else None
-                said = service_message(exchange, secrets)[0] if code >= 500 else ""
-                failure, unknown = f"answered {code}" + (f" ({said})" if said else ""), code >= 500
-            else:
-                if account_auth:
-                    breaker_success(account)
-                if code in (401, 403) and account_auth:
-                    message, errors = service_message(exchange, secrets)
-                    credentials_rejected(account, f"{name} rejected the credentials: {message or code}.")
-                    raise COURIER_CREDENTIALS_REJECTED(
-                        f"{name} rejected the account's credentials ({code}{': ' + message if message else ''}).",
-                        {"status": code, "service_message": message})  # fmt: skip
-                if code >= 400:
-                    message, errors = service_message(exchange, secrets)
-                    raise COURIER_REFUSED(f"{name} refused: {message or f'HTTP {code}'}.", {
-                        "status": code, "service_message": message, "service_errors": errors})  # fmt: skip
-                return exchange
-        transient_ok = idempotent or not unknown  # a request that never left, or a 429, did nothing at the service
-        if attempt == attempts or not transient_ok or (retry_after or 0) > settings.COURIER_MAX_BACKOFF:
-            break
-        sleep(backoff(attempt, retry_after))
-    details = {"attempts": attempt}
-    if retry_after is not None:
-        details["retry_after"] = int(retry_after)
-    if unknown and not idempotent:
-        raise COURIER_OUTCOME_UNKNOWN(f"{name} {failure}; it may have acted on the request.", details)
-    raise COURIER_UNAVAILABLE(f"{name} {failure} after {attempt} attempt{'s' if attempt > 1 else ''}.", details)
+
+    def log(attempt: int, started: float, *, exchange: Exchange | None = None, error: str = "") -> None:
+        _log(account, operation=operation, reference=reference, call=call, method=method, url=url, attempt=attempt,
+             started=started, request_body=request_body, secrets=secrets, exchange=exchange, error=error)  # fmt: skip
+
+    def rejected(code: int, message: str) -> Exception:
+        credentials_rejected(account, f"{name} rejected the credentials: {message or code}.")
+        return COURIER_CREDENTIALS_REJECTED(
+            f"{name} rejected the account's credentials ({code}{': ' + message if message else ''}).",
+            {"status": code, "service_message": message})  # fmt: skip
+
+    hooks = outbound_http.Hooks(
+        log=log,
+        sleep=lambda seconds: sleep(seconds),  # looked up at each wait: the tests replace ``sleep``
+        check=(lambda: breaker_check(account)) if account_auth else None,
+        failure=(lambda error: breaker_failure(account, error)) if account_auth else None,
+        success=(lambda: breaker_success(account)) if account_auth else None,
+        rejected=rejected if account_auth else None,
+    )
+    return outbound_http.send_with_policy(
+        name=name, send=send, idempotent=idempotent, attempts=settings.COURIER_MAX_ATTEMPTS,
+        max_backoff=settings.COURIER_MAX_BACKOFF, secrets=secrets, hooks=hooks, errors=_ERRORS,
+        started_clock=time.monotonic,
+    )  # fmt: skip
 
 
 def read_json(exchange: Exchange, account: CourierAccount, *, idempotent: bool = True) -> Any:
