@@ -4,6 +4,7 @@ import secrets
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from catalog.models import UQC, Location, Product
 from shopops.crypto import EncryptedJSONField
@@ -137,6 +138,9 @@ class SkuMapping(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="sku_mappings")
     channel_sku = models.CharField(max_length=100, help_text="The SKU (or variant id) the channel sends.")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="channel_skus")
+    pushed_quantity = models.IntegerField(null=True, blank=True, editable=False,
+                                          help_text="The available quantity last sent to the store.")  # fmt: skip
+    pushed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -201,6 +205,63 @@ CHANNEL_WEBHOOK_STATES = declare(ChannelWebhookDelivery, {
     ChannelWebhookDelivery.Status.FAILED: {ChannelWebhookDelivery.Status.PENDING},
     ChannelWebhookDelivery.Status.PROCESSED: set(),
     ChannelWebhookDelivery.Status.IGNORED: set(),
+})  # fmt: skip
+
+
+class ChannelPush(models.Model):
+    """A write-back to a store (the outbox): ShopOps tells the channel a shipment's AWB and tracking (``fulfilment``,
+    written in the same transaction as the AWB) or a mapped SKU's available stock (``stock``). A worker sends it,
+    step by step (``known``: what the store's answers taught, so a retry does not repeat a step that took), with
+    retries and backoff; ``failed`` when the store refuses for good or the retries run out."""
+
+    class Kind(models.TextChoices):
+        FULFILMENT = "fulfilment", "Fulfilment and tracking"
+        STOCK = "stock", "Stock level"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="pushes")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    order = models.ForeignKey("Order", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    mapping = models.ForeignKey(SkuMapping, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    key = models.CharField(max_length=120, help_text="fulfilment:<order>:<awb> or stock:<mapping>; one pending each.")
+    data = models.JSONField(default=dict, help_text="What to tell the store.")
+    known = models.JSONField(default=dict, blank=True, help_text="What the store's answers taught (ids, steps done).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "key"], condition=Q(status="pending"), name="channelpush_one_pending_per_key"
+            ),  # fmt: skip
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sent", "failed"]), name="channelpush_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=["fulfilment", "stock"]), name="channelpush_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="channelpush_due")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.key}"
+
+
+#: A push is sent once; a failed one may be sent again (its cause fixed); a pending one's stock figure is replaced by
+#: a newer one in place.
+CHANNEL_PUSH_STATES = declare(ChannelPush, {
+    ChannelPush.Status.PENDING: {ChannelPush.Status.SENT, ChannelPush.Status.FAILED},
+    ChannelPush.Status.FAILED: {ChannelPush.Status.PENDING},
+    ChannelPush.Status.SENT: set(),
 })  # fmt: skip
 
 

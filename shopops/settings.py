@@ -232,6 +232,10 @@ COURIER_CIRCUIT_FAILURES = env_int("COURIER_CIRCUIT_FAILURES", 5)
 COURIER_CIRCUIT_SECONDS = env_int("COURIER_CIRCUIT_SECONDS", 60)
 # Live quotes from courier services are kept this long (seconds).
 COURIER_LIVE_QUOTE_TTL = env_int("COURIER_LIVE_QUOTE_TTL", 600)
+# Write-backs to stores: attempts of a push before it fails; how often mapped SKUs' stock is compared with what the
+# stores were last told (seconds).
+CHANNEL_PUSH_MAX_ATTEMPTS = env_int("CHANNEL_PUSH_MAX_ATTEMPTS", 8)
+CHANNEL_STOCK_EVERY = env_int("CHANNEL_STOCK_EVERY", 120)
 
 # Sales channels' APIs (a connection test, pulls): the same policy as courier services, with its own numbers.
 CHANNEL_CONNECT_TIMEOUT = float(os.environ.get("CHANNEL_CONNECT_TIMEOUT") or 5)

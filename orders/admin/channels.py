@@ -5,7 +5,16 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from orders.models import Channel, ChannelHttpLog, ChannelWebhookDelivery, ConnectionStatus, Customer, SkuMapping
+from orders.models import (
+    Channel,
+    ChannelHttpLog,
+    ChannelPush,
+    ChannelWebhookDelivery,
+    ConnectionStatus,
+    Customer,
+    SkuMapping,
+)
+from orders.services.channel_pushes import push_retry
 from orders.services.channel_sync import channel_check
 from orders.services.channel_webhooks import ORDER_TOPICS, channel_webhook_retry
 from orders.services.channels import (
@@ -222,6 +231,45 @@ class ChannelWebhookDeliveryAdmin(MerchantScopedAdmin):
     def process_again(self, request, queryset):
         again = channel_webhook_retry(deliveries=queryset.filter(status=ChannelWebhookDelivery.Status.FAILED))
         self.message_user(request, f"Sent {again} failed delivery(ies) to be processed again.")
+
+
+@admin.register(ChannelPush)
+class ChannelPushAdmin(MerchantScopedAdmin):
+    """What ShopOps told the stores (the outbox): fulfilments with their tracking, stock levels; pending ones with
+    their next attempt, failed ones with the store's reason; "Send again" after fixing the cause."""
+
+    list_display = ["created_at", "channel", "kind", "order", "summary", "status", "attempts", "next_attempt_at",
+                    "last_error"]  # fmt: skip
+    list_select_related = ["channel", "order"]
+    list_filter = ["status", "kind", ("channel", MerchantRelatedFilter)]
+    search_fields = ["=order__number", "key"]
+    show_full_result_count = False
+    fields = ["created_at", "channel", "kind", "order", "mapping", "data", "known", "status", "attempts",
+              "next_attempt_at", "last_error", "sent_at"]  # fmt: skip
+    readonly_fields = fields
+    actions = ["send_again"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # written by the services with the change they report
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Without an object: may the user run "Send again". With one: the page is view-only.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="what")
+    def summary(self, push: ChannelPush) -> str:
+        data = push.data or {}
+        if push.kind == ChannelPush.Kind.STOCK:
+            return f"{data.get('sku')}: {data.get('quantity')} available"
+        return f"AWB {data.get('awb')} with {data.get('courier_name')}"
+
+    @admin.action(description="Send again (failed ones)", permissions=["change"])
+    def send_again(self, request, queryset):
+        again = push_retry(pushes=queryset)
+        self.message_user(request, f"Sent {again} failed push(es) again.")
 
 
 @admin.register(SkuMapping)

@@ -8,6 +8,7 @@ from orders.models import (
     BulkImport,
     Channel,
     ChannelKind,
+    ChannelPush,
     ChannelWebhookDelivery,
     Customer,
     ErrorPolicy,
@@ -104,6 +105,13 @@ class SkuMappingInput(StrictInputMixin, serializers.Serializer):
 
 class SkuMappingBulkInput(StrictInputMixin, serializers.Serializer):
     mappings = SkuMappingInput(many=True, allow_empty=False, max_length=100)
+
+
+class ChannelPushOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ChannelPush
+        fields = ["id", "kind", "order", "mapping", "data", "status", "attempts", "next_attempt_at", "last_error",
+                  "sent_at", "created_at", "updated_at"]  # fmt: skip
 
 
 class ChannelWebhookDeliveryOutput(serializers.ModelSerializer):

@@ -93,6 +93,14 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantS
         return Response(s.ChannelOutput(channel_sync.channel_check(self.get_object()),
                                         context=self.get_serializer_context()).data)  # fmt: skip
 
+    @extend_schema(summary="What ShopOps told the store (fulfilments, stock levels), newest first, with each push's "
+                           "status and last error", responses=s.ChannelPushOutput(many=True))  # fmt: skip
+    @action(detail=True, methods=["get"])
+    def pushes(self, request, pk=None):
+        channel = self.get_object()
+        page = self.paginate_queryset(channel.pushes.order_by("-id"))
+        return self.get_paginated_response(s.ChannelPushOutput(page, many=True).data)
+
     @extend_schema(summary="The channel's webhook deliveries, newest first: what each did, or why it failed",
                    responses=s.ChannelWebhookDeliveryOutput(many=True))  # fmt: skip
     @action(detail=True, methods=["get"])

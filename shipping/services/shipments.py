@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from orders.models import Order, OrderEventKind, OrderStatus, PaymentMethod, order_event
 from orders.services import orders as order_services
+from orders.services.channel_pushes import fulfilment_queue
 from shipping.adapters import Booking, adapter_for
 from shipping.errors import (
     AWB_ALREADY_ASSIGNED,
@@ -36,6 +37,7 @@ from shipping.models import (
     ShipmentEventKind,
 )
 from shipping.models import ShipmentStatus as S
+from shipping.notifications import tracking_url
 from shipping.selectors import CourierQuote, quote_for_order
 from shipping.services.calls import (
     CallFailed,
@@ -249,6 +251,9 @@ def book_outcome(call: CourierCall, booking: Booking | str, *, actor: str) -> Sh
                        values={"awb": awb, "routing_code": booking.routing_code, "carrier_data": booking.carrier_data,
                                "awb_assigned_at": timezone.now()})  # fmt: skip
             order_services.order_set_awb(order=locked.order, awb=awb, courier=locked.courier.code, actor=actor)
+            # the order's store learns the AWB (a push sent after commit; nothing for orders of other channels)
+            fulfilment_queue(order=locked.order, awb=awb, courier_name=locked.courier.name,
+                             tracking_url=tracking_url(locked))  # fmt: skip
             _record_booking_warnings(locked, actor)
             if adapter_for(locked.courier).carrier_labels:  # the courier's own label, fetched by a worker
                 document_request(merchant=locked.merchant, kind=DocumentKind.CARRIER_LABEL, ids=[locked.pk],

@@ -1,0 +1,151 @@
+"""Write-backs to stores: what ShopOps tells a channel, through an outbox.
+
+- **Fulfilment**: when a shipment of a store's order gets its AWB, a ``ChannelPush`` is written in the same
+  transaction (``fulfilment_queue``, called by the shipment services), and a worker tells the store: Shopify gets a
+  fulfilment with the tracking company, number and URL; WooCommerce a customer note and the order's status;
+  Magento a shipment with its track.
+- **Stock**: a mapped SKU's available quantity is pushed when it differs from what the store was last told
+  (``stock_reconcile``, on Celery beat every ``CHANNEL_STOCK_EVERY`` seconds). Comparing the stock with what was
+  last sent, rather than reacting to each stock move, debounces a burst of moves into one push, never runs inside a
+  stock transaction, and cannot lose a change: whatever happened, the next run sees the difference. The quantity is
+  the product's available stock (on hand less reserved) at the channel's pickup location, or at every active
+  location when the channel names none, never below 0.
+
+A push is sent step by step (``orders.channels.writeback``): each step's answer is kept on the push (``known``), so
+a retry after a lost answer resumes instead of repeating a step that took (a second fulfilment, a second note).
+A transient failure (no answer, 429, 5xx, an open circuit) is retried with backoff up to
+``CHANNEL_PUSH_MAX_ATTEMPTS``; a refusal by the store (its own words) fails the push at once. Failed pushes are
+listed with their reason and may be sent again.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from orders.models import CHANNEL_PUSH_STATES, Channel, ChannelKind, ChannelPush, ConnectionStatus, Order, SkuMapping
+from shopops.dispatch import send_on_commit
+from shopops.transitions import transition_where
+
+#: The stores ShopOps writes back to.
+PUSH_KINDS = (ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.MAGENTO)
+#: The longest wait between two attempts of a push.
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def pushes_to(channel: Channel) -> bool:
+    """Whether ShopOps writes back to the channel: a store it can reach, not paused."""
+    return channel.kind in PUSH_KINDS and bool(channel.store_url) and bool(channel.credentials) and (
+        channel.connection_status != ConnectionStatus.PAUSED)  # fmt: skip
+
+
+def fulfilment_queue(*, order: Order, awb: str, courier_name: str, tracking_url: str) -> ChannelPush | None:
+    """Tell the order's store its AWB (in the caller's transaction; sent after commit). None when the order's channel
+    is not a store ShopOps writes back to."""
+    channel = order.channel
+    if not pushes_to(channel):
+        return None
+    push = ChannelPush.objects.create(
+        merchant_id=order.merchant_id, channel=channel, kind=ChannelPush.Kind.FULFILMENT, order=order,
+        key=f"fulfilment:{order.pk}:{awb}"[:120],
+        data={"order_id": order.channel_order_id, "awb": awb, "courier_name": courier_name,
+              "tracking_url": tracking_url, "notify": True},
+    )  # fmt: skip
+    send_on_commit("orders.tasks.channel_push_send", push.pk)
+    return push
+
+
+def stock_quantities(channel: Channel) -> dict[int, int]:
+    """mapping id -> the available quantity to tell the store (never below 0), in one query."""
+    levels = Q(product__stock_levels__location__is_active=True)
+    if channel.pickup_location_id:
+        levels &= Q(product__stock_levels__location_id=channel.pickup_location_id)
+    rows = (SkuMapping.objects.filter(channel=channel).values("pk")
+            .annotate(available=Sum("product__stock_levels__available", filter=levels)))  # fmt: skip
+    return {row["pk"]: max(0, row["available"] or 0) for row in rows}
+
+
+def stock_reconcile(*, channel: Channel, now: datetime | None = None) -> int:
+    """Queue a stock push for each of the channel's mapped SKUs whose available quantity differs from what the store
+    was last told (a pending push's figure is replaced in place); returns how many were queued or updated."""
+    if not pushes_to(channel):
+        return 0
+    now = now or timezone.now()
+    quantities = stock_quantities(channel)
+    mappings = {m.pk: m for m in SkuMapping.objects.filter(channel=channel, pk__in=quantities)}
+    pending = {p.mapping_id: p for p in ChannelPush.objects.filter(channel=channel, kind=ChannelPush.Kind.STOCK,
+                                                                   status=ChannelPush.Status.PENDING)}  # fmt: skip
+    changed = 0
+    with transaction.atomic():
+        for pk, quantity in quantities.items():
+            mapping, waiting = mappings[pk], pending.get(pk)
+            if waiting is not None:
+                if waiting.data.get("quantity") != quantity:
+                    ChannelPush.objects.filter(pk=waiting.pk, status=ChannelPush.Status.PENDING).update(
+                        data={**waiting.data, "quantity": quantity}, updated_at=now
+                    )
+                    changed += 1
+                continue
+            if mapping.pushed_quantity == quantity:
+                continue
+            push = ChannelPush.objects.create(
+                merchant_id=channel.merchant_id, channel=channel, kind=ChannelPush.Kind.STOCK, mapping=mapping,
+                key=f"stock:{pk}", data={"sku": mapping.channel_sku, "quantity": quantity}, next_attempt_at=now,
+            )  # fmt: skip
+            send_on_commit("orders.tasks.channel_push_send", push.pk)
+            changed += 1
+    return changed
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after ``attempts`` failed attempts: 1, 2, 4, 8... minutes, at most MAX_BACKOFF."""
+    return min(timedelta(minutes=2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+def push_succeeded(push: ChannelPush, known: dict, now: datetime) -> ChannelPush:
+    with transaction.atomic():
+        transition_where(CHANNEL_PUSH_STATES, ChannelPush.objects.filter(pk=push.pk), ChannelPush.Status.SENT,
+                         known=known, sent_at=now, last_error="", updated_at=now)  # fmt: skip
+        if push.kind == ChannelPush.Kind.STOCK and push.mapping_id:
+            SkuMapping.objects.filter(pk=push.mapping_id).update(pushed_quantity=push.data["quantity"], pushed_at=now)
+    push.refresh_from_db()
+    return push
+
+
+def push_failed(push: ChannelPush, known: dict, error: str, now: datetime, *, retry: bool) -> ChannelPush:
+    """Record a failed attempt: retried later (backoff) when ``retry`` and attempts remain, else failed."""
+    attempts = push.attempts + 1
+    pending = ChannelPush.objects.filter(pk=push.pk, status=ChannelPush.Status.PENDING)
+    if retry and attempts < settings.CHANNEL_PUSH_MAX_ATTEMPTS:
+        pending.update(attempts=attempts, known=known, last_error=error[:500], updated_at=now,
+                       next_attempt_at=now + backoff(attempts))  # fmt: skip
+    else:
+        transition_where(CHANNEL_PUSH_STATES, pending, ChannelPush.Status.FAILED, attempts=attempts, known=known,
+                         last_error=error[:500], updated_at=now)  # fmt: skip
+    push.refresh_from_db()
+    return push
+
+
+def pushes_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Send the pending pushes whose time has come (Celery beat); how many were sent to workers."""
+    now = now or timezone.now()
+    due = ChannelPush.objects.filter(status=ChannelPush.Status.PENDING, next_attempt_at__lte=now)
+    ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+    with transaction.atomic():
+        for pk in ids:
+            send_on_commit("orders.tasks.channel_push_send", pk)
+    return len(ids)
+
+
+def push_retry(*, pushes) -> int:
+    """Send failed pushes again (their cause fixed); how many."""
+    ids = list(pushes.filter(status=ChannelPush.Status.FAILED).values_list("pk", flat=True))
+    with transaction.atomic():
+        failed = ChannelPush.objects.filter(pk__in=ids)
+        moved = transition_where(CHANNEL_PUSH_STATES, failed, ChannelPush.Status.PENDING, attempts=0,
+                                 next_attempt_at=timezone.now(), last_error="")  # fmt: skip
+        for pk in ids:
+            send_on_commit("orders.tasks.channel_push_send", pk)
+    return moved
