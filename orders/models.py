@@ -78,6 +78,9 @@ class Channel(models.Model):
     pickup_location = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True,
                                         related_name="+", help_text="Where this channel's orders ship from; blank: "
                                                                     "the default location.")  # fmt: skip
+    options = models.JSONField(default=dict, blank=True,
+                               help_text="Write-back settings: Shopify's location_id (stock), WooCommerce's "
+                                         "shipped_status (completed, processing), Magento's source_code.")  # fmt: skip
     payment_mapping = models.JSONField(default=dict, blank=True,
                                        help_text='Payment gateway or method names and what they mean, e.g. '
                                                  '{"Cash on Delivery (COD)": "cod", "Razorpay": "prepaid"}; '

@@ -4,7 +4,7 @@ from django.conf import settings
 
 from orders.imports import jobs
 from orders.models import BulkImport, ChannelWebhookDelivery, ImportStatus
-from orders.services import channel_sync, channel_webhooks
+from orders.services import channel_pushes, channel_sync, channel_webhooks
 from shopops import dispatch
 from shopops.errors import DATABASE_ERRORS
 from shopops.jobs import JOB_TASK_OPTIONS
@@ -57,6 +57,27 @@ def channel_pull(channel_id: int) -> dict:
     except DomainError as exc:
         return {"error": exc.code, "message": exc.message}
     return {"pages": pulled.pages, "stored": pulled.stored, "cursor": pulled.cursor, "skipped": pulled.skipped}
+
+
+@shared_task(acks_late=True, soft_time_limit=100, time_limit=120, autoretry_for=DATABASE_ERRORS, retry_backoff=True,
+             max_retries=5)  # fmt: skip
+def channel_push_send(push_id: int) -> str:
+    """Tell a store what one push says (queue ``default``); a sent one, or one not yet due, is left alone."""
+    push = channel_pushes.channel_push_send(push_id=push_id)
+    return push.status if push is not None else "gone"
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def channel_pushes_due() -> int:
+    """Every minute (Celery beat): send the pushes whose next attempt has come."""
+    return channel_pushes.pushes_due()
+
+
+@shared_task(acks_late=True, soft_time_limit=100, time_limit=120)
+def channels_stock_reconcile() -> int:
+    """Every ``CHANNEL_STOCK_EVERY`` seconds (Celery beat): queue a stock push for each mapped SKU whose available
+    quantity differs from what its store was last told."""
+    return channel_pushes.channels_stock_reconcile()
 
 
 # The jobs the sweep sends again while they wait for a worker (shopops/dispatch.py).

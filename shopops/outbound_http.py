@@ -206,9 +206,10 @@ class Hooks:
 
 def send_with_policy(*, name: str, send: Callable[[], Exchange], idempotent: bool, attempts: int,
                      max_backoff: float, secrets: list[str], hooks: Hooks, errors: Errors,
-                     started_clock: Callable[[], float]) -> Exchange:  # fmt: skip
+                     started_clock: Callable[[], float], answer_refusals: bool = False) -> Exchange:  # fmt: skip
     """Send with the policy (see the module's docstring): the service's 2xx answer, or one of ``errors``.
-    ``name`` names the service in messages ("Shiprocket (Main account)")."""
+    ``name`` names the service in messages ("Shiprocket (Main account)"). ``answer_refusals``: a 4xx other than
+    401, 403 and 429 is answered, not raised (the caller reads the service's refusal itself)."""
     for attempt in range(1, attempts + 1):
         if hooks.check is not None:
             hooks.check()
@@ -240,7 +241,7 @@ def send_with_policy(*, name: str, send: Callable[[], Exchange], idempotent: boo
                 if code in (401, 403) and hooks.rejected is not None:
                     message, _errors = service_message(exchange, secrets)
                     raise hooks.rejected(code, message)
-                if code >= 400:
+                if code >= 400 and not answer_refusals:
                     message, service_errors = service_message(exchange, secrets)
                     raise errors.refused(f"{name} refused: {message or f'HTTP {code}'}.", {
                         "status": code, "service_message": message, "service_errors": service_errors})  # fmt: skip

@@ -478,6 +478,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.channels_pull",
         "schedule": timedelta(seconds=CHANNEL_PULL_EVERY),
     },
+    "channel-pushes-due": {
+        "task": "orders.tasks.channel_pushes_due",
+        "schedule": timedelta(seconds=60),
+    },
+    "channels-stock-reconcile": {
+        "task": "orders.tasks.channels_stock_reconcile",
+        "schedule": timedelta(seconds=CHANNEL_STOCK_EVERY),
+    },
     "oauth2-tokens-clear-expired": {
         "task": "shopops.tasks.oauth2_tokens_clear_expired",
         "schedule": timedelta(hours=6),

@@ -33,7 +33,7 @@ from shopops.errors import DomainError
 
 #: Every credential of every store kind, as a password field of the form (its kind's are the ones kept).
 ALL_CREDENTIALS = sorted({name for fields in CREDENTIAL_FIELDS.values() for name in fields})
-CONNECTION_FORM_FIELDS = ["store_url", "marketplace_id", "pickup_location", "payment_mapping"]
+CONNECTION_FORM_FIELDS = ["store_url", "marketplace_id", "pickup_location", "payment_mapping", "options"]
 
 
 class ChannelForm(forms.ModelForm):

@@ -52,7 +52,7 @@ class ChannelOutput(serializers.ModelSerializer):
         model = Channel
         fields = ["id", "channel_id", "name", "kind", "is_active", "is_default_api", "store_url", "marketplace_id",
                   "credentials_set", "webhook_url", "connection_status", "status_message", "failing_since",
-                  "sync_cursor", "last_synced_at", "pickup_location", "payment_mapping", "created_at",
+                  "sync_cursor", "last_synced_at", "pickup_location", "payment_mapping", "options", "created_at",
                   "updated_at"]  # fmt: skip
 
     def get_credentials_set(self, channel) -> list[str]:
@@ -83,6 +83,12 @@ class ChannelInput(StrictInputMixin, serializers.Serializer):
     pickup_location = serializers.CharField(required=False, allow_null=True, allow_blank=True,
                                             help_text="Location id or nickname the channel's orders ship from; "
                                                       "null: the default location.")  # fmt: skip
+    options = serializers.DictField(
+        required=False, allow_null=True,
+        help_text="Write-back settings, merged (null removes one): Shopify `location_id` (where stock is set), "
+                  "WooCommerce `shipped_status` (`completed`, the default, or `processing`), Magento `source_code` "
+                  "(`default` when unset).",
+    )  # fmt: skip
     payment_mapping = serializers.DictField(
         child=serializers.ChoiceField(choices=["prepaid", "cod"]), required=False,
         help_text='Payment gateway or method names and what they mean, e.g. {"Cash on Delivery (COD)": "cod"}.',

@@ -8,7 +8,8 @@
   link (Shopify's next page) to another host than the store's, which would otherwise receive the credentials.
 - Timeouts ``CHANNEL_CONNECT_TIMEOUT`` and ``CHANNEL_READ_TIMEOUT``; up to ``CHANNEL_MAX_ATTEMPTS`` attempts with
   backoff and full jitter on a request that never left, a timeout, a 429 (its Retry-After honoured when within
-  ``CHANNEL_MAX_BACKOFF``) or a 5xx: every call here is a read.
+  ``CHANNEL_MAX_BACKOFF``) or a 5xx, for a call that is safe to repeat (a read, setting an absolute value); a write
+  that is not (a note, a fulfilment) is sent once and a lost answer is ``channel_outcome_unknown``.
 - A circuit breaker per channel: ``CHANNEL_CIRCUIT_FAILURES`` transient failures in a row open it for
   ``CHANNEL_CIRCUIT_SECONDS``; the channel shows as failing since the first failure. A 401 or 403 marks it failing
   with "The store rejected the channel's credentials"; an answer marks it connected. A paused channel keeps its
@@ -154,9 +155,11 @@ class ChannelClient:
         return self.request("GET", url, headers=headers, params=params, hosts=hosts)
 
     def request(self, method: str, url: str, *, headers: dict | None = None, params=None, form: dict | None = None,
-                json_body: Any = None, hosts: tuple[str, ...] = ()) -> Exchange:  # fmt: skip
-        """Send to the store (every call here is safe to repeat: reads, and token requests): its 2xx answer, or a
-        domain error."""
+                json_body: Any = None, hosts: tuple[str, ...] = (), idempotent: bool = True,
+                refusals: bool = False) -> Exchange:  # fmt: skip
+        """Send to the store: its 2xx answer, or a domain error. ``idempotent``: safe to repeat after a lost answer
+        (reads, token requests, setting an absolute value); a write that is not is never repeated here and fails
+        with ``channel_outcome_unknown``. ``refusals``: a 4xx refusal is answered (its body read by the caller)."""
         channel = self.channel
         full = str(httpx.URL(url, params=params)) if params else url
         checked = target(channel, full, hosts)
@@ -175,8 +178,9 @@ class ChannelClient:
                 raise NoAnswer(type(exc).__name__) from exc
             return Exchange(response.status_code, response.content, response.headers)
 
-        exchange = perform(channel, operation=self.operation, method=method, url=full, send=send, request_body=body)
-        if not 200 <= exchange.status_code < 300:
+        exchange = perform(channel, operation=self.operation, method=method, url=full, send=send, request_body=body,
+                           idempotent=idempotent, refusals=refusals)  # fmt: skip
+        if not 200 <= exchange.status_code < 300 and not (refusals and 400 <= exchange.status_code < 500):
             where = exchange.headers.get("location", "")
             raise CHANNEL_BAD_RESPONSE(f"{channel.name}: the store answered {exchange.status_code}"
                                        f"{' (to ' + redact_url(where, []) + ')' if where else ''}; check the store "
@@ -193,7 +197,8 @@ class ChannelClient:
         return read_json(exchange, self.channel), exchange
 
 
-def perform(channel: Channel, *, operation: str, method: str, url: str, send, request_body: str = "") -> Exchange:
+def perform(channel: Channel, *, operation: str, method: str, url: str, send, request_body: str = "",
+            idempotent: bool = True, refusals: bool = False) -> Exchange:  # fmt: skip
     outside_transaction(f"{operation} with the channel {channel.name}")
     secrets = secret_values(channel)
     name = f"{channel.name} ({urlsplit(url).hostname})"
@@ -224,7 +229,7 @@ def perform(channel: Channel, *, operation: str, method: str, url: str, send, re
         rejected=rejected,
     )
     return outbound_http.send_with_policy(
-        name=name, send=send, idempotent=True, attempts=settings.CHANNEL_MAX_ATTEMPTS,
+        name=name, send=send, idempotent=idempotent, answer_refusals=refusals, attempts=settings.CHANNEL_MAX_ATTEMPTS,
         max_backoff=settings.CHANNEL_MAX_BACKOFF, secrets=secrets, hooks=hooks, errors=_ERRORS,
         started_clock=time.monotonic,
     )  # fmt: skip

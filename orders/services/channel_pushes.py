@@ -18,15 +18,22 @@ A transient failure (no answer, 429, 5xx, an open circuit) is retried with backo
 listed with their reason and may be sent again.
 """
 
+import json
 from datetime import datetime, timedelta
+from importlib import import_module
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from orders.channels.http import ChannelClient
+from orders.channels.writeback import MAX_STEPS, WritebackRefused, WritebackRetry
+from orders.errors import CHANNEL_ADDRESS_REFUSED, CHANNEL_OUTCOME_UNKNOWN
 from orders.models import CHANNEL_PUSH_STATES, Channel, ChannelKind, ChannelPush, ConnectionStatus, Order, SkuMapping
+from orders.services.channel_sync import auth_headers, base
 from shopops.dispatch import send_on_commit
+from shopops.errors import DomainError
 from shopops.transitions import transition_where
 
 #: The stores ShopOps writes back to.
@@ -149,3 +156,65 @@ def push_retry(*, pushes) -> int:
         for pk in ids:
             send_on_commit("orders.tasks.channel_push_send", pk)
     return moved
+
+
+def _options(channel: Channel, push: ChannelPush) -> dict:
+    """The push's data with the channel's write-back settings."""
+    options = channel.options or {}
+    extra = {
+        ChannelKind.SHOPIFY: {"location_id": options.get("location_id", "")},
+        ChannelKind.WOOCOMMERCE: {"status": options.get("shipped_status", "completed")},
+        ChannelKind.MAGENTO: {"source_code": options.get("source_code", "default")},
+    }.get(channel.kind, {})
+    return {**extra, **push.data}
+
+
+def channel_push_send(*, push_id: int, now: datetime | None = None) -> ChannelPush | None:
+    """Send one push to its store (a worker's job; no transaction open), step by step, keeping what each answer
+    taught. A push not pending, not yet due, or of a channel that is paused waits as it is."""
+    now = now or timezone.now()
+    push = ChannelPush.objects.select_related("channel").filter(pk=push_id).first()
+    if push is None or push.status != ChannelPush.Status.PENDING or push.next_attempt_at > now:
+        return push
+    channel = push.channel
+    if not pushes_to(channel):
+        return push
+    if channel.kind == ChannelKind.SHOPIFY and push.kind == ChannelPush.Kind.STOCK and not (channel.options or {}).get(
+            "location_id"):  # fmt: skip
+        return push_failed(push, dict(push.known or {}), "Set the channel's Shopify location (options.location_id) "
+                           "for stock pushes: Shopify keeps stock per location.", now, retry=False)  # fmt: skip
+    module = import_module(f"orders.channels.writeback.{channel.kind}")
+    plan, read = getattr(module, f"plan_{push.kind}"), getattr(module, f"read_{push.kind}")
+    data, known = _options(channel, push), dict(push.known or {})
+    try:
+        with ChannelClient(channel, operation=f"push {push.kind}") as client:
+            for _ in range(MAX_STEPS):
+                request = plan(data, known)
+                if request is None:
+                    return push_succeeded(push, known, now)
+                try:
+                    exchange = client.request(request.method, base(channel) + request.path,
+                                              headers=auth_headers(channel), params=request.params or None,
+                                              json_body=request.json, idempotent=request.idempotent,
+                                              refusals=True)  # fmt: skip
+                except DomainError as exc:
+                    if exc.code == CHANNEL_OUTCOME_UNKNOWN.code:  # it may have taken: check before writing again
+                        known |= read(None, known, data)
+                    raise
+                answer = json.loads(exchange.content) if exchange.content.strip() else {}
+                known |= read(answer, known, data)
+        raise WritebackRefused(f"The write-back took more than {MAX_STEPS} steps.")
+    except WritebackRefused as exc:
+        return push_failed(push, known, exc.message, now, retry=False)
+    except WritebackRetry as exc:
+        return push_failed(push, known, exc.message, now, retry=True)
+    except ValueError as exc:  # an answer that is not JSON
+        return push_failed(push, known, f"{channel.name}: the store's answer is not JSON ({exc}).", now, retry=True)
+    except DomainError as exc:  # an address ShopOps may not call fails at once; anything else is tried again
+        return push_failed(push, known, exc.message, now, retry=exc.code != CHANNEL_ADDRESS_REFUSED.code)
+
+
+def channels_stock_reconcile(*, now: datetime | None = None) -> int:
+    """Compare every store channel's mapped SKUs with what it was last told (Celery beat); pushes queued."""
+    channels = Channel.objects.filter(kind__in=PUSH_KINDS, is_active=True, sku_mappings__isnull=False).distinct()
+    return sum(stock_reconcile(channel=channel, now=now) for channel in channels.order_by("pk"))

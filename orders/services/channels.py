@@ -25,7 +25,13 @@ CREDENTIAL_FIELDS: dict[str, dict[str, bool]] = {
     ChannelKind.AMAZON: {"client_id": False, "client_secret": False, "refresh_token": False},
 }  # fmt: skip
 #: What a channel's connection is made of besides its credentials.
-CONNECTION_FIELDS = ("store_url", "marketplace_id", "pickup_location", "payment_mapping")
+CONNECTION_FIELDS = ("store_url", "marketplace_id", "pickup_location", "payment_mapping", "options")
+#: Each store kind's write-back settings (not secret): name -> allowed values (None: any text).
+OPTION_FIELDS: dict[str, dict[str, tuple[str, ...] | None]] = {
+    ChannelKind.SHOPIFY: {"location_id": None},
+    ChannelKind.WOOCOMMERCE: {"shipped_status": ("completed", "processing")},
+    ChannelKind.MAGENTO: {"source_code": None},
+}
 
 
 def channel_create(*, merchant: Merchant, name: str, kind: str = ChannelKind.CUSTOM, is_active: bool = True,
@@ -92,6 +98,29 @@ def _connect(channel: Channel, data: dict[str, Any]) -> None:
         channel.pickup_location = _location(channel.merchant_id, data["pickup_location"])
     if "payment_mapping" in data:
         channel.payment_mapping = _payment_mapping(data["payment_mapping"])
+    if "options" in data:
+        channel.options = _options(channel.kind, data["options"], channel.options)
+
+
+def _options(kind: str, given, stored: dict) -> dict:
+    """The channel's options after ``given`` (merged; a blank or null value removes one)."""
+    if given in (None, ""):
+        return dict(stored)
+    allowed = OPTION_FIELDS.get(kind, {})
+    if not isinstance(given, dict):
+        raise ValidationError({"options": [f"An object; {kind} takes {', '.join(allowed) or 'none'}."]})
+    errors = {}
+    for name, value in given.items():
+        if name not in allowed:
+            errors[f"options.{name}"] = [f"Not a {kind} option; these are: {', '.join(allowed) or 'none'}."]
+        elif value not in (None, "") and (not isinstance(value, str) or len(value) > 100 or (
+                allowed[name] is not None and value not in allowed[name])):  # fmt: skip
+            choices = f"one of {', '.join(allowed[name])}" if allowed[name] else "text of at most 100 characters"
+            errors[f"options.{name}"] = [f"Must be {choices}."]
+    if errors:
+        raise ValidationError(errors)
+    merged = {**stored, **given}
+    return {name: value.strip() for name, value in merged.items() if isinstance(value, str) and value.strip()}
 
 
 def _location(merchant_id: int, ref) -> Location | None:

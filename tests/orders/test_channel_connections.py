@@ -70,6 +70,10 @@ def test_a_change_keeps_the_credentials_left_out(api, merchant):
     ({"name": "S", "kind": "shopify", "pickup_location": "nowhere"},
      {"pickup_location": ["Unknown pickup location 'nowhere'."]}),
     ({"name": "S", "kind": "shopify", "store_url": "not a url"}, {"store_url": ["Enter a valid URL."]}),
+    ({"name": "W", "kind": "woocommerce", "options": {"shipped_status": "done"}},
+     {"options.shipped_status": ["Must be one of completed, processing."]}),
+    ({"name": "W", "kind": "woocommerce", "options": {"location_id": "1"}},
+     {"options.location_id": ["Not a woocommerce option; these are: shipped_status."]}),
 ])  # fmt: skip
 def test_bad_connection_input_is_a_clear_400(api, body, errors):
     response = api.post(URL, body, format="json")
