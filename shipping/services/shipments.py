@@ -157,7 +157,7 @@ def locked_shipment(shipment_id: int) -> Shipment:
     """The shipment under its row lock, its order locked first."""
     lock_order_of(shipment_id)
     return (Shipment.objects.select_for_update(of=("self",))
-            .select_related("courier", "order", "merchant").get(pk=shipment_id))  # fmt: skip
+            .select_related("courier", "order__channel", "merchant").get(pk=shipment_id))  # fmt: skip
 
 
 def order_not_shippable(order: Order) -> DomainError:
