@@ -634,6 +634,7 @@ class ImportKind(models.TextChoices):
     ORDERS = "orders", "Orders"
     PRODUCTS = "products", "Products"
     INVENTORY = "inventory", "Inventory"
+    SKU_MAPPINGS = "sku_mappings", "SKU mappings"
 
 
 class ImportStatus(models.TextChoices):
@@ -669,7 +670,7 @@ class BulkImport(Job):
 
     # db_index=False: the (merchant, created_at, id) index serves lookups by merchant
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="imports", db_index=False)
-    kind = models.CharField(max_length=10, choices=ImportKind.choices)
+    kind = models.CharField(max_length=12, choices=ImportKind.choices)
     file = models.FileField(upload_to="imports/%Y/%m/", storage=PrivateStorage())
     file_name = models.CharField(max_length=255)
     checksum = models.CharField(max_length=64, help_text="SHA-256 of the file.")

@@ -353,6 +353,7 @@ IMPORT_SCOPES = {
     ImportKind.ORDERS: ["orders:write"],
     ImportKind.PRODUCTS: ["catalog:write"],
     ImportKind.INVENTORY: ["inventory:write"],
+    ImportKind.SKU_MAPPINGS: ["orders:write"],
 }
 CSV_RESPONSE = {(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV (UTF-8), streamed.")}
 

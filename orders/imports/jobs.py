@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders.imports.parse import FileRejected, file_checksum
-from orders.imports.products import run_inventory, run_products
+from orders.imports.products import run_inventory, run_products, run_sku_mappings
 from orders.imports.progress import finish
 from orders.imports.write import run_orders
 from orders.models import IMPORT_ENDED, IMPORT_STATES, BulkImport, ImportKind, ImportStatus
@@ -67,7 +67,7 @@ def import_run(*, job_id: int, on_progress=None, claim: str = "") -> BulkImport:
     if job.started_at is None:
         BulkImport.objects.filter(pk=job.pk).update(started_at=timezone.now())
     runner = {ImportKind.ORDERS: run_orders, ImportKind.PRODUCTS: run_products,
-              ImportKind.INVENTORY: run_inventory}[job.kind]  # fmt: skip
+              ImportKind.INVENTORY: run_inventory, ImportKind.SKU_MAPPINGS: run_sku_mappings}[job.kind]  # fmt: skip
     try:
         with job.file.open("rb") as fileobj:
             runner(job, fileobj)

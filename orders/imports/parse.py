@@ -32,6 +32,8 @@ PRODUCT_COLUMNS = ["sku", "title", "description", "brand", "category", "hsn_code
 PRODUCT_REQUIRED = ["sku", "title", "price"]
 INVENTORY_COLUMNS = ["sku", "location", "action", "quantity", "reason", "low_stock_threshold"]
 INVENTORY_REQUIRED = ["sku", "location", "quantity"]
+SKU_MAPPING_COLUMNS = ["channel", "channel_sku", "sku"]
+SKU_MAPPING_REQUIRED = SKU_MAPPING_COLUMNS
 
 TEMPLATES = {
     ImportKind.ORDERS: (ORDER_COLUMNS, [
@@ -46,6 +48,7 @@ TEMPLATES = {
          "699.00", "499.00", "INR", "180", "28", "22", "2", "5901234123457", "active"],
     ]),
     ImportKind.INVENTORY: (INVENTORY_COLUMNS, [["TEE-GRN-M", "blr-wh", "set", "24", "Stock count 28 Nov", "5"]]),
+    ImportKind.SKU_MAPPINGS: (SKU_MAPPING_COLUMNS, [["Shopify", "shopify-variant-49148385", "TEE-GRN-M"]]),
 }  # fmt: skip
 
 ADDRESS_COLUMN = {"name": "shipping_name", "phone": "shipping_phone", "line1": "shipping_line1",
@@ -195,7 +198,8 @@ def import_file_problem(upload) -> str | None:
 
 def check_columns(kind: str, columns: set[str]) -> None:
     required = {ImportKind.ORDERS: ORDER_REQUIRED, ImportKind.PRODUCTS: PRODUCT_REQUIRED,
-                ImportKind.INVENTORY: INVENTORY_REQUIRED}[kind]  # fmt: skip
+                ImportKind.INVENTORY: INVENTORY_REQUIRED,
+                ImportKind.SKU_MAPPINGS: SKU_MAPPING_REQUIRED}[kind]  # fmt: skip
     missing = [name for name in required if name not in columns]
     if missing:
         raise FileRejected(f"Required columns are missing: {', '.join(missing)}.")

@@ -1,6 +1,6 @@
-"""Product and inventory jobs: rows in chunks of 100, each chunk in one transaction with its row errors, counters
-and resume point. Products are upserted by SKU through ``product_bulk_upsert``; each inventory row is a stock
-adjustment."""
+"""Product, inventory and SKU-mapping jobs: rows in chunks of 100, each chunk in one transaction with its row
+errors, counters and resume point. Products are upserted by SKU through ``product_bulk_upsert``; each inventory row
+is a stock adjustment; each SKU-mapping row maps a channel's SKU to a catalog SKU (and the lines waiting for it)."""
 
 from collections.abc import Iterator
 
@@ -15,6 +15,7 @@ from orders.imports.parse import PRODUCT_COLUMNS, PRODUCT_REQUIRED, FileRejected
 from orders.imports.progress import begin, finish, progress, record_errors
 from orders.imports.validate import convert
 from orders.models import BulkImport, ErrorPolicy, ImportRowError, ImportStatus
+from orders.services.sku_mappings import sku_mapping_set
 from shopops.errors import DomainError
 from shopops.validation import as_id
 
@@ -27,6 +28,12 @@ def run_products(job: BulkImport, fileobj) -> None:
 def run_inventory(job: BulkImport, fileobj) -> None:
     """Each row adds, removes or sets (the default) the on-hand stock of a SKU at a location."""
     _run_simple(job, fileobj, _inventory_chunk)
+
+
+def run_sku_mappings(job: BulkImport, fileobj) -> None:
+    """Each row maps a channel's SKU (``channel``: its name, channel_id or id) to a catalog SKU; a row for a
+    mapping that exists replaces its product."""
+    _run_simple(job, fileobj, _sku_mapping_chunk)
 
 
 def _run_simple(job: BulkImport, fileobj, handle_chunk) -> None:
@@ -174,3 +181,17 @@ def _inventory_chunk(job: BulkImport, chunk: list, errors: list[RowError]) -> tu
         except ValidationError as exc:
             errors.extend(RowError(number, "quantity", quantity, m) for m in exc.messages)
     return 0, updated
+
+
+def _sku_mapping_chunk(job: BulkImport, chunk: list, errors: list[RowError]) -> tuple[int, int]:
+    created = updated = 0
+    for number, row in chunk:
+        try:
+            result = sku_mapping_set(merchant=job.merchant, channel=row.get("channel", ""), sku=row.get("sku", ""),
+                                     channel_sku=row.get("channel_sku", ""), actor=f"import:{job.pk}")  # fmt: skip
+        except ValidationError as exc:
+            errors.extend(RowError(number, column, row.get(column, ""), message)
+                          for column, messages in exc.message_dict.items() for message in messages)  # fmt: skip
+            continue
+        created, updated = (created + 1, updated) if result.created else (created, updated + 1)
+    return created, updated

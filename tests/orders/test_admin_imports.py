@@ -72,7 +72,12 @@ def test_the_upload_page_asks_for_kind_file_dry_run_policy_preset_and_channels(d
                                                      "create_channels"]  # one merchant  # fmt: skip
     assert [value for value, _ in response.context["form"].fields["preset"].choices] == [
         "", "shopops", "shopify", "woocommerce", "amazon", "opencart"]  # fmt: skip
-    assert [label for label, _ in response.context["template_links"]] == ["Orders", "Products", "Inventory"]
+    assert [label for label, _ in response.context["template_links"]] == [
+        "Orders",
+        "Products",
+        "Inventory",
+        "SKU mappings",
+    ]
 
 
 def test_uploading_creates_the_job_runs_it_on_commit_and_shows_it(desk, merchant, owner, shop,
