@@ -40,6 +40,8 @@ from shopops.transitions import transition_where
 PUSH_KINDS = (ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.MAGENTO)
 #: The longest wait between two attempts of a push.
 MAX_BACKOFF = timedelta(hours=6)
+#: How long a worker holds a push it is sending (longer than a send's time limit).
+SEND_LEASE = timedelta(minutes=5)
 
 
 def pushes_to(channel: Channel) -> bool:
@@ -178,6 +180,11 @@ def channel_push_send(*, push_id: int, now: datetime | None = None) -> ChannelPu
         return push
     channel = push.channel
     if not pushes_to(channel):
+        return push
+    # Claimed for SEND_LEASE (a conditional UPDATE): a second delivery of the job, or the beat's sweep, meanwhile
+    # finds it not due and leaves it, so a store is never written to by two workers at once.
+    due = ChannelPush.objects.filter(pk=push.pk, status=ChannelPush.Status.PENDING, next_attempt_at__lte=now)
+    if not due.update(next_attempt_at=now + SEND_LEASE):
         return push
     if channel.kind == ChannelKind.SHOPIFY and push.kind == ChannelPush.Kind.STOCK and not (channel.options or {}).get(
             "location_id"):  # fmt: skip

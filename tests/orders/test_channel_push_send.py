@@ -170,3 +170,20 @@ def test_a_shopify_stock_push_without_a_location_fails_with_what_to_set(merchant
     assert (sent.status, sent.last_error) == ("failed", "Set the channel's Shopify location (options.location_id) for "
                                                         "stock pushes: Shopify keeps stock per location.")  # fmt: skip
     assert respx_mock.calls.call_count == 0
+
+
+def test_a_push_being_sent_is_not_sent_again_by_a_second_worker(merchant, respx_mock):
+    magento = store(merchant, ChannelKind.MAGENTO, "magento.acme.in", {"access_token": "mgt_1"})
+    route = respx_mock.post(f"{MAGENTO}/rest/V1/inventory/source-items")
+    taken = push(magento, "stock", {"sku": "KURTA-M", "quantity": 3})
+    second = []
+
+    def answer(request):  # while the first worker waits for the store, the job is delivered again
+        second.append(channel_push_send(push_id=taken.pk, now=NOW).status)
+        return httpx.Response(200, json=[])
+
+    route.side_effect = answer
+
+    sent = channel_push_send(push_id=taken.pk, now=NOW)
+
+    assert (sent.status, second, route.call_count) == ("sent", ["pending"], 1)
