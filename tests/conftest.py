@@ -116,14 +116,6 @@ def dead_database(db):
     connections["default"] = working
 
 
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist, the tests that start Celery workers on the shared broker run in one process, one after
-    another (``--dist loadgroup``): their workers would take each other's messages."""
-    for item in items:
-        if item.get_closest_marker("broker"):
-            item.add_marker(pytest.mark.xdist_group("broker"))
-
-
 #: A broker address nothing listens on (port 1 refuses connections at once).
 DEAD_BROKER = DEAD_REDIS
 

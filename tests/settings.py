@@ -7,6 +7,16 @@ os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 # The suite's key for credentials at rest (a fixed Fernet key, for tests only).
 os.environ.setdefault("SHOPOPS_CREDENTIALS_KEYS", "dGVzdHMtb25seS1jcmVkZW50aWFscy1rZXktMzJiISE=")
+# Under pytest-xdist each process has a Redis database of its own (gw0 the 1st, gw1 the 2nd; 0 without xdist), so
+# the Celery workers one process's tests start never take another's messages. The workers inherit the variable (and
+# PYTEST_XDIST_WORKER), and the same rule gives them the same database.
+if os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw") and os.environ.get("CELERY_BROKER_URL", "").startswith(
+    ("redis://", "rediss://")
+):
+    _broker = os.environ["CELERY_BROKER_URL"].split("?")[0]
+    _host = _broker.split("://", 1)[1].split("/", 1)[0]
+    _scheme = _broker.split("://", 1)[0]
+    os.environ["CELERY_BROKER_URL"] = f"{_scheme}://{_host}/{int(os.environ['PYTEST_XDIST_WORKER'][2:]) + 1}"
 
 from shopops.settings import *  # noqa: F403
 
