@@ -80,7 +80,8 @@ class Channel(models.Model):
                                                                     "the default location.")  # fmt: skip
     options = models.JSONField(default=dict, blank=True,
                                help_text="Write-back settings: Shopify's location_id (stock), WooCommerce's "
-                                         "shipped_status (completed, processing), Magento's source_code.")  # fmt: skip
+                                         "shipped_status (completed, processing), Magento's source_code, Amazon's "
+                                         "seller_id (listing quantities).")  # fmt: skip
     payment_mapping = models.JSONField(default=dict, blank=True,
                                        help_text='Payment gateway or method names and what they mean, e.g. '
                                                  '{"Cash on Delivery (COD)": "cod", "Razorpay": "prepaid"}; '

@@ -87,7 +87,7 @@ class ChannelInput(StrictInputMixin, serializers.Serializer):
         required=False, allow_null=True,
         help_text="Write-back settings, merged (null removes one): Shopify `location_id` (where stock is set), "
                   "WooCommerce `shipped_status` (`completed`, the default, or `processing`), Magento `source_code` "
-                  "(`default` when unset).",
+                  "(`default` when unset), Amazon `seller_id` (the Merchant Token, for listing quantities).",
     )  # fmt: skip
     payment_mapping = serializers.DictField(
         child=serializers.ChoiceField(choices=["prepaid", "cod"]), required=False,

@@ -3,7 +3,7 @@
 - **Fulfilment**: when a shipment of a store's order gets its AWB, a ``ChannelPush`` is written in the same
   transaction (``fulfilment_queue``, called by the shipment services), and a worker tells the store: Shopify gets a
   fulfilment with the tracking company, number and URL; WooCommerce a customer note and the order's status;
-  Magento a shipment with its track.
+  Magento a shipment with its track; Amazon a shipment confirmation (confirmShipment).
 - **Stock**: a mapped SKU's available quantity is pushed when it differs from what the store was last told
   (``stock_reconcile``, on Celery beat every ``CHANNEL_STOCK_EVERY`` seconds). Comparing the stock with what was
   last sent, rather than reacting to each stock move, debounces a burst of moves into one push, never runs inside a
@@ -19,7 +19,7 @@ listed with their reason and may be sent again.
 """
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -31,13 +31,20 @@ from orders.channels.http import ChannelClient
 from orders.channels.writeback import MAX_STEPS, WritebackRefused, WritebackRetry
 from orders.errors import CHANNEL_ADDRESS_REFUSED, CHANNEL_OUTCOME_UNKNOWN
 from orders.models import CHANNEL_PUSH_STATES, Channel, ChannelKind, ChannelPush, ConnectionStatus, Order, SkuMapping
-from orders.services.channel_sync import auth_headers, base
+from orders.services.channel_sync import amazon_access_token, auth_headers, base, missing, sp_api_host
 from shopops.dispatch import send_on_commit
 from shopops.errors import DomainError
 from shopops.transitions import transition_where
 
 #: The stores ShopOps writes back to.
-PUSH_KINDS = (ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.MAGENTO)
+PUSH_KINDS = (ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.MAGENTO, ChannelKind.AMAZON)
+#: Options a kind's stock push cannot do without, and why.
+STOCK_NEEDS = {
+    ChannelKind.SHOPIFY: ("location_id", "Set the channel's Shopify location (options.location_id) for stock pushes: "
+                          "Shopify keeps stock per location."),
+    ChannelKind.AMAZON: ("seller_id", "Set the channel's Amazon seller id (options.seller_id, Seller Central's "
+                         "Merchant Token) for stock pushes: listings are addressed by seller and SKU."),
+}  # fmt: skip
 #: The longest wait between two attempts of a push.
 MAX_BACKOFF = timedelta(hours=6)
 #: How long a worker holds a push it is sending (longer than a send's time limit).
@@ -45,14 +52,17 @@ SEND_LEASE = timedelta(minutes=5)
 
 
 def pushes_to(channel: Channel) -> bool:
-    """Whether ShopOps writes back to the channel: a store it can reach, not paused."""
-    return channel.kind in PUSH_KINDS and bool(channel.store_url) and bool(channel.credentials) and (
+    """Whether ShopOps writes back to the channel: a store it can reach (its address and credentials given), not
+    paused."""
+    return channel.kind in PUSH_KINDS and not missing(channel) and (
         channel.connection_status != ConnectionStatus.PAUSED)  # fmt: skip
 
 
-def fulfilment_queue(*, order: Order, awb: str, courier_name: str, tracking_url: str) -> ChannelPush | None:
+def fulfilment_queue(*, order: Order, awb: str, courier_name: str, tracking_url: str, package: int | None = None,
+                     shipped_at: datetime | None = None) -> ChannelPush | None:  # fmt: skip
     """Tell the order's store its AWB (in the caller's transaction; sent after commit). None when the order's channel
-    is not a store ShopOps writes back to."""
+    is not a store ShopOps writes back to. ``package``: the shipment's id (Amazon's package reference);
+    ``shipped_at``: when the AWB was assigned (Amazon's ship date; now when not given)."""
     channel = order.channel
     if not pushes_to(channel):
         return None
@@ -60,7 +70,8 @@ def fulfilment_queue(*, order: Order, awb: str, courier_name: str, tracking_url:
         merchant_id=order.merchant_id, channel=channel, kind=ChannelPush.Kind.FULFILMENT, order=order,
         key=f"fulfilment:{order.pk}:{awb}"[:120],
         data={"order_id": order.channel_order_id, "awb": awb, "courier_name": courier_name,
-              "tracking_url": tracking_url, "notify": True},
+              "tracking_url": tracking_url, "notify": True, "package": package,
+              "ship_date": (shipped_at or timezone.now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
     )  # fmt: skip
     send_on_commit("orders.tasks.channel_push_send", push.pk)
     return push
@@ -167,8 +178,19 @@ def _options(channel: Channel, push: ChannelPush) -> dict:
         ChannelKind.SHOPIFY: {"location_id": options.get("location_id", "")},
         ChannelKind.WOOCOMMERCE: {"status": options.get("shipped_status", "completed")},
         ChannelKind.MAGENTO: {"source_code": options.get("source_code", "default")},
+        ChannelKind.AMAZON: {"marketplace_id": channel.marketplace_id, "seller_id": options.get("seller_id", "")},
     }.get(channel.kind, {})
     return {**extra, **push.data}
+
+
+def _endpoint(channel: Channel, client: ChannelClient) -> tuple[str, dict[str, str], tuple[str, ...]]:
+    """Where the channel's API is, with its authentication and the hosts it may be reached at: the store's URL, or
+    the marketplace region's SP-API host with a Login with Amazon access token (renewed when near its end)."""
+    if channel.kind == ChannelKind.AMAZON:
+        host = sp_api_host(channel)
+        token = amazon_access_token(channel, client)
+        return f"https://{host}", {"x-amz-access-token": token, "Accept": "application/json"}, (host,)
+    return base(channel), auth_headers(channel), ()
 
 
 def channel_push_send(*, push_id: int, now: datetime | None = None) -> ChannelPush | None:
@@ -186,10 +208,9 @@ def channel_push_send(*, push_id: int, now: datetime | None = None) -> ChannelPu
     due = ChannelPush.objects.filter(pk=push.pk, status=ChannelPush.Status.PENDING, next_attempt_at__lte=now)
     if not due.update(next_attempt_at=now + SEND_LEASE):
         return push
-    if channel.kind == ChannelKind.SHOPIFY and push.kind == ChannelPush.Kind.STOCK and not (channel.options or {}).get(
-            "location_id"):  # fmt: skip
-        return push_failed(push, dict(push.known or {}), "Set the channel's Shopify location (options.location_id) "
-                           "for stock pushes: Shopify keeps stock per location.", now, retry=False)  # fmt: skip
+    needed, why = STOCK_NEEDS.get(channel.kind, ("", ""))
+    if needed and push.kind == ChannelPush.Kind.STOCK and not (channel.options or {}).get(needed):
+        return push_failed(push, dict(push.known or {}), why, now, retry=False)
     module = import_module(f"orders.channels.writeback.{channel.kind}")
     plan, read = getattr(module, f"plan_{push.kind}"), getattr(module, f"read_{push.kind}")
     data, known = _options(channel, push), dict(push.known or {})
@@ -199,11 +220,11 @@ def channel_push_send(*, push_id: int, now: datetime | None = None) -> ChannelPu
                 request = plan(data, known)
                 if request is None:
                     return push_succeeded(push, known, now)
+                root, headers, hosts = _endpoint(channel, client)
                 try:
-                    exchange = client.request(request.method, base(channel) + request.path,
-                                              headers=auth_headers(channel), params=request.params or None,
-                                              json_body=request.json, idempotent=request.idempotent,
-                                              refusals=True)  # fmt: skip
+                    exchange = client.request(request.method, root + request.path, headers=headers,
+                                              params=request.params or None, json_body=request.json, hosts=hosts,
+                                              idempotent=request.idempotent, refusals=True)  # fmt: skip
                 except DomainError as exc:
                     if exc.code == CHANNEL_OUTCOME_UNKNOWN.code:  # it may have taken: check before writing again
                         known |= read(None, known, data)

@@ -31,6 +31,7 @@ OPTION_FIELDS: dict[str, dict[str, tuple[str, ...] | None]] = {
     ChannelKind.SHOPIFY: {"location_id": None},
     ChannelKind.WOOCOMMERCE: {"shipped_status": ("completed", "processing")},
     ChannelKind.MAGENTO: {"source_code": None},
+    ChannelKind.AMAZON: {"seller_id": None},
 }
 
 

@@ -253,7 +253,8 @@ def book_outcome(call: CourierCall, booking: Booking | str, *, actor: str) -> Sh
             order_services.order_set_awb(order=locked.order, awb=awb, courier=locked.courier.code, actor=actor)
             # the order's store learns the AWB (a push sent after commit; nothing for orders of other channels)
             fulfilment_queue(order=locked.order, awb=awb, courier_name=locked.courier.name,
-                             tracking_url=tracking_url(locked))  # fmt: skip
+                             tracking_url=tracking_url(locked), package=locked.pk,
+                             shipped_at=locked.awb_assigned_at)  # fmt: skip
             _record_booking_warnings(locked, actor)
             if adapter_for(locked.courier).carrier_labels:  # the courier's own label, fetched by a worker
                 document_request(merchant=locked.merchant, kind=DocumentKind.CARRIER_LABEL, ids=[locked.pk],

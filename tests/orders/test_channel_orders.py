@@ -12,6 +12,8 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from orders.channels.shopify import order_from_payload
@@ -24,6 +26,7 @@ from orders.models import (
     SkuMapping,
 )
 from orders.services.channel_orders import channel_order_apply
+from orders.services.channel_webhooks import channel_webhook_process, channel_webhook_receive
 from orders.services.channels import channel_create
 from orders.services.orders import order_confirm, order_mark_shipped, order_pack
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
@@ -216,3 +219,40 @@ def test_the_channel_s_payment_mapping_and_pickup_location_apply(merchant, shopi
 
     order = Order.objects.get()
     assert (order.payment_method, order.payment_status, order.pickup_location_id) == ("cod", "pending", warehouse.pk)
+
+
+def lines_payload(merchant, location, count_: int, order_id: int) -> dict:
+    """The sample order with ``count_`` copies of its first line, each a product of its own (SKU matched)."""
+    body = payload(id=order_id, name=f"#{order_id}")
+    first = body["line_items"][0]
+    body["line_items"] = []
+    for index in range(count_):
+        sku = f"KURTA-{order_id}-{index}"
+        stock(ProductFactory(merchant=merchant, sku=sku), location, 10)
+        body["line_items"].append({**copy.deepcopy(first), "id": order_id * 100 + index, "sku": sku})
+    body["total_price"] = f"{count_ * 2124 + 118}.00"  # each line 2 x 1180 less 236, and the shipping line
+    return body
+
+
+def test_processing_a_delivery_costs_the_same_queries_for_2_or_20_lines(
+    merchant, shopify, location, kurta, django_capture_on_commit_callbacks
+):
+    def process(body: dict) -> tuple[int, ChannelWebhookDelivery]:
+        raw = json.dumps(body).encode()
+        signature = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+        headers = {"X-Shopify-Topic": "orders/create", "X-Shopify-Hmac-Sha256": signature,
+                   "X-Shopify-Webhook-Id": f"w-{next(_deliveries)}"}  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=False):
+            received = channel_webhook_receive(webhook_id=shopify.webhook_id, headers=headers, body=raw)
+        with CaptureQueriesContext(connection) as queries:
+            delivery = channel_webhook_process(delivery_id=received.delivery.pk)
+        return len(queries), delivery
+
+    process(lines_payload(merchant, location, 1, 9000))  # the process's first order warms its caches
+    small, first = process(lines_payload(merchant, location, 2, 9001))
+    large, second = process(lines_payload(merchant, location, 20, 9002))
+
+    assert (first.status, second.status) == ("processed", "processed"), (first.error, second.error)
+    assert Order.objects.get(channel_order_id="9002").lines.count() == 20
+    assert large == small
+    assert small <= 25

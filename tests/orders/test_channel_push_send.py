@@ -10,13 +10,15 @@ import httpx
 import pytest
 
 from orders.models import ChannelKind, ChannelPush, SkuMapping
+from orders.services import channel_sync
 from orders.services.channel_pushes import channel_push_send
 from orders.services.channels import channel_create, channel_pause
 from shopops.webhooks import addresses
 from tests.catalog.factories import ProductFactory
 
 HOSTS = {"acme.myshopify.com": "23.227.38.65", "shop.acme.in": "104.21.32.7", "magento.acme.in": "172.67.140.20",
-         "internal.acme.in": "10.0.0.7"}  # fmt: skip
+         "internal.acme.in": "10.0.0.7", "api.amazon.com": "54.239.28.85",
+         "sellingpartnerapi-eu.amazon.com": "52.95.120.20"}  # fmt: skip
 SHOPIFY, WOO, MAGENTO = (f"https://{HOSTS[h]}" for h in ("acme.myshopify.com", "shop.acme.in", "magento.acme.in"))
 GRAPHQL = f"{SHOPIFY}/admin/api/2024-10/graphql.json"
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -187,3 +189,72 @@ def test_a_push_being_sent_is_not_sent_again_by_a_second_worker(merchant, respx_
     sent = channel_push_send(push_id=taken.pk, now=NOW)
 
     assert (sent.status, second, route.call_count) == ("sent", ["pending"], 1)
+
+
+# -- Amazon ------------------------------------------------------------------------------------------------------
+
+LWA, SP_API = (f"https://{HOSTS[h]}" for h in ("api.amazon.com", "sellingpartnerapi-eu.amazon.com"))
+AMAZON_ORDER = "402-8816309-7716321"
+
+
+def amazon_store(merchant, **options):
+    channel_sync._amazon_tokens.clear()
+    return channel_create(merchant=merchant, name="Amazon.in", kind=ChannelKind.AMAZON, marketplace_id="A21TJRUUN4KGV",
+                          credentials={"client_id": "amzn1.application-oa2-client.4f8e", "client_secret": "cs",
+                                       "refresh_token": "Atzr|IwEBIJ3k"}, options=options)  # fmt: skip
+
+
+def test_amazon_gets_a_shipment_confirmation_with_a_fresh_access_token(merchant, respx_mock):
+    amazon = amazon_store(merchant)
+    token = respx_mock.post(f"{LWA}/auth/o2/token").respond(200, json={"access_token": "Atza|live", "expires_in": 3600})
+    items = respx_mock.get(f"{SP_API}/orders/v0/orders/{AMAZON_ORDER}/orderItems").respond(200, json={"payload": {
+        "AmazonOrderId": AMAZON_ORDER, "OrderItems": [{"OrderItemId": "32109455617230", "SellerSKU": "TIFFIN-SS-3TIER",
+                                                        "QuantityOrdered": 2, "QuantityShipped": 0}]}})  # fmt: skip
+    confirm = respx_mock.post(f"{SP_API}/orders/v0/orders/{AMAZON_ORDER}/shipmentConfirmation").respond(204)
+    data = {**FULFILMENT, "order_id": AMAZON_ORDER, "package": 81, "ship_date": "2026-12-04T11:58:00Z"}
+
+    sent = channel_push_send(push_id=push(amazon, data=data).pk, now=NOW)
+
+    assert (sent.status, sent.known["outcome"], sent.last_error) == ("sent", "confirmed", "")
+    assert json.loads(confirm.calls.last.request.content) == {
+        "marketplaceId": "A21TJRUUN4KGV",
+        "packageDetail": {"packageReferenceId": "81", "carrierCode": "Other", "carrierName": "Blue Dart",
+                          "trackingNumber": "BL10000000", "shipDate": "2026-12-04T11:58:00Z",
+                          "orderItems": [{"orderItemId": "32109455617230", "quantity": 2}]}}  # fmt: skip
+    for route in (items, confirm):
+        assert route.calls.last.request.headers["x-amz-access-token"] == "Atza|live"
+        assert route.calls.last.request.headers["Host"] == "sellingpartnerapi-eu.amazon.com"
+    assert (token.call_count, items.call_count, confirm.call_count) == (1, 1, 1)  # one token for both calls
+
+
+def test_amazon_stock_sets_the_listing_quantity_for_the_seller(merchant, respx_mock):
+    amazon = amazon_store(merchant, seller_id="A2B3C4D5E6F7G8")
+    mapping = SkuMapping.objects.create(merchant=merchant, channel=amazon, channel_sku="TIFFIN-SS-3TIER",
+                                        product=ProductFactory(merchant=merchant))  # fmt: skip
+    respx_mock.post(f"{LWA}/auth/o2/token").respond(200, json={"access_token": "Atza|live", "expires_in": 3600})
+    listing = respx_mock.patch(f"{SP_API}/listings/2021-08-01/items/A2B3C4D5E6F7G8/TIFFIN-SS-3TIER").respond(
+        200, json={"sku": "TIFFIN-SS-3TIER", "status": "ACCEPTED", "submissionId": "f1dc", "issues": []}
+    )
+
+    sent = channel_push_send(push_id=push(amazon, "stock", {"sku": "TIFFIN-SS-3TIER", "quantity": 5},
+                                          mapping=mapping).pk, now=NOW)  # fmt: skip
+
+    assert sent.status == "sent"
+    request = listing.calls.last.request
+    assert dict(request.url.params) == {"marketplaceIds": "A21TJRUUN4KGV", "issueLocale": "en_US"}
+    assert json.loads(request.content)["patches"] == [{"op": "merge", "path": "/attributes/fulfillment_availability",
+                                                       "value": [{"fulfillment_channel_code": "DEFAULT",
+                                                                  "quantity": 5}]}]  # fmt: skip
+    mapping.refresh_from_db()
+    assert (mapping.pushed_quantity, mapping.pushed_at) == (5, NOW)
+
+
+def test_an_amazon_stock_push_without_the_seller_id_fails_with_what_to_set(merchant, respx_mock):
+    amazon = amazon_store(merchant)
+
+    sent = channel_push_send(push_id=push(amazon, "stock", {"sku": "TIFFIN-SS-3TIER", "quantity": 5}).pk, now=NOW)
+
+    assert (sent.status, sent.last_error) == ("failed", "Set the channel's Amazon seller id (options.seller_id, "
+                                                        "Seller Central's Merchant Token) for stock pushes: listings "
+                                                        "are addressed by seller and SKU.")  # fmt: skip
+    assert respx_mock.calls.call_count == 0

@@ -41,7 +41,8 @@ def test_an_awb_for_a_store_s_order_queues_one_fulfilment_push(merchant, shopify
         shopify.pk, "fulfilment", order.pk, f"fulfilment:{order.pk}:{shipment.awb}", "pending")  # fmt: skip
     assert push.data == {"order_id": "450789469", "awb": shipment.awb, "courier_name": "Blue Dart",
                          "tracking_url": f"{settings.SHOPOPS_PUBLIC_URL}/track/{shipment.awb}/"
-                                         f"{shipment.tracking_token}/", "notify": True}  # fmt: skip
+                                         f"{shipment.tracking_token}/", "notify": True, "package": shipment.pk,
+                         "ship_date": f"{shipment.awb_assigned_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"}  # fmt: skip
 
 
 def test_orders_of_other_channels_and_of_a_paused_store_queue_nothing(merchant, shopify):

@@ -1,8 +1,8 @@
 """What ShopOps tells a store (a shipment's AWB, a SKU's stock level), as pure request builders and answer readers.
 
 No HTTP and no database here: the outbox worker owns the HTTP client (the store URL, authentication, timeouts) and
-the row that remembers how far a write-back got. Each channel module (``shopify``, ``woocommerce``, ``magento``)
-gives, per operation, a pair of functions:
+the row that remembers how far a write-back got. Each channel module (``shopify``, ``woocommerce``, ``magento``,
+``amazon``) gives, per operation, a pair of functions:
 
 - ``plan_<op>(data, known) -> Request | None``: the next request to send, given the operation's ``data`` and what
   the answers so far taught (``known``); ``None`` means the write-back is done;
@@ -48,7 +48,7 @@ from typing import Any
 class Request:
     """One request to a store, relative to the store's URL."""
 
-    method: str  # "GET", "POST", "PUT"
+    method: str  # "GET", "POST", "PUT", "PATCH"
     path: str  # e.g. "/wp-json/wc/v3/orders/727/notes"
     params: dict = field(default_factory=dict)  # the query string
     json: dict | list | None = None
