@@ -1,10 +1,21 @@
 """Reads of orders, with joins decided once for the API, the export and the admin."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
-from orders.models import BulkImport, Channel, Customer, ImportRowError, Order, OrderLine, Return, ReturnLine
+from orders.models import (
+    BulkImport,
+    Channel,
+    Customer,
+    ImportRowError,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Return,
+    ReturnLine,
+)
 from shopops.csvexport import csv_text
 
 EXPORT_COLUMNS = [
@@ -41,6 +52,44 @@ ORDER_ROW_FIELDS = [
 ]  # fmt: skip
 LINE_ROW_FIELDS = ["id", "order_id", "sku", "product_id", "name", "quantity", "unit_price", "discount", "tax_rate",
                    "tax_amount", "hsn_code", "uqc", "total", "returned_quantity"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OrderTab:
+    """A working tab of the order list: a saved filter (``params``, the list's query string) and its condition."""
+
+    key: str
+    label: str
+    params: dict[str, str]
+    condition: Q
+
+
+def _statuses(*statuses: str) -> str:
+    return ",".join(statuses)
+
+
+#: The order desk's working tabs, in the order of an order's life.
+ORDER_TABS = [
+    OrderTab("new", "New", {"status__in": OrderStatus.NEW}, Q(status=OrderStatus.NEW)),
+    OrderTab("ready", "Ready to ship", {"status__in": _statuses(OrderStatus.CONFIRMED, OrderStatus.PACKED),
+                                        "has_awb": "no"},
+             Q(status__in=(OrderStatus.CONFIRMED, OrderStatus.PACKED), awb="")),
+    OrderTab("pickups", "Pickups", {"status__in": _statuses(OrderStatus.CONFIRMED, OrderStatus.PACKED),
+                                    "has_awb": "yes"},
+             Q(status__in=(OrderStatus.CONFIRMED, OrderStatus.PACKED)) & ~Q(awb="")),
+    OrderTab("in_transit", "In transit", {"status__in": OrderStatus.SHIPPED}, Q(status=OrderStatus.SHIPPED)),
+    OrderTab("delivered", "Delivered", {"status__in": OrderStatus.DELIVERED}, Q(status=OrderStatus.DELIVERED)),
+    OrderTab("rto", "RTO", {"status__in": _statuses(OrderStatus.RTO, OrderStatus.RTO_DELIVERED)},
+             Q(status__in=(OrderStatus.RTO, OrderStatus.RTO_DELIVERED))),
+    OrderTab("all", "All", {}, Q()),
+]  # fmt: skip
+
+
+def order_tab_counts(queryset: QuerySet[Order]) -> dict[str, int]:
+    """How many of ``queryset``'s orders each working tab holds (one query)."""
+    return queryset.order_by().aggregate(
+        **{tab.key: Count("pk", filter=tab.condition) if tab.condition else Count("pk") for tab in ORDER_TABS}
+    )
 
 
 def order_rows(queryset: QuerySet[Order]) -> QuerySet:

@@ -178,6 +178,71 @@ class ShipDateFilter(DateRangeFilter):
     parameter_name = "ship_date"
 
 
+# -- several values at once ---------------------------------------------------------------------
+
+
+class MultiStatusFilter(admin.ListFilter):
+    """Statuses, several at once: ``?status__in=confirmed,packed``. Each choice adds its status to the selection or
+    takes it out; "All" clears it. ``choices_of`` gives the model's status choices."""
+
+    title = "status"
+    field_name = "status"
+    choices_of: list[tuple[str, str]] = []
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.parameter_name = f"{self.field_name}__in"
+        known = {value for value, _ in self.choices_of}
+        self.selected: list[str] = []
+        if self.parameter_name in params:
+            raw = params.pop(self.parameter_name)[-1]
+            self.selected = [value for value in dict.fromkeys(raw.split(",")) if value]
+            unknown = [value for value in self.selected if value not in known]
+            if unknown:
+                raise IncorrectLookupParameters(f"Unknown {self.title} {', '.join(map(repr, unknown))}.")
+            self.used_parameters[self.parameter_name] = ",".join(self.selected)
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self) -> list[str]:
+        return [self.parameter_name]
+
+    def choices(self, changelist):
+        yield {
+            "selected": not self.selected,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "All",
+        }
+        for value, label in self.choices_of:
+            chosen = value in self.selected
+            after = [v for v in self.selected if v != value] if chosen else [*self.selected, value]
+            query = (changelist.get_query_string({self.parameter_name: ",".join(after)}) if after
+                     else changelist.get_query_string(remove=[self.parameter_name]))  # fmt: skip
+            yield {"selected": chosen, "query_string": query, "display": label}
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.parameter_name: self.selected}) if self.selected else queryset
+
+
+class YesNoFilter(admin.SimpleListFilter):
+    """Whether a condition holds: ``?<parameter_name>=yes|no``; ``condition`` is the Q of "yes"."""
+
+    condition: Q = Q()
+    yes_label = "Yes"
+    no_label = "No"
+
+    def lookups(self, request, model_admin):
+        return [("yes", self.yes_label), ("no", self.no_label)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(self.condition)
+        if self.value() == "no":
+            return queryset.exclude(self.condition)
+        return queryset
+
+
 # -- services behind forms and actions ---------------------------------------------------------
 
 

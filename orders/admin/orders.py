@@ -2,6 +2,7 @@
 state machine's actions and the CSV export."""
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
@@ -13,9 +14,11 @@ from django.utils.safestring import mark_safe
 from django.utils.text import smart_split, unescape_string_literal
 
 from orders.admin.common import (
+    MultiStatusFilter,
     OrderDateFilter,
     PackDateFilter,
     ShipDateFilter,
+    YesNoFilter,
     actor_of,
     display_time_zone,
     rendered_in_time_zone,
@@ -23,7 +26,7 @@ from orders.admin.common import (
 )
 from orders.admin.extensions import order_admin_extensions
 from orders.models import EDITABLE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus
-from orders.selectors import order_export_rows
+from orders.selectors import ORDER_TABS, order_export_rows, order_tab_counts
 from orders.services.orders import order_cancel, order_confirm, order_pack, order_update
 from shopops.admin import (
     ActionReport,
@@ -65,6 +68,18 @@ class CancelForm(forms.Form):
     )
 
 
+class OrderStatusFilter(MultiStatusFilter):
+    choices_of = OrderStatus.choices
+
+
+class HasAWBFilter(YesNoFilter):
+    title = "AWB"
+    parameter_name = "has_awb"
+    condition = ~Q(awb="")
+    yes_label = "Has an AWB"
+    no_label = "No AWB yet"
+
+
 #: What the change form may edit, through order_update, while the order is in EDITABLE_STATUSES.
 ORDER_FORM_FIELDS = ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm", "eway_bill_number")
 ORDER_STATUS_LABELS = dict(OrderStatus.choices)
@@ -76,9 +91,11 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
                     "packed_at", "shipped_at", "awb"]  # fmt: skip
     list_select_related = ["channel", "customer"]
     list_filter = [
-        "status",
+        OrderStatusFilter,
+        HasAWBFilter,
         ("channel", MerchantRelatedFilter),
         "payment_method",
+        "payment_status",
         OrderDateFilter,
         PackDateFilter,
         ShipDateFilter,
@@ -160,7 +177,22 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
     # -- views in the merchant's time zone ----------------------------------------------------
 
     def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "order_tabs": self.tabs(request)}
         return rendered_in_time_zone(request, lambda: super(OrderAdmin, self).changelist_view(request, extra_context))
+
+    def tabs(self, request) -> list[dict]:
+        """The working tabs with their counts (one query) and links; the tab whose filter is the page's is current.
+        The page's search and the merchant it is narrowed to carry over to every tab."""
+        kept = {name: request.GET[name] for name in ("q", "merchant__id__exact") if request.GET.get(name)}
+        filters = {name: value for name, value in request.GET.items()
+                   if name not in ("p", "o", "q", "e", "_changelist_filters", "merchant__id__exact")}  # fmt: skip
+        counts = order_tab_counts(self.get_queryset(request).filter(**{
+            key: value for key, value in kept.items() if key == "merchant__id__exact"}))  # fmt: skip
+        return [
+            {"label": tab.label, "count": counts[tab.key], "current": filters == tab.params,
+             "url": "?" + urlencode({**tab.params, **kept})}
+            for tab in ORDER_TABS
+        ]  # fmt: skip
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return rendered_in_time_zone(

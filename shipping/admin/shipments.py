@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from orders.admin.common import DateRangeFilter, ShipDateFilter, actor_of, rendered_in_time_zone
+from orders.admin.common import DateRangeFilter, MultiStatusFilter, ShipDateFilter, actor_of, rendered_in_time_zone
 from shipping.adapters import adapter_for
 from shipping.admin.common import json_block, shipment_refusal, status_phrase, warn_eway_bills
 from shipping.admin.courier_calls import CourierCallInline
@@ -69,6 +69,10 @@ class DeliveredDateFilter(DateRangeFilter):
     title = "delivered date"
     field_name = "delivered_at"
     parameter_name = "delivered_date"
+
+
+class ShipmentStatusFilter(MultiStatusFilter):
+    choices_of = ShipmentStatus.choices
 
 
 class OpenNDRFilter(admin.SimpleListFilter):
@@ -198,7 +202,7 @@ class ShipmentAdmin(MerchantScopedAdmin):
                     "pickup_date", "shipped_at", "delivered_at", "expected_delivery_date", "open_ndr"]  # fmt: skip
     list_select_related = ["order", "courier"]
     list_filter = [
-        "status",
+        ShipmentStatusFilter,
         ("courier", MerchantRelatedFilter),
         PickupDateFilter,
         ShipDateFilter,
