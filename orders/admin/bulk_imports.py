@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from orders.admin.common import actor_of, rendered_in_time_zone
 from orders.imports.jobs import import_submit
 from orders.imports.parse import TEMPLATES, import_file_problem
-from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportPreset, ImportRowError
+from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportPreset, ImportRowError, ImportStatus
 from orders.selectors import import_error_rows
 from shopops.admin import MerchantScopedAdmin, ReadOnlyInline
 from shopops.csvexport import stream_csv
@@ -90,6 +90,13 @@ class ImportUploadForm(forms.Form):
         if problem:
             raise ValidationError(problem)
         return upload
+
+
+#: How an upload's outcome is shown: a failure never as a success.
+IMPORT_OUTCOME_LEVELS = {ImportStatus.DONE: messages.SUCCESS, ImportStatus.PARTIALLY_FAILED: messages.WARNING,
+                         ImportStatus.FAILED: messages.ERROR}  # fmt: skip
+IMPORT_OUTCOME_HINTS = {ImportStatus.PARTIALLY_FAILED: ": some rows were refused, listed on its page",
+                        ImportStatus.FAILED: ": nothing was imported, the reasons are on its page"}  # fmt: skip
 
 
 @admin.register(BulkImport)
@@ -180,8 +187,9 @@ class BulkImportAdmin(MerchantScopedAdmin):
                                     error_policy=data["error_policy"], preset=data["preset"],
                                     create_channels=data["create_channels"], actor=actor_of(request))  # fmt: skip
             job.refresh_from_db()  # without a broker the job has run by now
-            self.message_user(request, f"Uploaded {job.file_name}: import {job.pk} is {job.get_status_display()}.",
-                              messages.SUCCESS)  # fmt: skip
+            self.message_user(request, f"Uploaded {job.file_name}: import {job.pk} is {job.get_status_display()}"
+                              f"{IMPORT_OUTCOME_HINTS.get(job.status, '')}.",
+                              IMPORT_OUTCOME_LEVELS.get(job.status, messages.INFO))  # fmt: skip
             return HttpResponseRedirect(reverse("admin:orders_bulkimport_change", args=[job.pk]))
         request.current_app = self.admin_site.name
         context = {

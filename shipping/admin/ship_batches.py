@@ -12,7 +12,7 @@ from orders.models import Order
 from shipping.admin.common import warn_eway_bills
 from shipping.admin.documents import document_link
 from shipping.choices import CourierSort, LabelFormat
-from shipping.models import ShipBatch
+from shipping.models import ShipBatch, ShipBatchStatus
 from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create, ship_batch_resume
 from shipping.services.ship import ShipOptions
 from shopops.admin import (
@@ -88,13 +88,30 @@ def ship_selected(modeladmin, request, queryset):
         batch.refresh_from_db()  # without a broker the job has already run
         modeladmin.message_user(request, format_html(
             "{} for {} order{}: {}. Its page shows each order's outcome, the pickups and the PDFs.",
-            _batch_link(batch), batch.total, "" if batch.total == 1 else "s", batch.get_status_display().lower()),
-            messages.SUCCESS)  # fmt: skip
+            _batch_link(batch), batch.total, "" if batch.total == 1 else "s", batch_outcome(batch)),
+            batch_level(batch))  # fmt: skip
         booked = [int(order_id) for order_id, outcome in batch.results.items() if outcome["steps"]["awb_assigned"]]
         warn_eway_bills(modeladmin, request, Order.objects.filter(pk__in=booked).order_by("pk"))
     if len(batches) == 1:
         return HttpResponseRedirect(reverse("admin:shipping_shipbatch_change", args=[batches[0].pk]))
     return None
+
+
+def batch_outcome(batch: ShipBatch) -> str:
+    """The batch's state in words: "done", "done, 2 of 5 orders refused", "failed", "queued"."""
+    text = batch.get_status_display().lower()
+    if batch.status == ShipBatchStatus.DONE and batch.failed:
+        text += f", {batch.failed} of {batch.total} order{'' if batch.total == 1 else 's'} refused"
+    return text
+
+
+def batch_level(batch: ShipBatch) -> int:
+    """A batch that failed is an error, one with refused orders a warning, never a success."""
+    if batch.status == ShipBatchStatus.FAILED or (batch.total and batch.failed == batch.total):
+        return messages.ERROR
+    if batch.failed:
+        return messages.WARNING
+    return messages.SUCCESS if batch.status == ShipBatchStatus.DONE else messages.INFO
 
 
 @admin.register(ShipBatch)
