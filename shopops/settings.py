@@ -381,8 +381,11 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, never a CDN; the pages' icon is ShopOps's
+    # (templates/api_docs/), and Swagger UI's online validator (its badge an image from swagger.io) is off.
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": None,
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "OAUTH2_FLOWS": ["clientCredentials", "authorizationCode"],
@@ -419,6 +422,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "shopops.api.schema.postprocess_links",
         "shopops.api.schema.postprocess_error_codes",
+        "shopops.api.schema.postprocess_tags",
     ],
 }
 
