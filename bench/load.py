@@ -247,6 +247,7 @@ def _gunicorn(workdir: Path):
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "SHOPOPS_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "DATABASE_CONN_MAX_AGE": CONN_MAX_AGE,
         "CACHE_URL": CACHE_URL,
         "API_THROTTLE_RATE": THROTTLE_RATE,

@@ -15,6 +15,8 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
 
+from shopops.public_urls import public_url
+
 logger = logging.getLogger(__name__)
 #: Failures worth another try later (the notification stays queued and its task retries).
 TRANSIENT_ERRORS = (ConnectionError, TimeoutError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)
@@ -42,13 +44,13 @@ def sms_backend():
     return import_string(getattr(settings, "SHOPOPS_SMS_BACKEND", "shipping.notifications.LogSMSBackend"))()
 
 
-def tracking_url(shipment) -> str:
+def tracking_url(shipment, request=None) -> str:
     """The courier's tracking page when it has one, else ShopOps's public page for this shipment alone (its link
-    carries the shipment's unguessable token)."""
+    carries the shipment's unguessable token), on the site's address (``public_url``)."""
     template = shipment.courier.tracking_url_template
     if template and "{awb}" in template:
         return template.replace("{awb}", shipment.awb)
-    return f"{settings.SHOPOPS_PUBLIC_URL.rstrip('/')}/track/{shipment.awb}/{shipment.tracking_token}/"
+    return public_url(f"/track/{shipment.awb}/{shipment.tracking_token}/", request)
 
 
 def context_for(notification) -> dict:

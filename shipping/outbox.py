@@ -1,11 +1,11 @@
 """What the shipping services put in the webhook outbox: shipment.awb_assigned, shipment.status_changed,
 shipment.ndr and document.ready, with compact payloads (the API has the whole objects)."""
 
-from django.conf import settings
 from django.urls import reverse
 
 from shipping.models import NDR, Document, Shipment
 from shipping.notifications import tracking_url
+from shopops.public_urls import public_url
 from shopops.webhooks.payloads import iso
 from shopops.webhooks.services import outbox_emit
 
@@ -54,7 +54,7 @@ def document_emit(document: Document) -> None:
             "page_count": document.page_count, "not_created": document.not_created,
             "shipment_ids": sorted(document.shipments.values_list("pk", flat=True)),
             "order_ids": sorted(document.orders.values_list("pk", flat=True)),
-            "download_url": f"{settings.SHOPOPS_PUBLIC_URL.rstrip('/')}{path}",
+            "download_url": public_url(path),
             "finished_at": iso(document.finished_at),
         }}  # fmt: skip
 

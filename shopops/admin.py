@@ -14,7 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, Permi
 from django.db.models import Q, QuerySet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path, reverse, reverse_lazy
 from django.utils import timezone
 
 from shopops.csvexport import stream_csv
@@ -41,6 +41,8 @@ from shopops.services import (
 admin.site.site_header = "ShopOps"
 admin.site.site_title = "ShopOps"
 admin.site.index_title = "Merchant dashboard"
+# "View site": ShopOps has no home page of its own; its other face is the partner API, so the link opens its docs.
+admin.site.site_url = reverse_lazy("swagger-ui")
 
 
 def member_roles(request) -> dict[int, str]:

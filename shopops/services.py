@@ -16,6 +16,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_id
 
@@ -32,6 +33,7 @@ from shopops.models import (
     PartnerApplication,
     Role,
 )
+from shopops.public_urls import public_url
 from shopops.selectors import invitation_for_token, invitation_refusal, invitation_token_digest
 from shopops.transitions import transition_where
 
@@ -223,7 +225,7 @@ def invitation_send(*, invitation_id: int) -> Invitation | None:
         "merchant": merchant.name,
         "role": Role(invitation.role).label,
         "inviter": (inviter.get_full_name() or inviter.get_username()) if inviter else "",
-        "url": f"{settings.SHOPOPS_PUBLIC_URL.rstrip('/')}/invitations/{token}/",
+        "url": public_url(reverse("invitation", kwargs={"token": token})),
         "expires_at": timezone.localtime(invitation.expires_at, merchant.tzinfo),
     }
     subject = " ".join(render_to_string("emails/invitation_subject.txt", context).split())

@@ -2,14 +2,15 @@
 
 With no environment at all ShopOps runs on a SQLite file with Celery tasks
 executed eagerly in-process. Production sets DATABASE_URL, CELERY_BROKER_URL,
-DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS; with DEBUG off a missing secret
-key or allowed hosts refuses to start.
+DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and SHOPOPS_PUBLIC_URL; with DEBUG off a
+missing secret key, allowed hosts or public address refuses to start.
 """
 
 import os
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "shopops.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "shopops.public_urls.LastRequestAddressMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -166,7 +168,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # Customer notifications: email through Django's backend (console unless EMAIL_HOST is set), SMS through
-# SHOPOPS_SMS_BACKEND; links point at SHOPOPS_PUBLIC_URL (the public tracking page).
+# SHOPOPS_SMS_BACKEND; their links point at the public tracking page.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_PORT = env_int("EMAIL_PORT", 587)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -178,10 +180,24 @@ EMAIL_BACKEND = os.environ.get(
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ShopOps <no-reply@localhost>")
 SHOPOPS_SMS_BACKEND = os.environ.get("SHOPOPS_SMS_BACKEND", "shipping.notifications.LogSMSBackend")
-SHOPOPS_PUBLIC_URL = os.environ.get("SHOPOPS_PUBLIC_URL", "http://127.0.0.1:8000")
+# The address people reach ShopOps at (https://ops.example.com): links sent out (tracking pages, invitations, documents
+# in webhooks) point there. Required with DEBUG off; in development, unset, links follow the address the site is
+# browsed at (shopops/public_urls.py).
+SHOPOPS_PUBLIC_URL = os.environ.get("SHOPOPS_PUBLIC_URL", "").strip().rstrip("/")
+_public = urlsplit(SHOPOPS_PUBLIC_URL)
+if SHOPOPS_PUBLIC_URL and (_public.scheme not in ("http", "https") or not _public.hostname or _public.query
+                           or _public.fragment):  # fmt: skip
+    raise ImproperlyConfigured(
+        f"SHOPOPS_PUBLIC_URL must be the site's address, e.g. https://ops.example.com, not {SHOPOPS_PUBLIC_URL!r}."
+    )
+if not SHOPOPS_PUBLIC_URL and not DEBUG:
+    raise ImproperlyConfigured(
+        "SHOPOPS_PUBLIC_URL must be set when DJANGO_DEBUG is off: the address in the links ShopOps sends out, "
+        "e.g. https://ops.example.com."
+    )
 # Lookups of the public tracking page by AWB and order number or phone digits, per visitor address.
 TRACKING_LOOKUP_RATE = os.environ.get("TRACKING_LOOKUP_RATE", "30/hour")
-# Team invitations: the emailed link works for this many days (links point at SHOPOPS_PUBLIC_URL too).
+# Team invitations: the emailed link works for this many days.
 SHOPOPS_INVITATION_DAYS = env_int("SHOPOPS_INVITATION_DAYS", 7)
 if SHOPOPS_INVITATION_DAYS < 1:
     raise ImproperlyConfigured("SHOPOPS_INVITATION_DAYS must be a positive number of days.")
@@ -365,8 +381,11 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, never a CDN; the pages' icon is ShopOps's
+    # (templates/api_docs/), and Swagger UI's online validator (its badge an image from swagger.io) is off.
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": None,
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "OAUTH2_FLOWS": ["clientCredentials", "authorizationCode"],
@@ -403,6 +422,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "shopops.api.schema.postprocess_links",
         "shopops.api.schema.postprocess_error_codes",
+        "shopops.api.schema.postprocess_tags",
     ],
 }
 

@@ -33,8 +33,15 @@ urlpatterns = [
     path("track/<str:awb>/<str:token>/", track_page, name="track"),
     path("invitations/<str:token>/", invitation_page, name="invitation"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # The docs pages load nothing from another host (templates/api_docs/).
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", template_name="api_docs/swagger_ui.html"),
+        name="swagger-ui",
+    ),
+    path(
+        "api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="api_docs/redoc.html"), name="redoc"
+    ),
     # Last: whatever else is asked under /api/ or /o/ answers the API's JSON 404 in every mode.
     re_path(r"^(?:api|o)/", api_path_not_found),
 ]

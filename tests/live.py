@@ -97,6 +97,8 @@ def server_env(*, database_url: str, files: Path, **extra: str) -> dict[str, str
         "DJANGO_SECRET_KEY": "shopops-live-tests-only",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
+        # Required with DEBUG off: the address in the links ShopOps sends out (no drill follows them).
+        "SHOPOPS_PUBLIC_URL": "http://127.0.0.1:8000",
         "DJANGO_MEDIA_ROOT": str(files / "media"),
         "DJANGO_PRIVATE_MEDIA_ROOT": str(files / "private"),
         "PYTHONUNBUFFERED": "1",

@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "shopops-tests-only")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+# The address in links sent out (tracking pages, invitations, documents in webhooks): required with DEBUG off.
+os.environ.setdefault("SHOPOPS_PUBLIC_URL", "http://127.0.0.1:8000")
 # The suite's key for credentials at rest (a fixed Fernet key, for tests only).
 os.environ.setdefault("SHOPOPS_CREDENTIALS_KEYS", "dGVzdHMtb25seS1jcmVkZW50aWFscy1rZXktMzJiISE=")
 # Under pytest-xdist each process has a Redis database of its own (gw0 the 1st, gw1 the 2nd; 0 without xdist), so

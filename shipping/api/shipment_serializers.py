@@ -128,7 +128,7 @@ class ShipmentOutput(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_tracking_url(self, shipment: Shipment) -> str | None:
-        return tracking_url(shipment) if shipment.awb else None
+        return tracking_url(shipment, self.context.get("request")) if shipment.awb else None
 
 
 class BookingWarningOutput(serializers.Serializer):

@@ -43,7 +43,7 @@ class TrackingOutput(serializers.Serializer):
     events = TrackingEventOutput(source="tracking_events", many=True, help_text="The courier's scans, oldest first.")
 
     def get_tracking_url(self, shipment) -> str:
-        return notifications.tracking_url(shipment)
+        return notifications.tracking_url(shipment, self.context.get("request"))
 
 
 class TrackingErrorOutput(serializers.Serializer):

@@ -1,4 +1,5 @@
-"""OpenAPI generation: the error format, the Idempotency-Key header and the scopes on every operation."""
+"""OpenAPI generation: the error format, the Idempotency-Key header, the scopes on every operation and the
+operations' tags (Swagger UI's and ReDoc's sections), by resource."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -28,6 +29,39 @@ ERRORS = {
     "422": "`idempotency_key_reused`: the key was used with another request.",
     "429": "Throttled; see the `Retry-After` header.",
 }
+
+
+#: The path every API operation is under.
+API_PREFIX = "/api/v1/"
+#: The sections of the API docs, in order: tag -> (what it holds, the resources in it: the path segments after
+#: API_PREFIX). Each operation's tag comes from its path (postprocess_tags), whatever its view or schema class.
+API_TAGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "account": ("Who is calling: the user or partner application, its merchant and scopes.", ("me",)),
+    "products": ("Products, their images, and categories.", ("products", "categories")),
+    "inventory": ("Stock levels per SKU and location, adjustments, the stock ledger, and locations.",
+                  ("inventory", "stock-movements", "locations")),
+    "orders": ("Orders: create, change, confirm, pack, cancel, return; bulk actions, export and timeline.",
+               ("orders",)),
+    "customers": ("Customers and their order totals.", ("customers",)),
+    "returns": ("Returns, from request to refund.", ("returns",)),
+    "imports": ("File imports of orders, products and stock, as jobs with per-row errors.", ("imports",)),
+    "channels": ("Sales channels (stores and marketplaces), what ShopOps told them, and SKU mappings.",
+                 ("channels", "sku-mappings")),
+    "couriers": ("Couriers, rate quotes and serviceability, courier accounts and AWB pools.",
+                 ("couriers", "courier-accounts", "awb-pools", "serviceability")),
+    "shipments": ("Shipments, shipping in one call, pickups, manifests and NDRs.",
+                  ("shipments", "ship", "pickups", "manifests", "ndr")),
+    "tracking": ("Parcels' status and scans by AWB.", ("tracking",)),
+    "documents": ("PDF jobs (labels, invoices, packing slips, manifests, credit notes), and credit notes.",
+                  ("documents", "credit-notes")),
+    "notifications": ("Which shipment events send customers an email or SMS.", ("notification-settings",)),
+    "webhooks": ("Endpoints ShopOps sends events to, and the delivery log.",
+                 ("webhook-endpoints", "webhook-deliveries")),
+    "inbound webhooks": ("Where stores and courier services send their events (signed by the sender).",
+                         ("webhooks",)),
+}  # fmt: skip
+#: Path segment after API_PREFIX -> its tag.
+RESOURCE_TAGS = {segment: tag for tag, (_, segments) in API_TAGS.items() for segment in segments}
 
 
 class ShopOpsAutoSchema(AutoSchema):
@@ -259,4 +293,19 @@ def postprocess_error_codes(result, generator, request, public):
     rows = [f"- `{error.code}` ({STATUS_FOR_KIND[error.kind]}): {error.meaning}" for error in declared_error_codes()]
     code = result["components"]["schemas"]["ApiErrorOutput"]["properties"]["code"]
     code["description"] = f"{code['description']}\n\nCodes the services answer with:\n\n" + "\n".join(rows)
+    return result
+
+
+def postprocess_tags(result, generator, request, public):
+    """Tag each operation under API_PREFIX with its resource's tag (RESOURCE_TAGS; a path segment it lacks is its
+    own tag), and describe the tags in API_TAGS's order (one it lacks comes last, undescribed)."""
+    used = set()
+    for path, item in result["paths"].items():
+        for operation in item.values():
+            if path.startswith(API_PREFIX):
+                segment = path.removeprefix(API_PREFIX).split("/", 1)[0]
+                operation["tags"] = [RESOURCE_TAGS.get(segment, segment)]
+            used.update(operation.get("tags", ()))
+    described = [{"name": tag, "description": description} for tag, (description, _) in API_TAGS.items() if tag in used]
+    result["tags"] = described + [{"name": tag} for tag in sorted(used - API_TAGS.keys())]
     return result

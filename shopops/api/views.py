@@ -35,7 +35,7 @@ class MeView(MerchantAPIView):
 
     scope_object = PUBLIC  # any token or session of the merchant may ask who it is, whatever its scopes
 
-    @extend_schema(responses=MeOutput, operation_id="me_retrieve", tags=["account"])
+    @extend_schema(responses=MeOutput, operation_id="me_retrieve")
     def get(self, request):
         client = self.api_client
         data = {

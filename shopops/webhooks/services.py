@@ -29,11 +29,13 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from shopops.dispatch import send
 from shopops.errors import DELIVERY_IN_PROGRESS, ENDPOINT_DISABLED
 from shopops.models import Membership, Merchant, Role
+from shopops.public_urls import public_url
 from shopops.transitions import transition, transition_where
 from shopops.webhooks import addresses, signing
 from shopops.webhooks.models import (
@@ -416,8 +418,11 @@ def endpoint_failing_notify(*, endpoint_id: int) -> list[str]:
     if not recipients:
         return []
     last = endpoint.deliveries.filter(status=DeliveryStatus.FAILED).order_by("-failed_at", "-id").first()
+    failed = reverse("admin:shopops_webhookdelivery_changelist") + (
+        f"?endpoint__id__exact={endpoint.pk}&status__exact={DeliveryStatus.FAILED.value}"
+    )
     context = {"endpoint": endpoint, "merchant": merchant, "delivery": last, "max_attempts": MAX_ATTEMPTS,
-               "public_url": settings.SHOPOPS_PUBLIC_URL}  # fmt: skip
+               "failed_deliveries_url": public_url(failed)}  # fmt: skip
     subject = " ".join(render_to_string("emails/webhook_failing_subject.txt", context).split())
     send_mail(subject, render_to_string("emails/webhook_failing.txt", context), settings.DEFAULT_FROM_EMAIL,
               recipients)  # fmt: skip

@@ -75,7 +75,9 @@ def main() -> int:
     base = f"http://127.0.0.1:{options.port}"
     # Tasks (documents, imports) run eagerly in the server process: no broker, no worker to start. One client
     # sends everything: never throttled.
-    env = live.server_env(database_url=options.database_url, files=report_dir, API_THROTTLE_RATE="1000000/min")
+    env = live.server_env(
+        database_url=options.database_url, files=report_dir, API_THROTTLE_RATE="1000000/min", SHOPOPS_PUBLIC_URL=base
+    )
 
     def on_signal(signum, _frame):
         stop_all()

@@ -28,6 +28,7 @@ def production_env(tmp_path) -> dict[str, str]:
     return {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(45),  # 60 random characters
         "DJANGO_ALLOWED_HOSTS": "ops.example.com",
+        "SHOPOPS_PUBLIC_URL": "https://ops.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'shopops.sqlite3'}",
     }
 
