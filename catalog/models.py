@@ -11,12 +11,21 @@ from shopops.validation import money_field, validate_gtin
 
 class Category(models.Model):
     # db_index=False: the unique (merchant, slug) serves lookups by merchant
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="categories", db_index=False)
-    name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=140, allow_unicode=True)
-    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="categories", db_index=False, verbose_name="merchant"
+    )
+    name = models.CharField("name", max_length=120)
+    slug = models.SlugField(
+        "slug",
+        max_length=140,
+        allow_unicode=True,
+        help_text="Unique per merchant: how the API and imports name the category.",
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name="parent category"
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         verbose_name_plural = "categories"
@@ -84,15 +93,22 @@ class ProductStatus(models.TextChoices):
 
 class Product(models.Model):
     # db_index=False: the unique (merchant, sku) serves lookups by merchant
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="products", db_index=False)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="products", db_index=False, verbose_name="merchant"
+    )
     sku = models.CharField("SKU", max_length=64)
-    title = models.CharField(max_length=255)
-    description = models.TextField(blank=True)
-    brand = models.CharField(max_length=120, blank=True)
-    category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="products")
-    specs = models.JSONField(default=dict, blank=True, help_text='Attributes as a JSON object, e.g. {"colour": "red"}.')
+    title = models.CharField("title", max_length=255)
+    description = models.TextField("description", blank=True)
+    brand = models.CharField("brand", max_length=120, blank=True)
+    category = models.ForeignKey(
+        Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="products", verbose_name="category"
+    )
+    specs = models.JSONField(
+        "specs", default=dict, blank=True, help_text='Attributes as a JSON object, e.g. {"colour": "red"}.'
+    )
     hsn_code = models.CharField("HSN code", max_length=8, blank=True)
     tax_rate = models.DecimalField(
+        "tax rate",
         max_digits=5,
         decimal_places=2,
         default=0,
@@ -101,17 +117,24 @@ class Product(models.Model):
     )
     uqc = models.CharField("UQC", max_length=3, choices=UQC.choices, default=UQC.NOS, db_default=UQC.NOS,
                            help_text="The unit quantity code invoices count it in.")  # fmt: skip
-    mrp = money_field(null=True, blank=True, verbose_name="MRP")
-    price = money_field()
-    currency = models.CharField(max_length=3, default="INR")
-    weight_grams = models.PositiveIntegerField(default=0)
-    length_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
-    breadth_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
-    height_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
-    barcode = models.CharField(max_length=14, blank=True, validators=[validate_gtin], help_text="GTIN/EAN/UPC.")
-    status = models.CharField(max_length=10, choices=ProductStatus.choices, default=ProductStatus.ACTIVE)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    mrp = money_field(
+        null=True,
+        blank=True,
+        verbose_name="MRP",
+        help_text="Maximum retail price, GST included; the price may not exceed it.",
+    )
+    price = money_field(verbose_name="price", help_text="Selling price, GST included.")
+    currency = models.CharField("currency", max_length=3, default="INR", help_text="ISO 4217 code.")
+    weight_grams = models.PositiveIntegerField("weight (g)", default=0)
+    length_cm = models.DecimalField("length (cm)", max_digits=7, decimal_places=1, default=0)
+    breadth_cm = models.DecimalField("breadth (cm)", max_digits=7, decimal_places=1, default=0)
+    height_cm = models.DecimalField("height (cm)", max_digits=7, decimal_places=1, default=0)
+    barcode = models.CharField(
+        "barcode", max_length=14, blank=True, validators=[validate_gtin], help_text="GTIN/EAN/UPC."
+    )
+    status = models.CharField("status", max_length=10, choices=ProductStatus.choices, default=ProductStatus.ACTIVE)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["sku"]
@@ -146,13 +169,24 @@ class ProductImage(models.Model):
     MAX_BYTES = 5 * 1024 * 1024
     CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
-    image = models.ImageField(upload_to="products/%Y/%m/", blank=True)
-    url = models.URLField(max_length=500, blank=True)
-    position = models.PositiveSmallIntegerField(default=0)
-    alt = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images", verbose_name="product")
+    image = models.ImageField(
+        "image", upload_to="products/%Y/%m/", blank=True, help_text="An uploaded image file; or give a URL instead."
+    )
+    url = models.URLField(
+        "URL",
+        max_length=500,
+        blank=True,
+        help_text="The address of an image on the web, used instead of an uploaded file.",
+    )
+    position = models.PositiveSmallIntegerField(
+        "position", default=0, help_text="Images are shown in increasing position."
+    )
+    alt = models.CharField(
+        "alt text", max_length=255, blank=True, help_text="What the image shows, for screen readers and search engines."
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -171,22 +205,26 @@ class Location(models.Model):
     """A warehouse or pickup location. Exactly one per merchant is the default."""
 
     # db_index=False: the unique (merchant, nickname) serves lookups by merchant
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="locations", db_index=False)
-    nickname = models.SlugField(max_length=60, help_text="Short unique name used by the API and imports.")
-    name = models.CharField(max_length=200)
-    contact_name = models.CharField(max_length=120, blank=True)
-    phone = models.CharField(max_length=20, blank=True, help_text="E.164.")
-    email = models.EmailField(blank=True)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="locations", db_index=False, verbose_name="merchant"
+    )
+    nickname = models.SlugField("nickname", max_length=60, help_text="Short unique name used by the API and imports.")
+    name = models.CharField("name", max_length=200)
+    contact_name = models.CharField("contact name", max_length=120, blank=True)
+    phone = models.CharField("phone", max_length=20, blank=True, help_text="E.164.")
+    email = models.EmailField("email", blank=True)
     line1 = models.CharField("address line 1", max_length=200)
     line2 = models.CharField("address line 2", max_length=200, blank=True)
-    city = models.CharField(max_length=100)
-    state = models.CharField(max_length=100, blank=True)
-    postcode = models.CharField(max_length=20)
-    country = models.CharField(max_length=2, default="IN")
-    is_default = models.BooleanField(default=False)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    city = models.CharField("city", max_length=100)
+    state = models.CharField("state", max_length=100, blank=True)
+    postcode = models.CharField("postcode", max_length=20)
+    country = models.CharField("country", max_length=2, default="IN", help_text="ISO 3166-1 alpha-2 code.")
+    is_default = models.BooleanField(
+        "default location", default=False, help_text="Orders ship from it unless they name another location."
+    )
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["nickname"]
@@ -205,19 +243,31 @@ class Location(models.Model):
 class StockLevel(models.Model):
     # db_index=False on merchant and product: the (merchant, sku, id) index and the unique (product, location)
     # serve lookups by them
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_levels", db_index=False)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name="merchant"
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="stock_levels", db_index=False, verbose_name="product"
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="stock_levels", verbose_name="location"
+    )
     sku = models.CharField(
         "SKU", max_length=64, help_text="The product's SKU, kept in step for filtering and ordering."
     )
-    on_hand = models.IntegerField(default=0)
-    reserved = models.IntegerField(default=0)
+    on_hand = models.IntegerField("on hand", default=0, help_text="Units at the location.")
+    reserved = models.IntegerField("reserved", default=0, help_text="Units held for confirmed orders not yet shipped.")
     available = models.GeneratedField(
-        expression=F("on_hand") - F("reserved"), output_field=models.IntegerField(), db_persist=True
+        expression=F("on_hand") - F("reserved"),
+        output_field=models.IntegerField(),
+        db_persist=True,
+        verbose_name="available",
+        help_text="On hand minus reserved.",
     )
-    low_stock_threshold = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    low_stock_threshold = models.PositiveIntegerField(
+        "low-stock threshold", default=0, help_text="Low on stock when available falls to this or below."
+    )
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["sku", "id"]
@@ -234,7 +284,7 @@ class StockLevel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product_id}@{self.location_id}: {self.on_hand}/{self.reserved}"
+        return f"{self.sku} at location {self.location_id}: {self.on_hand} on hand, {self.reserved} reserved"
 
 
 class MovementKind(models.TextChoices):
@@ -261,18 +311,24 @@ class StockMovement(models.Model):
     """Append-only ledger. The on-hand kinds' quantities of a level sum to its on_hand."""
 
     # db_index=False: the (merchant, created_at, id) index serves lookups by merchant
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=12, choices=MovementKind.choices)
-    quantity = models.IntegerField(help_text="Signed: + in, - out (of on_hand; of reserved for reservations).")
-    on_hand_after = models.IntegerField()
-    reserved_after = models.IntegerField()
-    reason = models.CharField(max_length=255, blank=True)
-    reference = models.CharField(max_length=100, blank=True, help_text="e.g. order:123, import:7.")
-    actor = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name="merchant"
+    )
+    stock_level = models.ForeignKey(
+        StockLevel, on_delete=models.PROTECT, related_name="movements", verbose_name="stock level"
+    )
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name="product")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+", verbose_name="location")
+    kind = models.CharField("kind", max_length=12, choices=MovementKind.choices)
+    quantity = models.IntegerField(
+        "quantity", help_text="Signed: + in, - out (of on_hand; of reserved for reservations)."
+    )
+    on_hand_after = models.IntegerField("on hand after")
+    reserved_after = models.IntegerField("reserved after")
+    reason = models.CharField("reason", max_length=255, blank=True)
+    reference = models.CharField("reference", max_length=100, blank=True, help_text="e.g. order:123, import:7.")
+    actor = models.CharField("actor", max_length=100, help_text="user:<id>, app:<client_id> or system.")
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
@@ -286,4 +342,4 @@ class StockMovement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.quantity:+d}"
+        return self.kind if self.quantity is None else f"{self.kind} {self.quantity:+d}"

@@ -51,43 +51,64 @@ class Channel(models.Model):
     where its orders ship from and how its payment methods map to prepaid or cash on delivery."""
 
     # db_index=False: the unique (merchant, name) serves lookups by merchant
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="channels", db_index=False)
-    channel_id = models.CharField(max_length=32, unique=True, editable=False)
-    name = models.CharField(max_length=120)
-    kind = models.CharField(max_length=12, choices=ChannelKind.choices, default=ChannelKind.CUSTOM)
-    is_active = models.BooleanField(default=True)
-    is_default_api = models.BooleanField(
-        default=False, help_text="Orders created through the API without a channel go here."
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="channels", db_index=False, verbose_name="merchant"
     )
-    store_url = models.URLField(blank=True, help_text="The store's address: https://acme.myshopify.com, the "
-                                                      "WordPress site, Magento's base URL.")  # fmt: skip
-    marketplace_id = models.CharField(max_length=20, blank=True, help_text="Amazon's marketplace id, e.g. "
-                                                                          "A21TJRUUN4KGV (Amazon.in).")  # fmt: skip
-    credentials = EncryptedJSONField(blank=True, help_text="Encrypted; never shown again after saving.")
-    webhook_id = models.CharField(max_length=32, unique=True, default=new_channel_webhook_id, editable=False,
+    channel_id = models.CharField(
+        "channel ID",
+        max_length=32,
+        unique=True,
+        editable=False,
+        help_text="Public identifier of the channel, unique across ShopOps.",
+    )
+    name = models.CharField("name", max_length=120)
+    kind = models.CharField("kind", max_length=12, choices=ChannelKind.choices, default=ChannelKind.CUSTOM)
+    is_active = models.BooleanField("active", default=True)
+    is_default_api = models.BooleanField(
+        "default for API orders", default=False, help_text="Orders created through the API without a channel go here."
+    )
+    store_url = models.URLField("store URL", blank=True,
+                                help_text="The store's address: https://acme.myshopify.com, the WordPress site, "
+                                          "Magento's base URL.")  # fmt: skip
+    marketplace_id = models.CharField("marketplace ID", max_length=20, blank=True,
+                                      help_text="Amazon's marketplace id, e.g. A21TJRUUN4KGV (Amazon.in).")  # fmt: skip
+    credentials = EncryptedJSONField("credentials", blank=True, help_text="Encrypted; never shown again after saving.")
+    webhook_id = models.CharField("webhook ID", max_length=32, unique=True, default=new_channel_webhook_id,
+                                  editable=False,
                                   help_text="The unguessable part of this channel's webhook address.")  # fmt: skip
-    connection_status = models.CharField(max_length=14, choices=ConnectionStatus.choices,
+    connection_status = models.CharField("connection status", max_length=14, choices=ConnectionStatus.choices,
                                          default=ConnectionStatus.NOT_CONNECTED)  # fmt: skip
-    status_message = models.CharField(max_length=500, blank=True)
-    failing_since = models.DateTimeField(null=True, blank=True)
-    sync_cursor = models.CharField(max_length=200, blank=True, help_text="Where the next pull starts.")
-    last_synced_at = models.DateTimeField(null=True, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0, help_text="Transient failures in a row of calls "
-                                                                            "to the store.")  # fmt: skip
-    circuit_open_until = models.DateTimeField(null=True, blank=True, help_text="Calls to the store wait until then.")
+    status_message = models.CharField(
+        "status message",
+        max_length=500,
+        blank=True,
+        help_text="What the store said when the connection was last checked or used.",
+    )
+    failing_since = models.DateTimeField(
+        "failing since", null=True, blank=True, help_text="When calls to the store started failing."
+    )
+    sync_cursor = models.CharField("sync cursor", max_length=200, blank=True, help_text="Where the next pull starts.")
+    last_synced_at = models.DateTimeField("last synced", null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField("consecutive failures", default=0,
+                                                       help_text="Transient failures in a row of calls to the "
+                                                                 "store.")  # fmt: skip
+    circuit_open_until = models.DateTimeField(
+        "circuit open until", null=True, blank=True, help_text="Calls to the store wait until then."
+    )
     pickup_location = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True,
-                                        related_name="+", help_text="Where this channel's orders ship from; blank: "
-                                                                    "the default location.")  # fmt: skip
-    options = models.JSONField(default=dict, blank=True,
+                                        related_name="+", verbose_name="pickup location",
+                                        help_text="Where this channel's orders ship from; blank: "
+                                                  "the default location.")  # fmt: skip
+    options = models.JSONField("options", default=dict, blank=True,
                                help_text="Write-back settings: Shopify's location_id (stock), WooCommerce's "
                                          "shipped_status (completed, processing), Magento's source_code, Amazon's "
                                          "seller_id (listing quantities).")  # fmt: skip
-    payment_mapping = models.JSONField(default=dict, blank=True,
+    payment_mapping = models.JSONField("payment mapping", default=dict, blank=True,
                                        help_text='Payment gateway or method names and what they mean, e.g. '
                                                  '{"Cash on Delivery (COD)": "cod", "Razorpay": "prepaid"}; '
                                                  "the channel's own names are known already.")  # fmt: skip
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -110,20 +131,24 @@ class ChannelHttpLog(models.Model):
     """One HTTP exchange with a store (a connection test, a pull), for support: what was asked, what came back, how
     long it took. Bodies are stored redacted (credentials, tokens and secrets replaced) and cut to a few kilobytes."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="http_logs")
-    operation = models.CharField(max_length=40, help_text="What ShopOps was doing, e.g. check, pull.")
-    method = models.CharField(max_length=8)
-    url = models.CharField(max_length=500, help_text="Host and path, with secret query values redacted.")
-    attempt = models.PositiveSmallIntegerField(default=1)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Blank: no answer.")
-    duration_ms = models.PositiveIntegerField(default=0)
-    error = models.CharField(max_length=300, blank=True, help_text="Timeout, refused connection, refused address.")
-    request_body = models.TextField(blank=True)
-    response_body = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="http_logs", verbose_name="channel")
+    operation = models.CharField("operation", max_length=40, help_text="What ShopOps was doing, e.g. check, pull.")
+    method = models.CharField("method", max_length=8)
+    url = models.CharField("URL", max_length=500, help_text="Host and path, with secret query values redacted.")
+    attempt = models.PositiveSmallIntegerField("attempt", default=1)
+    status_code = models.PositiveSmallIntegerField("status code", null=True, blank=True, help_text="Blank: no answer.")
+    duration_ms = models.PositiveIntegerField("duration (ms)", default=0)
+    error = models.CharField(
+        "error", max_length=300, blank=True, help_text="Timeout, refused connection, refused address."
+    )
+    request_body = models.TextField("request body", blank=True)
+    response_body = models.TextField("response body", blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
+        verbose_name = "channel HTTP log"
+        verbose_name_plural = "channel HTTP logs"
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["merchant", "created_at"], name="channelhttplog_merchant"),
@@ -138,17 +163,23 @@ class SkuMapping(models.Model):
     """A channel's SKU for one of the merchant's products: a channel's order line with ``channel_sku`` is a line of
     ``product``. A channel SKU without a mapping that is also a catalog SKU needs none."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="sku_mappings")
-    channel_sku = models.CharField(max_length=100, help_text="The SKU (or variant id) the channel sends.")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="channel_skus")
-    pushed_quantity = models.IntegerField(null=True, blank=True, editable=False,
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name="merchant"
+    )
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="sku_mappings", verbose_name="channel")
+    channel_sku = models.CharField(
+        "channel SKU", max_length=100, help_text="The SKU (or variant id) the channel sends."
+    )
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="channel_skus", verbose_name="product")
+    pushed_quantity = models.IntegerField("pushed quantity", null=True, blank=True, editable=False,
                                           help_text="The available quantity last sent to the store.")  # fmt: skip
-    pushed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    pushed_at = models.DateTimeField("pushed", null=True, blank=True, editable=False)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
+        verbose_name = "SKU mapping"
+        verbose_name_plural = "SKU mappings"
         ordering = ["channel_id", "channel_sku"]
         constraints = [
             models.UniqueConstraint(fields=["channel", "channel_sku"], name="skumapping_unique_channel_sku"),
@@ -156,7 +187,7 @@ class SkuMapping(models.Model):
         indexes = [models.Index(fields=["merchant", "product"], name="skumapping_merchant_product")]
 
     def __str__(self) -> str:
-        return f"{self.channel_sku} -> {self.product_id}"
+        return f"channel SKU {self.channel_sku} -> product {self.product_id}"
 
 
 class ChannelWebhookDelivery(models.Model):
@@ -170,19 +201,27 @@ class ChannelWebhookDelivery(models.Model):
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="webhook_deliveries")
-    delivery_id = models.CharField(max_length=200)
-    topic = models.CharField(max_length=60, blank=True, help_text="orders/create, order.updated...")
-    body = models.TextField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    order = models.ForeignKey("Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    result = models.CharField(max_length=500, blank=True, help_text="What processing did, in a sentence.")
-    error = models.JSONField(default=dict, blank=True, help_text="Why the order could not be taken in, by field.")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    received_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="webhook_deliveries", verbose_name="channel"
+    )
+    delivery_id = models.CharField(
+        "delivery ID", max_length=200, help_text="The channel's delivery ID, or what makes the event unique."
+    )
+    topic = models.CharField("topic", max_length=60, blank=True, help_text="orders/create, order.updated...")
+    body = models.TextField("body", help_text="The request body as received.")
+    status = models.CharField("status", max_length=10, choices=Status.choices, default=Status.PENDING)
+    order = models.ForeignKey(
+        "Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="order"
+    )
+    result = models.CharField("result", max_length=500, blank=True, help_text="What processing did, in a sentence.")
+    error = models.JSONField(
+        "error", default=dict, blank=True, help_text="Why the order could not be taken in, by field."
+    )
+    attempts = models.PositiveSmallIntegerField("attempts", default=0)
+    received_at = models.DateTimeField("received", auto_now_add=True)
+    queued_at = models.DateTimeField("queued", auto_now_add=True, help_text="When it was last handed to a worker.")
+    processed_at = models.DateTimeField("processed", null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -227,23 +266,33 @@ class ChannelPush(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="pushes")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    order = models.ForeignKey("Order", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    mapping = models.ForeignKey(SkuMapping, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    key = models.CharField(max_length=120, help_text="fulfilment:<order>:<awb> or stock:<mapping>; one pending each.")
-    data = models.JSONField(default=dict, help_text="What to tell the store.")
-    known = models.JSONField(default=dict, blank=True, help_text="What the store's answers taught (ids, steps done).")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_error = models.CharField(max_length=500, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="pushes", verbose_name="channel")
+    kind = models.CharField("kind", max_length=12, choices=Kind.choices)
+    order = models.ForeignKey(
+        "Order", on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name="order"
+    )
+    mapping = models.ForeignKey(
+        SkuMapping, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="SKU mapping"
+    )
+    key = models.CharField(
+        "key", max_length=120, help_text="fulfilment:<order>:<awb> or stock:<mapping>; one pending each."
+    )
+    data = models.JSONField("data", default=dict, help_text="What to tell the store.")
+    known = models.JSONField(
+        "known", default=dict, blank=True, help_text="What the store's answers taught (ids, steps done)."
+    )
+    status = models.CharField("status", max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField("attempts", default=0)
+    next_attempt_at = models.DateTimeField("next attempt", default=timezone.now)
+    last_error = models.CharField("last error", max_length=500, blank=True)
+    sent_at = models.DateTimeField("sent", null=True, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
+        verbose_name = "channel push"
+        verbose_name_plural = "channel pushes"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -273,16 +322,18 @@ class Customer(models.Model):
     """A buyer, matched per merchant by E.164 phone, else by email. Counters kept by the order services."""
 
     # db_index=False: the (merchant, last_order_at, id) index serves lookups by merchant
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="customers", db_index=False)
-    name = models.CharField(max_length=200)
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=20, blank=True, help_text="E.164.")
-    orders_count = models.PositiveIntegerField(default=0)
-    total_spent = money_field(default=0)
-    first_order_at = models.DateTimeField(null=True, blank=True)
-    last_order_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="customers", db_index=False, verbose_name="merchant"
+    )
+    name = models.CharField("name", max_length=200)
+    email = models.EmailField("email", blank=True)
+    phone = models.CharField("phone", max_length=20, blank=True, help_text="E.164.")
+    orders_count = models.PositiveIntegerField("number of orders", default=0)
+    total_spent = money_field(default=0, verbose_name="total spent")
+    first_order_at = models.DateTimeField("first order", null=True, blank=True)
+    last_order_at = models.DateTimeField("last order", null=True, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -342,58 +393,85 @@ class PaymentStatus(models.TextChoices):
 
 class Order(models.Model):
     # db_index=False on merchant and channel: the indexes of Meta lead with them
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="orders", db_index=False)
-    number = models.CharField(max_length=32, help_text="The merchant's order number, e.g. SO-000123.")
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders", db_index=False)
-    channel_order_id = models.CharField(max_length=100, help_text="The order's id on its channel.")
-    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.NEW)
-    payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices)
-    payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
-    is_returning_customer = models.BooleanField(default=False)
-    shipping_address = models.JSONField(help_text="{name, phone, line1, line2, city, state, postcode, country}")
-    billing_address = models.JSONField(help_text="{name, phone, line1, line2, city, state, postcode, country}")
-    subtotal = money_field(default=0)
-    discount_total = money_field(default=0)
-    shipping_charge = money_field(default=0, help_text="GST included, taxed at charges_tax_rate.")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="orders", db_index=False, verbose_name="merchant"
+    )
+    number = models.CharField("number", max_length=32, help_text="The merchant's order number, e.g. SO-000123.")
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="orders", db_index=False, verbose_name="channel"
+    )
+    channel_order_id = models.CharField("channel order ID", max_length=100, help_text="The order's id on its channel.")
+    status = models.CharField("status", max_length=20, choices=OrderStatus.choices, default=OrderStatus.NEW)
+    payment_method = models.CharField("payment method", max_length=10, choices=PaymentMethod.choices)
+    payment_status = models.CharField(
+        "payment status", max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders", verbose_name="customer")
+    is_returning_customer = models.BooleanField(
+        "returning customer", default=False, help_text="The customer had ordered before."
+    )
+    shipping_address = models.JSONField(
+        "shipping address", help_text="{name, phone, line1, line2, city, state, postcode, country}"
+    )
+    billing_address = models.JSONField(
+        "billing address", help_text="{name, phone, line1, line2, city, state, postcode, country}"
+    )
+    subtotal = money_field(default=0, verbose_name="subtotal", help_text="The lines' totals, GST included.")
+    discount_total = money_field(default=0, verbose_name="discount total")
+    shipping_charge = money_field(
+        default=0, help_text="GST included, taxed at charges_tax_rate.", verbose_name="shipping charge"
+    )
     cod_charge = money_field(
-        default=0, db_default=0, help_text="The cash-on-delivery fee charged to the buyer, GST included."
+        default=0,
+        db_default=0,
+        help_text="The cash-on-delivery fee charged to the buyer, GST included.",
+        verbose_name="COD charge",
     )
     charges_tax_rate = models.DecimalField(
-        max_digits=5, decimal_places=2, default=0, db_default=0,
+        "charges tax rate", max_digits=5, decimal_places=2, default=0, db_default=0,
         help_text="GST % of the shipping and COD charges: the principal supply's rate (orders.gst).",
     )  # fmt: skip
-    shipping_tax = money_field(default=0, db_default=0, help_text="GST contained in shipping_charge.")
-    cod_tax = money_field(default=0, db_default=0, help_text="GST contained in cod_charge.")
-    tax_total = money_field(default=0, help_text="GST included in the prices: the lines' and the charges'.")
+    shipping_tax = money_field(
+        default=0, db_default=0, help_text="GST contained in shipping_charge.", verbose_name="shipping tax"
+    )
+    cod_tax = money_field(default=0, db_default=0, help_text="GST contained in cod_charge.", verbose_name="COD tax")
+    tax_total = money_field(
+        default=0, help_text="GST included in the prices: the lines' and the charges'.", verbose_name="tax total"
+    )
     lut_reference = models.CharField(
         "LUT reference", max_length=50, blank=True, db_default="",
         help_text="An export zero-rated under this Letter of Undertaking: no IGST ('' otherwise).",
     )  # fmt: skip
-    total = money_field(default=0)
-    currency = models.CharField(max_length=3, default="INR")
-    weight_grams = models.PositiveIntegerField(default=0)
-    length_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
-    breadth_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
-    height_cm = models.DecimalField(max_digits=7, decimal_places=1, default=0)
-    pickup_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="orders")
-    notes = models.TextField(blank=True)
-    ordered_at = models.DateTimeField()
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    packed_at = models.DateTimeField(null=True, blank=True)
-    shipped_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=255, blank=True)
+    total = money_field(default=0, verbose_name="total")
+    currency = models.CharField("currency", max_length=3, default="INR", help_text="ISO 4217 code.")
+    weight_grams = models.PositiveIntegerField("weight (g)", default=0)
+    length_cm = models.DecimalField("length (cm)", max_digits=7, decimal_places=1, default=0)
+    breadth_cm = models.DecimalField("breadth (cm)", max_digits=7, decimal_places=1, default=0)
+    height_cm = models.DecimalField("height (cm)", max_digits=7, decimal_places=1, default=0)
+    pickup_location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        verbose_name="pickup location",
+        help_text="Where the order ships from.",
+    )
+    notes = models.TextField("notes", blank=True)
+    ordered_at = models.DateTimeField("ordered")
+    confirmed_at = models.DateTimeField("confirmed", null=True, blank=True)
+    packed_at = models.DateTimeField("packed", null=True, blank=True)
+    shipped_at = models.DateTimeField("shipped", null=True, blank=True)
+    delivered_at = models.DateTimeField("delivered", null=True, blank=True)
+    cancelled_at = models.DateTimeField("cancelled", null=True, blank=True)
+    cancel_reason = models.CharField("cancellation reason", max_length=255, blank=True)
     awb = models.CharField("AWB", max_length=40, blank=True, help_text="Set by shipping.")
-    courier = models.CharField(max_length=40, blank=True, help_text="Courier code, set by shipping.")
+    courier = models.CharField("courier", max_length=40, blank=True, help_text="Courier code, set by shipping.")
     eway_bill_number = models.CharField(
         "e-way bill number", max_length=12, blank=True, validators=[validate_eway_bill_number],
         help_text="The consignment's e-way bill (12 digits): needed when the order's total is over "
                   "EWAY_BILL_THRESHOLD.",
     )  # fmt: skip
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["-ordered_at", "-id"]
@@ -430,22 +508,27 @@ class Order(models.Model):
 
 class OrderLine(models.Model):
     # db_index=False: the (merchant, sku) index serves lookups by merchant
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name="merchant"
+    )
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name="order")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                verbose_name="product",
                                 help_text="Null while the SKU is not mapped to a product.")  # fmt: skip
     sku = models.CharField("SKU", max_length=64)
-    name = models.CharField(max_length=255)
-    quantity = models.PositiveIntegerField()
-    unit_price = money_field(help_text="Selling price per unit, GST included.")
-    discount = money_field(default=0, help_text="Discount on the whole line.")
-    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0)
-    tax_amount = money_field(default=0, help_text="GST contained in the line total.")
-    hsn_code = models.CharField(max_length=8, blank=True)
+    name = models.CharField("name", max_length=255)
+    quantity = models.PositiveIntegerField("quantity")
+    unit_price = money_field(help_text="Selling price per unit, GST included.", verbose_name="unit price")
+    discount = money_field(default=0, help_text="Discount on the whole line.", verbose_name="discount")
+    tax_rate = models.DecimalField(
+        "tax rate", max_digits=5, decimal_places=2, default=0, help_text="GST rate in percent."
+    )
+    tax_amount = money_field(default=0, help_text="GST contained in the line total.", verbose_name="tax amount")
+    hsn_code = models.CharField("HSN code", max_length=8, blank=True)
     uqc = models.CharField("UQC", max_length=3, choices=UQC.choices, default=UQC.NOS, db_default=UQC.NOS,
                            help_text="Unit quantity code, from the product.")  # fmt: skip
-    total = money_field(help_text="quantity x unit_price - discount.")
-    returned_quantity = models.PositiveIntegerField(default=0)
+    total = money_field(help_text="quantity x unit_price - discount.", verbose_name="total")
+    returned_quantity = models.PositiveIntegerField("returned quantity", default=0)
 
     class Meta:
         ordering = ["id"]
@@ -480,16 +563,18 @@ class OrderEventKind(models.TextChoices):
 class OrderEvent(models.Model):
     """The order's timeline: creation, every status change, edits, mappings, notes, its returns' moves."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
     # db_index=False: the (order, id) index serves lookups by order
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", db_index=False)
-    kind = models.CharField(max_length=30, choices=OrderEventKind.choices)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20, blank=True)
-    actor = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
-    message = models.CharField(max_length=500, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="events", db_index=False, verbose_name="order"
+    )
+    kind = models.CharField("kind", max_length=30, choices=OrderEventKind.choices)
+    from_status = models.CharField("from status", max_length=20, blank=True)
+    to_status = models.CharField("to status", max_length=20, blank=True)
+    actor = models.CharField("actor", max_length=100, help_text="user:<id>, app:<client_id> or system.")
+    message = models.CharField("message", max_length=500, blank=True)
+    data = models.JSONField("data", default=dict, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
@@ -580,17 +665,19 @@ RETURN_TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 class Return(models.Model):
     # db_index=False: the unique (merchant, number) serves lookups by merchant
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="returns", db_index=False)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
-    number = models.CharField(max_length=32)
-    status = models.CharField(max_length=20, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED)
-    reason = models.CharField(max_length=255)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+",
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="returns", db_index=False, verbose_name="merchant"
+    )
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns", verbose_name="order")
+    number = models.CharField("number", max_length=32)
+    status = models.CharField("status", max_length=20, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED)
+    reason = models.CharField("reason", max_length=255)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+", verbose_name="location",
                                  help_text="Where the returned goods are restocked.")  # fmt: skip
-    refund_amount = money_field(default=0)
-    received_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    refund_amount = money_field(default=0, verbose_name="refund amount")
+    received_at = models.DateTimeField("received", null=True, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["-id"]
@@ -618,17 +705,19 @@ RETURN_STATES = declare(Return, RETURN_TRANSITIONS, stamp_fields={ReturnStatus.R
 
 
 class ReturnLine(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
-    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="return_lines")
-    quantity = models.PositiveIntegerField()
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines", verbose_name="return")
+    order_line = models.ForeignKey(
+        OrderLine, on_delete=models.PROTECT, related_name="return_lines", verbose_name="order line"
+    )
+    quantity = models.PositiveIntegerField("quantity")
 
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="returnline_quantity_positive")]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.order_line_id}"
+        return f"{self.quantity} x order line {self.order_line_id}"
 
 
 class ImportKind(models.TextChoices):
@@ -670,30 +759,46 @@ class BulkImport(Job):
     """
 
     # db_index=False: the (merchant, created_at, id) index serves lookups by merchant
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="imports", db_index=False)
-    kind = models.CharField(max_length=12, choices=ImportKind.choices)
-    file = models.FileField(upload_to="imports/%Y/%m/", storage=PrivateStorage())
-    file_name = models.CharField(max_length=255)
-    checksum = models.CharField(max_length=64, help_text="SHA-256 of the file.")
-    status = models.CharField(max_length=20, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
-    dry_run = models.BooleanField(default=False)
-    error_policy = models.CharField(max_length=20, choices=ErrorPolicy.choices, default=ErrorPolicy.REJECT_FILE)
-    preset = models.CharField(max_length=12, choices=ImportPreset.choices, blank=True,
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="imports", db_index=False, verbose_name="merchant"
+    )
+    kind = models.CharField("kind", max_length=12, choices=ImportKind.choices)
+    file = models.FileField("file", upload_to="imports/%Y/%m/", storage=PrivateStorage())
+    file_name = models.CharField("file name", max_length=255)
+    checksum = models.CharField("checksum", max_length=64, help_text="SHA-256 of the file.")
+    status = models.CharField("status", max_length=20, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    dry_run = models.BooleanField(
+        "dry run", default=False, help_text="Check the file and report its errors without importing anything."
+    )
+    error_policy = models.CharField(
+        "error policy", max_length=20, choices=ErrorPolicy.choices, default=ErrorPolicy.REJECT_FILE
+    )
+    preset = models.CharField("preset", max_length=12, choices=ImportPreset.choices, blank=True,
                               help_text="The file's layout; blank until detected from the header.")  # fmt: skip
     create_channels = models.BooleanField(
-        default=False, help_text="Create the channels the file names that are missing."
+        "create channels", default=False, help_text="Create the channels the file names that are missing."
     )
-    created_channels = models.JSONField(default=list, blank=True, help_text="The names of the channels it created.")
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
-    skipped_count = models.PositiveIntegerField(default=0, help_text="Rows of orders that already existed.")
-    failed_count = models.PositiveIntegerField(default=0, help_text="Rows not imported because of an error.")
-    next_row = models.PositiveIntegerField(default=0, help_text="The first data row not yet committed (resume point).")
-    created_by = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_channels = models.JSONField(
+        "created channels", default=list, blank=True, help_text="The names of the channels it created."
+    )
+    total_rows = models.PositiveIntegerField("total rows", default=0)
+    processed_rows = models.PositiveIntegerField("processed rows", default=0)
+    created_count = models.PositiveIntegerField("created count", default=0)
+    updated_count = models.PositiveIntegerField("updated count", default=0)
+    skipped_count = models.PositiveIntegerField(
+        "skipped count", default=0, help_text="Rows of orders that already existed."
+    )
+    failed_count = models.PositiveIntegerField(
+        "failed count", default=0, help_text="Rows not imported because of an error."
+    )
+    next_row = models.PositiveIntegerField(
+        "next row", default=0, help_text="The first data row not yet committed (resume point)."
+    )
+    created_by = models.CharField("created by", max_length=100, help_text="user:<id>, app:<client_id> or system.")
+    heartbeat_at = models.DateTimeField(
+        "last heartbeat", null=True, blank=True, help_text="Last sign of life of the worker running it."
+    )
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["-id"]
@@ -739,11 +844,13 @@ class ImportRowError(models.Model):
     """One problem of one row of an import: the error report is these rows as CSV."""
 
     # db_index=False: the (job, row) index serves lookups by job
-    job = models.ForeignKey(BulkImport, on_delete=models.CASCADE, related_name="row_errors", db_index=False)
-    row = models.PositiveIntegerField(help_text="Line in the file, the header being line 1.")
-    column = models.CharField(max_length=100, blank=True)
-    value = models.CharField(max_length=255, blank=True)
-    message = models.CharField(max_length=500)
+    job = models.ForeignKey(
+        BulkImport, on_delete=models.CASCADE, related_name="row_errors", db_index=False, verbose_name="import"
+    )
+    row = models.PositiveIntegerField("row", help_text="Line in the file, the header being line 1.")
+    column = models.CharField("column", max_length=100, blank=True)
+    value = models.CharField("value", max_length=255, blank=True)
+    message = models.CharField("message", max_length=500)
 
     class Meta:
         ordering = ["row", "id"]

@@ -22,16 +22,21 @@ JOB_ERROR_MAX_LENGTH = 500
 
 
 class Job(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
     queued_at = models.DateTimeField(
-        default=timezone.now, help_text="When the job was last sent to the workers (shopops/dispatch.py)."
+        "queued", default=timezone.now, help_text="When the job was last sent to the workers (shopops/dispatch.py)."
     )
     claimed_by = models.CharField(
-        max_length=64, blank=True, help_text="The task that claimed the job: its own retry may take it again."
+        "claimed by",
+        max_length=64,
+        blank=True,
+        help_text="The task that claimed the job: its own retry may take it again.",
     )
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=JOB_ERROR_MAX_LENGTH, blank=True)
+    started_at = models.DateTimeField("started", null=True, blank=True)
+    finished_at = models.DateTimeField("finished", null=True, blank=True)
+    error = models.CharField(
+        "error", max_length=JOB_ERROR_MAX_LENGTH, blank=True, help_text="Why the job failed as a whole."
+    )
 
     class Meta:
         abstract = True

@@ -18,8 +18,8 @@ def validate_time_zone(value: str) -> None:
 
 
 class TimeStampedModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         abstract = True
@@ -28,31 +28,46 @@ class TimeStampedModel(models.Model):
 class Merchant(TimeStampedModel):
     """A business using ShopOps. Every business row belongs to exactly one merchant."""
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=60, unique=True)
-    time_zone = models.CharField(max_length=64, default="Asia/Kolkata", validators=[validate_time_zone])
-    default_currency = models.CharField(max_length=3, default="INR", help_text="ISO 4217 code.")
-    tax_id = models.CharField("GSTIN / tax id", max_length=32, blank=True)
-    legal_name = models.CharField(max_length=200, blank=True)
+    name = models.CharField("name", max_length=200)
+    slug = models.SlugField(
+        "slug", max_length=60, unique=True, help_text="Unique short name: letters, digits, underscores and hyphens."
+    )
+    time_zone = models.CharField(
+        "time zone",
+        max_length=64,
+        default="Asia/Kolkata",
+        validators=[validate_time_zone],
+        help_text="IANA name, e.g. Asia/Kolkata: dates are counted in it.",
+    )
+    default_currency = models.CharField("default currency", max_length=3, default="INR", help_text="ISO 4217 code.")
+    tax_id = models.CharField("GSTIN / tax ID", max_length=32, blank=True)
+    legal_name = models.CharField(
+        "legal name", max_length=200, blank=True, help_text="The registered name printed on invoices; blank: the name."
+    )
     lut_reference = models.CharField(
         "LUT reference", max_length=50, blank=True, db_default="",
         help_text="The ARN of the Letter of Undertaking (FORM GST RFD-11) of the current financial year: exports are "
                   "then zero-rated without IGST. Blank: exports are charged IGST.",
     )  # fmt: skip
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +919812345678.")
+    email = models.EmailField("email", blank=True)
+    phone = models.CharField("phone", max_length=20, blank=True, help_text="E.164, e.g. +919812345678.")
     line1 = models.CharField("address line 1", max_length=200, blank=True)
     line2 = models.CharField("address line 2", max_length=200, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    state = models.CharField(max_length=100, blank=True)
-    postcode = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, default="IN", help_text="ISO 3166-1 alpha-2 code.")
-    logo = models.ImageField(upload_to="merchants/logos/", blank=True)
+    city = models.CharField("city", max_length=100, blank=True)
+    state = models.CharField("state", max_length=100, blank=True)
+    postcode = models.CharField("postcode", max_length=20, blank=True)
+    country = models.CharField("country", max_length=2, default="IN", help_text="ISO 3166-1 alpha-2 code.")
+    logo = models.ImageField(
+        "logo",
+        upload_to="merchants/logos/",
+        blank=True,
+        help_text="Printed on invoices, credit notes and packing slips.",
+    )
     mask_phone_on_label = models.BooleanField(
         "mask the customer's phone on labels", default=False,
         help_text="Shipping labels show only the last 4 digits of the customer's phone (XXXXXX5678).",
     )  # fmt: skip
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField("active", default=True)
 
     class Meta:
         ordering = ["name"]
@@ -87,9 +102,13 @@ OWNER_ROLES = frozenset({Role.OWNER})
 
 
 class Membership(TimeStampedModel):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name="user"
+    )
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="memberships", verbose_name="merchant"
+    )
+    role = models.CharField("role", max_length=10, choices=Role.choices, default=Role.STAFF)
 
     class Meta:
         constraints = [
@@ -117,21 +136,45 @@ class Invitation(TimeStampedModel):
     accepted or revoked; at most one is open per merchant and address.
     """
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invitations")
-    email = models.EmailField(help_text="Stored in lower case; the account that accepts must have this address.")
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="invitations", verbose_name="merchant"
+    )
+    email = models.EmailField(
+        "email", help_text="Stored in lower case; the account that accepts must have this address."
+    )
+    role = models.CharField("role", max_length=10, choices=Role.choices, default=Role.STAFF)
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="invited by",
     )
-    token_digest = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
-    expires_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the last email with a link was sent.")
-    send_error = models.CharField(max_length=500, blank=True)
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    token_digest = models.CharField(
+        "token digest",
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the link's token; the token itself is never stored.",
+    )
+    expires_at = models.DateTimeField("expires")
+    sent_at = models.DateTimeField("sent", null=True, blank=True, help_text="When the last email with a link was sent.")
+    send_error = models.CharField(
+        "send error", max_length=500, blank=True, help_text="Why the last email could not be sent."
+    )
+    accepted_at = models.DateTimeField("accepted", null=True, blank=True)
     accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="accepted by",
     )
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField("revoked", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -172,8 +215,11 @@ class PartnerApplication(AbstractApplication):
 
     GRANT_TYPES_ALLOWED = (AbstractApplication.GRANT_CLIENT_CREDENTIALS, AbstractApplication.GRANT_AUTHORIZATION_CODE)
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="partner_applications")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="partner_applications", verbose_name="merchant"
+    )
     allowed_scopes = models.TextField(
+        "allowed scopes",
         blank=True,
         help_text="Space-separated scopes this application may request; empty means all scopes.",
     )
@@ -211,18 +257,23 @@ class IdempotencyKey(models.Model):
         IN_FLIGHT = "in_flight", "In flight"
         COMPLETED = "completed", "Completed"
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    client = models.CharField(max_length=100, help_text="app:<client_id> or user:<id>")
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.IN_FLIGHT)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_content = models.BinaryField(
-        null=True, blank=True, help_text="The response body exactly as it was sent (bytes: any content is storable)."
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    client = models.CharField("client", max_length=100, help_text="app:<client_id> or user:<id>")
+    key = models.CharField("key", max_length=255, help_text="The Idempotency-Key header's value.")
+    fingerprint = models.CharField("fingerprint", max_length=64, help_text="SHA-256 of method, path and body.")
+    status = models.CharField("status", max_length=10, choices=Status.choices, default=Status.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(
+        "response status", null=True, blank=True, help_text="The HTTP status of the stored response."
     )
-    response_headers = models.JSONField(default=dict, blank=True)
-    locked_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    response_content = models.BinaryField(
+        "response content",
+        null=True,
+        blank=True,
+        help_text="The response body exactly as it was sent (bytes: any content is storable).",
+    )
+    response_headers = models.JSONField("response headers", default=dict, blank=True)
+    locked_at = models.DateTimeField("locked", help_text="When the request in flight claimed the key.")
+    created_at = models.DateTimeField("created", auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [
@@ -248,9 +299,9 @@ IDEMPOTENCY_KEY_STATES = declare(
 class Counter(models.Model):
     """A gap-free per-merchant sequence (order numbers, invoice numbers, return numbers)."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    name = models.CharField(max_length=40)
-    value = models.PositiveBigIntegerField(default=0)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    name = models.CharField("name", max_length=40, help_text="The sequence, e.g. order, invoice, return.")
+    value = models.PositiveBigIntegerField("value", default=0, help_text="The last number taken.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["merchant", "name"], name="counter_unique_name")]

@@ -44,32 +44,38 @@ def new_webhook_id() -> str:
 
 
 class CourierAccount(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="courier_accounts")
-    name = models.CharField(max_length=80, help_text='How the merchant tells accounts apart, e.g. "Shiprocket main".')
-    service = models.CharField(max_length=12, choices=AccountService.choices)
-    environment = models.CharField(max_length=8, choices=AccountEnvironment.choices, default=AccountEnvironment.LIVE)
-    credentials = EncryptedJSONField(blank=True, help_text="Encrypted; never shown again after saving.")
-    options = models.JSONField(default=dict, blank=True,
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="courier_accounts", verbose_name="merchant"
+    )
+    name = models.CharField(
+        "name", max_length=80, help_text='How the merchant tells accounts apart, e.g. "Shiprocket main".'
+    )
+    service = models.CharField("service", max_length=12, choices=AccountService.choices)
+    environment = models.CharField(
+        "environment", max_length=8, choices=AccountEnvironment.choices, default=AccountEnvironment.LIVE
+    )
+    credentials = EncryptedJSONField("credentials", blank=True, help_text="Encrypted; never shown again after saving.")
+    options = models.JSONField("options", default=dict, blank=True,
                                help_text="Settings of the service that are not secret, e.g. Delhivery's pickup "
                                          "warehouse name.")  # fmt: skip
-    webhook_id = models.CharField(max_length=32, unique=True, default=new_webhook_id, editable=False,
+    webhook_id = models.CharField("webhook ID", max_length=32, unique=True, default=new_webhook_id, editable=False,
                                   help_text="The unguessable part of this account's webhook URL.")  # fmt: skip
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField("active", default=True)
     health = models.CharField(
-        max_length=10, choices=AccountHealth.choices, default=AccountHealth.UNVERIFIED,
+        "health", max_length=10, choices=AccountHealth.choices, default=AccountHealth.UNVERIFIED,
         help_text="How the service answered lately (not a lifecycle: any state follows any).",
     )  # fmt: skip
-    health_message = models.CharField(max_length=500, blank=True)
-    failing_since = models.DateTimeField(null=True, blank=True)
-    last_checked_at = models.DateTimeField(null=True, blank=True)
+    health_message = models.CharField("health message", max_length=500, blank=True)
+    failing_since = models.DateTimeField("failing since", null=True, blank=True)
+    last_checked_at = models.DateTimeField("last checked", null=True, blank=True)
     # The circuit breaker: consecutive transient failures; while ``circuit_open_until`` is ahead, calls fail fast.
-    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
-    circuit_open_until = models.DateTimeField(null=True, blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField("consecutive failures", default=0, editable=False)
+    circuit_open_until = models.DateTimeField("circuit open until", null=True, blank=True, editable=False)
     # A session token the service issued (Shiprocket's login), encrypted like the credentials.
-    session = EncryptedJSONField(blank=True, editable=False)
-    session_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    session = EncryptedJSONField("session", blank=True, editable=False)
+    session_expires_at = models.DateTimeField("session expires", null=True, blank=True, editable=False)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["name", "id"]
@@ -90,23 +96,33 @@ class CourierHttpLog(models.Model):
     """One HTTP exchange with a courier service, for support: what was asked, what came back, how long it took.
     Bodies are stored redacted (credentials, tokens and secrets replaced) and cut to a few kilobytes."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    account = models.ForeignKey(CourierAccount, on_delete=models.CASCADE, related_name="http_logs")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    account = models.ForeignKey(
+        CourierAccount, on_delete=models.CASCADE, related_name="http_logs", verbose_name="courier account"
+    )
     call = models.ForeignKey("shipping.CourierCall", on_delete=models.SET_NULL, null=True, blank=True,
-                             related_name="http_logs")  # fmt: skip
-    operation = models.CharField(max_length=40, help_text="What ShopOps was doing, e.g. book, track, login.")
-    reference = models.CharField(max_length=100, blank=True, help_text="Our reference: the shipment, AWB or order.")
-    method = models.CharField(max_length=8)
-    url = models.CharField(max_length=500, help_text="Host and path, with secret query values redacted.")
-    attempt = models.PositiveSmallIntegerField(default=1)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Blank: no answer.")
-    duration_ms = models.PositiveIntegerField(default=0)
-    error = models.CharField(max_length=300, blank=True, help_text="Timeout, refused connection, unreadable answer.")
-    request_body = models.TextField(blank=True)
-    response_body = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+                             related_name="http_logs", verbose_name="courier call")  # fmt: skip
+    operation = models.CharField(
+        "operation", max_length=40, help_text="What ShopOps was doing, e.g. book, track, login."
+    )
+    reference = models.CharField(
+        "reference", max_length=100, blank=True, help_text="Our reference: the shipment, AWB or order."
+    )
+    method = models.CharField("method", max_length=8)
+    url = models.CharField("URL", max_length=500, help_text="Host and path, with secret query values redacted.")
+    attempt = models.PositiveSmallIntegerField("attempt", default=1)
+    status_code = models.PositiveSmallIntegerField("status code", null=True, blank=True, help_text="Blank: no answer.")
+    duration_ms = models.PositiveIntegerField("duration (ms)", default=0)
+    error = models.CharField(
+        "error", max_length=300, blank=True, help_text="Timeout, refused connection, unreadable answer."
+    )
+    request_body = models.TextField("request body", blank=True)
+    response_body = models.TextField("response body", blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
+        verbose_name = "courier HTTP log"
+        verbose_name_plural = "courier HTTP logs"
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["merchant", "created_at"], name="courierhttplog_merchant"),
@@ -125,19 +141,27 @@ class CourierWebhookDelivery(models.Model):
         PROCESSED = "processed", "Processed"
         FAILED = "failed", "Failed"
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    account = models.ForeignKey(CourierAccount, on_delete=models.CASCADE, related_name="webhook_deliveries")
-    delivery_id = models.CharField(max_length=120, help_text="The service's event id, or a digest of the body.")
-    body = models.TextField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    result = models.JSONField(default=dict, blank=True, help_text="Events accepted, duplicates, orphans, unknown.")
-    error = models.CharField(max_length=500, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    received_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(default=timezone.now, help_text="When it was last handed to a worker.")
-    processed_at = models.DateTimeField(null=True, blank=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    account = models.ForeignKey(
+        CourierAccount, on_delete=models.CASCADE, related_name="webhook_deliveries", verbose_name="courier account"
+    )
+    delivery_id = models.CharField(
+        "delivery ID", max_length=120, help_text="The service's event id, or a digest of the body."
+    )
+    body = models.TextField("body", help_text="The request body as received.")
+    status = models.CharField("status", max_length=10, choices=Status.choices, default=Status.PENDING)
+    result = models.JSONField(
+        "result", default=dict, blank=True, help_text="Events accepted, duplicates, orphans, unknown."
+    )
+    error = models.CharField("error", max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField("attempts", default=0)
+    received_at = models.DateTimeField("received", auto_now_add=True)
+    queued_at = models.DateTimeField("queued", default=timezone.now, help_text="When it was last handed to a worker.")
+    processed_at = models.DateTimeField("processed", null=True, blank=True)
 
     class Meta:
+        verbose_name = "courier webhook delivery"
+        verbose_name_plural = "courier webhook deliveries"
         ordering = ["-received_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "delivery_id"], name="courierwebhook_unique_delivery"),

@@ -30,23 +30,31 @@ class CreditNote(models.Model):
     credit notes never give back more than its invoice charged (``shipping.services.credit_notes``)."""
 
     # db_index=False: the unique (merchant, number) and the (merchant, issued_at, id) index lead with it
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="credit_notes", db_index=False)
-    number = models.CharField(max_length=32)
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="credit_notes")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="credit_notes", db_index=False, verbose_name="merchant"
+    )
+    number = models.CharField("number", max_length=32)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes", verbose_name="invoice")
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="credit_notes", verbose_name="order"
+    )
     return_request = models.ForeignKey("orders.Return", on_delete=models.PROTECT, null=True, blank=True,
                                        related_name="credit_notes", verbose_name="return")  # fmt: skip
-    reason = models.CharField(max_length=12, choices=CreditNoteReason.choices)
-    note = models.CharField(max_length=255, blank=True, help_text="Why, in the merchant's words.")
-    issued_at = models.DateTimeField()
-    intra_state = models.BooleanField(help_text="CGST + SGST (within the seller's state) rather than IGST.")
-    taxable_value = money_field()
+    reason = models.CharField("reason", max_length=12, choices=CreditNoteReason.choices)
+    note = models.CharField("note", max_length=255, blank=True, help_text="Why, in the merchant's words.")
+    issued_at = models.DateTimeField("issued")
+    intra_state = models.BooleanField(
+        "intra-state", help_text="CGST + SGST (within the seller's state) rather than IGST."
+    )
+    taxable_value = money_field(verbose_name="taxable value")
     cgst = money_field(verbose_name="CGST")
     sgst = money_field(verbose_name="SGST")
     igst = money_field(verbose_name="IGST")
-    total = money_field(help_text="taxable_value + CGST + SGST + IGST: what the buyer is credited.")
-    currency = models.CharField(max_length=3, default="INR")
-    created_by = models.CharField(max_length=100, help_text="user:<id>, app:<client_id> or system.")
+    total = money_field(
+        help_text="taxable_value + CGST + SGST + IGST: what the buyer is credited.", verbose_name="total"
+    )
+    currency = models.CharField("currency", max_length=3, default="INR")
+    created_by = models.CharField("created by", max_length=100, help_text="user:<id>, app:<client_id> or system.")
 
     class Meta:
         ordering = ["-issued_at", "-id"]
@@ -68,22 +76,24 @@ class CreditNote(models.Model):
 class CreditNoteLine(models.Model):
     """A line given back: some units of an order line, or a charge, with the taxable value and tax credited."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
-    kind = models.CharField(max_length=8, choices=CreditNoteLineKind.choices)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.CASCADE, related_name="lines", verbose_name="credit note"
+    )
+    kind = models.CharField("kind", max_length=8, choices=CreditNoteLineKind.choices)
     order_line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="credit_note_lines")  # fmt: skip
-    name = models.CharField(max_length=255)
+                                   related_name="credit_note_lines", verbose_name="order line")  # fmt: skip
+    name = models.CharField("name", max_length=255)
     sku = models.CharField("SKU", max_length=64, blank=True)
     hsn_code = models.CharField("HSN code", max_length=8, blank=True)
     uqc = models.CharField("UQC", max_length=3, choices=UQC.choices, blank=True)
-    quantity = models.PositiveIntegerField(null=True, blank=True, help_text="Units credited (goods only).")
-    rate = models.DecimalField(max_digits=5, decimal_places=2, help_text="GST %.")
-    taxable_value = money_field()
+    quantity = models.PositiveIntegerField("quantity", null=True, blank=True, help_text="Units credited (goods only).")
+    rate = models.DecimalField("GST rate", max_digits=5, decimal_places=2, help_text="GST %.")
+    taxable_value = money_field(verbose_name="taxable value")
     cgst = money_field(verbose_name="CGST")
     sgst = money_field(verbose_name="SGST")
     igst = money_field(verbose_name="IGST")
-    total = money_field()
+    total = money_field(verbose_name="total")
 
     class Meta:
         ordering = ["id"]

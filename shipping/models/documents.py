@@ -40,20 +40,26 @@ class Document(Job):
     covers. ``checksum`` digests the data it was rendered from: the same request on unchanged data returns the
     same document."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="documents")
-    kind = models.CharField(max_length=20, choices=DocumentKind.choices)
-    format = models.CharField(max_length=6, choices=DocumentFormat.choices)
-    status = models.CharField(max_length=9, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED)
-    shipments = models.ManyToManyField(Shipment, blank=True, related_name="documents")
-    orders = models.ManyToManyField("orders.Order", blank=True, related_name="documents")
-    manifest = models.ForeignKey(Manifest, on_delete=models.SET_NULL, null=True, blank=True, related_name="documents")
-    credit_notes = models.ManyToManyField("shipping.CreditNote", blank=True, related_name="documents")
-    checksum = models.CharField(max_length=64, help_text="SHA-256 of the request and the data rendered.")
-    file = models.FileField(upload_to="documents/%Y/%m/", storage=PrivateStorage(), blank=True)
-    file_checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the PDF bytes.")
-    page_count = models.PositiveIntegerField(default=0)
-    not_created = models.JSONField(default=list, blank=True, help_text="[{id, reason}] left out of the PDF.")
-    requested_by = models.CharField(max_length=100)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="documents", verbose_name="merchant")
+    kind = models.CharField("kind", max_length=20, choices=DocumentKind.choices)
+    format = models.CharField("format", max_length=6, choices=DocumentFormat.choices)
+    status = models.CharField("status", max_length=9, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED)
+    shipments = models.ManyToManyField(Shipment, blank=True, related_name="documents", verbose_name="shipments")
+    orders = models.ManyToManyField("orders.Order", blank=True, related_name="documents", verbose_name="orders")
+    manifest = models.ForeignKey(
+        Manifest, on_delete=models.SET_NULL, null=True, blank=True, related_name="documents", verbose_name="manifest"
+    )
+    credit_notes = models.ManyToManyField(
+        "shipping.CreditNote", blank=True, related_name="documents", verbose_name="credit notes"
+    )
+    checksum = models.CharField("checksum", max_length=64, help_text="SHA-256 of the request and the data rendered.")
+    file = models.FileField("file", upload_to="documents/%Y/%m/", storage=PrivateStorage(), blank=True)
+    file_checksum = models.CharField("file checksum", max_length=64, blank=True, help_text="SHA-256 of the PDF bytes.")
+    page_count = models.PositiveIntegerField("page count", default=0)
+    not_created = models.JSONField(
+        "left out", default=list, blank=True, help_text="[{id, reason}] left out of the PDF."
+    )
+    requested_by = models.CharField("requested by", max_length=100)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -85,10 +91,10 @@ DOCUMENT_STATES = declare(Document, {
 class Invoice(models.Model):
     """An order's tax invoice number, taken once from the merchant's gap-free sequence and kept for reprints."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invoices")
-    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="invoice")
-    number = models.CharField(max_length=32)
-    issued_at = models.DateTimeField()
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invoices", verbose_name="merchant")
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="invoice", verbose_name="order")
+    number = models.CharField("number", max_length=32)
+    issued_at = models.DateTimeField("issued")
 
     class Meta:
         ordering = ["-id"]
@@ -115,23 +121,29 @@ class ShipBatch(Job):
     ``results`` holds each order's outcome by id ({steps, shipment, awb, courier, error}); a re-run skips what is
     already done."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="ship_batches")
-    status = models.CharField(max_length=8, choices=ShipBatchStatus.choices, default=ShipBatchStatus.QUEUED)
-    order_ids = models.JSONField(help_text="The orders, in the order given.")
-    options = models.JSONField(default=dict, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    shipped = models.PositiveIntegerField(default=0, help_text="Orders with an AWB.")
-    failed = models.PositiveIntegerField(default=0)
-    results = models.JSONField(default=dict, blank=True)
-    pickups = models.ManyToManyField(PickupRequest, blank=True, related_name="+")
-    manifests = models.ManyToManyField(Manifest, blank=True, related_name="+")
-    label_document = models.ForeignKey(Document, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="ship_batches", verbose_name="merchant"
+    )
+    status = models.CharField("status", max_length=8, choices=ShipBatchStatus.choices, default=ShipBatchStatus.QUEUED)
+    order_ids = models.JSONField("order IDs", help_text="The orders, in the order given.")
+    options = models.JSONField("options", default=dict, blank=True)
+    total = models.PositiveIntegerField("total", default=0, help_text="Orders in the batch.")
+    processed = models.PositiveIntegerField("processed", default=0, help_text="Orders dealt with so far.")
+    shipped = models.PositiveIntegerField("shipped", default=0, help_text="Orders with an AWB.")
+    failed = models.PositiveIntegerField("failed", default=0, help_text="Orders that could not be shipped.")
+    results = models.JSONField("results", default=dict, blank=True)
+    pickups = models.ManyToManyField(PickupRequest, blank=True, related_name="+", verbose_name="pickups")
+    manifests = models.ManyToManyField(Manifest, blank=True, related_name="+", verbose_name="manifests")
+    label_document = models.ForeignKey(
+        Document, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="label document"
+    )
     invoice_document = models.ForeignKey(Document, on_delete=models.SET_NULL, null=True, blank=True,
-                                         related_name="+")  # fmt: skip
-    manifest_documents = models.ManyToManyField(Document, blank=True, related_name="+")
-    created_by = models.CharField(max_length=100)
-    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                         related_name="+", verbose_name="invoice document")  # fmt: skip
+    manifest_documents = models.ManyToManyField(
+        Document, blank=True, related_name="+", verbose_name="manifest documents"
+    )
+    created_by = models.CharField("created by", max_length=100)
+    heartbeat_at = models.DateTimeField("last heartbeat", null=True, blank=True,
                                         help_text="Last sign of life of the worker running it.")  # fmt: skip
 
     class Meta:
@@ -145,6 +157,22 @@ class ShipBatch(Job):
 
     def __str__(self) -> str:
         return f"Ship batch {self.pk}"
+
+
+def _link_str(link: models.Model) -> str:
+    """A row of a many-to-many link table (a document's shipments, orders and credit notes; a ship batch's pickups,
+    manifests and documents): its two ends, each by its own name when loaded, else by kind and id."""
+    return ", ".join(
+        str(getattr(link, end.name)) if end.is_cached(link)
+        else f"{end.related_model._meta.verbose_name} {getattr(link, end.attname)}"
+        for end in link._meta.fields if end.is_relation
+    )  # fmt: skip
+
+
+# The link tables Django makes for these fields have no __str__ of their own: without one, the document inlines of
+# the shipment and order pages would show each row as "Document_shipments object (12)".
+for _field in (*Document._meta.local_many_to_many, *ShipBatch._meta.local_many_to_many):
+    _field.remote_field.through.__str__ = _link_str
 
 
 #: A worker takes a queued batch to running; a running batch whose worker was lost, or a failed one, is run again

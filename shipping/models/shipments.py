@@ -89,20 +89,28 @@ class AWBPool(models.Model):
     Numbers are handed out atomically and never reused: a cancelled shipment's AWB stays spent.
     """
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="awb_pools")
-    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="awb_pools")
-    name = models.CharField(max_length=80)
-    kind = models.CharField(max_length=5, choices=AWBPoolKind.choices, default=AWBPoolKind.RANGE)
-    prefix = models.CharField(max_length=10, blank=True, help_text="Range pools: text before the number.")
-    width = models.PositiveSmallIntegerField(default=0, help_text="Range pools: pad numbers with zeros to this width.")
-    range_start = models.BigIntegerField(null=True, blank=True)
-    range_end = models.BigIntegerField(null=True, blank=True, help_text="Inclusive.")
-    next_number = models.BigIntegerField(null=True, blank=True, help_text="Range pools: the next number to hand out.")
-    low_watermark = models.PositiveIntegerField(default=100, help_text="Warn when fewer numbers than this remain.")
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="awb_pools", verbose_name="merchant")
+    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="awb_pools", verbose_name="courier")
+    name = models.CharField("name", max_length=80)
+    kind = models.CharField("kind", max_length=5, choices=AWBPoolKind.choices, default=AWBPoolKind.RANGE)
+    prefix = models.CharField("prefix", max_length=10, blank=True, help_text="Range pools: text before the number.")
+    width = models.PositiveSmallIntegerField(
+        "width", default=0, help_text="Range pools: pad numbers with zeros to this width."
+    )
+    range_start = models.BigIntegerField("range start", null=True, blank=True)
+    range_end = models.BigIntegerField("range end", null=True, blank=True, help_text="Inclusive.")
+    next_number = models.BigIntegerField(
+        "next number", null=True, blank=True, help_text="Range pools: the next number to hand out."
+    )
+    low_watermark = models.PositiveIntegerField(
+        "low watermark", default=100, help_text="Warn when fewer numbers than this remain."
+    )
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
+        verbose_name = "AWB pool"
+        verbose_name_plural = "AWB pools"
         ordering = ["courier", "id"]
         constraints = [
             models.UniqueConstraint(fields=["merchant", "name"], name="awbpool_unique_name"),
@@ -126,13 +134,15 @@ class AWBPool(models.Model):
 class AWBNumber(models.Model):
     """One number of a list pool; ``used_at`` is set when it is handed out."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    pool = models.ForeignKey(AWBPool, on_delete=models.CASCADE, related_name="numbers")
-    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    pool = models.ForeignKey(AWBPool, on_delete=models.CASCADE, related_name="numbers", verbose_name="AWB pool")
+    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="+", verbose_name="courier")
     awb = models.CharField("AWB", max_length=40)
-    used_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField("used", null=True, blank=True)
 
     class Meta:
+        verbose_name = "AWB number"
+        verbose_name_plural = "AWB numbers"
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["courier", "awb"], name="awbnumber_unique_per_courier")]
         indexes = [
@@ -151,15 +161,15 @@ class PickupStatus(models.TextChoices):
 class PickupRequest(models.Model):
     """A courier's visit to one pickup location on one date, collecting the shipments booked on it."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="pickups")
-    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="pickups")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="pickups")
-    pickup_date = models.DateField()
-    token = models.CharField(max_length=40, help_text="The courier's pickup reference.")
-    status = models.CharField(max_length=10, choices=PickupStatus.choices, default=PickupStatus.SCHEDULED)
-    created_by = models.CharField(max_length=100)
-    created_at = models.DateTimeField(auto_now_add=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="pickups", verbose_name="merchant")
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="pickups", verbose_name="courier")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="pickups", verbose_name="location")
+    pickup_date = models.DateField("pickup date")
+    token = models.CharField("pickup token", max_length=40, help_text="The courier's pickup reference.")
+    status = models.CharField("status", max_length=10, choices=PickupStatus.choices, default=PickupStatus.SCHEDULED)
+    created_by = models.CharField("created by", max_length=100)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    cancelled_at = models.DateTimeField("cancelled", null=True, blank=True)
 
     class Meta:
         ordering = ["-pickup_date", "-id"]
@@ -181,14 +191,14 @@ class PickupRequest(models.Model):
 class Manifest(models.Model):
     """The list of shipments a courier's agent signs for at pickup."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="manifests")
-    number = models.CharField(max_length=32)
-    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="manifests")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="manifests")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="manifests", verbose_name="merchant")
+    number = models.CharField("number", max_length=32)
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="manifests", verbose_name="courier")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="manifests", verbose_name="location")
     pickup = models.ForeignKey(PickupRequest, on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="manifests")  # fmt: skip
-    created_by = models.CharField(max_length=100)
-    created_at = models.DateTimeField(auto_now_add=True)
+                               related_name="manifests", verbose_name="pickup")  # fmt: skip
+    created_by = models.CharField("created by", max_length=100)
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
@@ -204,47 +214,56 @@ def new_tracking_token() -> str:
 
 
 class Shipment(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="shipments")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="shipments")
-    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="shipments")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="shipments", verbose_name="merchant")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="shipments", verbose_name="order")
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="shipments", verbose_name="courier")
     awb = models.CharField("AWB", max_length=40, blank=True)
     routing_code = models.CharField(
-        max_length=40, blank=True,
+        "routing code", max_length=40, blank=True,
         help_text="The courier's routing (sort) code for the parcel, when its booking gives one: printed on the label "
                   "in place of the zone route.",
     )  # fmt: skip
-    status = models.CharField(max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.NEW)
-    zone = models.CharField(max_length=20, choices=Zone.choices)
-    applied_weight_grams = models.PositiveIntegerField(help_text="The chargeable weight (actual or volumetric).")
-    freight_charge = money_field(default=0)
-    cod_charge = money_field(default=0)
-    fuel_surcharge = money_field(default=0)
-    tax = money_field(default=0)
-    total_charge = money_field(default=0)
-    currency = models.CharField(max_length=3, default="INR")
-    cod_amount = money_field(default=0, help_text="Cash to collect on delivery (0 for prepaid).")
+    status = models.CharField("status", max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.NEW)
+    zone = models.CharField("zone", max_length=20, choices=Zone.choices)
+    applied_weight_grams = models.PositiveIntegerField(
+        "applied weight (g)", help_text="The chargeable weight (actual or volumetric)."
+    )
+    freight_charge = money_field(default=0, verbose_name="freight charge")
+    cod_charge = money_field(default=0, verbose_name="COD charge")
+    fuel_surcharge = money_field(default=0, verbose_name="fuel surcharge")
+    tax = money_field(default=0, verbose_name="tax", help_text="GST on the courier's charges.")
+    total_charge = money_field(default=0, verbose_name="total charge")
+    currency = models.CharField("currency", max_length=3, default="INR")
+    cod_amount = money_field(
+        default=0, help_text="Cash to collect on delivery (0 for prepaid).", verbose_name="COD amount"
+    )
     pickup = models.ForeignKey(PickupRequest, on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="shipments")  # fmt: skip
-    pickup_date = models.DateField(null=True, blank=True)
-    manifest = models.ForeignKey(Manifest, on_delete=models.SET_NULL, null=True, blank=True, related_name="shipments")
-    expected_delivery_date = models.DateField(null=True, blank=True)
-    awb_assigned_at = models.DateTimeField(null=True, blank=True)
-    shipped_at = models.DateTimeField(null=True, blank=True, help_text="Picked up by the courier.")
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    rto_initiated_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=255, blank=True)
-    last_event_at = models.DateTimeField(null=True, blank=True, help_text="When the latest applied event happened.")
-    last_polled_at = models.DateTimeField(null=True, blank=True)
+                               related_name="shipments", verbose_name="pickup")  # fmt: skip
+    pickup_date = models.DateField("pickup date", null=True, blank=True)
+    manifest = models.ForeignKey(
+        Manifest, on_delete=models.SET_NULL, null=True, blank=True, related_name="shipments", verbose_name="manifest"
+    )
+    expected_delivery_date = models.DateField("expected delivery date", null=True, blank=True)
+    awb_assigned_at = models.DateTimeField("AWB assigned", null=True, blank=True)
+    shipped_at = models.DateTimeField("shipped", null=True, blank=True, help_text="Picked up by the courier.")
+    delivered_at = models.DateTimeField("delivered", null=True, blank=True)
+    rto_initiated_at = models.DateTimeField("RTO initiated", null=True, blank=True)
+    cancelled_at = models.DateTimeField("cancelled", null=True, blank=True)
+    cancel_reason = models.CharField("cancellation reason", max_length=255, blank=True)
+    last_event_at = models.DateTimeField(
+        "last event", null=True, blank=True, help_text="When the latest applied event happened."
+    )
+    last_polled_at = models.DateTimeField("last polled", null=True, blank=True)
     carrier_data = models.JSONField(
-        default=dict, blank=True, help_text="The courier service's own ids for this booking (its order and shipment "
-                                            "ids, its label's address).")  # fmt: skip
+        "carrier data", default=dict, blank=True,
+        help_text="The courier service's own ids for this booking (its order and shipment ids, its label's "
+                  "address).")  # fmt: skip
     tracking_token = models.CharField(
-        max_length=32, unique=True, default=new_tracking_token, editable=False,
+        "tracking token", max_length=32, unique=True, default=new_tracking_token, editable=False,
         help_text="The unguessable key in the customer's tracking link (/track/<awb>/<token>/).",
     )  # fmt: skip
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -288,15 +307,15 @@ class ShipmentEvent(models.Model):
     """The shipment's own timeline: creation, AWB, courier changes, pickups, status changes, NDR actions, calls to
     the courier that failed."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=30, choices=ShipmentEventKind.choices)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20, blank=True)
-    actor = models.CharField(max_length=100)
-    message = models.CharField(max_length=500, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events", verbose_name="shipment")
+    kind = models.CharField("kind", max_length=30, choices=ShipmentEventKind.choices)
+    from_status = models.CharField("from status", max_length=20, blank=True)
+    to_status = models.CharField("to status", max_length=20, blank=True)
+    actor = models.CharField("actor", max_length=100)
+    message = models.CharField("message", max_length=500, blank=True)
+    data = models.JSONField("data", default=dict, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
@@ -386,26 +405,40 @@ class CourierCall(models.Model):
     (the process died) stays failed or pending, shown to the merchant, and is retried with the same ``key``, which
     the courier is told so that it does the operation once."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="calls")
-    kind = models.CharField(max_length=20, choices=CourierCallKind.choices)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="calls", verbose_name="courier")
+    kind = models.CharField("kind", max_length=20, choices=CourierCallKind.choices)
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, null=True, blank=True,
-                                 related_name="courier_calls")  # fmt: skip
+                                 related_name="courier_calls", verbose_name="shipment")  # fmt: skip
     pickup = models.ForeignKey(PickupRequest, on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="courier_calls")  # fmt: skip
-    key = models.CharField(max_length=40, unique=True, default=new_call_key, editable=False)
-    status = models.CharField(max_length=10, choices=CourierCallStatus.choices, default=CourierCallStatus.PENDING)
-    request = models.JSONField(default=dict, blank=True, help_text="What the courier is asked (enough to ask again).")
-    response = models.JSONField(default=dict, blank=True, help_text="The courier's answer.")
-    error = models.CharField(max_length=500, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+                               related_name="courier_calls", verbose_name="pickup")  # fmt: skip
+    key = models.CharField(
+        "idempotency key",
+        max_length=40,
+        unique=True,
+        default=new_call_key,
+        editable=False,
+        help_text="Sent with every attempt of the call, so the courier does the operation once.",
+    )
+    status = models.CharField(
+        "status", max_length=10, choices=CourierCallStatus.choices, default=CourierCallStatus.PENDING
+    )
+    request = models.JSONField(
+        "request", default=dict, blank=True, help_text="What the courier is asked (enough to ask again)."
+    )
+    response = models.JSONField("response", default=dict, blank=True, help_text="The courier's answer.")
+    error = models.CharField("error", max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField("attempts", default=0)
     outcome_unknown = models.BooleanField(
-        default=False, help_text="The last attempt got no answer (a timeout): the courier may have done it. Asked "
-                                 "again, the courier is first asked whether it did.")  # fmt: skip
-    actor = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True, help_text="When the latest attempt was asked for.")
-    finished_at = models.DateTimeField(null=True, blank=True)
+        "outcome unknown", default=False,
+        help_text="The last attempt got no answer (a timeout): the courier may have done it. Asked again, the courier "
+                  "is first asked whether it did.")  # fmt: skip
+    actor = models.CharField("actor", max_length=100, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    started_at = models.DateTimeField(
+        "started", null=True, blank=True, help_text="When the latest attempt was asked for."
+    )
+    finished_at = models.DateTimeField("finished", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

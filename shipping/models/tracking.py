@@ -14,30 +14,36 @@ class TrackingEvent(models.Model):
     """A courier's scan of a parcel, from its webhook or from polling. Events for an unknown AWB are kept
     as orphans (no shipment) so nothing the courier sent is lost."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    courier = models.ForeignKey(Courier, on_delete=models.CASCADE, related_name="+", verbose_name="courier")
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, null=True, blank=True,
-                                 related_name="tracking_events")  # fmt: skip
+                                 related_name="tracking_events", verbose_name="shipment")  # fmt: skip
     awb = models.CharField("AWB", max_length=40)
-    event_key = models.CharField(max_length=100, help_text="The courier's event id, or a digest of the event.")
+    event_key = models.CharField(
+        "event key", max_length=100, help_text="The courier's event id, or a digest of the event."
+    )
     status = models.CharField(
+        "status",
         max_length=20,
         choices=ShipmentStatus.choices,
         blank=True,
         help_text="The ShopOps status the courier code maps to (blank: informational).",
     )
-    code = models.CharField(max_length=40, help_text="The courier's status code.")
-    description = models.CharField(max_length=500, blank=True)
-    location = models.CharField(max_length=120, blank=True, help_text="City-level place of the scan.")
-    occurred_at = models.DateTimeField()
-    source = models.CharField(max_length=10, choices=[("webhook", "Webhook"), ("poll", "Polling"),
-                                                      ("manual", "Manual"), ("csv", "CSV upload")])  # fmt: skip
-    applied = models.BooleanField(default=False, help_text="Whether it moved the shipment's status.")
+    code = models.CharField("code", max_length=40, help_text="The courier's status code.")
+    description = models.CharField("description", max_length=500, blank=True)
+    location = models.CharField("location", max_length=120, blank=True, help_text="City-level place of the scan.")
+    occurred_at = models.DateTimeField("occurred")
+    source = models.CharField("source", max_length=10,
+                              choices=[("webhook", "Webhook"), ("poll", "Polling"), ("manual", "Manual"),
+                                       ("csv", "CSV upload")])  # fmt: skip
+    applied = models.BooleanField("applied", default=False, help_text="Whether it moved the shipment's status.")
     unknown_code = models.BooleanField(
-        default=False, help_text="The courier's code is in no status table: kept, shown, and moves nothing."
+        "unknown code",
+        default=False,
+        help_text="The courier's code is in no status table: kept, shown, and moves nothing.",
     )
-    raw = models.JSONField(default=dict, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
+    raw = models.JSONField("raw event", default=dict, blank=True, help_text="The event as the courier sent it.")
+    received_at = models.DateTimeField("received", auto_now_add=True)
 
     class Meta:
         ordering = ["occurred_at", "id"]
@@ -48,7 +54,8 @@ class TrackingEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.awb} {self.code} {self.occurred_at:%Y-%m-%d %H:%M}"
+        when = f" {self.occurred_at:%Y-%m-%d %H:%M}" if self.occurred_at else ""
+        return f"{self.awb} {self.code}{when}"
 
 
 class NDRStatus(models.TextChoices):
@@ -66,19 +73,19 @@ class NDRAction(models.TextChoices):
 class NDR(models.Model):
     """A failed delivery (non-delivery report): the attempts, the reason, and the merchant's decision."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="ndrs")
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="ndrs")
-    status = models.CharField(max_length=10, choices=NDRStatus.choices, default=NDRStatus.OPEN)
-    reason = models.CharField(max_length=255)
-    attempts = models.PositiveSmallIntegerField(default=1)
-    first_attempt_at = models.DateTimeField()
-    last_attempt_at = models.DateTimeField()
-    action = models.CharField(max_length=10, choices=NDRAction.choices, blank=True)
-    action_comment = models.CharField(max_length=500, blank=True)
-    reattempt_date = models.DateField(null=True, blank=True)
-    action_by = models.CharField(max_length=100, blank=True)
-    action_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="ndrs", verbose_name="merchant")
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="ndrs", verbose_name="shipment")
+    status = models.CharField("status", max_length=10, choices=NDRStatus.choices, default=NDRStatus.OPEN)
+    reason = models.CharField("reason", max_length=255)
+    attempts = models.PositiveSmallIntegerField("delivery attempts", default=1)
+    first_attempt_at = models.DateTimeField("first attempt")
+    last_attempt_at = models.DateTimeField("last attempt")
+    action = models.CharField("action", max_length=10, choices=NDRAction.choices, blank=True)
+    action_comment = models.CharField("action comment", max_length=500, blank=True)
+    reattempt_date = models.DateField("reattempt date", null=True, blank=True)
+    action_by = models.CharField("action by", max_length=100, blank=True)
+    action_at = models.DateTimeField("action taken", null=True, blank=True)
+    resolved_at = models.DateTimeField("resolved", null=True, blank=True)
 
     class Meta:
         verbose_name = "NDR"
@@ -117,14 +124,16 @@ NOTIFY_ON_STATUS = {
 class NotificationSetting(models.Model):
     """Which customer notifications a merchant sends, by email and by SMS (all on until changed)."""
 
-    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="notification_setting")
-    email_enabled = models.BooleanField(default=True)
-    sms_enabled = models.BooleanField(default=True)
-    on_shipped = models.BooleanField(default=True)
-    on_out_for_delivery = models.BooleanField(default=True)
-    on_delivered = models.BooleanField(default=True)
-    on_ndr = models.BooleanField(default=True)
-    on_rto = models.BooleanField(default=True)
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, related_name="notification_setting", verbose_name="merchant"
+    )
+    email_enabled = models.BooleanField("send by email", default=True)
+    sms_enabled = models.BooleanField("send by SMS", default=True)
+    on_shipped = models.BooleanField("when shipped", default=True)
+    on_out_for_delivery = models.BooleanField("when out for delivery", default=True)
+    on_delivered = models.BooleanField("when delivered", default=True)
+    on_ndr = models.BooleanField("when delivery fails (NDR)", default=True)
+    on_rto = models.BooleanField("when returning to origin (RTO)", default=True)
 
     def __str__(self) -> str:
         return f"notification settings of {self.merchant_id}"
@@ -143,18 +152,22 @@ class NotificationStatus(models.TextChoices):
 class Notification(models.Model):
     """One message to a customer about one tracking event, on one channel: sent at most once."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="notifications")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name="merchant")
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="notifications", verbose_name="shipment"
+    )
     tracking_event = models.ForeignKey(TrackingEvent, on_delete=models.CASCADE, null=True, blank=True,
-                                       related_name="+")  # fmt: skip
-    event = models.CharField(max_length=20, choices=NotificationEvent.choices)
-    channel = models.CharField(max_length=5, choices=[("email", "Email"), ("sms", "SMS")])
-    recipient = models.CharField(max_length=254)
-    status = models.CharField(max_length=7, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED)
-    error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(default=timezone.now, help_text="When it was last sent to the workers.")
-    sent_at = models.DateTimeField(null=True, blank=True)
+                                       related_name="+", verbose_name="tracking event")  # fmt: skip
+    event = models.CharField("event", max_length=20, choices=NotificationEvent.choices)
+    channel = models.CharField("channel", max_length=5, choices=[("email", "Email"), ("sms", "SMS")])
+    recipient = models.CharField("recipient", max_length=254)
+    status = models.CharField(
+        "status", max_length=7, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED
+    )
+    error = models.CharField("error", max_length=500, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    queued_at = models.DateTimeField("queued", default=timezone.now, help_text="When it was last sent to the workers.")
+    sent_at = models.DateTimeField("sent", null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -30,21 +30,37 @@ ALL_EVENTS = "*"
 class WebhookEndpoint(models.Model):
     """A partner's URL that receives the merchant's events, signed with the endpoint's secret."""
 
-    merchant = models.ForeignKey("shopops.Merchant", on_delete=models.CASCADE, related_name="webhook_endpoints")
+    merchant = models.ForeignKey(
+        "shopops.Merchant", on_delete=models.CASCADE, related_name="webhook_endpoints", verbose_name="merchant"
+    )
     url = models.CharField("URL", max_length=2000, help_text="https:// URL that receives the events (POST, JSON).")
-    description = models.CharField(max_length=200, blank=True)
-    events = models.JSONField(default=list, help_text='Event types sent to this endpoint, or ["*"] for all.')
+    description = models.CharField("description", max_length=200, blank=True)
+    events = models.JSONField("events", default=list, help_text='Event types sent to this endpoint, or ["*"] for all.')
     # Stored as it is (not hashed): the worker needs it to sign each request. Never returned after creation.
-    secret = models.CharField(max_length=100)
-    previous_secret = models.CharField(max_length=100, blank=True)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    secret = models.CharField(
+        "signing secret",
+        max_length=100,
+        help_text="Signs every request (HMAC-SHA256); never shown again after creation.",
+    )
+    previous_secret = models.CharField(
+        "previous secret",
+        max_length=100,
+        blank=True,
+        help_text="The secret before the last rotation: it also signs until it expires.",
+    )
+    previous_secret_expires_at = models.DateTimeField("previous secret expires", null=True, blank=True)
     is_enabled = models.BooleanField("enabled", default=True)
     failing_since = models.DateTimeField(
-        null=True, blank=True, help_text="Set when a delivery used up its attempts; cleared by the next success."
+        "failing since",
+        null=True,
+        blank=True,
+        help_text="Set when a delivery used up its attempts; cleared by the next success.",
     )
-    created_by = models.CharField(max_length=100, blank=True, help_text="user:<id>, app:<client_id> or system.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.CharField(
+        "created by", max_length=100, blank=True, help_text="user:<id>, app:<client_id> or system."
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         verbose_name = "webhook endpoint"
@@ -71,26 +87,49 @@ UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)
 class WebhookDelivery(models.Model):
     """One event for one endpoint: the outbox row, written in the transaction of the change it reports."""
 
-    merchant = models.ForeignKey("shopops.Merchant", on_delete=models.CASCADE, related_name="+")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event_id = models.CharField(max_length=40, help_text="evt_...: the same for every endpoint and for resends.")
-    event_type = models.CharField(max_length=40, choices=WebhookEventType.choices)
-    object_key = models.CharField(
-        max_length=60, blank=True, help_text="order:<id>, shipment:<id>...: deliveries of one object go in order."
+    merchant = models.ForeignKey(
+        "shopops.Merchant", on_delete=models.CASCADE, related_name="+", verbose_name="merchant"
     )
-    data = models.JSONField(encoder=DjangoJSONEncoder)
-    event_created_at = models.DateTimeField()
-    status = models.CharField(max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    attempt_count = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(help_text="When the next attempt is due (pending deliveries).")
-    queued_at = models.DateTimeField(null=True, blank=True, help_text="When a worker was last asked to send it.")
-    lease_expires_at = models.DateTimeField(null=True, blank=True, help_text="A delivering worker's deadline.")
-    last_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    resent_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name="endpoint"
+    )
+    event_id = models.CharField(
+        "event ID", max_length=40, help_text="evt_...: the same for every endpoint and for resends."
+    )
+    event_type = models.CharField("event type", max_length=40, choices=WebhookEventType.choices)
+    object_key = models.CharField(
+        "object key",
+        max_length=60,
+        blank=True,
+        help_text="order:<id>, shipment:<id>...: deliveries of one object go in order.",
+    )
+    data = models.JSONField("data", encoder=DjangoJSONEncoder)
+    event_created_at = models.DateTimeField("event created")
+    status = models.CharField("status", max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempt_count = models.PositiveSmallIntegerField("attempts", default=0)
+    next_attempt_at = models.DateTimeField(
+        "next attempt", help_text="When the next attempt is due (pending deliveries)."
+    )
+    queued_at = models.DateTimeField(
+        "queued", null=True, blank=True, help_text="When a worker was last asked to send it."
+    )
+    lease_expires_at = models.DateTimeField(
+        "lease expires", null=True, blank=True, help_text="A delivering worker's deadline."
+    )
+    last_response_status = models.PositiveSmallIntegerField("last response status", null=True, blank=True)
+    last_error = models.CharField("last error", max_length=500, blank=True)
+    delivered_at = models.DateTimeField("delivered", null=True, blank=True)
+    failed_at = models.DateTimeField("failed", null=True, blank=True)
+    resent_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="resent from",
+        help_text="The delivery this one sends again.",
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True)
 
     class Meta:
         verbose_name = "webhook delivery"
@@ -118,17 +157,25 @@ class WebhookDelivery(models.Model):
 class WebhookAttempt(models.Model):
     """One POST of a delivery: what was sent and what came back (the delivery log)."""
 
-    merchant = models.ForeignKey("shopops.Merchant", on_delete=models.CASCADE, related_name="+")
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
-    number = models.PositiveSmallIntegerField(help_text="1 for the first attempt of the delivery.")
+    merchant = models.ForeignKey(
+        "shopops.Merchant", on_delete=models.CASCADE, related_name="+", verbose_name="merchant"
+    )
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempts", verbose_name="delivery"
+    )
+    number = models.PositiveSmallIntegerField("number", help_text="1 for the first attempt of the delivery.")
     url = models.CharField("URL", max_length=2000)
-    request_headers = models.JSONField(default=dict)
-    request_body = models.TextField(blank=True)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True, help_text="The first 2,000 characters.")
-    error = models.CharField(max_length=500, blank=True, help_text="Why no response was received (timeout...).")
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    started_at = models.DateTimeField()
+    request_headers = models.JSONField("request headers", default=dict)
+    request_body = models.TextField("request body", blank=True)
+    response_status = models.PositiveSmallIntegerField(
+        "response status", null=True, blank=True, help_text="The HTTP status; blank: no response."
+    )
+    response_body = models.TextField("response body", blank=True, help_text="The first 2,000 characters.")
+    error = models.CharField(
+        "error", max_length=500, blank=True, help_text="Why no response was received (timeout...)."
+    )
+    duration_ms = models.PositiveIntegerField("duration (ms)", null=True, blank=True)
+    started_at = models.DateTimeField("started")
 
     class Meta:
         verbose_name = "webhook attempt"

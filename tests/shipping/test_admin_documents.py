@@ -230,6 +230,10 @@ def test_the_shipment_and_order_pages_list_their_documents(desk, merchant, blued
     assert link(invoice, "Tax invoices") not in shipment_page
     assert link(invoice, "Tax invoices") in order_page
     assert link(label, "Shipping labels") not in order_page
+    # each row of the inlines is named by its document, not "Document_shipments object (1)"
+    assert f"Shipping labels {label.pk}, shipment {shipment.pk}" in shipment_page
+    assert f"Tax invoices {invoice.pk}, order {shipment.order_id}" in order_page
+    assert " object (" not in shipment_page + order_page
 
 
 def test_the_download_serves_the_merchants_users_only(client, desk, merchant, other_merchant, bluedart):
