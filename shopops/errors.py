@@ -14,6 +14,7 @@ schema lists every declared code with its kind and meaning.
 """
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -108,13 +109,29 @@ TRANSITION_NOT_ALLOWED = ErrorCode(
 )
 
 
-def state_refusal(*, noun: str, status: str, to_status: str, allowed) -> DomainError:
-    """The one message for a move a state table does not allow (``noun``: "Order SO-000001")."""
+def status_phrase(label: str) -> str:
+    """A status's label inside a sentence: "Delivered" -> "delivered", "RTO delivered" stays."""
+    first = label.split(" ", 1)[0]
+    return label if first.isupper() and len(first) > 1 else label[:1].lower() + label[1:]
+
+
+def state_refusal(*, noun: str, status: str, to_status: str, allowed, labels: Mapping[str, str] | None = None
+                  ) -> DomainError:  # fmt: skip
+    """The one message for a move a state table does not allow, in words (``noun``: "Order SO-000001"; ``labels``:
+    the statuses' labels, the values when not given); ``details`` keep the status values for programs:
+    "Order SO-000031 is delivered; it can only become partially returned or returned, not packed."."""
     allowed = list(allowed)
-    return TRANSITION_NOT_ALLOWED(
-        f"{noun} is {status}; it can move to {', '.join(allowed) or 'nothing'}, not {to_status}.",
-        {"status": status, "allowed": allowed, "requested": to_status},
-    )
+
+    def said(value: str) -> str:
+        return status_phrase(str((labels or {}).get(value, value)))
+
+    if allowed:
+        choices = [said(value) for value in allowed]
+        either = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+        message = f"{noun} is {said(status)}; it can only become {either}, not {said(to_status)}."
+    else:
+        message = f"{noun} is {said(status)} and can no longer change; it cannot become {said(to_status)}."
+    return TRANSITION_NOT_ALLOWED(message, {"status": status, "allowed": allowed, "requested": to_status})
 
 
 def field_errors(exc: ValidationError) -> dict[str, list[str]]:

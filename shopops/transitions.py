@@ -53,7 +53,8 @@ class StateTable:
         current = getattr(obj, self.field)
         noun = self.noun(obj) if self.noun else f"{self.model._meta.verbose_name.capitalize()} {obj.pk}"
         allowed = self.listed.get(current) or sorted(self.moves.get(current, ()))
-        return state_refusal(noun=noun, status=current, to_status=to_status, allowed=allowed)
+        labels = dict(self.model._meta.get_field(self.field).choices or ())
+        return state_refusal(noun=noun, status=current, to_status=to_status, allowed=allowed, labels=labels)
 
 
 #: Every declared table by (model, status field).

@@ -71,7 +71,8 @@ def record_event(shipment: Shipment, kind: str, actor: str, *, from_status: str 
 
 def shipment_transition_refused(shipment: Shipment, to_status: str) -> DomainError:
     return state_refusal(noun=f"Shipment {shipment}", status=shipment.status, to_status=to_status,
-                         allowed=SHIPMENT_TRANSITIONS[shipment.status])  # fmt: skip
+                         allowed=SHIPMENT_TRANSITIONS[shipment.status],
+                         labels=dict(S.choices))  # fmt: skip
 
 
 def set_status(shipment: Shipment, to_status: str, actor: str, *, at: datetime | None = None, message: str = "",

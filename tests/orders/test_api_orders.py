@@ -13,6 +13,7 @@ from catalog.models import StockLevel, StockMovement
 from orders.models import ORDER_TRANSITIONS, Channel, Customer, Order, OrderEvent, OrderLine, OrderStatus
 from orders.selectors import EXPORT_COLUMNS
 from orders.services.orders import order_confirm, order_map_lines, order_pack
+from shopops.errors import state_refusal
 from tests.api import NOT_FOUND, invalid
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
@@ -469,8 +470,13 @@ def test_actions_move_allowed_orders_and_refuse_the_others_with_409(api, merchan
         assert response.status_code == 409
         assert response.json() == {
             "code": "transition_not_allowed",
-            "message": f"Order {order.number} is {from_status}; it can move to {', '.join(allowed) or 'nothing'}, "
-            f"not {to_status}.",
+            "message": state_refusal(
+                noun=f"Order {order.number}",
+                status=from_status,
+                to_status=to_status,
+                allowed=allowed,
+                labels=dict(OrderStatus.choices),
+            ).message,
             "details": {"status": from_status, "allowed": allowed, "requested": to_status},
         }
         assert (order.status, order.events.count(), levels(merchant)) == (from_status, events, stock_before)
@@ -1094,7 +1100,8 @@ def test_bulk_cancel_reports_each_order_on_its_own(api, merchant, other_merchant
             {"index": 0, "status": "cancelled", "id": cancellable.pk, "number": cancellable.number, "error": None},
             {"index": 1, "status": "failed", "id": shipped.pk, "number": shipped.number, "error": {
                 "code": "transition_not_allowed",
-                "message": f"Order {shipped.number} is shipped; it can move to delivered, rto, not cancelled.",
+                "message": f"Order {shipped.number} is shipped; it can only become delivered or return to origin, not "
+                           "cancelled.",
                 "details": {"status": "shipped", "allowed": ["delivered", "rto"], "requested": "cancelled"},
             }},
             {"index": 2, "status": "failed", "id": theirs.pk, "number": None, "error": NOT_FOUND},

@@ -8,6 +8,7 @@ from catalog.models import MovementKind, StockLevel, StockMovement
 from orders.models import RETURN_TRANSITIONS, Order, OrderEvent, OrderStatus, Return, ReturnStatus
 from orders.services.create import order_create
 from orders.services.returns import return_create, return_transition
+from shopops.errors import state_refusal
 from tests.api import NOT_FOUND, invalid
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.orders.factories import ADDRESS, advance, default_location, make_order
@@ -281,8 +282,13 @@ def test_return_actions_move_allowed_returns_and_refuse_the_others_with_409(api,
         assert response.status_code == 409
         assert response.json() == {
             "code": "transition_not_allowed",
-            "message": f"Return {ret.number} is {from_status}; it can move to {', '.join(allowed) or 'nothing'}, "
-            f"not {to_status}.",
+            "message": state_refusal(
+                noun=f"Return {ret.number}",
+                status=from_status,
+                to_status=to_status,
+                allowed=allowed,
+                labels=dict(ReturnStatus.choices),
+            ).message,
             "details": {"status": from_status, "allowed": allowed, "requested": to_status},
         }
         assert after == before

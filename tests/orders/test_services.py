@@ -19,7 +19,7 @@ from orders.services.orders import (
     order_pack,
 )
 from orders.services.returns import return_create, return_transition
-from shopops.errors import DomainError, ErrorKind
+from shopops.errors import DomainError, ErrorKind, state_refusal
 from tests.catalog.factories import LocationFactory, ProductFactory, stock
 from tests.orders.factories import default_location, make_order
 
@@ -146,9 +146,9 @@ def test_a_refused_transition_is_409_transition_not_allowed_and_changes_nothing(
     assert refused.value.kind == ErrorKind.CONFLICT
     assert refused.value.code == "transition_not_allowed"
     assert refused.value.details == {"status": from_status, "allowed": allowed, "requested": to_status}
-    assert refused.value.message == (
-        f"Order {order.number} is {from_status}; it can move to {', '.join(allowed) or 'nothing'}, not {to_status}."
-    )
+    assert refused.value.message == state_refusal(noun=f"Order {order.number}", status=from_status,
+                                                  to_status=to_status, allowed=allowed,
+                                                  labels=dict(OrderStatus.choices)).message  # fmt: skip
     assert state_of(order) == before
 
 

@@ -93,7 +93,7 @@ def test_a_refused_return_move_names_the_allowed_moves_in_the_tables_order(merch
 
     assert refused.value.as_dict() == {
         "code": "transition_not_allowed",
-        "message": f"Return {ret.number} is approved; it can move to pickup_scheduled, in_transit, received, "
+        "message": f"Return {ret.number} is approved; it can only become pickup scheduled, in transit or received, "
         "not refunded.",
         "details": {"status": "approved", "allowed": ["pickup_scheduled", "in_transit", "received"],
                     "requested": "refunded"},

@@ -296,7 +296,7 @@ def test_cancel_after_pickup_is_a_409(api, merchant):
     assert response.status_code == 409
     assert response.json() == {
         "code": "transition_not_allowed",
-        "message": f"Shipment {shipment.awb} is picked_up; it can move to in_transit, lost, not cancelled.",
+        "message": f"Shipment {shipment.awb} is picked up; it can only become in transit or lost, not cancelled.",
         "details": {"status": "picked_up", "allowed": ["in_transit", "lost"], "requested": "cancelled"},
     }
 

@@ -53,7 +53,7 @@ def test_a_refused_job_move_reads_as_every_refused_move(merchant):
 
     assert refused.value.as_dict() == {
         "code": "transition_not_allowed",
-        "message": f"Document {document.pk} is done; it can move to nothing, not rendering.",
+        "message": f"Document {document.pk} is done and can no longer change; it cannot become rendering.",
         "details": {"status": "done", "allowed": [], "requested": "rendering"},
     }
 

@@ -195,7 +195,8 @@ def test_an_order_already_shipped_is_refused_at_confirmation_and_left_as_it_was(
     assert response.status_code == 409
     assert response.json() == {
         "code": "transition_not_allowed",
-        "message": f"Order {shipment.order.number} is shipped; it can move to delivered, rto, not packed.",
+        "message": f"Order {shipment.order.number} is shipped; it can only become delivered or return to origin, not "
+                   "packed.",
         "details": {"status": "shipped", "allowed": ["delivered", "rto"], "requested": "packed",
                     "step": "confirmed", "steps": NOTHING_DONE},
     }  # fmt: skip
