@@ -317,6 +317,30 @@ class ReadOnlyInline(ParentRightsInline, admin.TabularInline):
         return False
 
 
+#: How the actors of events and jobs read, by their prefix ("user:7", "app:<client id>", "channel:<id>"...).
+ACTOR_KINDS = {"app": "partner app", "channel": "channel", "courier": "courier", "import": "import",
+               "batch": "ship batch", "admin": "admin"}  # fmt: skip
+
+
+def actor_names(actors: Iterable[str]) -> dict[str, str]:
+    """Each actor as people read it, the users by their name or email (one query for all of them): "user:7" ->
+    "Priya Sharma", "app:Xy12" -> "partner app Xy12", "system" -> "ShopOps"."""
+    actors = set(actors)
+    ids = {int(a[5:]) for a in actors if a.startswith("user:") and a[5:].isdigit()}
+    users = {user.pk: user.get_full_name() or user.email or user.get_username()
+             for user in get_user_model().objects.filter(pk__in=ids)} if ids else {}  # fmt: skip
+    names = {}
+    for actor in actors:
+        kind, _, ref = actor.partition(":")
+        if kind == "user" and ref.isdigit():
+            names[actor] = users.get(int(ref), f"a removed user ({ref})")
+        elif actor in ("system", ""):
+            names[actor] = "ShopOps"
+        else:
+            names[actor] = f"{ACTOR_KINDS.get(kind, kind)} {ref}".strip()
+    return names
+
+
 class ActionReport:
     """Collects an action's per-object outcome into one message:
 

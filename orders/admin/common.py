@@ -243,6 +243,15 @@ class YesNoFilter(admin.SimpleListFilter):
         return queryset
 
 
+def event_phrase(kind_label: str, from_status: str, to_status: str, labels: dict[str, str]) -> str:
+    """An event as people read it: "Status changed: New → Confirmed", "Created: New", "Address changed"."""
+    if from_status and to_status:
+        return f"{kind_label}: {labels.get(from_status, from_status)} → {labels.get(to_status, to_status)}"
+    if to_status:
+        return f"{kind_label}: {labels.get(to_status, to_status)}"
+    return kind_label
+
+
 # -- services behind forms and actions ---------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
 """What other apps add to the order desk: actions and inlines of ``OrderAdmin``.
 
 orders comes before shipping and knows nothing of it. Shipping's admin registers its order actions (create
-shipments, print, ship) and its inline (an order's printed documents) here as it loads, in the order they are to be
-shown; ``OrderAdmin`` lists them after its own actions and inlines.
+shipments, print, ship), its inline (an order's printed documents) and the order page's buttons here as it loads, in
+the order they are to be shown; ``OrderAdmin`` lists them after its own actions and inlines.
 """
 
 from collections.abc import Callable
@@ -14,6 +14,15 @@ class OrderAdminExtensions:
     def __init__(self) -> None:
         self.actions: list[Callable] = []
         self.inlines: list[type[InlineModelAdmin]] = []
+        #: ``tools(request, obj) -> [{"label", "url"} | {"label", "action"}]``: buttons of the change page, a link or
+        #: one of the list's actions run on this object.
+        self.tools: list[Callable] = []
+
+    def register_tools(self, tools: Callable) -> Callable:
+        """Add buttons to the change page (see ``tools``)."""
+        if tools not in self.tools:
+            self.tools.append(tools)
+        return tools
 
     def register_action(self, action: Callable) -> Callable:
         """Add an admin action (a function made with ``@admin.action``) after those registered before it; an action

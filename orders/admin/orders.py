@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import smart_split, unescape_string_literal
@@ -21,6 +22,7 @@ from orders.admin.common import (
     YesNoFilter,
     actor_of,
     display_time_zone,
+    event_phrase,
     rendered_in_time_zone,
     status_refusal,
 )
@@ -35,6 +37,7 @@ from shopops.admin import (
     ReadOnlyInline,
     ServiceAdmin,
     action_form_page,
+    actor_names,
     adopt,
     run_per_object,
 )
@@ -52,14 +55,34 @@ class OrderLineInline(ReadOnlyInline):
 
 
 class OrderEventInline(ReadOnlyInline):
+    """The order's timeline in words: when (the merchant's time), what happened, who did it, the note."""
+
     model = OrderEvent
     verbose_name = "event"
     verbose_name_plural = "timeline"
-    fields = ["created_at", "kind", "from_status", "to_status", "actor", "message"]
+    fields = ["when", "what", "who", "message"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("id")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # the actors' names for this page, one query (the inline is made anew for each request)
+        actors = obj.events.values_list("actor", flat=True).distinct() if obj is not None else []
+        self.names = actor_names(actors)
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="when")
+    def when(self, event: OrderEvent) -> str:
+        return date_format(timezone.localtime(event.created_at), "DATETIME_FORMAT")
+
+    @admin.display(description="what")
+    def what(self, event: OrderEvent) -> str:
+        return event_phrase(event.get_kind_display(), event.from_status, event.to_status, ORDER_STATUS_LABELS)
+
+    @admin.display(description="by")
+    def who(self, event: OrderEvent) -> str:
+        return getattr(self, "names", {}).get(event.actor) or actor_names([event.actor])[event.actor]
 
 
 class CancelForm(forms.Form):
@@ -195,9 +218,30 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
         ]  # fmt: skip
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        order = self.get_object(request, object_id) if object_id else None
+        if order is not None:
+            extra_context = {**(extra_context or {}), "order_tools": self.tools(request, order)}
         return rendered_in_time_zone(
             request, lambda: super(OrderAdmin, self).changeform_view(request, object_id, form_url, extra_context)
         )
+
+    def tools(self, request, order: Order) -> list[dict]:
+        """The order page's buttons: the next steps of the order (for those who may change it), then what other
+        apps add (ship, print, the AWB's shipment and tracking page). An action button runs the list's action on
+        this order alone."""
+        tools = []
+        if self.has_change_permission(request, order):
+            steps = {
+                OrderStatus.NEW: [("Confirm", "confirm_selected")],
+                OrderStatus.CONFIRMED: [("Pack", "pack_selected")],
+            }
+            tools += [{"label": label, "action": action} for label, action in steps.get(order.status, [])]
+            if order.status in EDITABLE_STATUSES:
+                tools.append({"label": "Cancel…", "action": "cancel_selected"})
+        for extra in order_admin_extensions.tools:
+            tools += [tool for tool in extra(request, order)
+                      if "url" in tool or self.has_change_permission(request, order)]  # fmt: skip
+        return tools
 
     # -- saving through order_update --------------------------------------------------------
 

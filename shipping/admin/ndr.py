@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from orders.admin.common import actor_of, rendered_in_time_zone
 from shipping.admin.common import shipment_refusal
 from shipping.errors import NDR_ACTION_TAKEN, NDR_RESOLVED
-from shipping.models import NDR, NDRAction
+from shipping.models import NDR, NDRAction, NDRStatus
 from shipping.services.ndr import ndr_action
 from shopops.admin import ActionReport, MerchantRelatedFilter, MerchantScopedAdmin, action_form_page, run_per_object
 from shopops.errors import DomainError
@@ -38,6 +38,30 @@ class NDRAgeFilter(admin.SimpleListFilter):
         return queryset if below is None else queryset.filter(first_attempt_at__gt=now - timedelta(days=below))
 
 
+class NDRStateFilter(admin.SimpleListFilter):
+    """Awaiting the merchant (open, reattempt requested) by default; resolved ones, or all, when asked."""
+
+    title = "queue"
+    parameter_name = "queue"
+    states = {"awaiting": ("Awaiting action", (NDRStatus.OPEN, NDRStatus.REATTEMPT)),
+              "resolved": ("Resolved", (NDRStatus.DELIVERED, NDRStatus.RTO)), "all": ("All", None)}  # fmt: skip
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, (label, _) in self.states.items()]
+
+    def value(self):
+        return super().value() or "awaiting"
+
+    def choices(self, changelist):
+        for value, label in self.lookup_choices:  # no "All" of its own: "all" is a state
+            yield {"selected": self.value() == value, "display": label,
+                   "query_string": changelist.get_query_string({self.parameter_name: value})}  # fmt: skip
+
+    def queryset(self, request, queryset):
+        statuses = self.states.get(self.value(), self.states["awaiting"])[1]
+        return queryset if statuses is None else queryset.filter(status__in=statuses)
+
+
 class ReattemptForm(forms.Form):
     reattempt_date = forms.DateField(required=False, help_text="YYYY-MM-DD. Blank: tomorrow.")
     comment = forms.CharField(max_length=500, required=False,
@@ -55,7 +79,7 @@ class NDRAdmin(MerchantScopedAdmin):
     list_display = ["awb", "order", "courier", "reason", "attempts", "age", "status", "action", "reattempt_date",
                     "last_attempt_at"]  # fmt: skip
     list_select_related = ["shipment__order", "shipment__courier"]
-    list_filter = ["status", "reason", ("shipment__courier", MerchantRelatedFilter), NDRAgeFilter]
+    list_filter = [NDRStateFilter, "status", "reason", ("shipment__courier", MerchantRelatedFilter), NDRAgeFilter]
     search_fields = ["shipment__awb", "shipment__order__number"]
     search_help_text = "AWB or order number."
     actions = ["reattempt_selected", "rto_selected"]

@@ -8,11 +8,12 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from orders.admin.common import actor_of
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from shipping.admin.common import warn_eway_bills
 from shipping.admin.documents import document_link
-from shipping.choices import CourierSort, LabelFormat
-from shipping.models import ShipBatch, ShipBatchStatus
+from shipping.choices import RECOMMENDED_COURIER, CourierSort, LabelFormat
+from shipping.models import Courier, ShipBatch, ShipBatchStatus, Shipment, ShipmentStatus
+from shipping.selectors import quote_for_order
 from shipping.services.batches import SHIP_BATCH_MAX, ship_batch_create, ship_batch_resume
 from shipping.services.ship import ShipOptions
 from shopops.admin import (
@@ -24,11 +25,18 @@ from shopops.admin import (
     run_per_object,
 )
 from shopops.errors import DomainError
+from shopops.money import format_money
 
 
 class ShipBatchForm(forms.Form):
-    """The options of "Ship selected orders…"."""
+    """The options of "Ship selected orders…". ``couriers``: the courier choices (code, label), after the
+    recommended one."""
 
+    courier = forms.ChoiceField(
+        choices=[(RECOMMENDED_COURIER, "The recommended courier of each order")], required=False,
+        initial=RECOMMENDED_COURIER, help_text="For one order, each courier that can carry it with its price and "
+                                               "delivery estimate; for several, one courier for all or each "
+                                               "order's recommended one.")  # fmt: skip
     sort = forms.ChoiceField(
         choices=[("", "The merchant's default order"), *CourierSort.choices], required=False,
         help_text="How each order's courier is picked among those that can carry it.")  # fmt: skip
@@ -46,8 +54,55 @@ class ShipBatchForm(forms.Form):
                                            help_text="One manifest (and its PDF) per courier and pickup "
                                                      "location.")  # fmt: skip
 
+    def __init__(self, *args, couriers: list[tuple[str, str]] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["courier"].choices = [*self.fields["courier"].choices, *couriers]
+
     def options(self) -> ShipOptions:
-        return ShipOptions(**{**self.cleaned_data, "sort": self.cleaned_data["sort"] or None})
+        data = self.cleaned_data
+        return ShipOptions(**{**data, "sort": data["sort"] or None, "courier": data["courier"] or RECOMMENDED_COURIER})
+
+
+#: Why an order cannot be shipped, in words, by its status.
+NOT_SHIPPABLE = {
+    OrderStatus.SHIPPED: "is already shipped",
+    OrderStatus.DELIVERED: "is already delivered: only returns are possible",
+    OrderStatus.CANCELLED: "is cancelled",
+    OrderStatus.RTO: "is coming back to origin (RTO)",
+    OrderStatus.RTO_DELIVERED: "came back to origin (RTO)",
+    OrderStatus.PARTIALLY_RETURNED: "was delivered and partly returned: only returns are possible",
+    OrderStatus.RETURNED: "was delivered and returned",
+}
+
+
+def unshippable(orders: list[Order]) -> dict[int, str]:
+    """The orders that cannot be shipped and why (their status, or an AWB they already have), in order: one query."""
+    reasons = {order.pk: f"{order.number} {NOT_SHIPPABLE[order.status]}" for order in orders
+               if order.status in NOT_SHIPPABLE}  # fmt: skip
+    booked = (Shipment.objects.filter(order__in=[o.pk for o in orders if o.pk not in reasons]).exclude(awb="")
+              .exclude(status=ShipmentStatus.CANCELLED).values_list("order_id", "order__number", "awb"))  # fmt: skip
+    for order_id, number, awb in booked:
+        reasons[order_id] = f"{number} already has AWB {awb}"
+    return dict(sorted(reasons.items()))
+
+
+def courier_choices(orders: list[Order]) -> list[tuple[str, str]]:
+    """The courier choices of the ship form: for one order, each courier that can carry it, cheapest first, with its
+    price and estimate; for several, the merchant's active couriers."""
+    if len(orders) == 1:
+        try:
+            quote = quote_for_order(orders[0], sort=CourierSort.CHEAPEST)
+        except (DomainError, ValidationError):
+            return []
+        return [(q.code, f"{q.name}: {format_money(q.total_charge, orders[0].currency)}, {q.estimated_delivery_days} "
+                         f"day{'' if q.estimated_delivery_days == 1 else 's'}"
+                         f"{' (recommended)' if q.courier_id == quote.recommended_courier_id else ''}")
+                for q in quote.couriers]  # fmt: skip
+    merchant_ids = {order.merchant_id for order in orders}
+    if len(merchant_ids) != 1:
+        return []
+    couriers = Courier.objects.filter(merchant_id=merchant_ids.pop(), is_active=True).order_by("name")
+    return list(couriers.values_list("code", "name"))
 
 
 def _batch_link(batch: ShipBatch):
@@ -63,13 +118,25 @@ def ship_selected(modeladmin, request, queryset):
         modeladmin.message_user(request, f"Select at most {SHIP_BATCH_MAX} orders a batch, not {count}.",
                                 messages.ERROR)  # fmt: skip
         return None
-    form = ShipBatchForm(request.POST if "apply" in request.POST else None, prefix="ship")
+    selected = list(queryset.select_related("merchant").order_by("pk"))
+    refused = unshippable(selected)
+    if refused:
+        level = messages.ERROR if len(refused) == len(selected) else messages.WARNING
+        left = "; nothing to ship" if level == messages.ERROR else "; the others can be shipped"
+        modeladmin.message_user(request, f"Not shipped: {'; '.join(refused.values())}{left}.", level)
+        if level == messages.ERROR:
+            return None
+        queryset = queryset.exclude(pk__in=list(refused))
+        selected = [order for order in selected if order.pk not in refused]
+        count = len(selected)
+    form = ShipBatchForm(request.POST if "apply" in request.POST else None, prefix="ship",
+                         couriers=courier_choices(selected))  # fmt: skip
     if not (form.is_bound and form.is_valid()):
         return action_form_page(modeladmin, request, form=form, title="Ship selected orders", action="ship_selected",
-                                rows_name="orders", rows=queryset.order_by("pk")[:100], count=count)  # fmt: skip
+                                rows_name="orders", rows=selected[:100], count=count)  # fmt: skip
     writable = set(modeladmin.writable_merchants(request).values_list("pk", flat=True))
     by_merchant: dict[int, list] = {}
-    for order in queryset.select_related("merchant").order_by("pk"):
+    for order in selected:
         by_merchant.setdefault(order.merchant_id, []).append(order)
     batches = []
     for orders in by_merchant.values():

@@ -63,7 +63,7 @@ def test_the_action_first_asks_for_the_options_listing_the_selected_orders(desk,
     assert response.status_code == 200
     assert [t.name for t in response.templates][:2] == ["admin/orders/order/ship_selected.html",
                                                         "admin/shopops/action_form.html"]  # fmt: skip
-    assert list(response.context["form"].fields) == ["sort", "request_pickup", "pickup_date", "print_label",
+    assert list(response.context["form"].fields) == ["courier", "sort", "request_pickup", "pickup_date", "print_label",
                                                      "label_format", "print_invoice", "generate_manifest"]  # fmt: skip
     assert [o.pk for o in response.context["orders"]] == [o.pk for o in orders]
     content = response.content.decode()

@@ -612,7 +612,7 @@ def test_return_to_origin_moves_the_shipment_and_refuses_resolved_ndrs(desk, mer
     page = act(desk, NDRS, "rto_selected", [ndr])
     assert page.templates[0].name == "admin/shipping/ndr/rto_selected.html"
     response = act(desk, NDRS, "rto_selected", [ndr], apply="1", **{"rto-comment": "Refused twice"})
-    again = act(desk, NDRS, "rto_selected", [ndr], apply="1")
+    again = act(desk, NDRS + "?queue=all", "rto_selected", [ndr], apply="1")  # resolved: listed under "All"
 
     ndr.refresh_from_db()
     assert (ndr.status, ndr.action, ndr.action_comment) == (NDRStatus.RTO, "rto", "Refused twice")
