@@ -27,7 +27,7 @@ from orders.admin.common import (
     status_refusal,
 )
 from orders.admin.extensions import order_admin_extensions
-from orders.models import EDITABLE_STATUSES, Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import EDITABLE_STATUSES, Channel, Order, OrderEvent, OrderLine, OrderStatus
 from orders.selectors import ORDER_TABS, order_export_rows, order_tab_counts
 from orders.services.orders import order_cancel, order_confirm, order_pack, order_update
 from shopops.admin import (
@@ -68,8 +68,11 @@ class OrderEventInline(ReadOnlyInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         # the actors' names for this page, one query (the inline is made anew for each request)
-        actors = obj.events.values_list("actor", flat=True).distinct() if obj is not None else []
-        self.names = actor_names(actors)
+        actors = list(obj.events.values_list("actor", flat=True).distinct()) if obj is not None else []
+        ids = [actor.removeprefix("channel:") for actor in actors if actor.startswith("channel:")]
+        channels = Channel.objects.filter(merchant_id=obj.merchant_id, channel_id__in=ids) if ids else []
+        self.names = {**actor_names(actors),
+                      **{f"channel:{c.channel_id}": f"channel {c.name}" for c in channels}}  # fmt: skip
         return super().get_formset(request, obj, **kwargs)
 
     @admin.display(description="when")

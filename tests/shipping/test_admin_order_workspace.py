@@ -104,3 +104,14 @@ def test_the_page_costs_the_same_queries_with_more_events(desk, merchant, django
                                                    message=f"note {note}")  # fmt: skip
     with django_assert_max_num_queries(few):
         desk.get(f"{ORDERS}{more.pk}/change/")
+
+
+def test_a_channel_s_change_is_by_the_channel_s_name(desk, merchant):
+    order = make_order(merchant, OrderStatus.NEW)
+    order.events.create(merchant=merchant, kind="channel_update", actor=f"channel:{order.channel.channel_id}",
+                        message="New address")  # fmt: skip
+
+    html = desk.get(f"{ORDERS}{order.pk}/change/").content.decode()
+
+    who = re.findall(r'<td class="field-who">\s*<p>(.*?)</p>', html)
+    assert who == ["ShopOps", f"channel {order.channel.name}"]
