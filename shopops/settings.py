@@ -137,6 +137,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/admin/login/"
 
 LANGUAGE_CODE = "en-us"
+# One way of writing dates and times in the dashboard ("4 Dec 2026, 14:30"): shopops/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["shopops.formats"]
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "Asia/Kolkata")
 USE_I18N = True
 USE_TZ = True
