@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from orders.models import (
     BulkImport,
@@ -90,6 +90,19 @@ def order_tab_counts(queryset: QuerySet[Order]) -> dict[str, int]:
     return queryset.order_by().aggregate(
         **{tab.key: Count("pk", filter=tab.condition) if tab.condition else Count("pk") for tab in ORDER_TABS}
     )
+
+
+def customer_history(customer: Customer) -> dict:
+    """The customer's orders with their merchant: how many, delivered, returned to origin, cancelled, and the first
+    order's time (one query)."""
+    return Order.objects.filter(merchant_id=customer.merchant_id, customer=customer).aggregate(
+        orders=Count("pk"),
+        delivered=Count("pk", filter=Q(status__in=(OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED,
+                                                   OrderStatus.RETURNED))),
+        rto=Count("pk", filter=Q(status__in=(OrderStatus.RTO, OrderStatus.RTO_DELIVERED))),
+        cancelled=Count("pk", filter=Q(status=OrderStatus.CANCELLED)),
+        first_ordered_at=Min("ordered_at"),
+    )  # fmt: skip
 
 
 def order_rows(queryset: QuerySet[Order]) -> QuerySet:

@@ -28,7 +28,7 @@ from orders.admin.common import (
 )
 from orders.admin.extensions import order_admin_extensions
 from orders.models import EDITABLE_STATUSES, Channel, Order, OrderEvent, OrderLine, OrderStatus
-from orders.selectors import ORDER_TABS, order_export_rows, order_tab_counts
+from orders.selectors import ORDER_TABS, customer_history, order_export_rows, order_tab_counts
 from orders.services.orders import order_cancel, order_confirm, order_pack, order_update
 from shopops.admin import (
     ActionReport,
@@ -42,6 +42,7 @@ from shopops.admin import (
     run_per_object,
 )
 from shopops.csvexport import stream_csv
+from shopops.money import format_money
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -113,7 +114,7 @@ ORDER_STATUS_LABELS = dict(OrderStatus.choices)
 
 @admin.register(Order)
 class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
-    list_display = ["number", "ordered_at", "channel", "customer_name", "status", "payment_method", "total",
+    list_display = ["number", "ordered_at", "channel", "customer_name", "status", "payment_method", "total_display",
                     "packed_at", "shipped_at", "awb"]  # fmt: skip
     list_select_related = ["channel", "customer"]
     list_filter = [
@@ -136,7 +137,7 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
     #: The desk's own actions; ``actions`` adds those other apps register (order_admin_extensions).
     own_actions = ["confirm_selected", "pack_selected", "cancel_selected", "export_selected"]
     fieldsets = [
-        (None, {"fields": ["number", "status", "channel", "channel_order_id", "customer", "is_returning_customer",
+        (None, {"fields": ["number", "status", "channel", "channel_order_id", "customer", "customer_insight",
                            "payment_method", "payment_status"]}),
         ("Addresses", {"fields": ["shipping_address_display", "billing_address_display"]}),
         ("Parcel", {"fields": ["pickup_location", "weight_grams", "length_cm", "breadth_cm", "height_cm"]}),
@@ -179,6 +180,20 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
     @admin.display(description="customer", ordering="customer__name")
     def customer_name(self, obj: Order) -> str:
         return obj.customer.name
+
+    @admin.display(description="total", ordering="total")
+    def total_display(self, obj: Order) -> str:
+        return format_money(obj.total, obj.currency)
+
+    @admin.display(description="customer's history")
+    def customer_insight(self, obj: Order) -> str:
+        """New or returning, with the customer's orders with this merchant (one query)."""
+        history = customer_history(obj.customer)
+        if history["orders"] <= 1:
+            return "New customer: this is their first order."
+        first = date_format(timezone.localtime(history["first_ordered_at"]), "DATE_FORMAT")
+        return (f"Returning customer: {history['orders']} orders since {first}, {history['delivered']} delivered, "
+                f"{history['rto']} returned to origin, {history['cancelled']} cancelled.")
 
     @admin.display(description="shipping address")
     def shipping_address_display(self, obj: Order):

@@ -3,13 +3,15 @@ its shipment and the customer's tracking page, a viewer gets the links and no ac
 this order alone, and the timeline reads in words (the merchant's time, statuses by their labels, users by name)."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from orders.models import Order, OrderStatus
 from shipping.models import ShipmentStatus
-from tests.orders.factories import make_order
+from shopops.money import format_money
+from tests.orders.factories import ADDRESS, make_order
 from tests.shipping.factories import make_shipment, shipping_courier
 from tests.shopops.factories import MembershipFactory, UserFactory
 
@@ -115,3 +117,23 @@ def test_a_channel_s_change_is_by_the_channel_s_name(desk, merchant):
 
     who = re.findall(r'<td class="field-who">\s*<p>(.*?)</p>', html)
     assert who == ["ShopOps", f"channel {order.channel.name}"]
+
+
+def test_the_customer_s_history_and_the_total_with_its_symbol(desk, merchant):
+    first = make_order(merchant, OrderStatus.CANCELLED)
+    Order.objects.filter(pk=first.pk).update(ordered_at=datetime(2024, 10, 4, 6, 0, tzinfo=UTC))
+    delivered = make_shipment(merchant, ShipmentStatus.DELIVERED, courier=shipping_courier(merchant)).order
+    latest = make_order(merchant, OrderStatus.NEW)
+    lone = make_order(merchant, OrderStatus.NEW, shipping_address={**ADDRESS, "name": "Arjun Rao",
+                                                                    "phone": "+919876543210"})  # fmt: skip
+
+    page = desk.get(f"{ORDERS}{latest.pk}/change/").content.decode()
+    alone = desk.get(f"{ORDERS}{lone.pk}/change/").content.decode()
+    listing = desk.get(ORDERS).content.decode()
+
+    assert latest.customer_id == delivered.customer_id == first.customer_id != lone.customer_id
+    assert ("Returning customer: 3 orders since 4 Oct 2024, 1 delivered, 0 returned to origin, 1 cancelled."
+            in page)  # fmt: skip
+    assert "New customer: this is their first order." in alone
+    assert f'<td class="field-total_display">{format_money(latest.total, "INR")}</td>' in listing
+    assert "₹" in format_money(latest.total, "INR")
