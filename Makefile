@@ -9,21 +9,26 @@ MANAGE := $(BIN)/python manage.py
 
 .DEFAULT_GOAL := help
 SYSTEM_LIBS := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-noto-core
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-noto-core \
+	chromium
+# The commands those packages bring that the project runs: Chromium for the browser tests (make browser).
+SYSTEM_COMMANDS := chromium
 # The document fonts (DOCUMENT_FONTS in settings), found by family name through fontconfig.
 SYSTEM_FONTS := "DejaVu Sans" "Noto Sans Devanagari" "Noto Sans Tamil" "Noto Sans Arabic"
 
-.PHONY: help system-deps install run serve demo migrate test fuzz faults lint format schema worker beat bench clean
+.PHONY: help system-deps install run serve demo migrate test browser fuzz faults lint format schema worker beat bench \
+	clean
 
 help:
 	@echo "make run      create the virtualenv, install, migrate, load demo data, serve on $(HOST):$(PORT)"
 	@echo "make test     ruff, migrations check, OpenAPI schema check, pytest"
+	@echo "make browser  the admin in headless Chromium (Playwright, Debian's chromium): screenshots in .browser-artifacts/"
 	@echo "make fuzz     Schemathesis against a live server on PostgreSQL (FUZZ_DATABASE_URL): no 5xx, no schema drift"
 	@echo "make faults   fault drills: broker, cache and database outages on throwaway PostgreSQL and Redis servers"
 	@echo "make worker   a Celery worker on CELERY_BROKER_URL (all queues)"
 	@echo "make beat     Celery beat (periodic tasks)"
 	@echo "make bench    benchmarks on PostgreSQL (BENCH=orders_list for one)"
-	@echo "make lint / make format / make demo / make migrate / make system-deps (Pango for WeasyPrint)"
+	@echo "make lint / make format / make demo / make migrate / make system-deps (Pango for WeasyPrint, Chromium)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -35,10 +40,11 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 
 install: system-deps $(VENV)/.installed
 
-# The shared libraries WeasyPrint loads and the document fonts (Debian/Ubuntu packages); installed only when one is
-# missing.
+# The shared libraries WeasyPrint loads, the document fonts and Chromium (Debian/Ubuntu packages); installed only
+# when one is missing.
 system-deps:
 	@missing=""; for lib in $(SYSTEM_LIBS); do ldconfig -p | grep -q "$$lib" || missing="$$missing $$lib"; done; \
+	for command in $(SYSTEM_COMMANDS); do command -v "$$command" >/dev/null || missing="$$missing $$command"; done; \
 	for font in $(SYSTEM_FONTS); do \
 		fc-match -f '%{family}' "$$font" 2>/dev/null | grep -qi "$$font" || missing="$$missing $$(echo $$font | tr -d ' ')"; \
 	done; \
@@ -79,6 +85,11 @@ test: lint schema
 	DJANGO_SETTINGS_MODULE=tests.settings $(MANAGE) makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The admin driven by Debian's Chromium through Playwright against a live server (never a browser Playwright
+# downloads); a full-page screenshot of each page visited in .browser-artifacts/.
+browser: install
+	$(BIN)/pytest -m browser tests/browser $(PYTEST_ARGS)
+
 # Needs PostgreSQL (FUZZ_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/shopops_fuzz, recreated).
 fuzz: install
 	$(BIN)/python tests/fuzz/run.py
@@ -97,4 +108,5 @@ bench: install
 	$(BIN)/python -m bench $(BENCH)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media .pytest-media* .pytest-private* .pytest_cache .ruff_cache .fuzz-report
+	rm -rf $(VENV) db.sqlite3 media .pytest-media* .pytest-private* .pytest_cache .ruff_cache .fuzz-report \
+		.browser-artifacts
