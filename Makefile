@@ -9,14 +9,11 @@ MANAGE := $(BIN)/python manage.py
 
 .DEFAULT_GOAL := help
 SYSTEM_LIBS := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-noto-core \
-	chromium
-# The commands those packages bring that the project runs: Chromium for the browser tests (make browser).
-SYSTEM_COMMANDS := chromium
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-noto-core
 # The document fonts (DOCUMENT_FONTS in settings), found by family name through fontconfig.
 SYSTEM_FONTS := "DejaVu Sans" "Noto Sans Devanagari" "Noto Sans Tamil" "Noto Sans Arabic"
 
-.PHONY: help system-deps install run serve demo migrate test browser fuzz faults lint format schema worker beat bench \
+.PHONY: help system-deps browser-deps install run serve demo migrate test browser fuzz faults lint format schema worker beat bench \
 	clean
 
 help:
@@ -28,7 +25,7 @@ help:
 	@echo "make worker   a Celery worker on CELERY_BROKER_URL (all queues)"
 	@echo "make beat     Celery beat (periodic tasks)"
 	@echo "make bench    benchmarks on PostgreSQL (BENCH=orders_list for one)"
-	@echo "make lint / make format / make demo / make migrate / make system-deps (Pango for WeasyPrint, Chromium)"
+	@echo "make lint / make format / make demo / make migrate / make system-deps (Pango for WeasyPrint)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,11 +37,10 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 
 install: system-deps $(VENV)/.installed
 
-# The shared libraries WeasyPrint loads, the document fonts and Chromium (Debian/Ubuntu packages); installed only
-# when one is missing.
+# The shared libraries WeasyPrint loads and the document fonts (Debian/Ubuntu packages); installed only when one is
+# missing.
 system-deps:
 	@missing=""; for lib in $(SYSTEM_LIBS); do ldconfig -p | grep -q "$$lib" || missing="$$missing $$lib"; done; \
-	for command in $(SYSTEM_COMMANDS); do command -v "$$command" >/dev/null || missing="$$missing $$command"; done; \
 	for font in $(SYSTEM_FONTS); do \
 		fc-match -f '%{family}' "$$font" 2>/dev/null | grep -qi "$$font" || missing="$$missing $$(echo $$font | tr -d ' ')"; \
 	done; \
@@ -85,9 +81,14 @@ test: lint schema
 	DJANGO_SETTINGS_MODULE=tests.settings $(MANAGE) makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Debian's Chromium, for the browser tests only (`make run` does not need it); installed when missing.
+browser-deps:
+	@command -v chromium >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
 # The admin driven by Debian's Chromium through Playwright against a live server (never a browser Playwright
 # downloads); a full-page screenshot of each page visited in .browser-artifacts/.
-browser: install
+browser: install browser-deps
 	$(BIN)/pytest -m browser tests/browser $(PYTEST_ARGS)
 
 # Needs PostgreSQL (FUZZ_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/shopops_fuzz, recreated).
