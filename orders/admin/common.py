@@ -12,8 +12,9 @@ from django.db.models import Q
 from django.template.response import SimpleTemplateResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.formats import date_format
 
-from shopops.admin import member_roles, refusal_reason
+from shopops.admin import ReadOnlyInline, actor_names, member_roles, refusal_reason
 from shopops.errors import DomainError
 from shopops.models import Merchant
 
@@ -241,6 +242,41 @@ class YesNoFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.exclude(self.condition)
         return queryset
+
+
+class TimelineInline(ReadOnlyInline):
+    """An object's events (its ``events``) in words: when (the time zone the page is shown in), what happened with
+    the statuses by their labels, who did it by name (``names_for``: one query for the page), the note."""
+
+    verbose_name = "event"
+    fields = ["when", "what", "who", "message"]
+    readonly_fields = fields
+    #: status value -> label, for "what".
+    status_labels: dict[str, str] = {}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("id")
+
+    def names_for(self, obj, actors: list[str]) -> dict[str, str]:
+        return actor_names(actors)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # the actors' names for this page (the inline is made anew for each request)
+        actors = list(obj.events.values_list("actor", flat=True).distinct()) if obj is not None else []
+        self.names = self.names_for(obj, actors)
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="when")
+    def when(self, event) -> str:
+        return date_format(timezone.localtime(event.created_at), "DATETIME_FORMAT")
+
+    @admin.display(description="what")
+    def what(self, event) -> str:
+        return event_phrase(event.get_kind_display(), event.from_status, event.to_status, self.status_labels)
+
+    @admin.display(description="by")
+    def who(self, event) -> str:
+        return getattr(self, "names", {}).get(event.actor) or actor_names([event.actor])[event.actor]
 
 
 def event_phrase(kind_label: str, from_status: str, to_status: str, labels: dict[str, str]) -> str:

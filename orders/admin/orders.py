@@ -19,10 +19,10 @@ from orders.admin.common import (
     OrderDateFilter,
     PackDateFilter,
     ShipDateFilter,
+    TimelineInline,
     YesNoFilter,
     actor_of,
     display_time_zone,
-    event_phrase,
     rendered_in_time_zone,
     status_refusal,
 )
@@ -55,38 +55,17 @@ class OrderLineInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("product").order_by("id")
 
 
-class OrderEventInline(ReadOnlyInline):
-    """The order's timeline in words: when (the merchant's time), what happened, who did it, the note."""
+class OrderEventInline(TimelineInline):
+    """The order's timeline in words; a channel's changes by the channel's name."""
 
     model = OrderEvent
-    verbose_name = "event"
     verbose_name_plural = "timeline"
-    fields = ["when", "what", "who", "message"]
-    readonly_fields = fields
+    status_labels = dict(OrderStatus.choices)
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).order_by("id")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        # the actors' names for this page, one query (the inline is made anew for each request)
-        actors = list(obj.events.values_list("actor", flat=True).distinct()) if obj is not None else []
+    def names_for(self, obj, actors: list[str]) -> dict[str, str]:
         ids = [actor.removeprefix("channel:") for actor in actors if actor.startswith("channel:")]
         channels = Channel.objects.filter(merchant_id=obj.merchant_id, channel_id__in=ids) if ids else []
-        self.names = {**actor_names(actors),
-                      **{f"channel:{c.channel_id}": f"channel {c.name}" for c in channels}}  # fmt: skip
-        return super().get_formset(request, obj, **kwargs)
-
-    @admin.display(description="when")
-    def when(self, event: OrderEvent) -> str:
-        return date_format(timezone.localtime(event.created_at), "DATETIME_FORMAT")
-
-    @admin.display(description="what")
-    def what(self, event: OrderEvent) -> str:
-        return event_phrase(event.get_kind_display(), event.from_status, event.to_status, ORDER_STATUS_LABELS)
-
-    @admin.display(description="by")
-    def who(self, event: OrderEvent) -> str:
-        return getattr(self, "names", {}).get(event.actor) or actor_names([event.actor])[event.actor]
+        return {**actor_names(actors), **{f"channel:{c.channel_id}": f"channel {c.name}" for c in channels}}
 
 
 class CancelForm(forms.Form):
@@ -192,8 +171,10 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
         if history["orders"] <= 1:
             return "New customer: this is their first order."
         first = date_format(timezone.localtime(history["first_ordered_at"]), "DATE_FORMAT")
-        return (f"Returning customer: {history['orders']} orders since {first}, {history['delivered']} delivered, "
-                f"{history['rto']} returned to origin, {history['cancelled']} cancelled.")
+        return (
+            f"Returning customer: {history['orders']} orders since {first}, {history['delivered']} delivered, "
+            f"{history['rto']} returned to origin, {history['cancelled']} cancelled."
+        )
 
     @admin.display(description="shipping address")
     def shipping_address_display(self, obj: Order):

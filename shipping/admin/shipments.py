@@ -12,7 +12,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from orders.admin.common import DateRangeFilter, MultiStatusFilter, ShipDateFilter, actor_of, rendered_in_time_zone
+from orders.admin.common import (
+    DateRangeFilter,
+    MultiStatusFilter,
+    ShipDateFilter,
+    TimelineInline,
+    actor_of,
+    rendered_in_time_zone,
+)
 from shipping.adapters import adapter_for
 from shipping.admin.common import json_block, shipment_refusal, status_phrase, warn_eway_bills
 from shipping.admin.courier_calls import CourierCallInline
@@ -112,15 +119,12 @@ class TrackingEventInline(ReadOnlyInline):
         return super().get_queryset(request).order_by("occurred_at", "id")
 
 
-class ShipmentEventInline(ReadOnlyInline):
-    model = ShipmentEvent
-    verbose_name = "event"
-    verbose_name_plural = "shipment timeline"
-    fields = ["created_at", "kind", "from_status", "to_status", "actor", "message"]
-    readonly_fields = fields
+class ShipmentEventInline(TimelineInline):
+    """The shipment's timeline in words."""
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).order_by("id")
+    model = ShipmentEvent
+    verbose_name_plural = "shipment timeline"
+    status_labels = dict(ShipmentStatus.choices)
 
 
 class NDRInline(ReadOnlyInline):
