@@ -16,7 +16,7 @@ from orders.imports.jobs import import_submit
 from orders.imports.parse import TEMPLATES, import_file_problem
 from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportPreset, ImportRowError, ImportStatus
 from orders.selectors import import_error_rows
-from shopops.admin import MerchantScopedAdmin, ReadOnlyInline
+from shopops.admin import MerchantScopedAdmin, ReadOnlyInline, actor_display
 from shopops.csvexport import stream_csv
 from shopops.models import Merchant
 
@@ -112,10 +112,10 @@ class BulkImportAdmin(MerchantScopedAdmin):
     show_full_result_count = False
     inlines = [ImportRowErrorInline]
     fields = ["merchant", "kind", "status", "file_name", "dry_run", "error_policy", "preset", "create_channels",
-              "created_channels", "progress", "created_count",
-              "updated_count", "skipped_count", "failed_count", "error", "error_report", "created_by", "created_at",
-              "started_at", "finished_at"]  # fmt: skip
+              "created_channels", "progress", "created_count", "updated_count", "skipped_count", "failed_count",
+              "error", "error_report", "created_by_name", "created_at", "started_at", "finished_at"]  # fmt: skip
     readonly_fields = fields
+    created_by_name = actor_display("created_by", "created by")
 
     def get_list_display(self, request):
         shown = list(super().get_list_display(request))

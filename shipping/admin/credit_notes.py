@@ -10,7 +10,14 @@ from shipping.admin.documents import print_action
 from shipping.errors import NOTHING_TO_CREDIT
 from shipping.models import CreditNote, CreditNoteLine, CreditNoteLineKind, CreditNoteReason, DocumentKind
 from shipping.services.credit_notes import Credit, credit_note_for_return, credit_note_issue
-from shopops.admin import ActionReport, MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline, run_per_object
+from shopops.admin import (
+    ActionReport,
+    MerchantScopedAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    actor_display,
+    run_per_object,
+)
 
 
 class OrderCreditNoteInline(ReadOnlyInline):
@@ -47,8 +54,9 @@ class CreditNoteAdmin(ReadOnlyAdmin):
     inlines = [CreditNoteLineInline]
     actions = [print_action(DocumentKind.CREDIT_NOTE, "Print credit notes (PDF)")]
     fields = ["number", "issued_at", "order", "invoice", "return_request", "reason", "note", "intra_state",
-              "taxable_value", "cgst", "sgst", "igst", "total", "currency", "created_by"]  # fmt: skip
+              "taxable_value", "cgst", "sgst", "igst", "total", "currency", "created_by_name"]  # fmt: skip
     readonly_fields = fields
+    created_by_name = actor_display("created_by", "issued by")
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Without an object: may the user print (a document job is a write). With one: the page is view-only.

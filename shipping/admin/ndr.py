@@ -13,7 +13,14 @@ from shipping.admin.common import shipment_refusal
 from shipping.errors import NDR_ACTION_TAKEN, NDR_RESOLVED
 from shipping.models import NDR, NDRAction, NDRStatus
 from shipping.services.ndr import ndr_action
-from shopops.admin import ActionReport, MerchantRelatedFilter, MerchantScopedAdmin, action_form_page, run_per_object
+from shopops.admin import (
+    ActionReport,
+    MerchantRelatedFilter,
+    MerchantScopedAdmin,
+    action_form_page,
+    actor_display,
+    run_per_object,
+)
 from shopops.errors import DomainError
 
 
@@ -84,8 +91,9 @@ class NDRAdmin(MerchantScopedAdmin):
     search_help_text = "AWB or order number."
     actions = ["reattempt_selected", "rto_selected"]
     fields = ["shipment", "status", "reason", "attempts", "first_attempt_at", "last_attempt_at", "action",
-              "action_comment", "reattempt_date", "action_by", "action_at", "resolved_at"]  # fmt: skip
+              "action_comment", "reattempt_date", "action_by_name", "action_at", "resolved_at"]  # fmt: skip
     readonly_fields = fields
+    action_by_name = actor_display("action_by", "action by")
 
     def has_add_permission(self, request) -> bool:
         return False  # opened by the courier's failed-delivery events

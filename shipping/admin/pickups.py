@@ -13,6 +13,7 @@ from shopops.admin import (
     MerchantScopedAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
+    actor_display,
     refusal_reason,
     run_per_object,
 )
@@ -52,8 +53,9 @@ class PickupRequestAdmin(MerchantScopedAdmin):
     search_fields = ["token"]
     inlines = [PickupShipmentInline]
     actions = ["cancel_selected"]
-    fields = ["token", "courier", "location", "pickup_date", "status", "created_by", "created_at", "cancelled_at"]
+    fields = ["token", "courier", "location", "pickup_date", "status", "created_by_name", "created_at", "cancelled_at"]
     readonly_fields = fields
+    created_by_name = actor_display("created_by", "created by")
 
     def get_base_queryset(self, request) -> QuerySet:
         return super().get_base_queryset(request).annotate(shipments_count=Count("shipments"))
@@ -88,8 +90,9 @@ class ManifestAdmin(ReadOnlyAdmin):
     search_fields = ["number"]
     inlines = [ManifestShipmentInline]
     actions = [print_manifests_selected]
-    fields = ["number", "courier", "location", "pickup", "created_by", "created_at"]
+    fields = ["number", "courier", "location", "pickup", "created_by_name", "created_at"]
     readonly_fields = fields
+    created_by_name = actor_display("created_by", "created by")
 
     def get_base_queryset(self, request) -> QuerySet:
         return super().get_base_queryset(request).annotate(shipments_count=Count("shipments"))

@@ -21,6 +21,7 @@ from shopops.admin import (
     MerchantScopedAdmin,
     ReadOnlyAdmin,
     action_form_page,
+    actor_display,
     refusal_reason,
     run_per_object,
 )
@@ -189,8 +190,10 @@ class ShipBatchAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     actions = ["run_again_selected"]
     fields = ["status", "progress", "shipped", "failed", "error", "options_display", "results_table", "pickup_links",
-              "manifest_links", "document_links", "created_by", "created_at", "started_at", "finished_at"]  # fmt: skip
+              "manifest_links", "document_links", "created_by_name", "created_at", "started_at",
+              "finished_at"]  # fmt: skip
     readonly_fields = fields
+    created_by_name = actor_display("created_by", "created by")
 
     def get_object(self, request, object_id, from_field=None):
         queryset = self.get_queryset(request).select_related("label_document", "invoice_document").prefetch_related(
