@@ -105,7 +105,7 @@ class BulkImportAdmin(MerchantScopedAdmin):
     deleted here. Its page shows progress and the first row errors; the error report (CSV) has them all."""
 
     list_display = ["id", "created_at", "kind", "status", "file_name", "progress", "created_count", "updated_count",
-                    "skipped_count", "failed_count", "started_at", "finished_at", "error_report"]  # fmt: skip
+                    "skipped_count", "failed_count", "created_by_name", "finished_at", "error_report"]  # fmt: skip
     list_display_links = ["id", "file_name"]
     list_filter = ["kind", "status", "dry_run"]
     search_fields = ["file_name"]

@@ -84,7 +84,7 @@ class PickupRequestAdmin(MerchantScopedAdmin):
 class ManifestAdmin(ReadOnlyAdmin):
     """Hand-over lists, made by the shipments' "Create manifests" action."""
 
-    list_display = ["number", "courier", "location", "pickup", "shipment_count", "created_by", "created_at"]
+    list_display = ["number", "courier", "location", "pickup", "shipment_count", "created_by_name", "created_at"]
     list_select_related = ["courier", "location", "pickup"]
     list_filter = [("courier", MerchantRelatedFilter)]
     search_fields = ["number"]

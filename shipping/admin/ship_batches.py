@@ -186,7 +186,7 @@ def batch_level(batch: ShipBatch) -> int:
 class ShipBatchAdmin(ReadOnlyAdmin):
     """The "Ship selected orders" jobs: progress, each order's outcome, and what the batch booked and printed."""
 
-    list_display = ["id", "status", "progress", "shipped", "failed", "created_by", "created_at", "finished_at"]
+    list_display = ["id", "status", "progress", "shipped", "failed", "created_by_name", "created_at", "finished_at"]
     list_filter = ["status"]
     actions = ["run_again_selected"]
     fields = ["status", "progress", "shipped", "failed", "error", "options_display", "results_table", "pickup_links",
