@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ["orders_list", "imports", "rate_quote", "labels", "load", "faults", "channels"]
+BENCHMARKS = ["orders_list", "admin", "imports", "rate_quote", "labels", "load", "faults", "channels"]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/shopops_bench"
 
 

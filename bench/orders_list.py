@@ -95,7 +95,7 @@ def _copy_orders(merchant, location, channel, product, customer_ids):
         "customer_id, is_returning_customer, shipping_address, billing_address, subtotal, discount_total, "
         "shipping_charge, tax_total, total, currency, weight_grams, length_cm, breadth_cm, height_cm, "
         "pickup_location_id, notes, ordered_at, confirmed_at, packed_at, shipped_at, delivered_at, "
-        "cancelled_at, cancel_reason, awb, courier, created_at, updated_at",
+        "cancelled_at, cancel_reason, awb, courier, eway_bill_number, created_at, updated_at",
     )
     line_cols = _columns(
         OrderLine,
@@ -115,7 +115,7 @@ def _copy_orders(merchant, location, channel, product, customer_ids):
                     first_id + n, merchant.pk, f"B-{n + 1:07d}", channel.pk, f"W{n + 1}", status, "prepaid", "paid",
                     customer_ids[n % len(customer_ids)], False, address, address, total, 0, 0, 0, total, "INR",
                     250, 20, 15, 5, location.pk, "", ordered, ordered, packed, shipped, None, None, "",
-                    f"AWB{n:09d}" if shipped else "", "demo" if shipped else "", now, now,
+                    f"AWB{n:09d}" if shipped else "", "demo" if shipped else "", "", now, now,
                 ))  # fmt: skip
         with cur.copy(f"COPY {lines} ({line_cols}) FROM STDIN") as copy:
             for n in range(ORDERS):
@@ -149,7 +149,7 @@ def _bounds(merchant):
 def _deep_cursor(merchant) -> tuple[int, str]:
     """The cursor of page DEEP_PAGE (or the last full page of a smaller data set) and that page's number."""
     from orders.models import Order
-    from shopops.api.pagination import KeysetPagination
+    from shopops.keyset import Keyset
 
     start, end = _bounds(merchant)
     orders = Order._meta.db_table
@@ -165,7 +165,7 @@ def _deep_cursor(merchant) -> tuple[int, str]:
             [merchant.pk, start, end, (page - 1) * PAGE_SIZE - 1],
         )
         packed_at, order_id = cursor.fetchone()
-    return page, KeysetPagination.encode_cursor(["-packed_at", "-id"], [packed_at, order_id])
+    return page, Keyset.encode_cursor(["-packed_at", "-id"], [packed_at, order_id])
 
 
 def _time_api(client, url, headers) -> tuple[float, int, int]:

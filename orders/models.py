@@ -4,6 +4,7 @@ import secrets
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from catalog.models import UQC, Location, Product
@@ -493,6 +494,7 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["merchant", "ordered_at", "id"], name="order_merchant_ordered"),
+            models.Index(fields=["ordered_at", "id"], name="order_ordered"),  # every merchant's, for superusers
             # PostgreSQL also gets (merchant, x DESC NULLS LAST, id DESC) twins: migration 0002.
             models.Index(fields=["merchant", "packed_at", "id"], name="order_merchant_packed"),
             models.Index(fields=["merchant", "shipped_at", "id"], name="order_merchant_shipped"),
@@ -500,6 +502,11 @@ class Order(models.Model):
             models.Index(fields=["merchant", "updated_at", "id"], name="order_merchant_updated"),
             models.Index(fields=["merchant", "total", "id"], name="order_merchant_total"),
             models.Index(fields=["merchant", "awb"], name="order_merchant_awb"),
+            models.Index(fields=["merchant", "channel_order_id"], name="order_merchant_channel_ref"),
+            # The "Pickups" working tab (booked, not yet picked up): few rows, which the planner cannot guess from
+            # the status and AWB columns' statistics.
+            models.Index(fields=["merchant", "ordered_at", "id"], name="order_awaiting_pickup",
+                         condition=Q(status__in=[OrderStatus.CONFIRMED, OrderStatus.PACKED]) & ~Q(awb="")),
         ]  # fmt: skip
 
     def __str__(self) -> str:
@@ -538,7 +545,11 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(total__gte=0), name="orderline_total_not_negative"),
             models.CheckConstraint(condition=Q(uqc__in=UQC.values), name="orderline_uqc_valid"),
         ]
-        indexes = [models.Index(fields=["merchant", "sku"], name="orderline_merchant_sku")]
+        indexes = [
+            models.Index(fields=["merchant", "sku"], name="orderline_merchant_sku"),
+            # The order search's "exact SKU, any case" (UPPER(sku) = UPPER(term)).
+            models.Index(Upper("sku"), F("merchant"), name="orderline_sku_any_case"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"

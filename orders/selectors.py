@@ -1,9 +1,11 @@
 """Reads of orders, with joins decided once for the API, the export and the admin."""
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet
 
 from orders.models import (
     BulkImport,
@@ -16,7 +18,9 @@ from orders.models import (
     Return,
     ReturnLine,
 )
+from shopops.counting import COUNT_CAP, COUNT_TIMEOUT_MS, capped_counts
 from shopops.csvexport import csv_text
+from shopops.validation import normalize_phone
 
 EXPORT_COLUMNS = [
     "order_number", "channel", "channel_order_id", "status", "ordered_at", "payment_method", "payment_status",
@@ -28,6 +32,11 @@ EXPORT_COLUMNS = [
     "pickup_location", "packed_at", "shipped_at", "delivered_at", "awb", "courier", "eway_bill_number",
 ]  # fmt: skip
 EXPORT_CHUNK = 2000
+#: An SKU on more lines than this is searched line by line for each listed order (EXISTS), a rarer one by the ids
+#: of its orders.
+COMMON_SKU_LINES = 1000
+#: A search term read as a phone number: digits with optional +, spaces, dashes, dots and brackets.
+PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ().-]{6,22}")
 
 
 def channel_queryset() -> QuerySet[Channel]:
@@ -85,11 +94,58 @@ ORDER_TABS = [
 ]  # fmt: skip
 
 
-def order_tab_counts(queryset: QuerySet[Order]) -> dict[str, int]:
-    """How many of ``queryset``'s orders each working tab holds (one query)."""
-    return queryset.order_by().aggregate(
-        **{tab.key: Count("pk", filter=tab.condition) if tab.condition else Count("pk") for tab in ORDER_TABS}
+def order_tab_counts(
+    queryset: QuerySet[Order], cap: int = COUNT_CAP, timeout_ms: int | None = COUNT_TIMEOUT_MS
+) -> dict[str, int] | None:
+    """How many of ``queryset``'s orders each working tab holds, counted up to ``cap + 1`` (one query): a figure
+    above ``cap`` means "more than ``cap``", so a merchant with a million orders is not counted on every page.
+    None if counting takes longer than ``timeout_ms`` (PostgreSQL): the tabs are then shown without counts."""
+    return capped_counts({tab.key: queryset.filter(tab.condition) for tab in ORDER_TABS}, cap, timeout_ms)
+
+
+def order_search(queryset: QuerySet[Order], term: str, merchant_ids: list[int] | None = None) -> QuerySet[Order]:
+    """The orders of ``queryset`` a merchant means by ``term``, each found through an index.
+
+    An order number (any case), channel order id or AWB finds its order exactly; otherwise the term is an exact SKU
+    (any case) of a line, and a customer's phone (read as an Indian number unless it has a country code), email or
+    part of a name. Each kind is tried with an indexed look-up first, so a term that matches nothing costs a few
+    index probes, not a scan of every order. ``merchant_ids`` narrows those look-ups (None: every merchant).
+    """
+    term = term.strip()
+    if not term:
+        return queryset
+    identifiers = queryset.filter(
+        Q(number__in={term, term.upper()}) | Q(channel_order_id=term) | Q(awb__in={term, term.upper()})
     )
+    if identifiers.exists():
+        return identifiers
+    scope = {} if merchant_ids is None else {"merchant_id__in": merchant_ids}
+    found = None
+    lines = OrderLine.objects.filter(**scope, sku__iexact=term)
+    matching_lines = lines.order_by()[: COMMON_SKU_LINES + 1].count()
+    if matching_lines > COMMON_SKU_LINES:
+        # A common SKU: its orders are dense in any ordering, so each listed order is checked through the lines'
+        # order index (EXISTS), rather than first collecting a million order ids.
+        found = Exists(OrderLine.objects.filter(order=OuterRef("pk"), sku__iexact=term))
+    elif matching_lines:
+        found = Q(pk__in=lines.values("order_id"))
+    customers = Customer.objects.filter(**scope).filter(_customer_condition(term)).values("pk")
+    if customers.exists():
+        found = Q(customer__in=customers) if found is None else Q(found) | Q(customer__in=customers)
+    return queryset.none() if found is None else queryset.filter(found)
+
+
+def _customer_condition(term: str) -> Q:
+    """Customers by email (stored lower-case), phone (stored E.164) or part of the name (a trigram index on
+    PostgreSQL)."""
+    if "@" in term:
+        return Q(email=term.lower())
+    if PHONE_LIKE.fullmatch(term):
+        try:
+            return Q(phone=normalize_phone(term))
+        except ValidationError:
+            pass
+    return Q(name__icontains=term)
 
 
 def customer_history(customer: Customer) -> dict:

@@ -7,12 +7,11 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.text import smart_split, unescape_string_literal
 
 from orders.admin.common import (
     MultiStatusFilter,
@@ -28,7 +27,7 @@ from orders.admin.common import (
 )
 from orders.admin.extensions import order_admin_extensions
 from orders.models import EDITABLE_STATUSES, Channel, Order, OrderEvent, OrderLine, OrderStatus
-from orders.selectors import ORDER_TABS, customer_history, order_export_rows, order_tab_counts
+from orders.selectors import ORDER_TABS, customer_history, order_export_rows, order_search, order_tab_counts
 from orders.services.orders import order_cancel, order_confirm, order_pack, order_update
 from shopops.admin import (
     ActionReport,
@@ -39,8 +38,11 @@ from shopops.admin import (
     action_form_page,
     actor_names,
     adopt,
+    member_roles,
     run_per_object,
 )
+from shopops.changelist import KeysetListMixin
+from shopops.counting import COUNT_CAP
 from shopops.csvexport import stream_csv
 from shopops.money import format_money
 
@@ -89,10 +91,12 @@ class HasAWBFilter(YesNoFilter):
 #: What the change form may edit, through order_update, while the order is in EDITABLE_STATUSES.
 ORDER_FORM_FIELDS = ("notes", "weight_grams", "length_cm", "breadth_cm", "height_cm", "eway_bill_number")
 ORDER_STATUS_LABELS = dict(OrderStatus.choices)
+#: Query-string parameters that do not choose a tab (page, ordering, search, errors, the merchant narrowed to).
+TAB_NEUTRAL_PARAMS = ("p", "o", "q", "e", "cursor", "_changelist_filters", "merchant__id__exact")
 
 
 @admin.register(Order)
-class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
+class OrderAdmin(KeysetListMixin, ChangelistExportMixin, ServiceAdmin):
     list_display = ["number", "ordered_at", "channel", "customer_name", "status", "payment_method", "total_display",
                     "packed_at", "shipped_at", "awb"]  # fmt: skip
     list_select_related = ["channel", "customer"]
@@ -106,12 +110,16 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
         PackDateFilter,
         ShipDateFilter,
     ]
-    date_hierarchy = "ordered_at"
-    # lines__sku is matched in get_search_results with EXISTS (exact SKU, any case): one row per order.
-    search_fields = ["number", "channel_order_id", "customer__name", "customer__phone", "customer__email", "awb",
-                     "lines__sku"]  # fmt: skip
-    search_help_text = "Order number, channel order id, customer name, phone or email, AWB, or an exact SKU."
-    show_full_result_count = False  # a second COUNT over every order of the merchant on each filtered page
+    # Every column a merchant can sort by is served by an index of (merchant, column, id); the others are not
+    # sortable, so a sort never reads a million rows.
+    sortable_by = ["number", "ordered_at", "total_display", "packed_at", "shipped_at"]
+    # Searched by orders.selectors.order_search (each kind of term through its index), not by these LIKEs.
+    search_fields = ["number", "channel_order_id", "awb", "lines__sku", "customer__phone", "customer__email",
+                     "customer__name"]  # fmt: skip
+    search_help_text = (
+        "An order number, channel order id or AWB finds its order; otherwise an exact SKU, a customer's phone or "
+        "email, or part of a customer's name."
+    )
     inlines = [OrderLineInline, OrderEventInline]  # then the inlines other apps add (order_admin_extensions)
     #: The desk's own actions; ``actions`` adds those other apps register (order_admin_extensions).
     own_actions = ["confirm_selected", "pack_selected", "cancel_selected", "export_selected"]
@@ -131,6 +139,15 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
     @property
     def actions(self) -> list:
         return [*self.own_actions, *order_admin_extensions.actions]
+
+    def get_ordering(self, request):
+        """Newest first by order date; filtered by ship or pack date, newest first by that date, so the filter's
+        index serves the page (a column chosen by the merchant still wins)."""
+        for date_filter in (ShipDateFilter, PackDateFilter):
+            name = date_filter.parameter_name
+            if any(request.GET.get(param) for param in (name, f"{name}_after", f"{name}_before")):
+                return [f"-{date_filter.field_name}", "-id"]
+        return super().get_ordering(request)
 
     def get_inlines(self, request, obj):
         return [*super().get_inlines(request, obj), *order_admin_extensions.inlines]
@@ -184,17 +201,14 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
     def billing_address_display(self, obj: Order):
         return _address_html(obj.billing_address)
 
-    # -- search: SKUs through EXISTS, so an order with many matching lines is listed once ----------
+    # -- search: the whole term, by kind, each through an index (orders.selectors.order_search) ------
 
     def get_search_results(self, request, queryset, search_term):
-        fields = [name for name in self.get_search_fields(request) if name != "lines__sku"]
-        terms = []
-        for bit in smart_split(search_term):
-            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-                bit = unescape_string_literal(bit)
-            matches = Q.create([(f"{name}__icontains", bit) for name in fields], connector=Q.OR)
-            terms.append(matches | Exists(OrderLine.objects.filter(order=OuterRef("pk"), sku__iexact=bit)))
-        return (queryset.filter(*terms) if terms else queryset), False
+        term = search_term.strip()
+        if len(term) > 1 and term[0] == term[-1] and term[0] in "\"'":
+            term = term[1:-1].strip()
+        merchant_ids = None if request.user.is_superuser else list(member_roles(request))
+        return order_search(queryset, term, merchant_ids), False
 
     # -- views in the merchant's time zone ----------------------------------------------------
 
@@ -203,18 +217,19 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
         return rendered_in_time_zone(request, lambda: super(OrderAdmin, self).changelist_view(request, extra_context))
 
     def tabs(self, request) -> list[dict]:
-        """The working tabs with their counts (one query) and links; the tab whose filter is the page's is current.
+        """The working tabs with their counts (one query, capped and time-limited: orders.selectors.order_tab_counts)
+        and links; the tab whose filter is the page's is current.
         The page's search and the merchant it is narrowed to carry over to every tab."""
         kept = {name: request.GET[name] for name in ("q", "merchant__id__exact") if request.GET.get(name)}
-        filters = {name: value for name, value in request.GET.items()
-                   if name not in ("p", "o", "q", "e", "_changelist_filters", "merchant__id__exact")}  # fmt: skip
+        filters = {name: value for name, value in request.GET.items() if name not in TAB_NEUTRAL_PARAMS}
         counts = order_tab_counts(self.get_queryset(request).filter(**{
             key: value for key, value in kept.items() if key == "merchant__id__exact"}))  # fmt: skip
-        return [
-            {"label": tab.label, "count": counts[tab.key], "current": filters == tab.params,
-             "url": "?" + urlencode({**tab.params, **kept})}
-            for tab in ORDER_TABS
-        ]  # fmt: skip
+        tabs = []
+        for tab in ORDER_TABS:
+            count = None if counts is None else counts[tab.key]
+            tabs.append({"label": tab.label, "count": count, "count_text": _tab_count_text(count),
+                         "current": filters == tab.params, "url": "?" + urlencode({**tab.params, **kept})})  # fmt: skip
+        return tabs
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         order = self.get_object(request, object_id) if object_id else None
@@ -293,6 +308,12 @@ class OrderAdmin(ChangelistExportMixin, ServiceAdmin):
     def export_queryset(self, request):
         with timezone.override(display_time_zone(request)):  # as the changelist read its date hierarchy
             return super().export_queryset(request)
+
+
+def _tab_count_text(count: int | None) -> str:
+    if count is None:
+        return ""  # not counted in time
+    return f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"
 
 
 def _address_html(address: dict | None):
