@@ -129,10 +129,18 @@ def order_search(queryset: QuerySet[Order], term: str, merchant_ids: list[int] |
         found = Exists(OrderLine.objects.filter(order=OuterRef("pk"), sku__iexact=term))
     elif matching_lines:
         found = Q(pk__in=lines.values("order_id"))
-    customers = Customer.objects.filter(**scope).filter(_customer_condition(term)).values("pk")
-    if customers.exists():
+    customers = matching_customers(term, merchant_ids)
+    if customers is not None:
         found = Q(customer__in=customers) if found is None else Q(found) | Q(customer__in=customers)
     return queryset.none() if found is None else queryset.filter(found)
+
+
+def matching_customers(term: str, merchant_ids: list[int] | None = None) -> QuerySet | None:
+    """The ids of the customers ``term`` names (an email, a phone, or part of a name), None if there are none:
+    one indexed probe, so a search for orders or shipments by customer never scans them to find nothing."""
+    scope = {} if merchant_ids is None else {"merchant_id__in": merchant_ids}
+    customers = Customer.objects.filter(**scope).filter(_customer_condition(term)).values("pk")
+    return customers if customers.exists() else None
 
 
 def _customer_condition(term: str) -> Q:

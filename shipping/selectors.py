@@ -14,6 +14,7 @@ from django.db.models import Count, F, FilteredRelation, OuterRef, Prefetch, Q, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from orders.selectors import matching_customers
 from shipping.adapters import Parcel
 from shipping.calendar import pickup_day
 from shipping.choices import CourierSort
@@ -345,6 +346,21 @@ def shipment_queryset() -> QuerySet:
         .prefetch_related(Prefetch("documents", queryset=_done_documents(DocumentKind.LABEL),
                                    to_attr="label_documents"))
     )  # fmt: skip
+
+
+def shipment_search(queryset: QuerySet, term: str, merchant_ids: list[int] | None = None) -> QuerySet:
+    """The shipments of ``queryset`` a merchant means by ``term``, each found through an index: an AWB or order
+    number (any case) exactly, otherwise the orders of the customers it names (orders.selectors.matching_customers:
+    phone, email or part of a name). ``merchant_ids`` narrows the customer look-up (None: every merchant)."""
+    term = term.strip()
+    if not term:
+        return queryset
+    candidates = {term, term.upper()}
+    identifiers = queryset.filter(Q(awb__in=candidates) | Q(order__number__in=candidates))
+    if identifiers.exists():
+        return identifiers
+    customers = matching_customers(term, merchant_ids)
+    return queryset.none() if customers is None else queryset.filter(order__customer__in=customers)
 
 
 def shipment_label_of(shipment: Shipment) -> Document | None:

@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_date
 from django.utils.formats import date_format
 
 from shopops.admin import ReadOnlyInline, actor_names, member_roles, refusal_reason
+from shopops.changelist import CURSOR_VAR
 from shopops.errors import DomainError
 from shopops.models import Merchant
 
@@ -84,7 +85,7 @@ class DateRangeFilter(admin.ListFilter):
         self.after = self._date(self.after_param)
         self.before = self._date(self.before_param)
         # The other parameters of the changelist, carried through the from/to form (a new range starts on page 1).
-        mine = {*self.expected_parameters(), PAGE_VAR, ERROR_FLAG}
+        mine = {*self.expected_parameters(), PAGE_VAR, ERROR_FLAG, CURSOR_VAR}
         self.hidden_params = [(k, v) for k, values in request.GET.lists() if k not in mine for v in values]
 
     def _date(self, name: str) -> date | None:
@@ -112,6 +113,11 @@ class DateRangeFilter(admin.ListFilter):
 
     def expected_parameters(self) -> list[str]:
         return [self.parameter_name, f"{self.parameter_name}_after", f"{self.parameter_name}_before"]
+
+    @classmethod
+    def in_use(cls, request) -> bool:
+        name = cls.parameter_name
+        return any(request.GET.get(param) for param in (name, f"{name}_after", f"{name}_before"))
 
     def choices(self, changelist):
         yield {
@@ -159,6 +165,23 @@ class DateRangeFilter(admin.ListFilter):
         for zone in zones:
             per_zone |= Q(merchant__time_zone=zone) & self.condition(ZoneInfo(zone))
         return queryset.filter(per_zone)
+
+
+def unquoted(term: str) -> str:
+    """A search term without the spaces around it and one pair of quotes ("SO-1" or 'SO-1')."""
+    term = term.strip()
+    if len(term) > 1 and term[0] == term[-1] and term[0] in "\"'":
+        term = term[1:-1].strip()
+    return term
+
+
+def date_filter_ordering(request, filters: list[type[DateRangeFilter]]) -> list[str] | None:
+    """Newest first by the date of the first of ``filters`` the request uses (None if it uses none): a list
+    filtered by a date is read in that date's order, and the index that serves the filter serves the page."""
+    for date_filter in filters:
+        if date_filter.in_use(request):
+            return [f"-{date_filter.field_name}", "-id"]
+    return None
 
 
 class OrderDateFilter(DateRangeFilter):

@@ -21,9 +21,11 @@ from orders.admin.common import (
     TimelineInline,
     YesNoFilter,
     actor_of,
+    date_filter_ordering,
     display_time_zone,
     rendered_in_time_zone,
     status_refusal,
+    unquoted,
 )
 from orders.admin.extensions import order_admin_extensions
 from orders.models import EDITABLE_STATUSES, Channel, Order, OrderEvent, OrderLine, OrderStatus
@@ -141,13 +143,8 @@ class OrderAdmin(KeysetListMixin, ChangelistExportMixin, ServiceAdmin):
         return [*self.own_actions, *order_admin_extensions.actions]
 
     def get_ordering(self, request):
-        """Newest first by order date; filtered by ship or pack date, newest first by that date, so the filter's
-        index serves the page (a column chosen by the merchant still wins)."""
-        for date_filter in (ShipDateFilter, PackDateFilter):
-            name = date_filter.parameter_name
-            if any(request.GET.get(param) for param in (name, f"{name}_after", f"{name}_before")):
-                return [f"-{date_filter.field_name}", "-id"]
-        return super().get_ordering(request)
+        # Filtered by ship or pack date: newest first by that date (a column chosen by the merchant still wins).
+        return date_filter_ordering(request, [ShipDateFilter, PackDateFilter]) or super().get_ordering(request)
 
     def get_inlines(self, request, obj):
         return [*super().get_inlines(request, obj), *order_admin_extensions.inlines]
@@ -204,11 +201,8 @@ class OrderAdmin(KeysetListMixin, ChangelistExportMixin, ServiceAdmin):
     # -- search: the whole term, by kind, each through an index (orders.selectors.order_search) ------
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if len(term) > 1 and term[0] == term[-1] and term[0] in "\"'":
-            term = term[1:-1].strip()
         merchant_ids = None if request.user.is_superuser else list(member_roles(request))
-        return order_search(queryset, term, merchant_ids), False
+        return order_search(queryset, unquoted(search_term), merchant_ids), False
 
     # -- views in the merchant's time zone ----------------------------------------------------
 

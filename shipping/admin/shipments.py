@@ -18,7 +18,9 @@ from orders.admin.common import (
     ShipDateFilter,
     TimelineInline,
     actor_of,
+    date_filter_ordering,
     rendered_in_time_zone,
+    unquoted,
 )
 from shipping.adapters import adapter_for
 from shipping.admin.common import json_block, shipment_refusal, status_phrase, warn_eway_bills
@@ -37,6 +39,7 @@ from shipping.models import (
     ShipmentStatus,
     TrackingEvent,
 )
+from shipping.selectors import shipment_search
 from shipping.services.manifests import MANIFESTABLE_STATUSES, manifest_create
 from shipping.services.pickups import pickup_schedule
 from shipping.services.shipments import shipment_assign_awb, shipment_cancel, shipment_create
@@ -47,8 +50,10 @@ from shopops.admin import (
     MerchantScopedAdmin,
     ReadOnlyInline,
     action_form_page,
+    member_roles,
     run_per_object,
 )
+from shopops.changelist import KeysetListMixin
 from shopops.errors import DomainError
 
 #: Shipment statuses tracking is refreshed for (booked with the courier and not yet final).
@@ -90,15 +95,21 @@ class OpenNDRFilter(admin.SimpleListFilter):
         return [("yes", "With an open NDR"), ("no", "Without")]
 
     def queryset(self, request, queryset):
+        # By the ids of the shipments with an open NDR (a small set, from the one-open-NDR-per-shipment index),
+        # not by each shipment's EXISTS: the list may hold a million shipments.
+        open_ndrs = NDR.objects.filter(status__in=OPEN_NDR_STATUSES).values("shipment_id")
         if self.value() == "yes":
-            return queryset.filter(has_open_ndr=True)
+            return queryset.filter(pk__in=open_ndrs)
         if self.value() == "no":
-            return queryset.filter(has_open_ndr=False)
+            return queryset.exclude(pk__in=open_ndrs)
         return queryset
 
 
+OPEN_NDR_STATUSES = [NDRStatus.OPEN, NDRStatus.REATTEMPT]
+
+
 def open_ndr_exists() -> Exists:
-    return Exists(NDR.objects.filter(shipment=OuterRef("pk"), status__in=[NDRStatus.OPEN, NDRStatus.REATTEMPT]))
+    return Exists(NDR.objects.filter(shipment=OuterRef("pk"), status__in=OPEN_NDR_STATUSES))
 
 
 class TrackingEventInline(ReadOnlyInline):
@@ -198,7 +209,7 @@ def group_label(shipment: Shipment) -> str:
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(MerchantScopedAdmin):
+class ShipmentAdmin(KeysetListMixin, MerchantScopedAdmin):
     """Shipments are created from orders (the order action, the API) and move only through the actions and the
     couriers' tracking; the change page shows them with their timelines."""
 
@@ -213,9 +224,15 @@ class ShipmentAdmin(MerchantScopedAdmin):
         DeliveredDateFilter,
         OpenNDRFilter,
     ]
-    search_fields = ["awb", "order__number", "order__customer__name", "order__customer__phone"]
-    search_help_text = "AWB, order number, customer name or phone."
-    show_full_result_count = False
+    # Searched by shipping.selectors.shipment_search (each kind of term through its index), not by these LIKEs.
+    search_fields = ["awb", "order__number", "order__customer__phone", "order__customer__email",
+                     "order__customer__name"]  # fmt: skip
+    search_help_text = (
+        "An AWB or order number finds its shipment; otherwise a customer's phone or email, or part of a customer's "
+        "name."
+    )
+    # Sortable only by the dates an index of (merchant, date, id) serves.
+    sortable_by = ["pickup_date", "shipped_at", "delivered_at", "expected_delivery_date"]
     inlines = [TrackingEventInline, ShipmentEventInline, NDRInline, NotificationInline, CourierCallInline,
                ShipmentDocumentInline]  # fmt: skip
     actions = ["assign_awb_selected", "reassign_selected", "schedule_pickup_selected", "manifest_selected",
@@ -239,6 +256,15 @@ class ShipmentAdmin(MerchantScopedAdmin):
 
     def get_base_queryset(self, request) -> QuerySet:
         return super().get_base_queryset(request).annotate(has_open_ndr=open_ndr_exists())
+
+    def get_ordering(self, request):
+        # Filtered by a date: newest first by that date (a column chosen by the merchant still wins).
+        ordering = date_filter_ordering(request, [PickupDateFilter, ShipDateFilter, DeliveredDateFilter])
+        return ordering or super().get_ordering(request)
+
+    def get_search_results(self, request, queryset, search_term):
+        merchant_ids = None if request.user.is_superuser else list(member_roles(request))
+        return shipment_search(queryset, unquoted(search_term), merchant_ids), False
 
     @admin.display(description="service's ids")
     def carrier_data_display(self, shipment: Shipment) -> str:
