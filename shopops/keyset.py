@@ -42,9 +42,14 @@ def _decode_value(value):
 
 
 def deterministic(ordering: list[str]) -> list[str]:
-    """``ordering`` (field names, ``-`` for descending) ending with ``id``: ``pk`` is spelled ``id``, and ``id`` is
-    added, in the first field's direction, unless the ordering has it."""
-    ordering = ["-id" if o == "-pk" else "id" if o == "pk" else o for o in ordering]
+    """``ordering`` (field names, ``-`` for descending) ending with ``id``: ``pk`` is spelled ``id``, a field named
+    again is dropped, and ``id`` is added, in the first field's direction, unless the ordering has it."""
+    spelled = ["-id" if o == "-pk" else "id" if o == "pk" else o for o in ordering]
+    ordering, seen = [], set()
+    for spec in spelled:  # a field named twice (the admin's ordering, then the queryset's) counts once
+        if spec.lstrip("-") not in seen:
+            seen.add(spec.lstrip("-"))
+            ordering.append(spec)
     if not any(o.lstrip("-") == "id" for o in ordering):
         ordering.append("-id" if ordering and ordering[0].startswith("-") else "id")
     return ordering

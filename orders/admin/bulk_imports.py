@@ -16,7 +16,8 @@ from orders.imports.jobs import import_submit
 from orders.imports.parse import TEMPLATES, import_file_problem
 from orders.models import BulkImport, ErrorPolicy, ImportKind, ImportPreset, ImportRowError, ImportStatus
 from orders.selectors import import_error_rows
-from shopops.admin import MerchantScopedAdmin, ReadOnlyInline, actor_display
+from shopops.admin import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline, actor_display
+from shopops.changelist import KeysetListMixin
 from shopops.csvexport import stream_csv
 from shopops.models import Merchant
 
@@ -41,12 +42,51 @@ class ImportRowErrorInline(ReadOnlyInline):
     model = ImportRowError
     formset = FirstRowsFormSet
     verbose_name = "row error"
-    verbose_name_plural = f"row errors (the first {IMPORT_ERRORS_SHOWN}; the error report has them all)"
+    verbose_name_plural = (
+        f'row errors (the first {IMPORT_ERRORS_SHOWN}; "row errors" above pages through them all, the error '
+        "report has them as CSV)"
+    )
     fields = ["row", "column", "value", "message"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("row", "id")
+
+
+#: The row-error list's filter: one import's errors (``?job__id__exact=<import id>``).
+IMPORT_PARAM = "job__id__exact"
+
+
+@admin.register(ImportRowError)
+class ImportRowErrorAdmin(KeysetListMixin, ReadOnlyAdmin):
+    """Every row error of an import, paged by keyset over the (import, row) index: an import of a million rows
+    may have a million errors. Reached from an import's "Row errors" link; unfiltered it lists the newest imports'
+    errors first."""
+
+    merchant_field = "job__merchant"
+    list_display = ["row", "column", "value", "message", "import_link"]
+    list_display_links = None
+    list_select_related = ["job"]
+    ordering = ["-job", "row", "id"]
+    sortable_by = []
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == IMPORT_PARAM or super().lookup_allowed(lookup, value, request)
+
+    def get_list_filter(self, request):
+        return []  # the merchant is the import's; the import is chosen from its page
+
+    def _merchant_id(self, obj) -> int | None:
+        return obj.job.merchant_id
+
+    @admin.display(description="import")
+    def import_link(self, error: ImportRowError):
+        url = reverse("admin:orders_bulkimport_change", args=[error.job_id])
+        return format_html('<a href="{}">{}</a>', url, error.job)
+
+    def changelist_view(self, request, extra_context=None):
+        return rendered_in_time_zone(request, lambda: super(ImportRowErrorAdmin, self).changelist_view(
+            request, extra_context))  # fmt: skip
 
 
 class ImportUploadForm(forms.Form):
@@ -139,8 +179,9 @@ class BulkImportAdmin(MerchantScopedAdmin):
         if not job.failed_count:
             return "-"
         url = reverse("admin:orders_bulkimport_errors", args=[job.pk])
-        return format_html('<a href="{}">Download CSV ({} row{})</a>', url, job.failed_count,
-                           "" if job.failed_count == 1 else "s")  # fmt: skip
+        rows = reverse("admin:orders_importrowerror_changelist") + f"?{IMPORT_PARAM}={job.pk}"
+        return format_html('<a href="{}">Row errors</a> · <a href="{}">Download CSV ({} row{})</a>', rows, url,
+                           job.failed_count, "" if job.failed_count == 1 else "s")  # fmt: skip
 
     # -- URLs: the error report and the templates ------------------------------------------------
 

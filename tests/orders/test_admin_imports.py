@@ -175,7 +175,10 @@ def test_the_changelist_shows_only_the_users_merchants_jobs(desk, merchant, othe
     assert desk.get(f"{IMPORTS}{theirs.pk}/change/").status_code == 302  # the admin's "does not exist" redirect
     row = response.context["cl"].model_admin
     assert row.progress(ours) == "3/3"
-    assert str(row.error_report(ours)) == f'<a href="{IMPORTS}{ours.pk}/errors/">Download CSV (2 rows)</a>'
+    assert str(row.error_report(ours)) == (
+        f'<a href="/admin/orders/importrowerror/?job__id__exact={ours.pk}">Row errors</a> · '
+        f'<a href="{IMPORTS}{ours.pk}/errors/">Download CSV (2 rows)</a>'
+    )
 
 
 def test_the_changelist_offers_upload_and_the_templates(desk, merchant):
