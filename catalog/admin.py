@@ -45,7 +45,9 @@ from shopops.admin import (
     action_form_page,
     adopt,
     changed_data,
+    member_roles,
 )
+from shopops.changelist import KeysetListMixin
 from shopops.csvexport import csv_text
 from shopops.errors import DomainError
 
@@ -502,17 +504,29 @@ class StockLevelAdmin(MerchantScopedAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdmin):
-    """The append-only stock ledger: read-only for everyone."""
+class StockMovementAdmin(KeysetListMixin, ReadOnlyAdmin):
+    """The append-only stock ledger: read-only for everyone.
+
+    The ledger holds a million movements per merchant: keyset pages, newest first through the
+    (merchant, created_at, id) index, which also serves the date filter (every merchant's: (created_at, id))."""
 
     list_display = [
         "id", "created_at", "product__sku", "location", "kind", "quantity", "on_hand_after", "reserved_after",
         "reference", "actor",
     ]  # fmt: skip
-    list_filter = ["kind", ("location", MerchantRelatedFilter)]
+    list_filter = [("created_at", admin.DateFieldListFilter), "kind", ("location", MerchantRelatedFilter)]
+    ordering = ["-created_at", "-id"]
+    # Only the time has an index of (merchant, column, id); sorting by another column would read every movement of
+    # the merchant.
+    sortable_by = ["created_at"]
+    # Searched by catalog.selectors.stock_movement_search (each kind of term through its index), not by these LIKEs.
     search_fields = ["product__sku", "reference"]
-    date_hierarchy = "created_at"
+    search_help_text = "An SKU (any case) finds its product's movements; a reference (e.g. order:SO-000123) exactly."
     list_select_related = ["product", "location"]
 
     def get_base_queryset(self, request) -> QuerySet:
         return selectors.stock_movement_queryset()
+
+    def get_search_results(self, request, queryset, search_term):
+        merchant_ids = None if request.user.is_superuser else list(member_roles(request))
+        return selectors.stock_movement_search(queryset, search_term, merchant_ids), False

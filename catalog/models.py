@@ -3,6 +3,7 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 from shopops.models import Merchant
 from shopops.transitions import declare
@@ -153,6 +154,8 @@ class Product(models.Model):
             models.Index(fields=["merchant", "price", "id"], name="product_merchant_price"),
             models.Index(fields=["merchant", "title", "id"], name="product_merchant_title"),
             models.Index(fields=["merchant", "barcode"], name="product_merchant_barcode"),
+            # An SKU in any case (``sku__iexact``: the stock ledger's search).
+            models.Index(Upper("sku"), F("merchant"), name="product_sku_any_case"),
         ]
 
     def __str__(self) -> str:
@@ -338,7 +341,9 @@ class StockMovement(models.Model):
         ]
         indexes = [
             models.Index(fields=["merchant", "created_at", "id"], name="stockmove_merchant_created"),
+            models.Index(fields=["created_at", "id"], name="stockmove_created"),  # every merchant's, for superusers
             models.Index(fields=["merchant", "product", "id"], name="stockmove_merchant_product"),
+            models.Index(fields=["merchant", "reference"], name="stockmove_merchant_reference"),  # search
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 """Reads of the catalog and inventory, with their joins decided once for lists, exports and the admin."""
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from catalog.models import Location, Product, ProductImage, StockLevel, StockMovement
@@ -23,6 +23,24 @@ def stock_level_queryset() -> QuerySet[StockLevel]:
 
 def stock_movement_queryset() -> QuerySet[StockMovement]:
     return StockMovement.objects.select_related("product", "location")
+
+
+def stock_movement_search(
+    queryset: QuerySet[StockMovement], term: str, merchant_ids: list[int] | None = None
+) -> QuerySet[StockMovement]:
+    """The movements of ``queryset`` with ``term`` as their reference exactly (e.g. order:SO-000123, through the
+    (merchant, reference) index) or of the product whose SKU it is (any case, through the product_sku_any_case
+    index, then the (merchant, product, id) index). The products are found first, in one query;
+    ``merchant_ids`` narrows that look-up (None: every merchant)."""
+    term = term.strip()
+    if not term:
+        return queryset
+    scope = {} if merchant_ids is None else {"merchant_id__in": merchant_ids}
+    product_ids = list(Product.objects.filter(**scope, sku__iexact=term).order_by().values_list("pk", flat=True))
+    found = Q(reference=term)
+    if product_ids:
+        found |= Q(product_id__in=product_ids)
+    return queryset.filter(found)
 
 
 def location_queryset() -> QuerySet[Location]:

@@ -343,6 +343,8 @@ class Customer(models.Model):
             models.UniqueConstraint(fields=["merchant", "email"], condition=~Q(email=""), name="customer_unique_email"),
         ]
         indexes = [
+            # PostgreSQL also gets (merchant, last_order_at DESC NULLS LAST, id DESC) and, for superusers, the same
+            # without the merchant: migration 0022.
             models.Index(fields=["merchant", "last_order_at", "id"], name="customer_merchant_last_order"),
         ]
 
@@ -854,7 +856,7 @@ IMPORT_STATES = declare(BulkImport, {
 class ImportRowError(models.Model):
     """One problem of one row of an import: the error report is these rows as CSV."""
 
-    # db_index=False: the (job, row) index serves lookups by job
+    # db_index=False: the (job, row, id) index serves lookups by job
     job = models.ForeignKey(
         BulkImport, on_delete=models.CASCADE, related_name="row_errors", db_index=False, verbose_name="import"
     )
@@ -865,7 +867,8 @@ class ImportRowError(models.Model):
 
     class Meta:
         ordering = ["row", "id"]
-        indexes = [models.Index(fields=["job", "row"], name="importrowerror_job_row")]
+        # One import's errors by row; every import's, newest import first (the row-error list's order).
+        indexes = [models.Index(fields=["-job", "row", "id"], name="importrowerror_job_row_id")]
 
     def __str__(self) -> str:
         return f"row {self.row} {self.column}: {self.message}"

@@ -156,6 +156,13 @@ def _customer_condition(term: str) -> Q:
     return Q(name__icontains=term)
 
 
+def customer_search(queryset: QuerySet[Customer], term: str) -> QuerySet[Customer]:
+    """The customers of ``queryset`` a merchant means by ``term``: an email or a phone exactly (through the unique
+    (merchant, email) and (merchant, phone) indexes), else part of the name (a trigram index on PostgreSQL)."""
+    term = term.strip()
+    return queryset.filter(_customer_condition(term)) if term else queryset
+
+
 def customer_history(customer: Customer) -> dict:
     """The customer's orders with their merchant: how many, delivered, returned to origin, cancelled, and the first
     order's time (one query)."""

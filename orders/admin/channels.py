@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from orders.admin.common import DateRangeFilter, unquoted
 from orders.models import (
     Channel,
     ChannelHttpLog,
@@ -14,6 +15,7 @@ from orders.models import (
     Customer,
     SkuMapping,
 )
+from orders.selectors import customer_search
 from orders.services.channel_pushes import push_retry
 from orders.services.channel_sync import channel_check
 from orders.services.channel_webhooks import ORDER_TOPICS, channel_webhook_retry
@@ -26,6 +28,7 @@ from orders.services.channels import (
 )
 from orders.services.sku_mappings import sku_mapping_set
 from shopops.admin import MerchantRelatedFilter, MerchantScopedAdmin, ReadOnlyAdmin, ServiceAdmin, adopt, secret_field
+from shopops.changelist import KeysetListMixin
 from shopops.errors import DomainError
 
 # -- channels --------------------------------------------------------------------------------------
@@ -297,13 +300,31 @@ class SkuMappingAdmin(ServiceAdmin):
 # -- customers -------------------------------------------------------------------------------------
 
 
+class LastOrderDateFilter(DateRangeFilter):
+    title = "last order"
+    field_name = "last_order_at"
+    parameter_name = "last_order"
+
+
 @admin.register(Customer)
-class CustomerAdmin(ReadOnlyAdmin):
-    """Customers are matched and counted by the order services: read-only here."""
+class CustomerAdmin(KeysetListMixin, ReadOnlyAdmin):
+    """Customers are matched and counted by the order services: read-only here.
+
+    The list holds a million customers per merchant: keyset pages, most recent buyers first, through the
+    (merchant, last_order_at, id) index and, on PostgreSQL, its descending nulls-last twins (migration 0022)."""
 
     list_display = ["name", "phone", "email", "orders_count", "total_spent", "first_order_at", "last_order_at"]
+    list_filter = [LastOrderDateFilter]
+    ordering = ["-last_order_at", "-id"]
+    # Only the last order's time has an index of (merchant, column, id); sorting by another column would read every
+    # customer of the merchant.
+    sortable_by = ["last_order_at"]
+    # Searched by orders.selectors.customer_search (each kind of term through its index), not by these LIKEs.
     search_fields = ["name", "phone", "email"]
-    show_full_result_count = False
+    search_help_text = "An email or a phone number finds its customer exactly; otherwise part of a customer's name."
     fields = ["name", "phone", "email", "orders_count", "total_spent", "first_order_at", "last_order_at",
               "created_at", "updated_at"]  # fmt: skip
     readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term):
+        return customer_search(queryset, unquoted(search_term)), False

@@ -96,6 +96,16 @@ def test_pages_follow_a_chosen_column_and_keep_filters(desk, merchant, small_pag
     assert "status__in=new" in first.context["cl"].next_url and "o=7" in first.context["cl"].next_url
 
 
+def test_a_column_no_index_serves_is_not_sorted_by_even_when_asked(desk, merchant):
+    made = [order_at(merchant, minutes, customer={"name": name}) for minutes, name in
+            enumerate(["Bela", "Anil", "Chitra"])]  # fmt: skip
+
+    page = desk.get(ORDERS, {"o": "4"})  # column 4: the customer's name, which no index of orders serves
+
+    assert listed(page) == [order.number for order in reversed(made)]  # newest first, as without ?o=
+    assert "o=" not in page.context["cl"].get_query_string()
+
+
 def test_a_cursor_that_is_not_ours_is_an_error_page_not_a_500(desk, merchant):
     order_at(merchant, 0)
 
