@@ -39,7 +39,7 @@ class PaymentViewSet(MerchantScopedReadOnlyViewSet):
 
     def get_base_queryset(self):
         payments = Payment.objects.select_related("order")
-        if self.action == "retrieve":
+        if getattr(self, "action", None) == "retrieve":
             payments = payments.prefetch_related(Prefetch("events", queryset=PaymentEvent.objects.order_by("id")))
         return payments
 
