@@ -108,17 +108,18 @@ def payment_webhook_receive(*, webhook_id: str, headers, body: bytes) -> Receive
     if event is None:
         return Received(None, False, f"ShopOps does not take in {module.__name__.rsplit('.', 1)[1]} events of this "
                                      f"type; it takes in {', '.join(sorted(module.EVENTS))}.")  # fmt: skip
-    try:
-        with transaction.atomic():
-            stored = PaymentEvent.objects.create(
-                merchant_id=connection.merchant_id, connection=connection, event_id=event.event_id[:200],
-                event_type=event.event_type, payload=payload,
-            )  # fmt: skip
-            payment, outcome = _apply(connection, event)
-            stored.payment, stored.outcome = payment, outcome[:300]
-            stored.save(update_fields=["payment", "outcome"])
-    except IntegrityError:
-        return Received(PaymentEvent.objects.get(connection=connection, event_id=event.event_id[:200]), False)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: a repeated event is recognised by the unique event id
+                stored = PaymentEvent.objects.create(
+                    merchant_id=connection.merchant_id, connection=connection, event_id=event.event_id[:200],
+                    event_type=event.event_type, payload=payload,
+                )  # fmt: skip
+        except IntegrityError:
+            return Received(PaymentEvent.objects.get(connection=connection, event_id=event.event_id[:200]), False)
+        payment, outcome = _apply(connection, event)
+        stored.payment, stored.outcome = payment, outcome[:300]
+        stored.save(update_fields=["payment", "outcome"])
     return Received(stored, True)
 
 
@@ -138,19 +139,20 @@ def _store_unreadable(connection: GatewayConnection, headers, payload: dict, rea
 
 def _apply(connection: GatewayConnection, event: GatewayEvent) -> tuple[Payment, str]:
     """Apply ``event`` to its payment (created on its first event, locked otherwise) and to the payment's order."""
-    payment = (Payment.objects.select_for_update()
-               .filter(connection=connection, payment_id=event.payment_id).first())  # fmt: skip
-    if payment is None:
-        payment = Payment(
-            merchant_id=connection.merchant_id, connection=connection, gateway=connection.gateway,
-            payment_id=event.payment_id, amount=event.amount, currency=event.currency,
-        )  # fmt: skip
-    before, is_new = payment.status, payment.pk is None
-    if is_new or event.method != "other":
+    # The payment's row, made by its first event; two first events at once make one row (get_or_create catches the
+    # loser's unique violation in a savepoint and reads the winner's), then each event applies under the row's lock.
+    payment, is_new = Payment.objects.get_or_create(
+        connection=connection, payment_id=event.payment_id,
+        defaults={"merchant_id": connection.merchant_id, "gateway": connection.gateway, "amount": event.amount,
+                  "currency": event.currency, "method": event.method},
+    )  # fmt: skip
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    before = payment.status
+    if event.method != "other":
         payment.method = event.method
     payment.gateway_order_id = payment.gateway_order_id or event.gateway_order_id
     payment.reference = payment.reference or event.reference
-    if payment.pk is None or payment.status == GatewayPaymentStatus.CREATED:
+    if payment.status == GatewayPaymentStatus.CREATED:
         payment.amount, payment.currency = event.amount, event.currency
     if event.amount_refunded is not None:
         payment.amount_refunded = min(max(payment.amount_refunded, event.amount_refunded), payment.amount)
