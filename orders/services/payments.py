@@ -15,6 +15,8 @@ earlier payment of the same gateway order; else it waits, unmatched, for the mer
 (``payment_link``).
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import import_module
@@ -124,7 +126,8 @@ def payment_webhook_receive(*, webhook_id: str, headers, body: bytes) -> Receive
 
 
 def _store_unreadable(connection: GatewayConnection, headers, payload: dict, reason: str) -> Received:
-    event_id = str(payload.get("id") or headers.get("X-Razorpay-Event-Id") or "")[:200] or f"unreadable:{hash(reason)}"
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    event_id = str(payload.get("id") or headers.get("X-Razorpay-Event-Id") or "")[:200] or f"sha256:{digest}"
     try:
         with transaction.atomic():
             stored = PaymentEvent.objects.create(
