@@ -1020,3 +1020,19 @@ class PaymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+
+
+#: A payment's status as its gateway's events tell it, only ever forward (orders.services.payments): authorized or
+#: failed before the capture (a failed attempt may still be authorized or captured), then refunds.
+GATEWAY_PAYMENT_STATES = declare(Payment, {
+    GatewayPaymentStatus.CREATED: (GatewayPaymentStatus.AUTHORIZED, GatewayPaymentStatus.FAILED,
+                                   GatewayPaymentStatus.CAPTURED, GatewayPaymentStatus.PARTIALLY_REFUNDED,
+                                   GatewayPaymentStatus.REFUNDED),
+    GatewayPaymentStatus.AUTHORIZED: (GatewayPaymentStatus.FAILED, GatewayPaymentStatus.CAPTURED,
+                                      GatewayPaymentStatus.PARTIALLY_REFUNDED, GatewayPaymentStatus.REFUNDED),
+    GatewayPaymentStatus.FAILED: (GatewayPaymentStatus.AUTHORIZED, GatewayPaymentStatus.CAPTURED,
+                                  GatewayPaymentStatus.PARTIALLY_REFUNDED, GatewayPaymentStatus.REFUNDED),
+    GatewayPaymentStatus.CAPTURED: (GatewayPaymentStatus.PARTIALLY_REFUNDED, GatewayPaymentStatus.REFUNDED),
+    GatewayPaymentStatus.PARTIALLY_REFUNDED: (GatewayPaymentStatus.REFUNDED,),
+    GatewayPaymentStatus.REFUNDED: (),
+}, noun=lambda payment: f"Payment {payment.payment_id}")  # fmt: skip

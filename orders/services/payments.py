@@ -20,12 +20,16 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import import_module
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from orders.errors import PAYMENT_ALREADY_MATCHED, PAYMENT_CURRENCY_MISMATCH
 from orders.models import (
+    GATEWAY_PAYMENT_STATES,
+    PAYMENT_STATES,
     GatewayConnection,
     GatewayPaymentStatus,
     Order,
@@ -37,6 +41,9 @@ from orders.models import (
     order_event,
 )
 from orders.payments.base import GatewayEvent, SignatureRefused, UnreadableEvent
+from shopops.crypto import merge_credentials
+from shopops.models import Merchant
+from shopops.transitions import transition
 from shopops.validation import loads_storable
 
 #: The largest webhook body stored.
@@ -159,12 +166,14 @@ def _apply(connection: GatewayConnection, event: GatewayEvent) -> tuple[Payment,
         payment.amount, payment.currency = event.amount, event.currency
     if event.amount_refunded is not None:
         payment.amount_refunded = min(max(payment.amount_refunded, event.amount_refunded), payment.amount)
-    payment.status = _next_status(payment, event.status)
     if payment.last_event_at is None or event.occurred_at > payment.last_event_at:
         payment.last_event_at = event.occurred_at
     if payment.order_id is None:
         payment.order = _find_order(connection, payment)
     payment.save()
+    after = _next_status(payment, event.status)
+    if after != before:
+        payment = transition(GATEWAY_PAYMENT_STATES, payment, after, locked=True)
     outcome = (f"Recorded as {payment.status}" if is_new else f"{before} → {payment.status}"
                if before != payment.status else f"Still {payment.status}")  # fmt: skip
     if payment.order_id is None:
@@ -213,7 +222,8 @@ def _find_order(connection: GatewayConnection, payment: Payment) -> Order | None
 def payment_status_refresh(*, order: Order, actor: str) -> Order:
     """Set ``order.payment_status`` from its captured payments: paid, then partially refunded or refunded as their
     refunded totals grow. An order with no captured payment keeps the status its channel or partner gave it. A
-    change goes on the order's timeline."""
+    change is the payment status table's move (PAYMENT_STATES): on the order's timeline and sent to partners as
+    order.updated."""
     totals = Payment.objects.filter(order=order, status__in=CAPTURED_STATUSES).aggregate(
         captured=Sum("amount"), refunded=Sum("amount_refunded")
     )
@@ -226,13 +236,11 @@ def payment_status_refresh(*, order: Order, actor: str) -> Order:
         status = PaymentStatus.PARTIALLY_REFUNDED
     else:
         status = PaymentStatus.PAID
-    if status != order.payment_status:
-        before = order.payment_status
-        Order.objects.filter(pk=order.pk).update(payment_status=status)
-        order.payment_status = status
-        data = {"from": before, "to": status, "captured": str(captured), "refunded": str(refunded)}
-        order_event(order, OrderEventKind.PAYMENT, actor, message=f"Payment status: {before} → {status}.", data=data)
-    return order
+    if status == order.payment_status:
+        return order
+    data = {"fields": ["payment_status"], "captured": str(captured), "refunded": str(refunded)}
+    return transition(PAYMENT_STATES, order, status, actor=actor, data=data,
+                      message=f"Payment status: {order.payment_status} → {status}.")  # fmt: skip
 
 
 def payment_link(*, payment: Payment, order: Order, actor: str) -> Payment:
@@ -252,3 +260,38 @@ def payment_link(*, payment: Payment, order: Order, actor: str) -> Payment:
                     "order.", data={"payment": payment.pk})  # fmt: skip
         payment_status_refresh(order=order, actor=actor)
     return payment
+
+
+#: Each gateway's credentials (name -> required), stored encrypted and never shown again. None is required: a Stripe
+#: endpoint's signing secret exists only once the endpoint is made with the connection's address, after saving.
+GATEWAY_CREDENTIALS: dict[str, dict[str, bool]] = {
+    PaymentGateway.RAZORPAY: {"key_id": False, "key_secret": False, "webhook_secret": False,
+                              "previous_webhook_secret": False},
+    PaymentGateway.STRIPE: {"secret_key": False, "webhook_secret": False, "previous_webhook_secret": False},
+}  # fmt: skip
+
+
+def gateway_connection_save(*, merchant: Merchant, data: dict[str, Any],
+                            connection: GatewayConnection | None = None) -> GatewayConnection:  # fmt: skip
+    """Create ``merchant``'s gateway connection (no ``connection``) or change it. ``data`` may hold name, gateway (on
+    creation only), is_live, is_active and credentials: a credential given replaces the stored one, a blank or
+    missing one keeps it. ValidationError for a bad value, a name the merchant already uses, or another gateway."""
+    with transaction.atomic():
+        if connection is None:
+            connection = GatewayConnection(merchant=merchant, gateway=data.get("gateway", ""))
+        else:
+            connection = GatewayConnection.objects.select_for_update().get(pk=connection.pk, merchant=merchant)
+            if data.get("gateway", connection.gateway) != connection.gateway:
+                raise ValidationError({"gateway": ["A connection stays with its gateway; add another connection."]})
+        for name in ("name", "is_live", "is_active"):
+            if name in data:
+                setattr(connection, name, data[name])
+        connection.full_clean(exclude=["merchant", "credentials", "webhook_id"], validate_unique=False,
+                              validate_constraints=False)  # fmt: skip
+        connection.credentials = merge_credentials(GATEWAY_CREDENTIALS[connection.gateway], data.get("credentials"),
+                                                   connection.credentials or {}, kind=connection.gateway)  # fmt: skip
+        taken = GatewayConnection.objects.filter(merchant=merchant, name=connection.name).exclude(pk=connection.pk)
+        if taken.exists():
+            raise ValidationError({"name": [f"A payment gateway named {connection.name!r} already exists."]})
+        connection.save()
+    return connection
