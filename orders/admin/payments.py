@@ -3,7 +3,6 @@ again; the webhook address to paste into the gateway's dashboard), the payments 
 unmatched ones matched to an order by hand, and the events as received. Payments and events are only read here:
 the webhooks write them (orders.services.payments)."""
 
-import json
 import re
 
 from django import forms
@@ -25,6 +24,7 @@ from shopops.admin import (
     ServiceAdmin,
     action_form_page,
     adopt,
+    json_block,
     refusal_reason,
     run_per_object,
     secret_field,
@@ -59,14 +59,6 @@ def _credential_field(name: str) -> forms.CharField:
         return forms.CharField(label=name.replace("_", " ").replace(" id", " ID"), required=False, max_length=200,
                                help_text=f"{help_text[:-1]}; not secret.")  # fmt: skip
     return secret_field(name, help_text)
-
-
-def json_block(value) -> str:
-    """A JSON value shown as indented text; "-" when empty."""
-    if not value:
-        return "-"
-    return format_html('<pre style="white-space: pre-wrap; max-width: 60em; margin: 0">{}</pre>',
-                       json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))  # fmt: skip
 
 
 # -- gateway connections ----------------------------------------------------------------------------------------
