@@ -61,3 +61,9 @@ CHANNEL_BAD_RESPONSE = ErrorCode(
     ErrorKind.CONFLICT,
     "The store answered something unreadable (HTML, an empty body, broken JSON, a redirect).",
 )
+PAYMENT_ALREADY_MATCHED = ErrorCode(
+    "payment_already_matched", ErrorKind.CONFLICT, "The payment is already matched to an order."
+)
+PAYMENT_CURRENCY_MISMATCH = ErrorCode(
+    "payment_currency_mismatch", ErrorKind.CONFLICT, "The payment and the order are in different currencies."
+)

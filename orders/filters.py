@@ -7,11 +7,14 @@ from orders.models import (
     Channel,
     ChannelKind,
     Customer,
+    GatewayPaymentStatus,
     ImportKind,
     ImportStatus,
     Order,
     OrderLine,
     OrderStatus,
+    Payment,
+    PaymentGateway,
     PaymentMethod,
     Return,
     ReturnStatus,
@@ -133,4 +136,17 @@ class ImportFilter(django_filters.FilterSet):
 
     class Meta:
         model = BulkImport
+        fields = []
+
+
+class PaymentFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=GatewayPaymentStatus.choices)
+    gateway = django_filters.ChoiceFilter(choices=PaymentGateway.choices)
+    order = django_filters.NumberFilter(field_name="order_id")
+    matched = StrictBooleanFilter(field_name="order", lookup_expr="isnull", exclude=True,
+                                  help_text="false: the payments waiting to be matched to an order.")  # fmt: skip
+    payment_id = django_filters.CharFilter(field_name="payment_id", help_text="The gateway's payment id, exactly.")
+
+    class Meta:
+        model = Payment
         fields = []

@@ -571,6 +571,7 @@ class OrderEventKind(models.TextChoices):
     CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
     CHANNEL_UPDATE = "channel_update", "Changed by the channel"
     CHANNEL_CONFLICT = "channel_conflict", "Channel change not applied"
+    PAYMENT = "payment", "Payment"
 
 
 class OrderEvent(models.Model):
@@ -872,3 +873,166 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row} {self.column}: {self.message}"
+
+
+# -- payments ----------------------------------------------------------------------------------------------------
+
+
+class PaymentGateway(models.TextChoices):
+    RAZORPAY = "razorpay", "Razorpay"
+    STRIPE = "stripe", "Stripe"
+
+
+class GatewayPaymentStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    AUTHORIZED = "authorized", "Authorized"
+    CAPTURED = "captured", "Captured"
+    FAILED = "failed", "Failed"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+
+
+class PaymentMethodKind(models.TextChoices):
+    CARD = "card", "Card"
+    UPI = "upi", "UPI"
+    NETBANKING = "netbanking", "Net banking"
+    WALLET = "wallet", "Wallet"
+    COD = "cod", "Cash on delivery"
+    EMI = "emi", "EMI"
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    OTHER = "other", "Other"
+
+
+class GatewayConnection(models.Model):
+    """A merchant's account at a payment gateway: credentials encrypted at rest (never shown again), and the
+    webhook address (unguessable, one per connection) the gateway sends payment and refund events to."""
+
+    # db_index=False: the unique (merchant, name) serves lookups by merchant
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="gateway_connections", db_index=False,
+        verbose_name="merchant",
+    )  # fmt: skip
+    name = models.CharField("name", max_length=120)
+    gateway = models.CharField("gateway", max_length=20, choices=PaymentGateway.choices)
+    is_live = models.BooleanField("live mode", default=False, help_text="Off: the gateway's test mode.")
+    credentials = EncryptedJSONField(
+        "credentials", blank=True,
+        help_text="Encrypted; never shown again after saving. Razorpay: key_id, key_secret; Stripe: secret_key; "
+        "both: webhook_secret and, while changing it, previous_webhook_secret.",
+    )  # fmt: skip
+    webhook_id = models.CharField("webhook ID", max_length=32, unique=True, default=new_channel_webhook_id,
+                                  editable=False, help_text="The unguessable part of the webhook address.")  # fmt: skip
+    is_active = models.BooleanField("active", default=True, help_text="Off: its webhooks are refused (404).")
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
+
+    class Meta:
+        verbose_name = "payment gateway"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="gatewayconnection_unique_name"),
+            models.CheckConstraint(condition=Q(gateway__in=PaymentGateway.values), name="gatewayconnection_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/api/v1/webhooks/payments/{self.webhook_id}/"
+
+
+class Payment(models.Model):
+    """A payment at a gateway, as its events tell it: status, amounts (in the currency's units), method, and the
+    order it pays for (None until matched: the unmatched queue)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="payments", db_index=False,
+                                 verbose_name="merchant")  # fmt: skip
+    connection = models.ForeignKey(GatewayConnection, on_delete=models.PROTECT, related_name="payments",
+                                   db_index=False, verbose_name="gateway")  # fmt: skip
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="payments",
+                              verbose_name="order")  # fmt: skip
+    gateway = models.CharField("gateway", max_length=20, choices=PaymentGateway.choices)
+    payment_id = models.CharField(
+        "gateway payment ID", max_length=100, help_text="pay_... (Razorpay), pi_... (Stripe)."
+    )
+    gateway_order_id = models.CharField(
+        "gateway order ID", max_length=100, blank=True,
+        help_text="order_... (Razorpay order), cs_... (Stripe Checkout Session).",
+    )  # fmt: skip
+    reference = models.CharField("order reference", max_length=100, blank=True,
+                                 help_text="The ShopOps order number the storefront set on the payment.")  # fmt: skip
+    method = models.CharField("method", max_length=20, choices=PaymentMethodKind.choices,
+                              default=PaymentMethodKind.OTHER)  # fmt: skip
+    amount = money_field(verbose_name="amount")
+    amount_refunded = money_field(verbose_name="refunded", default=0)
+    currency = models.CharField("currency", max_length=3)
+    status = models.CharField("status", max_length=20, choices=GatewayPaymentStatus.choices,
+                              default=GatewayPaymentStatus.CREATED)  # fmt: skip
+    last_event_at = models.DateTimeField("last event", null=True, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "payment_id"], name="payment_unique_gateway_id"),
+            models.CheckConstraint(condition=Q(status__in=GatewayPaymentStatus.values), name="payment_status_valid"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0) & Q(amount_refunded__gte=0) & Q(amount_refunded__lte=F("amount")),
+                name="payment_amounts_valid",
+            ),  # fmt: skip
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "created_at", "id"], name="payment_merchant_created"),
+            models.Index(
+                fields=["merchant", "created_at", "id"], condition=Q(order__isnull=True), name="payment_unmatched"
+            ),  # fmt: skip
+            models.Index(fields=["connection", "gateway_order_id"], name="payment_gateway_order"),
+        ]
+
+    def __str__(self) -> str:
+        return self.payment_id
+
+
+class PaymentEvent(models.Model):
+    """One event a gateway sent, verified and stored once (a retry of it is recognised by its id), with what it
+    did to its payment."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="payment_events", db_index=False,
+                                 verbose_name="merchant")  # fmt: skip
+    connection = models.ForeignKey(GatewayConnection, on_delete=models.CASCADE, related_name="events",
+                                   db_index=False, verbose_name="gateway")  # fmt: skip
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, null=True, blank=True, related_name="events",
+                                verbose_name="payment")  # fmt: skip
+    event_id = models.CharField("event ID", max_length=200)
+    event_type = models.CharField("event", max_length=60)
+    payload = models.JSONField("payload", help_text="The event as the gateway sent it.")
+    outcome = models.CharField("outcome", max_length=300, blank=True, help_text="What the event did.")
+    received_at = models.DateTimeField("received", auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "event_id"], name="paymentevent_unique_event"),
+        ]
+        indexes = [models.Index(fields=["merchant", "received_at", "id"], name="paymentevent_merchant_received")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
+
+
+#: A payment's status as its gateway's events tell it, only ever forward (orders.services.payments): authorized or
+#: failed before the capture (a failed attempt may still be authorized or captured), then refunds.
+GATEWAY_PAYMENT_STATES = declare(Payment, {
+    GatewayPaymentStatus.CREATED: (GatewayPaymentStatus.AUTHORIZED, GatewayPaymentStatus.FAILED,
+                                   GatewayPaymentStatus.CAPTURED, GatewayPaymentStatus.PARTIALLY_REFUNDED,
+                                   GatewayPaymentStatus.REFUNDED),
+    GatewayPaymentStatus.AUTHORIZED: (GatewayPaymentStatus.FAILED, GatewayPaymentStatus.CAPTURED,
+                                      GatewayPaymentStatus.PARTIALLY_REFUNDED, GatewayPaymentStatus.REFUNDED),
+    GatewayPaymentStatus.FAILED: (GatewayPaymentStatus.AUTHORIZED, GatewayPaymentStatus.CAPTURED,
+                                  GatewayPaymentStatus.PARTIALLY_REFUNDED, GatewayPaymentStatus.REFUNDED),
+    GatewayPaymentStatus.CAPTURED: (GatewayPaymentStatus.PARTIALLY_REFUNDED, GatewayPaymentStatus.REFUNDED),
+    GatewayPaymentStatus.PARTIALLY_REFUNDED: (GatewayPaymentStatus.REFUNDED,),
+    GatewayPaymentStatus.REFUNDED: (),
+}, noun=lambda payment: f"Payment {payment.payment_id}")  # fmt: skip

@@ -1,5 +1,6 @@
 """The merchant dashboard's base: one ModelAdmin that scopes everything to the user's merchants."""
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -16,6 +17,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse, reverse_lazy
 from django.utils import timezone
+from django.utils.html import format_html
 
 from shopops.csvexport import stream_csv
 from shopops.errors import DomainError
@@ -52,6 +54,14 @@ def member_roles(request) -> dict[int, str]:
             Membership.objects.filter(user_id=request.user.pk).values_list("merchant_id", "role")
         )
     return request._shopops_roles
+
+
+def json_block(value) -> str:
+    """A JSON value shown as indented text (a raw event, a service's ids); "-" when empty."""
+    if not value:
+        return "-"
+    return format_html('<pre style="white-space: pre-wrap; max-width: 60em; margin: 0">{}</pre>',
+                       json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))  # fmt: skip
 
 
 class MerchantScopedAdmin(admin.ModelAdmin):

@@ -36,7 +36,14 @@ from shopops.api.base import MerchantContextMixin
 from shopops.api.permissions import required_scopes
 from tests.catalog.factories import CategoryFactory, LocationFactory, ProductFactory, stock
 from tests.conftest import client_for
-from tests.orders.factories import ChannelFactory, default_location, make_order, make_return, order_data
+from tests.orders.factories import (
+    ChannelFactory,
+    default_location,
+    make_order,
+    make_payment,
+    make_return,
+    order_data,
+)
 from tests.shipping.adapters.conftest import make_account
 from tests.shipping.factories import make_shipment, shipping_courier
 from tests.shopops.factories import MembershipFactory
@@ -51,6 +58,7 @@ OPT_OUT: dict[str, str] = {
     "CourierWebhookView": "signed by the courier (HMAC), not OAuth",
     "CourierAccountWebhookView": "proved by the courier service's token or signature, bound to one account's address",
     "ChannelWebhookView": "signed by the store (HMAC), bound to one channel's address",
+    "PaymentWebhookView": "signed by the payment gateway (HMAC), bound to one gateway connection's address",
 }
 
 #: How to create an object of a model for a merchant.
@@ -76,6 +84,7 @@ FACTORIES: dict[str, Callable] = {
         stock_level=stock(ProductFactory(merchant=merchant), LocationFactory(merchant=merchant, nickname="main"), 10)
     ),
     "orders.BulkImport": lambda merchant: _import_job(merchant),
+    "orders.Payment": lambda merchant: make_payment(merchant),
     "shipping.Courier": lambda merchant: _courier(merchant),
     "shipping.CourierAccount": lambda merchant: make_account(merchant, "delhivery"),
     "shipping.Shipment": lambda merchant: make_shipment(merchant),

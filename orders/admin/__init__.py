@@ -11,4 +11,4 @@ shown, and the date hierarchy is drawn, in the merchants' time zone when all the
 usual case), else in the project's TIME_ZONE (superusers of a multi-zone installation).
 """
 
-from orders.admin import bulk_imports, channels, orders, returns  # noqa: F401  (each registers its pages)
+from orders.admin import bulk_imports, channels, orders, payments, returns  # noqa: F401  (each registers its pages)

@@ -28,6 +28,7 @@ from orders.admin.common import (
     unquoted,
 )
 from orders.admin.extensions import order_admin_extensions
+from orders.admin.payments import OrderPaymentInline
 from orders.models import EDITABLE_STATUSES, Channel, Order, OrderEvent, OrderLine, OrderStatus
 from orders.selectors import ORDER_TABS, customer_history, order_export_rows, order_search, order_tab_counts
 from orders.services.orders import order_cancel, order_confirm, order_pack, order_update
@@ -122,7 +123,7 @@ class OrderAdmin(KeysetListMixin, ChangelistExportMixin, ServiceAdmin):
         "An order number, channel order id or AWB finds its order; otherwise an exact SKU, a customer's phone or "
         "email, or part of a customer's name."
     )
-    inlines = [OrderLineInline, OrderEventInline]  # then the inlines other apps add (order_admin_extensions)
+    inlines = [OrderLineInline, OrderEventInline, OrderPaymentInline]  # then other apps' (order_admin_extensions)
     #: The desk's own actions; ``actions`` adds those other apps register (order_admin_extensions).
     own_actions = ["confirm_selected", "pack_selected", "cancel_selected", "export_selected"]
     fieldsets = [

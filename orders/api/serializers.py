@@ -17,6 +17,8 @@ from orders.models import (
     Order,
     OrderEvent,
     OrderLine,
+    Payment,
+    PaymentEvent,
     Return,
     SkuMapping,
 )
@@ -461,3 +463,29 @@ class ImportOutput(serializers.ModelSerializer):
         if not job.failed_count:  # every recorded row error counts its row as failed
             return None
         return reverse("import-errors", kwargs={"pk": job.pk}, request=self.context.get("request"))
+
+
+# -- payments --------------------------------------------------------------------------
+
+
+class PaymentEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = PaymentEvent
+        fields = ["id", "event_id", "event_type", "outcome", "received_at"]
+
+
+class PaymentOutput(serializers.ModelSerializer):
+    order_number = serializers.CharField(source="order.number", default=None, read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = ["id", "gateway", "connection", "payment_id", "gateway_order_id", "reference", "order",
+                  "order_number", "method", "amount", "amount_refunded", "currency", "status", "last_event_at",
+                  "created_at", "updated_at"]  # fmt: skip
+
+
+class PaymentDetailOutput(PaymentOutput):
+    events = PaymentEventOutput(many=True, read_only=True)
+
+    class Meta(PaymentOutput.Meta):
+        fields = [*PaymentOutput.Meta.fields, "events"]

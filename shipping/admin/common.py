@@ -1,10 +1,7 @@
 """What the shipping pages share: a shipment status inside a sentence, a shipping service's refusal as a short
 phrase for an action's message, and the warning of bookings that need an e-way bill."""
 
-import json
-
 from django.contrib import messages
-from django.utils.html import format_html
 
 from shipping.documents.data import money
 from shipping.errors import AWB_ALREADY_ASSIGNED, ORDER_NOT_SHIPPABLE, SHIPMENT_EXISTS
@@ -50,11 +47,3 @@ def warn_eway_bills(model_admin, request, orders) -> None:
                              f"over {money(eway_bill_threshold())}. Booked all the same: add each order's e-way bill "
                              "number (order page, Shipping) before the courier picks it up.",
                              messages.WARNING)  # fmt: skip
-
-
-def json_block(value) -> str:
-    """A JSON value shown as indented text (a courier's raw event, a service's ids); "-" when empty."""
-    if not value:
-        return "-"
-    return format_html('<pre style="white-space: pre-wrap; max-width: 60em; margin: 0">{}</pre>',
-                       json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))  # fmt: skip

@@ -23,7 +23,7 @@ from orders.admin.common import (
     unquoted,
 )
 from shipping.adapters import adapter_for
-from shipping.admin.common import json_block, shipment_refusal, status_phrase, warn_eway_bills
+from shipping.admin.common import shipment_refusal, status_phrase, warn_eway_bills
 from shipping.admin.courier_calls import CourierCallInline
 from shipping.admin.documents import ShipmentDocumentInline, print_action
 from shipping.choices import LabelFormat
@@ -50,6 +50,7 @@ from shopops.admin import (
     MerchantScopedAdmin,
     ReadOnlyInline,
     action_form_page,
+    json_block,
     member_roles,
     run_per_object,
 )

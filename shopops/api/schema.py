@@ -45,6 +45,7 @@ API_TAGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "customers": ("Customers and their order totals.", ("customers",)),
     "returns": ("Returns, from request to refund.", ("returns",)),
     "imports": ("File imports of orders, products and stock, as jobs with per-row errors.", ("imports",)),
+    "payments": ("Payments at the merchant's gateways (Razorpay, Stripe), as their events told them.", ("payments",)),
     "channels": ("Sales channels (stores and marketplaces), what ShopOps told them, and SKU mappings.",
                  ("channels", "sku-mappings")),
     "couriers": ("Couriers, rate quotes and serviceability, courier accounts and AWB pools.",
@@ -57,7 +58,8 @@ API_TAGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "notifications": ("Which shipment events send customers an email or SMS.", ("notification-settings",)),
     "webhooks": ("Endpoints ShopOps sends events to, and the delivery log.",
                  ("webhook-endpoints", "webhook-deliveries")),
-    "inbound webhooks": ("Where stores and courier services send their events (signed by the sender).",
+    "inbound webhooks": ("Where stores, courier services and payment gateways send their events (signed by the "
+                         "sender).",
                          ("webhooks",)),
 }  # fmt: skip
 #: Path segment after API_PREFIX -> its tag.

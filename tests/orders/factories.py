@@ -129,3 +129,27 @@ class ChannelFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Channel {n}")
     kind = "shopify"
     channel_id = factory.Sequence(lambda n: f"ch_test{n:06d}")
+
+
+def gateway_connection(merchant, gateway: str = "razorpay", webhook_secret: str = "rzp-webhook-secret", **fields):
+    """A gateway connection of ``merchant`` (one per gateway and merchant), signing with ``webhook_secret``."""
+    from orders.models import GatewayConnection
+
+    credentials = {"key_id": "rzp_test_1DP5mmOlF5G5ag", "key_secret": "rzp-key-secret"} if gateway == "razorpay" \
+        else {"secret_key": "sk_test_51Hx"}  # fmt: skip
+    connection, _ = GatewayConnection.objects.get_or_create(
+        merchant=merchant, name=f"{gateway} account", gateway=gateway,
+        defaults={"credentials": {**credentials, "webhook_secret": webhook_secret}, **fields},
+    )  # fmt: skip
+    return connection
+
+
+def make_payment(merchant, order=None, **fields):
+    """A captured Razorpay payment of ``merchant`` (matched to ``order`` when given)."""
+    from orders.models import Payment
+
+    connection = gateway_connection(merchant)
+    defaults = {"payment_id": f"pay_{next(_numbers):014d}", "amount": Decimal("499.00"), "currency": "INR",
+                "status": "captured", "method": "upi"}  # fmt: skip
+    return Payment.objects.create(merchant=merchant, connection=connection, gateway=connection.gateway, order=order,
+                                  **{**defaults, **fields})  # fmt: skip

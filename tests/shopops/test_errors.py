@@ -25,6 +25,8 @@ ALL_SCOPES = [
     "marketing:write",
     "orders:read",
     "orders:write",
+    "payments:read",
+    "payments:write",
     "shipping:read",
     "shipping:write",
     "webhooks:read",

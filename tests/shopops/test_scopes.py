@@ -202,9 +202,11 @@ def test_every_api_v1_route_needs_a_scope_or_is_explicitly_public():
         "OPTIONS /api/v1/me/",
         "OPTIONS /api/v1/webhooks/channels/<str:webhook_id>/",
         "OPTIONS /api/v1/webhooks/couriers/<str:webhook_id>/",
+        "OPTIONS /api/v1/webhooks/payments/<str:webhook_id>/",
         "POST /api/v1/couriers/<slug:code>/webhook/",
         "POST /api/v1/webhooks/channels/<str:webhook_id>/",
         "POST /api/v1/webhooks/couriers/<str:webhook_id>/",
+        "POST /api/v1/webhooks/payments/<str:webhook_id>/",
     ]
     assert all(is_public(endpoint.view) for endpoint in api_endpoints() if str(endpoint) in public)
     # the walk finds every endpoint the tenancy matrix finds (a walk of its own)

@@ -1,0 +1,105 @@
+"""Payments in the API: the payments the gateways' events recorded (scope payments:read), and the gateways'
+webhooks (one unguessable address per gateway connection, proved by the gateway's signature, not OAuth)."""
+
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders.api import serializers as s
+from orders.api.channel_views import ChannelWebhookThrottle, RawParser
+from orders.filters import PaymentFilter
+from orders.models import Payment, PaymentEvent
+from orders.payments.base import SignatureRefused
+from orders.services.payments import WEBHOOK_MAX_BYTES, WebhookNotFound, WebhookTooLarge, payment_webhook_receive
+from shopops.api.base import MerchantScopedReadOnlyViewSet
+from shopops.api.exceptions import ApiError, PayloadTooLarge
+from shopops.api.schema import ApiErrorOutput
+from shopops.api.scopes import PUBLIC
+from shopops.validation import UnstorableInput
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List payments, newest first (scope payments:read)"),
+    retrieve=extend_schema(summary="A payment with the gateway events that made it (scope payments:read)"),
+)
+class PaymentViewSet(MerchantScopedReadOnlyViewSet):
+    """Payments at the merchant's gateways, as their webhooks told them; ``matched=false`` lists those waiting to be
+    matched to an order."""
+
+    scope_object = "payments"
+    serializer_class = s.PaymentOutput
+    filterset_class = PaymentFilter
+    ordering_fields = ["created_at", "last_event_at", "amount"]
+    ordering = ["-created_at", "-id"]
+
+    def get_base_queryset(self):
+        payments = Payment.objects.select_related("order")
+        if getattr(self, "action", None) == "retrieve":
+            payments = payments.prefetch_related(Prefetch("events", queryset=PaymentEvent.objects.order_by("id")))
+        return payments
+
+    def get_serializer_class(self):
+        return s.PaymentDetailOutput if self.action == "retrieve" else s.PaymentOutput
+
+
+class PaymentWebhookThrottle(ChannelWebhookThrottle):
+    """The gateways' own budget per webhook address and sender (``payment_webhook``, default 6000/min)."""
+
+    scope = "payment_webhook"
+
+
+@extend_schema(
+    summary="Receive a payment gateway's webhook (Razorpay, Stripe)",
+    description="The address is the gateway connection's webhook address. Razorpay: payment.authorized, "
+                "payment.captured, payment.failed, order.paid, refund.created, refund.processed, refund.failed, "
+                "signed in `X-Razorpay-Signature` (hex HMAC-SHA256 of the raw body), deduplicated by "
+                "`X-Razorpay-Event-Id`. Stripe: payment_intent.succeeded, payment_intent.amount_capturable_updated, "
+                "payment_intent.payment_failed, charge.refunded, checkout.session.completed, signed in "
+                "`Stripe-Signature` (`t=...,v1=...`, at most 300 s old), deduplicated by the event id. The previous "
+                "webhook secret is also accepted while it is being changed. A verified event is stored once and "
+                "applied to its payment at once; another event type gets a 200 with `ignored` and is not stored.",
+    request={"application/json": OpenApiTypes.OBJECT},
+    responses={
+        200: inline_serializer("PaymentWebhookReceived", {
+            "received": serializers.BooleanField(), "duplicate": serializers.BooleanField(),
+            "ignored": serializers.CharField(required=False, help_text="Why nothing was stored.")}),
+        400: OpenApiResponse(ApiErrorOutput, description="`parse_error`: not a JSON object."),
+        401: OpenApiResponse(ApiErrorOutput, description="`invalid_signature`: nothing is stored."),
+        404: OpenApiResponse(ApiErrorOutput, description="No active gateway connection has this address."),
+        413: OpenApiResponse(ApiErrorOutput, description="`payload_too_large`."),
+    },
+    auth=[],
+)  # fmt: skip
+class PaymentWebhookView(APIView):
+    scope_object = PUBLIC
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PaymentWebhookThrottle]
+    parser_classes = [RawParser]
+
+    def post(self, request, webhook_id: str):
+        length = request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > WEBHOOK_MAX_BYTES:
+            raise PayloadTooLarge(WEBHOOK_MAX_BYTES)
+        try:
+            received = payment_webhook_receive(webhook_id=webhook_id, headers=request.headers, body=request.body)
+        except WebhookNotFound:
+            raise NotFound("No payment gateway has this webhook address.") from None
+        except SignatureRefused as exc:
+            raise ApiError(401, "invalid_signature", str(exc)) from None
+        except WebhookTooLarge:
+            raise PayloadTooLarge(WEBHOOK_MAX_BYTES) from None
+        except UnstorableInput as exc:
+            raise ApiError(400, "parse_error", f"The body holds {exc}; it cannot be stored.") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "parse_error", f"The body is not a JSON object: {exc}") from None
+        stored = received.event is not None
+        body = {"received": stored, "duplicate": stored and not received.new}
+        if received.ignored:
+            body["ignored"] = received.ignored
+        return Response(body, status=status.HTTP_200_OK)
