@@ -103,6 +103,45 @@ class ChannelWebhookThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
+class SignedWebhookView(APIView):
+    """A sender's webhook at an unguessable address, proved by the sender's signature instead of OAuth: the body is
+    read raw, a body over ``max_bytes`` is refused before it is read, and the service's refusals become 401, 404,
+    413 or 400. A subclass names its service (``receive``), its largest body and what an unknown address says."""
+
+    scope_object = PUBLIC
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    parser_classes = [RawParser]
+    max_bytes = WEBHOOK_MAX_BYTES
+    not_found_message = "No channel has this webhook address."
+    #: The exceptions meaning "not signed by the sender" (401, nothing stored).
+    refusals: tuple[type[Exception], ...] = (WebhookRefused,)
+
+    def receive(self, *, webhook_id: str, headers, body: bytes):
+        raise NotImplementedError
+
+    def post(self, request, webhook_id: str):
+        length = request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self.max_bytes:
+            raise PayloadTooLarge(self.max_bytes)
+        try:
+            received = self.receive(webhook_id=webhook_id, headers=request.headers, body=request.body)
+        except WebhookNotFound:
+            raise NotFound(self.not_found_message) from None
+        except self.refusals as exc:
+            raise ApiError(401, "invalid_signature", str(exc)) from None
+        except WebhookTooLarge:
+            raise PayloadTooLarge(self.max_bytes) from None
+        except UnstorableInput as exc:
+            raise ApiError(400, "parse_error", f"The body holds {exc}; it cannot be stored.") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "parse_error", f"The body is not a JSON object: {exc}") from None
+        body = {"received": received.stored, "duplicate": received.stored and not received.new}
+        if received.ignored:
+            body["ignored"] = received.ignored
+        return Response(body, status=status.HTTP_200_OK)
+
+
 @extend_schema(
     summary="Receive a store's order webhook (Shopify, WooCommerce)",
     description="The address is the channel's `webhook_url`. Shopify: topics orders/create, orders/updated, "
@@ -123,31 +162,8 @@ class ChannelWebhookThrottle(SimpleRateThrottle):
     },
     auth=[],
 )  # fmt: skip
-class ChannelWebhookView(APIView):
-    scope_object = PUBLIC
-    authentication_classes = []
-    permission_classes = [AllowAny]
+class ChannelWebhookView(SignedWebhookView):
     throttle_classes = [ChannelWebhookThrottle]
-    parser_classes = [RawParser]
 
-    def post(self, request, webhook_id: str):
-        length = request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > WEBHOOK_MAX_BYTES:
-            raise PayloadTooLarge(WEBHOOK_MAX_BYTES)
-        try:
-            received = channel_webhook_receive(webhook_id=webhook_id, headers=request.headers, body=request.body)
-        except WebhookNotFound:
-            raise NotFound("No channel has this webhook address.") from None
-        except WebhookRefused as exc:
-            raise ApiError(401, "invalid_signature", str(exc)) from None
-        except WebhookTooLarge:
-            raise PayloadTooLarge(WEBHOOK_MAX_BYTES) from None
-        except UnstorableInput as exc:
-            raise ApiError(400, "parse_error", f"The body holds {exc}; it cannot be stored.") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "parse_error", f"The body is not a JSON object: {exc}") from None
-        stored = received.delivery is not None
-        body = {"received": stored, "duplicate": stored and not received.new}
-        if received.ignored:
-            body["ignored"] = received.ignored
-        return Response(body, status=status.HTTP_200_OK)
+    def receive(self, *, webhook_id: str, headers, body: bytes):
+        return channel_webhook_receive(webhook_id=webhook_id, headers=headers, body=body)

@@ -4,23 +4,16 @@ webhooks (one unguessable address per gateway connection, proved by the gateway'
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
-from rest_framework.permissions import AllowAny
-from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework import serializers
 
 from orders.api import serializers as s
-from orders.api.channel_views import ChannelWebhookThrottle, RawParser
+from orders.api.channel_views import ChannelWebhookThrottle, SignedWebhookView
 from orders.filters import PaymentFilter
 from orders.models import Payment, PaymentEvent
 from orders.payments.base import SignatureRefused
-from orders.services.payments import WEBHOOK_MAX_BYTES, WebhookNotFound, WebhookTooLarge, payment_webhook_receive
+from orders.services.payments import WEBHOOK_MAX_BYTES, payment_webhook_receive
 from shopops.api.base import MerchantScopedReadOnlyViewSet
-from shopops.api.exceptions import ApiError, PayloadTooLarge
 from shopops.api.schema import ApiErrorOutput
-from shopops.api.scopes import PUBLIC
-from shopops.validation import UnstorableInput
 
 
 @extend_schema_view(
@@ -75,31 +68,11 @@ class PaymentWebhookThrottle(ChannelWebhookThrottle):
     },
     auth=[],
 )  # fmt: skip
-class PaymentWebhookView(APIView):
-    scope_object = PUBLIC
-    authentication_classes = []
-    permission_classes = [AllowAny]
+class PaymentWebhookView(SignedWebhookView):
     throttle_classes = [PaymentWebhookThrottle]
-    parser_classes = [RawParser]
+    max_bytes = WEBHOOK_MAX_BYTES
+    not_found_message = "No payment gateway has this webhook address."
+    refusals = (SignatureRefused,)
 
-    def post(self, request, webhook_id: str):
-        length = request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > WEBHOOK_MAX_BYTES:
-            raise PayloadTooLarge(WEBHOOK_MAX_BYTES)
-        try:
-            received = payment_webhook_receive(webhook_id=webhook_id, headers=request.headers, body=request.body)
-        except WebhookNotFound:
-            raise NotFound("No payment gateway has this webhook address.") from None
-        except SignatureRefused as exc:
-            raise ApiError(401, "invalid_signature", str(exc)) from None
-        except WebhookTooLarge:
-            raise PayloadTooLarge(WEBHOOK_MAX_BYTES) from None
-        except UnstorableInput as exc:
-            raise ApiError(400, "parse_error", f"The body holds {exc}; it cannot be stored.") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "parse_error", f"The body is not a JSON object: {exc}") from None
-        stored = received.event is not None
-        body = {"received": stored, "duplicate": stored and not received.new}
-        if received.ignored:
-            body["ignored"] = received.ignored
-        return Response(body, status=status.HTTP_200_OK)
+    def receive(self, *, webhook_id: str, headers, body: bytes):
+        return payment_webhook_receive(webhook_id=webhook_id, headers=headers, body=body)

@@ -60,7 +60,7 @@ _WOO_PING = re.compile(rb"^webhook_id=\d+$")
 
 
 class WebhookNotFound(Exception):
-    """No active channel that sends webhooks has this address."""
+    """No active channel (or payment gateway) that sends webhooks has this address."""
 
 
 class WebhookRefused(Exception):
@@ -79,6 +79,10 @@ class Received:
     delivery: ChannelWebhookDelivery | None
     new: bool
     ignored: str = ""
+
+    @property
+    def stored(self) -> bool:
+        return self.delivery is not None
 
 
 def channel_webhook_receive(*, webhook_id: str, headers, body: bytes) -> Received:

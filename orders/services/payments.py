@@ -41,6 +41,7 @@ from orders.models import (
     order_event,
 )
 from orders.payments.base import GatewayEvent, SignatureRefused, UnreadableEvent
+from orders.services.channel_webhooks import WebhookNotFound, WebhookTooLarge
 from shopops.crypto import merge_credentials
 from shopops.models import Merchant
 from shopops.transitions import transition
@@ -64,14 +65,6 @@ CAPTURED_STATUSES = (GatewayPaymentStatus.CAPTURED, GatewayPaymentStatus.PARTIAL
 ACTOR = "gateway:{}"
 
 
-class WebhookNotFound(Exception):
-    """No active gateway connection has this address."""
-
-
-class WebhookTooLarge(Exception):
-    """The body is larger than ``WEBHOOK_MAX_BYTES``."""
-
-
 @dataclass(frozen=True)
 class Received:
     """What a webhook request did: the stored event (None when not taken in), whether it is new, and why nothing
@@ -80,6 +73,10 @@ class Received:
     event: PaymentEvent | None
     new: bool
     ignored: str = ""
+
+    @property
+    def stored(self) -> bool:
+        return self.event is not None
 
 
 def gateway_module(gateway: str):
